@@ -1,0 +1,134 @@
+/**
+ * The cache backend: @actions/cache behind a small interface that never throws
+ * for service trouble. A service that is down, slow or refusing turns into a
+ * warning and a miss (restore) or a skipped save; the job goes on.
+ */
+import * as cache from '@actions/cache';
+import * as core from '@actions/core';
+
+export type LookupResult =
+  | { kind: 'hit'; matchedKey: string }
+  | { kind: 'miss' }
+  | { kind: 'unavailable'; reason: string };
+
+export type RestoreResult =
+  | { kind: 'restored'; matchedKey: string; archiveBytes?: number }
+  | { kind: 'failed'; reason: string };
+
+export type SaveResult =
+  | { kind: 'saved'; key: string; archiveBytes?: number }
+  | { kind: 'conflict'; key: string }
+  | { kind: 'failed'; reason: string };
+
+class Timeout extends Error {}
+
+async function withTimeout<T>(ms: number, what: string, op: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      op(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Timeout(`${what} did not finish within ${Math.round(ms / 1000)} s`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+/**
+ * Watches what @actions/cache prints while `op` runs: archive sizes, reserve
+ * conflicts and failure lines. Its "Failed to restore/save" errors are turned
+ * into warnings: a cache problem must not paint the job red.
+ */
+async function tapped<T>(
+  op: () => Promise<T>,
+): Promise<{ value: T; lines: string[]; archiveBytes?: number; failure?: string }> {
+  const original = process.stdout.write.bind(process.stdout);
+  const lines: string[] = [];
+  let archiveBytes: number | undefined;
+  let failure: string | undefined;
+  const write = (chunk: unknown, ...rest: unknown[]): boolean => {
+    let text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString();
+    for (const line of text.split(/\r?\n/)) {
+      if (line === '') continue;
+      lines.push(line);
+      const size = /Cache Size: ~\d+ MB \((\d+) B\)/.exec(line) ?? /^::debug::File Size: (\d+)/.exec(line);
+      if (size) archiveBytes = Number(size[1]);
+      const fail = /^::(?:error|warning)::(Failed to (?:restore|save): .*)$/.exec(line);
+      if (fail) failure = fail[1];
+    }
+    text = text.replace(/^::error::(Failed to (?:restore|save))/gm, '::warning::$1');
+    return (original as (...a: unknown[]) => boolean)(text, ...rest);
+  };
+  process.stdout.write = write as typeof process.stdout.write;
+  try {
+    const value = await op();
+    return { value, lines, archiveBytes, failure };
+  } finally {
+    process.stdout.write = original;
+  }
+}
+
+export interface Backend {
+  available(): boolean;
+  lookup(paths: string[], key: string, restoreKeys: string[], timeoutMs: number): Promise<LookupResult>;
+  restore(paths: string[], matchedKey: string): Promise<RestoreResult>;
+  save(paths: string[], key: string, timeoutMs: number): Promise<SaveResult>;
+}
+
+export const actionsCacheBackend: Backend = {
+  available(): boolean {
+    return cache.isFeatureAvailable();
+  },
+
+  async lookup(paths, key, restoreKeys, timeoutMs) {
+    try {
+      const { value, failure } = await tapped(() =>
+        withTimeout(timeoutMs, 'cache lookup', () =>
+          cache.restoreCache(paths, key, restoreKeys, { lookupOnly: true }),
+        ),
+      );
+      if (value) return { kind: 'hit', matchedKey: value };
+      if (failure) return { kind: 'unavailable', reason: failure };
+      return { kind: 'miss' };
+    } catch (e) {
+      return { kind: 'unavailable', reason: (e as Error).message };
+    }
+  },
+
+  async restore(paths, matchedKey) {
+    try {
+      const { value, archiveBytes, failure } = await tapped(() =>
+        cache.restoreCache(paths, matchedKey, []),
+      );
+      if (value) return { kind: 'restored', matchedKey: value, archiveBytes };
+      return { kind: 'failed', reason: failure ?? `entry ${matchedKey} could not be downloaded` };
+    } catch (e) {
+      return { kind: 'failed', reason: (e as Error).message };
+    }
+  },
+
+  async save(paths, key, timeoutMs) {
+    try {
+      const { value, lines, archiveBytes, failure } = await tapped(() =>
+        withTimeout(timeoutMs, 'cache save', () => cache.saveCache(paths, key)),
+      );
+      if (value !== -1) return { kind: 'saved', key, archiveBytes };
+      if (lines.some((l) => /Unable to reserve cache|another job may be/.test(l))) {
+        return { kind: 'conflict', key };
+      }
+      return { kind: 'failed', reason: failure ?? 'the cache service did not accept the entry' };
+    } catch (e) {
+      return { kind: 'failed', reason: (e as Error).message };
+    }
+  },
+};
+
+export function describeUnavailable(reason: string): string {
+  return `Cache service unavailable (${reason}); going on without a cache.`;
+}
+

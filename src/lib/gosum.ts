@@ -1,0 +1,88 @@
+/**
+ * go.sum parsing and the module cache's naming rules. Pure.
+ */
+import { createHash } from 'node:crypto';
+
+export interface SumLine {
+  path: string;
+  version: string;
+  /** true for the `<version>/go.mod` line (hash of the go.mod file only). */
+  goMod: boolean;
+  hash: string;
+}
+
+export interface SumFile {
+  lines: SumLine[];
+  /** Lines that are not `<path> <version>[/go.mod] h1:<hash>`, with their 1-based number. */
+  malformed: { line: number; text: string }[];
+}
+
+export function parseGoSum(text: string): SumFile {
+  const lines: SumLine[] = [];
+  const malformed: { line: number; text: string }[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const trimmed = raw.trim();
+    if (trimmed === '') return;
+    const fields = trimmed.split(/\s+/);
+    if (fields.length !== 3) {
+      malformed.push({ line: i + 1, text: raw });
+      return;
+    }
+    const [path, rawVersion, hash] = fields as [string, string, string];
+    const goMod = rawVersion.endsWith('/go.mod');
+    const version = goMod ? rawVersion.slice(0, -'/go.mod'.length) : rawVersion;
+    if (!/^[a-z0-9]+:/.test(hash) || version === '') {
+      malformed.push({ line: i + 1, text: raw });
+      return;
+    }
+    lines.push({ path, version, goMod, hash });
+  });
+  return { lines, malformed };
+}
+
+/** Expected hashes keyed by `path@version` (zip) and `path@version/go.mod`. */
+export function sumIndex(files: SumFile[]): Map<string, string> {
+  const index = new Map<string, string>();
+  for (const f of files) {
+    for (const l of f.lines) {
+      if (!l.hash.startsWith('h1:')) continue;
+      index.set(sumId(l.path, l.version, l.goMod), l.hash);
+    }
+  }
+  return index;
+}
+
+export function sumId(path: string, version: string, goMod: boolean): string {
+  return `${path}@${version}${goMod ? '/go.mod' : ''}`;
+}
+
+/** Module cache escaping: every upper-case letter becomes `!` plus its lower case. */
+export function escapeModulePath(p: string): string {
+  return p.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+}
+
+export function unescapeModulePath(p: string): string {
+  return p.replace(/!([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** The `h1:` hash of a single go.mod file, as go.sum records it for `<v>/go.mod` lines. */
+export function goModHash(content: Buffer | string): string {
+  const data = typeof content === 'string' ? Buffer.from(content) : content;
+  const fileSum = createHash('sha256').update(data).digest('hex');
+  const summary = `${fileSum}  go.mod\n`;
+  return 'h1:' + createHash('sha256').update(summary).digest('base64');
+}
+
+/**
+ * The `h1:` hash of a module tree (golang.org/x/mod/sumdb/dirhash Hash1):
+ * sha256 over sorted lines `<hex sha256 of file>  <prefix>/<name>\n`.
+ */
+export function hash1(files: { name: string; sha256hex: string }[]): string {
+  const sorted = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const h = createHash('sha256');
+  for (const f of sorted) {
+    if (f.name.includes('\n')) throw new Error(`file name with newline: ${JSON.stringify(f.name)}`);
+    h.update(`${f.sha256hex}  ${f.name}\n`);
+  }
+  return 'h1:' + h.digest('base64');
+}

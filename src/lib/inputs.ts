@@ -1,0 +1,93 @@
+/**
+ * Reads and validates the action's inputs. Parsing is pure (takes a getter),
+ * so it is unit tested without the runner.
+ */
+
+export type OnCorruption = 'rebuild' | 'fail';
+export type SaveMode = 'auto' | 'never';
+
+export interface Inputs {
+  keyPrefix: string;
+  environment: string;
+  goSumFiles: string[];
+  /** true when go-sum-files is the action's default (no file found is then a warning, not an error). */
+  goSumFilesIsDefault: boolean;
+  workingDirectory: string;
+  onCorruption: OnCorruption;
+  save: SaveMode;
+  lookupTimeoutMs: number;
+  saveTimeoutMs: number;
+}
+
+export const DEFAULT_GO_SUM_FILES = ['**/go.sum', '**/go.work.sum'];
+
+export class InputError extends Error {
+  constructor(
+    readonly input: string,
+    message: string,
+  ) {
+    super(`Input '${input}': ${message}`);
+    this.name = 'InputError';
+  }
+}
+
+type Getter = (name: string) => string;
+
+function choice<T extends string>(get: Getter, name: string, allowed: readonly T[], dflt: T): T {
+  const raw = get(name).trim().toLowerCase();
+  if (raw === '') return dflt;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new InputError(
+    name,
+    `"${get(name).trim()}" is not one of ${allowed.map((a) => `"${a}"`).join(', ')}. ` +
+      `Set '${name}: ${dflt}' (the default) or remove the input.`,
+  );
+}
+
+function seconds(get: Getter, name: string, dflt: number): number {
+  const raw = get(name).trim();
+  if (raw === '') return dflt * 1000;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || n > 6 * 3600) {
+    throw new InputError(
+      name,
+      `"${raw}" is not a number of seconds between 1 and 21600. Use for example '${name}: ${dflt}'.`,
+    );
+  }
+  return Math.round(n * 1000);
+}
+
+export function parseInputs(get: Getter): Inputs {
+  const globs = get('go-sum-files')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  for (const g of globs) {
+    if (g.startsWith('/') || /^[A-Za-z]:[\\/]/.test(g) || g.split(/[\\/]/).includes('..')) {
+      throw new InputError(
+        'go-sum-files',
+        `"${g}" must be a glob relative to working-directory (no absolute paths, no "..").`,
+      );
+    }
+  }
+  const workingDirectory = get('working-directory').trim() || '.';
+  if (workingDirectory.includes('\0')) {
+    throw new InputError('working-directory', 'contains a NUL character.');
+  }
+  const keyPrefix = get('key-prefix').trim() || 'vgc-v1';
+  if (keyPrefix.length > 64) {
+    throw new InputError('key-prefix', `is ${keyPrefix.length} characters; keep it to 64 or fewer.`);
+  }
+  return {
+    keyPrefix,
+    environment: get('environment').trim(),
+    goSumFiles: globs.length > 0 ? globs : DEFAULT_GO_SUM_FILES,
+    goSumFilesIsDefault:
+      globs.length === 0 || globs.join('\n') === DEFAULT_GO_SUM_FILES.join('\n'),
+    workingDirectory,
+    onCorruption: choice(get, 'on-corruption', ['rebuild', 'fail'] as const, 'rebuild'),
+    save: choice(get, 'save', ['auto', 'never'] as const, 'auto'),
+    lookupTimeoutMs: seconds(get, 'lookup-timeout', 30),
+    saveTimeoutMs: seconds(get, 'save-timeout', 600),
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * Cache key derivation. Pure: every input arrives as an argument.
+ *
+ * A key is a `;`-separated list of labelled parts:
+ *
+ *   <prefix>;<os>-<arch>;env=<environment>;ref=<branch>;sum=<hash>
+ *
+ * and an entry is SAVED under that exact key plus a generation suffix
+ * (`;gen=<run id>.<attempt>`). The cache service matches a key first exactly,
+ * then as a prefix of newer entries, then each restore key as a prefix.
+ * Because no entry is ever stored under the bare exact key, a lookup of the
+ * exact key always lands on the NEWEST generation built from this go.sum:
+ * a rebuilt entry therefore wins over the corrupt one it replaces, although
+ * entries are immutable.
+ *
+ * Every part is sanitised to characters that cannot include the separator, so
+ * environment "prod" can never read a key of environment "prod;x" or "prod-eu"
+ * (the restore keys end with the separator).
+ */
+import { createHash } from 'node:crypto';
+
+export const SEPARATOR = ';';
+/** GitHub rejects keys longer than this. */
+export const MAX_KEY_LENGTH = 512;
+const MAX_PART = 64;
+const SAFE = /[^A-Za-z0-9._\-/@+]/g;
+
+export interface KeyParts {
+  prefix: string;
+  os: string;
+  arch: string;
+  environment: string;
+  branch: string;
+}
+
+export interface KeyPlan {
+  /** Exact key for this go.sum, or undefined when the hash is not known yet (pre before checkout). */
+  exact?: string;
+  /** Restore keys, most specific first. Never crosses environments. */
+  lineage: string[];
+}
+
+function shortHash(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 8);
+}
+
+/**
+ * Makes one key part safe. Returns the value unchanged when it is already safe
+ * and short; otherwise replaces unsafe characters, truncates, and appends a
+ * hash of the raw value so two different raw values never share a part.
+ */
+export function sanitizePart(raw: string, fallback: string): string {
+  const value = raw.trim();
+  if (value === '') return fallback;
+  const safe = value.replace(SAFE, '_');
+  if (safe === value && value.length <= MAX_PART) return value;
+  return `${safe.slice(0, MAX_PART - 9)}~${shortHash(value)}`;
+}
+
+/** The branch a job's cache belongs to: the head branch of a pull request, else the ref name. */
+export function branchFromEnv(env: NodeJS.ProcessEnv): string {
+  const head = env['GITHUB_HEAD_REF'];
+  if (head) return head;
+  const refName = env['GITHUB_REF_NAME'];
+  if (refName) return refName;
+  const ref = env['GITHUB_REF'] ?? '';
+  return ref.replace(/^refs\/(heads|tags)\//, '');
+}
+
+/** Normalised runner OS and arch: `RUNNER_OS`/`RUNNER_ARCH` when set, else Node's view. */
+export function platformFromEnv(
+  env: NodeJS.ProcessEnv,
+  nodePlatform: string,
+  nodeArch: string,
+): { os: string; arch: string } {
+  const os = (env['RUNNER_OS'] ?? '') || nodePlatform;
+  const arch = (env['RUNNER_ARCH'] ?? '') || nodeArch;
+  return { os: os.toLowerCase(), arch: arch.toLowerCase() };
+}
+
+export function lineagePrefixes(parts: KeyParts): string[] {
+  const prefix = sanitizePart(parts.prefix, 'vgc-v1');
+  const platform = `${sanitizePart(parts.os, 'unknown')}-${sanitizePart(parts.arch, 'unknown')}`;
+  const env = `env=${sanitizePart(parts.environment, 'default')}`;
+  const ref = `ref=${sanitizePart(parts.branch, 'detached')}`;
+  const envScope = [prefix, platform, env].join(SEPARATOR) + SEPARATOR;
+  return [`${envScope}${ref}${SEPARATOR}`, envScope];
+}
+
+/**
+ * Derives the exact key (when the dependency hash is known) and the restore
+ * lineage: same environment and branch with any go.sum, then the same
+ * environment on any branch the service lets this branch read.
+ */
+export function deriveKeys(parts: KeyParts, dependencyHash?: string): KeyPlan {
+  const [branchScope, envScope] = lineagePrefixes(parts) as [string, string];
+  const plan: KeyPlan = { lineage: [branchScope, envScope] };
+  if (dependencyHash !== undefined) {
+    if (!/^[0-9a-f]{16,64}$/.test(dependencyHash)) {
+      throw new Error(`dependency hash must be hex, got "${dependencyHash}"`);
+    }
+    plan.exact = `${branchScope}sum=${dependencyHash}`;
+  }
+  for (const key of [plan.exact, ...plan.lineage]) {
+    if (key !== undefined && key.length > MAX_KEY_LENGTH - 40) {
+      throw new Error(`derived key is too long (${key.length} characters)`);
+    }
+  }
+  return plan;
+}
+
+/** Key under which a verified module cache is saved: the exact key plus a generation. */
+export function generationKey(exact: string, runId: string, runAttempt: string): string {
+  const gen = `${sanitizePart(runId, '0')}.${sanitizePart(runAttempt, '1')}`;
+  return `${exact}${SEPARATOR}gen=${gen}`;
+}
+
+export type HitKind = 'exact' | 'lineage' | 'local' | 'miss';
+
+/**
+ * Classifies a matched key against the exact key: an entry saved under a
+ * generation of this exact key is an exact hit; any other match is a lineage hit.
+ */
+export function classifyMatch(exact: string, matched: string | undefined): HitKind {
+  if (!matched) return 'miss';
+  if (matched === exact || matched.startsWith(exact + SEPARATOR)) return 'exact';
+  return 'lineage';
+}
+
+/** Sha256 over the dependency files, each named by its path (forward slashes). */
+export function hashDependencyFiles(files: { path: string; content: Buffer | string }[]): string {
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const h = createHash('sha256');
+  for (const f of sorted) {
+    const content = typeof f.content === 'string' ? Buffer.from(f.content) : f.content;
+    h.update(`${f.path.replace(/\\/g, '/')}\0${content.length}\0`);
+    h.update(content);
+  }
+  return h.digest('hex').slice(0, 40);
+}

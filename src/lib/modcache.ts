@@ -1,0 +1,218 @@
+/**
+ * The Go module cache on disk: where it is without asking Go, whether it is
+ * empty, and a scan of its download area (cache/download/<escaped path>/@v).
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { goModHash, unescapeModulePath, sumId } from './gosum.js';
+import type { BadModule } from './goout.js';
+
+/**
+ * Where Go will put the module cache, found without running Go (pre runs before
+ * setup-go): GOMODCACHE, else GOPATH's first entry + pkg/mod, else ~/go/pkg/mod.
+ */
+export function locateModCacheWithoutGo(
+  env: NodeJS.ProcessEnv,
+  platform: NodeJS.Platform = process.platform,
+  home: string = os.homedir(),
+): string {
+  const p = platform === 'win32' ? path.win32 : path.posix;
+  const explicit = env['GOMODCACHE']?.trim();
+  if (explicit) return explicit;
+  const gopath = env['GOPATH']?.trim();
+  if (gopath) {
+    const first = gopath.split(platform === 'win32' ? ';' : ':').find((e) => e.trim() !== '');
+    if (first) return p.join(first, 'pkg', 'mod');
+  }
+  const homeDir = (platform === 'win32' ? env['USERPROFILE'] : env['HOME']) || home;
+  return p.join(homeDir, 'go', 'pkg', 'mod');
+}
+
+export async function isNonEmptyDir(dir: string): Promise<boolean> {
+  try {
+    const entries = await fs.readdir(dir);
+    return entries.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+export interface CachedVersion {
+  /** Module path, unescaped. */
+  path: string;
+  version: string;
+  hasZip: boolean;
+  ziphash?: string;
+  modHash?: string;
+  partial: boolean;
+}
+
+export interface CacheScan {
+  versions: CachedVersion[];
+  /** Stable digest of the names of every zip, ziphash, mod and partial file. */
+  fingerprint: string;
+}
+
+const KNOWN_EXT = ['.zip', '.ziphash', '.mod', '.partial'] as const;
+
+async function readText(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+async function findVersionDirs(root: string, rel: string, out: string[]): Promise<void> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await fs.readdir(path.join(root, rel), { withFileTypes: true });
+  } catch {
+    return;
+  }
+  await Promise.all(
+    entries.map(async (e) => {
+      if (!e.isDirectory()) return;
+      const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.name === '@v') {
+        out.push(rel);
+        return;
+      }
+      if (rel === '' && e.name === 'sumdb') return;
+      await findVersionDirs(root, childRel, out);
+    }),
+  );
+}
+
+/** Scans `<modcache>/cache/download`. Reads ziphash and go.mod files, never zips. */
+export async function scanModCache(modCache: string): Promise<CacheScan> {
+  const download = path.join(modCache, 'cache', 'download');
+  const dirs: string[] = [];
+  await findVersionDirs(download, '', dirs);
+  dirs.sort();
+  const versions: CachedVersion[] = [];
+  const names: string[] = [];
+  for (const rel of dirs) {
+    const vdir = path.join(download, ...rel.split('/'), '@v');
+    const modPath = unescapeModulePath(rel);
+    let files: string[];
+    try {
+      files = (await fs.readdir(vdir)).sort();
+    } catch {
+      continue;
+    }
+    const byVersion = new Map<string, Set<string>>();
+    for (const f of files) {
+      const ext = KNOWN_EXT.find((x) => f.endsWith(x));
+      if (!ext) continue;
+      const v = unescapeModulePath(f.slice(0, -ext.length));
+      if (!byVersion.has(v)) byVersion.set(v, new Set());
+      byVersion.get(v)!.add(ext);
+      names.push(`${rel}/@v/${f}`);
+    }
+    const entries = await Promise.all(
+      [...byVersion.entries()].map(async ([version, exts]) => {
+        const base = path.join(vdir, escapeVersion(version));
+        const cv: CachedVersion = {
+          path: modPath,
+          version,
+          hasZip: exts.has('.zip'),
+          partial: exts.has('.partial'),
+        };
+        if (exts.has('.ziphash')) cv.ziphash = (await readText(base + '.ziphash'))?.trim();
+        if (exts.has('.mod')) {
+          const mod = await fs.readFile(base + '.mod').catch(() => undefined);
+          if (mod) cv.modHash = goModHash(mod);
+        }
+        return cv;
+      }),
+    );
+    versions.push(...entries);
+  }
+  const fingerprint = createHash('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
+  return { versions, fingerprint };
+}
+
+function escapeVersion(v: string): string {
+  return v.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+}
+
+/** Module versions that have a downloaded zip: what `module-count` reports. */
+export function countModules(scan: CacheScan): number {
+  return scan.versions.filter((v) => v.hasZip || v.ziphash !== undefined).length;
+}
+
+/**
+ * Compares the cache with go.sum: the cache's own `.ziphash` and `.mod` files
+ * against the hashes go.sum records, plus the cache's own consistency (a zip
+ * without ziphash, a leftover `.partial`). Pure over the scan.
+ *
+ * This is what `go mod verify` cannot see: it checks the zip and tree against
+ * the cache's ziphash, so content replaced consistently in all three passes it.
+ */
+export function compareWithGoSum(scan: CacheScan, sums: Map<string, string>): BadModule[] {
+  const bad: BadModule[] = [];
+  for (const v of scan.versions) {
+    const module = `${v.path}@${v.version}`;
+    if (v.partial) {
+      bad.push({ module, reason: 'leftover .partial file: an extraction was interrupted' });
+    }
+    if (v.hasZip && v.ziphash === undefined) {
+      bad.push({ module, reason: 'zip without ziphash' });
+    }
+    const wantZip = sums.get(sumId(v.path, v.version, false));
+    if (v.ziphash !== undefined && wantZip !== undefined && v.ziphash !== wantZip) {
+      bad.push({ module, reason: `ziphash ${v.ziphash} differs from go.sum ${wantZip}` });
+    }
+    const wantMod = sums.get(sumId(v.path, v.version, true));
+    if (v.modHash !== undefined && wantMod !== undefined && v.modHash !== wantMod) {
+      bad.push({ module, reason: `go.mod hash ${v.modHash} differs from go.sum ${wantMod}` });
+    }
+  }
+  return bad;
+}
+
+/** Bytes on disk under a directory (files only), for the report. */
+export async function diskUsage(dir: string): Promise<number> {
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fs.readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    await Promise.all(
+      entries.map(async (e) => {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (e.isFile()) total += (await fs.stat(p).catch(() => ({ size: 0 }))).size;
+      }),
+    );
+  };
+  await walk(dir);
+  return total;
+}
+
+/**
+ * Removes a module cache that a failed restore left half-written. Go makes
+ * extracted trees read-only, so directories are made writable first.
+ */
+export async function forceRemove(dir: string): Promise<void> {
+  const makeWritable = async (d: string): Promise<void> => {
+    await fs.chmod(d, 0o755).catch(() => undefined);
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fs.readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    await Promise.all(
+      entries.filter((e) => e.isDirectory()).map((e) => makeWritable(path.join(d, e.name))),
+    );
+  };
+  await makeWritable(dir);
+  await fs.rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,258 @@
+/**
+ * main: once go.sum is on disk, pins the exact key, makes sure the module
+ * cache is there (restoring itself when pre did not run), completes it, and
+ * verifies it against go.sum and with `go mod verify`. Corruption is rebuilt
+ * or fails the job; a SECURITY ERROR always fails it.
+ */
+import * as core from '@actions/core';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { actionsCacheBackend, describeUnavailable, type Backend } from '../lib/backend.js';
+import { loadContext, samePath, type Context } from '../lib/context.js';
+import { mainRestoreAction, needsDownload } from '../lib/decide.js';
+import { classifyDownloadFailure, type BadModule } from '../lib/goout.js';
+import { InputError } from '../lib/inputs.js';
+import { classifyMatch, deriveKeys, hashDependencyFiles, type HitKind } from '../lib/key.js';
+import { countModules, forceRemove, isNonEmptyDir, scanModCache } from '../lib/modcache.js';
+import { findDependencyFiles, moduleRoots } from '../lib/project.js';
+import { describeBad, phase } from '../lib/report.js';
+import { readPre, savePhaseMain, type MainState } from '../lib/state.js';
+import { Go } from '../lib/toolchain.js';
+import { checkAgainstGoSum, corruptModuleList, dedupe, goModVerify, loadSums } from '../lib/verify.js';
+
+export class SecurityError extends Error {
+  constructor(goMessage: string, modules: string[]) {
+    super(
+      `go mod download: checksum mismatch against go.sum (Go's SECURITY ERROR)` +
+        `${modules.length ? ` for ${modules.join(', ')}` : ''}.\n` +
+        'The module content the proxy served now is not what go.sum recorded. This is NOT cache ' +
+        'corruption: the module cache was verified against go.sum before this download, so ' +
+        'verified-go-cache does not "heal" it and saves nothing. Either a published version was ' +
+        'changed upstream or go.sum was edited; find out which before trusting that module.\n' +
+        `Go said:\n${goMessage}`,
+    );
+    this.name = 'SecurityError';
+  }
+}
+
+class DownloadError extends Error {
+  constructor(kind: 'network' | 'other', goMessage: string) {
+    super(
+      (kind === 'network'
+        ? 'go mod download could not fetch modules (network or GOPROXY problem). Check GOPROXY, ' +
+          'GOPRIVATE/GONOSUMDB and the runner\'s network access; the module cache is incomplete and ' +
+          'will not be saved.'
+        : 'go mod download failed; the module cache is incomplete and will not be saved.') +
+        `\nGo said:\n${goMessage}`,
+    );
+    this.name = 'DownloadError';
+  }
+}
+
+async function download(go: Go, roots: string[]): Promise<void> {
+  for (const root of roots) {
+    core.info(`go mod download (in ${root})`);
+    const r = await go.run(['mod', 'download'], root);
+    if (r.code === 0) continue;
+    const failure = classifyDownloadFailure(r.stderr);
+    if (failure.kind === 'security') throw new SecurityError(failure.message, failure.modules);
+    throw new DownloadError(failure.kind, failure.message);
+  }
+}
+
+function reportBad(bad: BadModule[]): void {
+  for (const line of describeBad(bad)) core.warning(`Corrupt module cache entry: ${line}`);
+}
+
+async function restoreIntoEmpty(
+  backend: Backend,
+  ctx: Context,
+  modCache: string,
+  exactKey: string,
+  lineage: string[],
+  st: MainState,
+): Promise<HitKind> {
+  if (!backend.available()) {
+    core.warning(describeUnavailable('no cache service URL in this job'));
+    return 'miss';
+  }
+  const found = await backend.lookup([modCache], exactKey, lineage, ctx.inputs.lookupTimeoutMs);
+  if (found.kind === 'unavailable') {
+    core.warning(describeUnavailable(found.reason));
+    return 'miss';
+  }
+  if (found.kind === 'miss') {
+    core.info('No entry for this environment yet.');
+    return 'miss';
+  }
+  const restored = await backend.restore([modCache], found.matchedKey);
+  if (restored.kind === 'failed') {
+    core.warning(`Restoring ${found.matchedKey} failed (${restored.reason}); starting from empty.`);
+    await forceRemove(modCache);
+    return 'miss';
+  }
+  st.matchedKey = restored.matchedKey;
+  st.restoredBytes = restored.archiveBytes;
+  return classifyMatch(exactKey, restored.matchedKey);
+}
+
+export async function runMain(backend: Backend = actionsCacheBackend): Promise<void> {
+  const pre = readPre();
+  const st: MainState = {
+    completed: false,
+    modCache: '',
+    exactKey: '',
+    matchedKey: '',
+    hitKind: 'miss',
+    verified: false,
+    rebuilt: false,
+    securityError: false,
+    bad: [],
+    fingerprint: '',
+    moduleCount: 0,
+    depHash: '',
+    roots: [],
+    sumFiles: [],
+    workingDirectory: '',
+    timings: {},
+  };
+  if (pre?.ran) {
+    st.timings['restore (pre)'] = pre.ms ?? 0;
+    st.restoredBytes = pre.archiveBytes;
+  }
+  try {
+    const ctx = loadContext();
+    st.workingDirectory = ctx.workingDirectory;
+    if (!existsSync(ctx.workingDirectory)) {
+      throw new InputError(
+        'working-directory',
+        `${ctx.workingDirectory} does not exist. Check out the repository before this step, or set ` +
+          'working-directory to the folder that holds go.mod.',
+      );
+    }
+    const go = await Go.find();
+    const goEnv = await go.env(ctx.workingDirectory);
+    const modCache = goEnv.GOMODCACHE;
+    st.modCache = modCache;
+    core.info(`${goEnv.GOVERSION}, GOMODCACHE=${modCache}`);
+
+    const deps = await findDependencyFiles(ctx.workingDirectory, ctx.inputs.goSumFiles);
+    if (deps.files.length === 0) {
+      if (!ctx.inputs.goSumFilesIsDefault) {
+        throw new InputError(
+          'go-sum-files',
+          `no file under ${ctx.workingDirectory} matches ${ctx.inputs.goSumFiles.join(', ')}. ` +
+            'Fix the globs (they are relative to working-directory), or remove the input to use ' +
+            'the defaults **/go.sum and **/go.work.sum.',
+        );
+      }
+      if (!existsSync(path.join(ctx.workingDirectory, 'go.mod'))) {
+        throw new InputError(
+          'working-directory',
+          `no go.mod, go.sum or go.work.sum in ${ctx.workingDirectory}. Run this step after ` +
+            'actions/checkout, and set working-directory to the folder of your Go module.',
+        );
+      }
+      core.info('No go.sum: the module has no dependencies; the key uses the empty set.');
+    }
+    st.depHash = deps.hash ?? hashDependencyFiles([]);
+    st.sumFiles = deps.files;
+    const plan = deriveKeys(ctx.keyParts, st.depHash);
+    const exactKey = plan.exact!;
+    st.exactKey = exactKey;
+    st.roots = moduleRoots(ctx.workingDirectory, deps.files, goEnv.GOWORK);
+    const sums = await loadSums(deps.files);
+    core.info(`Exact key: ${exactKey}`);
+
+    let kind: HitKind = 'miss';
+    await phase(st.timings, 'restore (main)', async () => {
+      const action = mainRestoreAction({
+        preRan: pre?.ran === true,
+        preModCache: pre?.modCache ?? '',
+        goModCache: modCache,
+        cacheNonEmpty: await isNonEmptyDir(modCache),
+        samePath,
+      });
+      if (action === 'use-pre') {
+        if (pre!.outcome === 'restored') {
+          st.matchedKey = pre!.matchedKey;
+          kind = classifyMatch(exactKey, pre!.matchedKey);
+        } else if (pre!.outcome === 'skipped-nonempty') {
+          kind = 'local';
+        }
+        core.info(`pre: ${pre!.outcome}${pre!.matchedKey ? ` (${pre!.matchedKey})` : ''}`);
+      } else if (action === 'use-local') {
+        kind = 'local';
+        core.info(`${modCache} already holds modules; verifying them instead of restoring.`);
+      } else {
+        core.info(pre?.ran ? `pre restored into ${pre.modCache}; Go uses ${modCache}.` : 'pre did not run (a local action, uses: ./); restoring here.');
+        kind = await restoreIntoEmpty(backend, ctx, modCache, exactKey, plan.lineage, st);
+      }
+      if (kind === 'local' && backend.available()) {
+        const exact = await backend.lookup([modCache], exactKey, [], ctx.inputs.lookupTimeoutMs);
+        st.exactEntryExists = exact.kind === 'hit';
+      }
+      st.hitKind = kind;
+      core.info(`Hit kind: ${kind}${st.matchedKey ? ` (matched ${st.matchedKey})` : ''}`);
+    });
+
+    let bad: BadModule[] = [];
+    await phase(st.timings, 'verify', async () => {
+      const first = await checkAgainstGoSum(modCache, sums);
+      bad = first.bad;
+      core.info(`go.sum comparison: ${first.scan.versions.length} cached versions, ${bad.length} bad`);
+      if (bad.length > 0) return;
+      if (needsDownload(kind)) await download(go, st.roots);
+      bad = dedupe(await goModVerify(go, st.roots));
+      core.info(bad.length === 0 ? 'go mod verify: all modules verified' : `go mod verify: ${bad.length} bad`);
+    });
+
+    if (bad.length > 0) {
+      st.bad = bad;
+      reportBad(bad);
+      if (ctx.inputs.onCorruption === 'fail') {
+        throw new Error(
+          `The module cache failed verification (${corruptModuleList(bad)}) and on-corruption is ` +
+            "'fail'. Nothing will be saved. Use 'on-corruption: rebuild' to heal it automatically.",
+        );
+      }
+      await phase(st.timings, 'rebuild', async () => {
+        core.info('go clean -modcache');
+        const clean = await go.run(['clean', '-modcache'], ctx.workingDirectory);
+        if (clean.code !== 0) core.warning(`go clean -modcache failed (${clean.stderr.trim()}); removing it directly.`);
+        await forceRemove(modCache);
+        await download(go, st.roots);
+        const again = await checkAgainstGoSum(modCache, sums);
+        const still = dedupe([...again.bad, ...(await goModVerify(go, st.roots))]);
+        if (still.length > 0) {
+          reportBad(still);
+          throw new Error(
+            `The module cache is still corrupt after a rebuild: ${describeBad(still).join('; ')}`,
+          );
+        }
+        st.rebuilt = true;
+        core.info(`Rebuilt and verified; post saves it as a new generation of ${exactKey}.`);
+      });
+    }
+
+    const scan = await scanModCache(modCache);
+    st.fingerprint = scan.fingerprint;
+    st.moduleCount = countModules(scan);
+    st.verified = true;
+    st.completed = true;
+  } catch (e) {
+    const err = e as Error;
+    if (err instanceof SecurityError) st.securityError = true;
+    core.setFailed(err.message);
+  } finally {
+    core.setOutput('cache-hit', String(st.hitKind === 'exact'));
+    core.setOutput('cache-key', st.exactKey);
+    core.setOutput('cache-matched-key', st.matchedKey);
+    core.setOutput('hit-kind', st.hitKind);
+    core.setOutput('verified', String(st.verified));
+    core.setOutput('rebuilt', String(st.rebuilt));
+    core.setOutput('corrupt-modules', corruptModuleList(st.bad));
+    core.setOutput('module-count', String(st.moduleCount));
+    savePhaseMain(st);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * pre: runs at job start, before checkout and before setup-go. Restores the
+ * newest entry of this environment's lineage into the module cache, without
+ * Go and usually without go.sum. Never fails the job for cache trouble.
+ */
+import * as core from '@actions/core';
+import { actionsCacheBackend, describeUnavailable, type Backend } from '../lib/backend.js';
+import { loadContext } from '../lib/context.js';
+import { preAction } from '../lib/decide.js';
+import { deriveKeys } from '../lib/key.js';
+import { forceRemove, isNonEmptyDir, locateModCacheWithoutGo } from '../lib/modcache.js';
+import { findDependencyFiles } from '../lib/project.js';
+import { phase } from '../lib/report.js';
+import { savePre, type PreState } from '../lib/state.js';
+
+export async function runPre(backend: Backend = actionsCacheBackend): Promise<void> {
+  const started = Date.now();
+  const modCache = locateModCacheWithoutGo(process.env);
+  const state: PreState = { ran: true, modCache, outcome: 'miss', matchedKey: '' };
+  const timings: Record<string, number> = {};
+  try {
+    const ctx = loadContext();
+    await phase(timings, 'verified-go-cache: restore (pre)', async () => {
+      const action = preAction({
+        cacheNonEmpty: await isNonEmptyDir(modCache),
+        serviceAvailable: backend.available(),
+      });
+      if (action === 'skip-nonempty') {
+        state.outcome = 'skipped-nonempty';
+        core.info(
+          `The module cache ${modCache} is not empty: not extracting over it ` +
+            '(that is what makes tar fail with "File exists"). main will verify what is there.',
+        );
+        return;
+      }
+      if (action === 'skip-unavailable') {
+        state.outcome = 'unavailable';
+        core.warning(describeUnavailable('no cache service URL in this job'));
+        return;
+      }
+      // go.sum is usually not on disk yet (pre runs before checkout); on a
+      // self-hosted runner with a kept workspace it may be, and may be stale.
+      // main re-derives the exact key either way.
+      const deps = await findDependencyFiles(ctx.workingDirectory, ctx.inputs.goSumFiles);
+      const plan = deriveKeys(ctx.keyParts, deps.hash);
+      const primary = plan.exact ?? plan.lineage[0]!;
+      const restoreKeys = plan.exact ? plan.lineage : plan.lineage.slice(1);
+      core.info(`Module cache: ${modCache}`);
+      core.info(`Looking up ${primary}${restoreKeys.length ? ` then ${restoreKeys.join(', ')}` : ''}`);
+      const found = await backend.lookup([modCache], primary, restoreKeys, ctx.inputs.lookupTimeoutMs);
+      if (found.kind === 'unavailable') {
+        state.outcome = 'unavailable';
+        core.warning(describeUnavailable(found.reason));
+        return;
+      }
+      if (found.kind === 'miss') {
+        core.info('No entry for this environment yet.');
+        return;
+      }
+      const restored = await backend.restore([modCache], found.matchedKey);
+      if (restored.kind === 'failed') {
+        state.outcome = 'unavailable';
+        core.warning(
+          `Restoring ${found.matchedKey} failed (${restored.reason}); removing what was extracted ` +
+            'and going on without a cache.',
+        );
+        await forceRemove(modCache);
+        return;
+      }
+      state.outcome = 'restored';
+      state.matchedKey = restored.matchedKey;
+      state.archiveBytes = restored.archiveBytes;
+      core.info(`Restored ${restored.matchedKey}; main verifies it once go.sum is on disk.`);
+    });
+  } catch (e) {
+    const err = e as Error;
+    if (err.name === 'InputError') {
+      core.setFailed(err.message);
+    } else {
+      core.warning(`pre could not restore the module cache: ${err.message}. main will go on without it.`);
+    }
+  } finally {
+    state.ms = Date.now() - started;
+    savePre(state);
+  }
+}
