@@ -98436,7 +98436,10 @@ function saveDecision(s) {
         return { save: false, why: 'modules added after main failed verification; not saving them' };
     }
     if (s.changedAfterMain && s.reverified === undefined) {
-        return { save: false, why: 'the module cache changed after main and could not be verified again' };
+        return {
+            save: false,
+            why: 'the module cache changed after main and could not be verified again',
+        };
     }
     if (s.rebuilt)
         return { save: true, why: 'the cache was rebuilt; the new entry replaces the corrupt one' };
@@ -98446,7 +98449,10 @@ function saveDecision(s) {
         case 'miss':
             return { save: true, why: 'no entry existed for this environment' };
         case 'lineage':
-            return { save: true, why: 'restored an older entry; saving the completed cache for this go.sum' };
+            return {
+                save: true,
+                why: 'restored an older entry; saving the completed cache for this go.sum',
+            };
         case 'local':
             return s.exactEntryExists
                 ? { save: false, why: 'an entry for this go.sum already exists' }
@@ -98462,6 +98468,7 @@ function saveDecision(s) {
 /**
  * Parsers for what the go command prints. Pure.
  */
+// eslint-disable-next-line no-control-regex -- strips terminal colour codes
 const ANSI = /\u001b\[[0-9;]*m/g;
 /**
  * Parses `go mod verify` output. Failures are lines `<path> <version>: <reason>`
@@ -98788,6 +98795,19 @@ async function forceRemove(dir) {
     await makeWritable(dir);
     await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true });
 }
+/**
+ * The path pattern handed to @actions/cache. The service keys an entry's
+ * version on the patterns as written, so a module cache under the home
+ * directory is named `~/...`: runners whose home directories differ (hosted
+ * and self-hosted, or test runners) then share entries.
+ */
+function cachePathSpec(modCache, home = external_node_os_namespaceObject.homedir()) {
+    const rel = external_node_path_namespaceObject.relative(home, modCache);
+    if (home && rel !== '' && !rel.startsWith('..') && !external_node_path_namespaceObject.isAbsolute(rel)) {
+        return `~${external_node_path_namespaceObject.sep}${rel}`;
+    }
+    return modCache;
+}
 
 ;// CONCATENATED MODULE: ./src/lib/project.ts
 /**
@@ -99091,7 +99111,7 @@ class DownloadError extends Error {
     constructor(kind, goMessage) {
         super((kind === 'network'
             ? 'go mod download could not fetch modules (network or GOPROXY problem). Check GOPROXY, ' +
-                'GOPRIVATE/GONOSUMDB and the runner\'s network access; the module cache is incomplete and ' +
+                "GOPRIVATE/GONOSUMDB and the runner's network access; the module cache is incomplete and " +
                 'will not be saved.'
             : 'go mod download failed; the module cache is incomplete and will not be saved.') +
             `\nGo said:\n${goMessage}`);
@@ -99119,7 +99139,7 @@ async function restoreIntoEmpty(backend, ctx, modCache, exactKey, lineage, st) {
         warning(describeUnavailable('no cache service URL in this job'));
         return 'miss';
     }
-    const found = await backend.lookup([modCache], exactKey, lineage, ctx.inputs.lookupTimeoutMs);
+    const found = await backend.lookup([cachePathSpec(modCache)], exactKey, lineage, ctx.inputs.lookupTimeoutMs);
     if (found.kind === 'unavailable') {
         warning(describeUnavailable(found.reason));
         return 'miss';
@@ -99128,7 +99148,7 @@ async function restoreIntoEmpty(backend, ctx, modCache, exactKey, lineage, st) {
         info('No entry for this environment yet.');
         return 'miss';
     }
-    const restored = await backend.restore([modCache], found.matchedKey);
+    const restored = await backend.restore([cachePathSpec(modCache)], found.matchedKey);
     if (restored.kind === 'failed') {
         warning(`Restoring ${found.matchedKey} failed (${restored.reason}); starting from empty.`);
         await forceRemove(modCache);
@@ -99219,11 +99239,13 @@ async function runMain(backend = actionsCacheBackend) {
                 info(`${modCache} already holds modules; verifying them instead of restoring.`);
             }
             else {
-                info(pre?.ran ? `pre restored into ${pre.modCache}; Go uses ${modCache}.` : 'pre did not run (a local action, uses: ./); restoring here.');
+                info(pre?.ran
+                    ? `pre restored into ${pre.modCache}; Go uses ${modCache}.`
+                    : 'pre did not run (a local action, uses: ./); restoring here.');
                 kind = await restoreIntoEmpty(backend, ctx, modCache, exactKey, plan.lineage, st);
             }
             if (kind === 'local' && backend.available()) {
-                const exact = await backend.lookup([modCache], exactKey, [], ctx.inputs.lookupTimeoutMs);
+                const exact = await backend.lookup([cachePathSpec(modCache)], exactKey, [], ctx.inputs.lookupTimeoutMs);
                 st.exactEntryExists = exact.kind === 'hit';
             }
             st.hitKind = kind;
@@ -99239,7 +99261,9 @@ async function runMain(backend = actionsCacheBackend) {
             if (needsDownload(kind))
                 await download(go, st.roots);
             bad = dedupe(await goModVerify(go, st.roots));
-            info(bad.length === 0 ? 'go mod verify: all modules verified' : `go mod verify: ${bad.length} bad`);
+            info(bad.length === 0
+                ? 'go mod verify: all modules verified'
+                : `go mod verify: ${bad.length} bad`);
         });
         if (bad.length > 0) {
             st.bad = bad;

@@ -98434,7 +98434,10 @@ function saveDecision(s) {
         return { save: false, why: 'modules added after main failed verification; not saving them' };
     }
     if (s.changedAfterMain && s.reverified === undefined) {
-        return { save: false, why: 'the module cache changed after main and could not be verified again' };
+        return {
+            save: false,
+            why: 'the module cache changed after main and could not be verified again',
+        };
     }
     if (s.rebuilt)
         return { save: true, why: 'the cache was rebuilt; the new entry replaces the corrupt one' };
@@ -98444,7 +98447,10 @@ function saveDecision(s) {
         case 'miss':
             return { save: true, why: 'no entry existed for this environment' };
         case 'lineage':
-            return { save: true, why: 'restored an older entry; saving the completed cache for this go.sum' };
+            return {
+                save: true,
+                why: 'restored an older entry; saving the completed cache for this go.sum',
+            };
         case 'local':
             return s.exactEntryExists
                 ? { save: false, why: 'an entry for this go.sum already exists' }
@@ -98723,6 +98729,19 @@ async function forceRemove(dir) {
     await makeWritable(dir);
     await fs.rm(dir, { recursive: true, force: true });
 }
+/**
+ * The path pattern handed to @actions/cache. The service keys an entry's
+ * version on the patterns as written, so a module cache under the home
+ * directory is named `~/...`: runners whose home directories differ (hosted
+ * and self-hosted, or test runners) then share entries.
+ */
+function cachePathSpec(modCache, home = external_node_os_namespaceObject.homedir()) {
+    const rel = external_node_path_namespaceObject.relative(home, modCache);
+    if (home && rel !== '' && !rel.startsWith('..') && !external_node_path_namespaceObject.isAbsolute(rel)) {
+        return `~${external_node_path_namespaceObject.sep}${rel}`;
+    }
+    return modCache;
+}
 
 ;// CONCATENATED MODULE: ./src/lib/project.ts
 /**
@@ -98919,6 +98938,7 @@ class Go {
 /**
  * Parsers for what the go command prints. Pure.
  */
+// eslint-disable-next-line no-control-regex -- strips terminal colour codes
 const ANSI = /\u001b\[[0-9;]*m/g;
 /**
  * Parses `go mod verify` output. Failures are lines `<path> <version>: <reason>`
@@ -99142,7 +99162,7 @@ async function runPost(backend = actionsCacheBackend) {
             }
             const key = generationKey(exactKey, ctx.runId, ctx.runAttempt);
             info(`Saving ${main.modCache} as ${key} (${decision.why}).`);
-            const result = await backend.save([main.modCache], key, ctx.inputs.saveTimeoutMs);
+            const result = await backend.save([cachePathSpec(main.modCache)], key, ctx.inputs.saveTimeoutMs);
             if (result.kind === 'saved') {
                 saved = `\`${key}\``;
                 savedBytes = result.archiveBytes;

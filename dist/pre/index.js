@@ -98434,7 +98434,10 @@ function saveDecision(s) {
         return { save: false, why: 'modules added after main failed verification; not saving them' };
     }
     if (s.changedAfterMain && s.reverified === undefined) {
-        return { save: false, why: 'the module cache changed after main and could not be verified again' };
+        return {
+            save: false,
+            why: 'the module cache changed after main and could not be verified again',
+        };
     }
     if (s.rebuilt)
         return { save: true, why: 'the cache was rebuilt; the new entry replaces the corrupt one' };
@@ -98444,7 +98447,10 @@ function saveDecision(s) {
         case 'miss':
             return { save: true, why: 'no entry existed for this environment' };
         case 'lineage':
-            return { save: true, why: 'restored an older entry; saving the completed cache for this go.sum' };
+            return {
+                save: true,
+                why: 'restored an older entry; saving the completed cache for this go.sum',
+            };
         case 'local':
             return s.exactEntryExists
                 ? { save: false, why: 'an entry for this go.sum already exists' }
@@ -98723,6 +98729,19 @@ async function forceRemove(dir) {
     await makeWritable(dir);
     await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true });
 }
+/**
+ * The path pattern handed to @actions/cache. The service keys an entry's
+ * version on the patterns as written, so a module cache under the home
+ * directory is named `~/...`: runners whose home directories differ (hosted
+ * and self-hosted, or test runners) then share entries.
+ */
+function cachePathSpec(modCache, home = external_node_os_namespaceObject.homedir()) {
+    const rel = external_node_path_namespaceObject.relative(home, modCache);
+    if (home && rel !== '' && !rel.startsWith('..') && !external_node_path_namespaceObject.isAbsolute(rel)) {
+        return `~${external_node_path_namespaceObject.sep}${rel}`;
+    }
+    return modCache;
+}
 
 ;// CONCATENATED MODULE: ./src/lib/project.ts
 /**
@@ -98910,7 +98929,7 @@ async function runPre(backend = actionsCacheBackend) {
             const restoreKeys = plan.exact ? plan.lineage : plan.lineage.slice(1);
             info(`Module cache: ${modCache}`);
             info(`Looking up ${primary}${restoreKeys.length ? ` then ${restoreKeys.join(', ')}` : ''}`);
-            const found = await backend.lookup([modCache], primary, restoreKeys, ctx.inputs.lookupTimeoutMs);
+            const found = await backend.lookup([cachePathSpec(modCache)], primary, restoreKeys, ctx.inputs.lookupTimeoutMs);
             if (found.kind === 'unavailable') {
                 state.outcome = 'unavailable';
                 warning(describeUnavailable(found.reason));
@@ -98920,7 +98939,7 @@ async function runPre(backend = actionsCacheBackend) {
                 info('No entry for this environment yet.');
                 return;
             }
-            const restored = await backend.restore([modCache], found.matchedKey);
+            const restored = await backend.restore([cachePathSpec(modCache)], found.matchedKey);
             if (restored.kind === 'failed') {
                 state.outcome = 'unavailable';
                 warning(`Restoring ${found.matchedKey} failed (${restored.reason}); removing what was extracted ` +

@@ -4,12 +4,9 @@
  * warning and a miss (restore) or a skipped save; the job goes on.
  */
 import * as cache from '@actions/cache';
-import * as core from '@actions/core';
 
 export type LookupResult =
-  | { kind: 'hit'; matchedKey: string }
-  | { kind: 'miss' }
-  | { kind: 'unavailable'; reason: string };
+  { kind: 'hit'; matchedKey: string } | { kind: 'miss' } | { kind: 'unavailable'; reason: string };
 
 export type RestoreResult =
   | { kind: 'restored'; matchedKey: string; archiveBytes?: number }
@@ -56,7 +53,8 @@ async function tapped<T>(
     for (const line of text.split(/\r?\n/)) {
       if (line === '') continue;
       lines.push(line);
-      const size = /Cache Size: ~\d+ MB \((\d+) B\)/.exec(line) ?? /^::debug::File Size: (\d+)/.exec(line);
+      const size =
+        /Cache Size: ~\d+ MB \((\d+) B\)/.exec(line) ?? /^::debug::File Size: (\d+)/.exec(line);
       if (size) archiveBytes = Number(size[1]);
       const fail = /^::(?:error|warning)::(Failed to (?:restore|save): .*)$/.exec(line);
       if (fail) failure = fail[1];
@@ -75,7 +73,12 @@ async function tapped<T>(
 
 export interface Backend {
   available(): boolean;
-  lookup(paths: string[], key: string, restoreKeys: string[], timeoutMs: number): Promise<LookupResult>;
+  lookup(
+    paths: string[],
+    key: string,
+    restoreKeys: string[],
+    timeoutMs: number,
+  ): Promise<LookupResult>;
   restore(paths: string[], matchedKey: string): Promise<RestoreResult>;
   save(paths: string[], key: string, timeoutMs: number): Promise<SaveResult>;
 }
@@ -131,4 +134,3 @@ export const actionsCacheBackend: Backend = {
 export function describeUnavailable(reason: string): string {
   return `Cache service unavailable (${reason}); going on without a cache.`;
 }
-

@@ -59,7 +59,8 @@ export type SaveDecision = { save: true; why: string } | { save: false; why: str
 
 export function saveDecision(s: SaveInput): SaveDecision {
   if (s.save === 'never') return { save: false, why: "save is 'never' (restore-only job)" };
-  if (!s.mainCompleted) return { save: false, why: 'main did not finish; nothing verified to save' };
+  if (!s.mainCompleted)
+    return { save: false, why: 'main did not finish; nothing verified to save' };
   if (s.securityError) {
     return { save: false, why: 'go.sum checksum mismatch (SECURITY ERROR); nothing is saved' };
   }
@@ -68,15 +69,23 @@ export function saveDecision(s: SaveInput): SaveDecision {
     return { save: false, why: 'modules added after main failed verification; not saving them' };
   }
   if (s.changedAfterMain && s.reverified === undefined) {
-    return { save: false, why: 'the module cache changed after main and could not be verified again' };
+    return {
+      save: false,
+      why: 'the module cache changed after main and could not be verified again',
+    };
   }
-  if (s.rebuilt) return { save: true, why: 'the cache was rebuilt; the new entry replaces the corrupt one' };
-  if (s.keyChanged) return { save: true, why: 'go.sum changed during the job; saving under its new key' };
+  if (s.rebuilt)
+    return { save: true, why: 'the cache was rebuilt; the new entry replaces the corrupt one' };
+  if (s.keyChanged)
+    return { save: true, why: 'go.sum changed during the job; saving under its new key' };
   switch (s.hitKind) {
     case 'miss':
       return { save: true, why: 'no entry existed for this environment' };
     case 'lineage':
-      return { save: true, why: 'restored an older entry; saving the completed cache for this go.sum' };
+      return {
+        save: true,
+        why: 'restored an older entry; saving the completed cache for this go.sum',
+      };
     case 'local':
       return s.exactEntryExists
         ? { save: false, why: 'an entry for this go.sum already exists' }

@@ -8,6 +8,7 @@ export interface BadModule {
   reason: string;
 }
 
+// eslint-disable-next-line no-control-regex -- strips terminal colour codes
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 /**

@@ -76,14 +76,16 @@ export function parseInputs(get: Getter): Inputs {
   }
   const keyPrefix = get('key-prefix').trim() || 'vgc-v1';
   if (keyPrefix.length > 64) {
-    throw new InputError('key-prefix', `is ${keyPrefix.length} characters; keep it to 64 or fewer.`);
+    throw new InputError(
+      'key-prefix',
+      `is ${keyPrefix.length} characters; keep it to 64 or fewer.`,
+    );
   }
   return {
     keyPrefix,
     environment: get('environment').trim(),
     goSumFiles: globs.length > 0 ? globs : DEFAULT_GO_SUM_FILES,
-    goSumFilesIsDefault:
-      globs.length === 0 || globs.join('\n') === DEFAULT_GO_SUM_FILES.join('\n'),
+    goSumFilesIsDefault: globs.length === 0 || globs.join('\n') === DEFAULT_GO_SUM_FILES.join('\n'),
     workingDirectory,
     onCorruption: choice(get, 'on-corruption', ['rebuild', 'fail'] as const, 'rebuild'),
     save: choice(get, 'save', ['auto', 'never'] as const, 'auto'),

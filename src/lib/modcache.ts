@@ -216,3 +216,17 @@ export async function forceRemove(dir: string): Promise<void> {
   await makeWritable(dir);
   await fs.rm(dir, { recursive: true, force: true });
 }
+
+/**
+ * The path pattern handed to @actions/cache. The service keys an entry's
+ * version on the patterns as written, so a module cache under the home
+ * directory is named `~/...`: runners whose home directories differ (hosted
+ * and self-hosted, or test runners) then share entries.
+ */
+export function cachePathSpec(modCache: string, home: string = os.homedir()): string {
+  const rel = path.relative(home, modCache);
+  if (home && rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)) {
+    return `~${path.sep}${rel}`;
+  }
+  return modCache;
+}

@@ -13,12 +13,24 @@ import { mainRestoreAction, needsDownload } from '../lib/decide.js';
 import { classifyDownloadFailure, type BadModule } from '../lib/goout.js';
 import { InputError } from '../lib/inputs.js';
 import { classifyMatch, deriveKeys, hashDependencyFiles, type HitKind } from '../lib/key.js';
-import { countModules, forceRemove, isNonEmptyDir, scanModCache } from '../lib/modcache.js';
+import {
+  cachePathSpec,
+  countModules,
+  forceRemove,
+  isNonEmptyDir,
+  scanModCache,
+} from '../lib/modcache.js';
 import { findDependencyFiles, moduleRoots } from '../lib/project.js';
 import { describeBad, phase } from '../lib/report.js';
 import { readPre, savePhaseMain, type MainState } from '../lib/state.js';
 import { Go } from '../lib/toolchain.js';
-import { checkAgainstGoSum, corruptModuleList, dedupe, goModVerify, loadSums } from '../lib/verify.js';
+import {
+  checkAgainstGoSum,
+  corruptModuleList,
+  dedupe,
+  goModVerify,
+  loadSums,
+} from '../lib/verify.js';
 
 export class SecurityError extends Error {
   constructor(goMessage: string, modules: string[]) {
@@ -40,7 +52,7 @@ class DownloadError extends Error {
     super(
       (kind === 'network'
         ? 'go mod download could not fetch modules (network or GOPROXY problem). Check GOPROXY, ' +
-          'GOPRIVATE/GONOSUMDB and the runner\'s network access; the module cache is incomplete and ' +
+          "GOPRIVATE/GONOSUMDB and the runner's network access; the module cache is incomplete and " +
           'will not be saved.'
         : 'go mod download failed; the module cache is incomplete and will not be saved.') +
         `\nGo said:\n${goMessage}`,
@@ -76,7 +88,12 @@ async function restoreIntoEmpty(
     core.warning(describeUnavailable('no cache service URL in this job'));
     return 'miss';
   }
-  const found = await backend.lookup([modCache], exactKey, lineage, ctx.inputs.lookupTimeoutMs);
+  const found = await backend.lookup(
+    [cachePathSpec(modCache)],
+    exactKey,
+    lineage,
+    ctx.inputs.lookupTimeoutMs,
+  );
   if (found.kind === 'unavailable') {
     core.warning(describeUnavailable(found.reason));
     return 'miss';
@@ -85,7 +102,7 @@ async function restoreIntoEmpty(
     core.info('No entry for this environment yet.');
     return 'miss';
   }
-  const restored = await backend.restore([modCache], found.matchedKey);
+  const restored = await backend.restore([cachePathSpec(modCache)], found.matchedKey);
   if (restored.kind === 'failed') {
     core.warning(`Restoring ${found.matchedKey} failed (${restored.reason}); starting from empty.`);
     await forceRemove(modCache);
@@ -185,11 +202,20 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
         kind = 'local';
         core.info(`${modCache} already holds modules; verifying them instead of restoring.`);
       } else {
-        core.info(pre?.ran ? `pre restored into ${pre.modCache}; Go uses ${modCache}.` : 'pre did not run (a local action, uses: ./); restoring here.');
+        core.info(
+          pre?.ran
+            ? `pre restored into ${pre.modCache}; Go uses ${modCache}.`
+            : 'pre did not run (a local action, uses: ./); restoring here.',
+        );
         kind = await restoreIntoEmpty(backend, ctx, modCache, exactKey, plan.lineage, st);
       }
       if (kind === 'local' && backend.available()) {
-        const exact = await backend.lookup([modCache], exactKey, [], ctx.inputs.lookupTimeoutMs);
+        const exact = await backend.lookup(
+          [cachePathSpec(modCache)],
+          exactKey,
+          [],
+          ctx.inputs.lookupTimeoutMs,
+        );
         st.exactEntryExists = exact.kind === 'hit';
       }
       st.hitKind = kind;
@@ -200,11 +226,17 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
     await phase(st.timings, 'verify', async () => {
       const first = await checkAgainstGoSum(modCache, sums);
       bad = first.bad;
-      core.info(`go.sum comparison: ${first.scan.versions.length} cached versions, ${bad.length} bad`);
+      core.info(
+        `go.sum comparison: ${first.scan.versions.length} cached versions, ${bad.length} bad`,
+      );
       if (bad.length > 0) return;
       if (needsDownload(kind)) await download(go, st.roots);
       bad = dedupe(await goModVerify(go, st.roots));
-      core.info(bad.length === 0 ? 'go mod verify: all modules verified' : `go mod verify: ${bad.length} bad`);
+      core.info(
+        bad.length === 0
+          ? 'go mod verify: all modules verified'
+          : `go mod verify: ${bad.length} bad`,
+      );
     });
 
     if (bad.length > 0) {
@@ -219,7 +251,8 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
       await phase(st.timings, 'rebuild', async () => {
         core.info('go clean -modcache');
         const clean = await go.run(['clean', '-modcache'], ctx.workingDirectory);
-        if (clean.code !== 0) core.warning(`go clean -modcache failed (${clean.stderr.trim()}); removing it directly.`);
+        if (clean.code !== 0)
+          core.warning(`go clean -modcache failed (${clean.stderr.trim()}); removing it directly.`);
         await forceRemove(modCache);
         await download(go, st.roots);
         const again = await checkAgainstGoSum(modCache, sums);

@@ -8,7 +8,7 @@ import { actionsCacheBackend, describeUnavailable, type Backend } from '../lib/b
 import { loadContext } from '../lib/context.js';
 import { saveDecision } from '../lib/decide.js';
 import { deriveKeys, generationKey } from '../lib/key.js';
-import { countModules, scanModCache } from '../lib/modcache.js';
+import { cachePathSpec, countModules, scanModCache } from '../lib/modcache.js';
 import { findDependencyFiles } from '../lib/project.js';
 import { phase, summaryMarkdown, type SummaryData } from '../lib/report.js';
 import { readMain, readPre } from '../lib/state.js';
@@ -52,7 +52,12 @@ export async function runPost(backend: Backend = actionsCacheBackend): Promise<v
           );
           const go = await Go.tryFind();
           if (go) {
-            const outcome = await verifyAll(go, main.modCache, main.roots, await loadSums(deps.files));
+            const outcome = await verifyAll(
+              go,
+              main.modCache,
+              main.roots,
+              await loadSums(deps.files),
+            );
             reverified = outcome.ok;
             for (const b of outcome.bad) core.warning(`Not saving: ${b.module}: ${b.reason}`);
           } else {
@@ -85,14 +90,20 @@ export async function runPost(backend: Backend = actionsCacheBackend): Promise<v
       }
       const key = generationKey(exactKey, ctx.runId, ctx.runAttempt);
       core.info(`Saving ${main.modCache} as ${key} (${decision.why}).`);
-      const result = await backend.save([main.modCache], key, ctx.inputs.saveTimeoutMs);
+      const result = await backend.save(
+        [cachePathSpec(main.modCache)],
+        key,
+        ctx.inputs.saveTimeoutMs,
+      );
       if (result.kind === 'saved') {
         saved = `\`${key}\``;
         savedBytes = result.archiveBytes;
         core.info(`Saved ${key}.`);
       } else if (result.kind === 'conflict') {
         saved = `nothing: ${key} is being saved by another job`;
-        core.notice(`Another job is saving ${key} already (a matrix sibling); this one skips its save.`);
+        core.notice(
+          `Another job is saving ${key} already (a matrix sibling); this one skips its save.`,
+        );
       } else {
         saved = `nothing: save failed (${result.reason})`;
         core.warning(`Could not save the module cache: ${result.reason}. The job is not affected.`);

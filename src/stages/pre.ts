@@ -8,7 +8,12 @@ import { actionsCacheBackend, describeUnavailable, type Backend } from '../lib/b
 import { loadContext } from '../lib/context.js';
 import { preAction } from '../lib/decide.js';
 import { deriveKeys } from '../lib/key.js';
-import { forceRemove, isNonEmptyDir, locateModCacheWithoutGo } from '../lib/modcache.js';
+import {
+  cachePathSpec,
+  forceRemove,
+  isNonEmptyDir,
+  locateModCacheWithoutGo,
+} from '../lib/modcache.js';
 import { findDependencyFiles } from '../lib/project.js';
 import { phase } from '../lib/report.js';
 import { savePre, type PreState } from '../lib/state.js';
@@ -46,8 +51,15 @@ export async function runPre(backend: Backend = actionsCacheBackend): Promise<vo
       const primary = plan.exact ?? plan.lineage[0]!;
       const restoreKeys = plan.exact ? plan.lineage : plan.lineage.slice(1);
       core.info(`Module cache: ${modCache}`);
-      core.info(`Looking up ${primary}${restoreKeys.length ? ` then ${restoreKeys.join(', ')}` : ''}`);
-      const found = await backend.lookup([modCache], primary, restoreKeys, ctx.inputs.lookupTimeoutMs);
+      core.info(
+        `Looking up ${primary}${restoreKeys.length ? ` then ${restoreKeys.join(', ')}` : ''}`,
+      );
+      const found = await backend.lookup(
+        [cachePathSpec(modCache)],
+        primary,
+        restoreKeys,
+        ctx.inputs.lookupTimeoutMs,
+      );
       if (found.kind === 'unavailable') {
         state.outcome = 'unavailable';
         core.warning(describeUnavailable(found.reason));
@@ -57,7 +69,7 @@ export async function runPre(backend: Backend = actionsCacheBackend): Promise<vo
         core.info('No entry for this environment yet.');
         return;
       }
-      const restored = await backend.restore([modCache], found.matchedKey);
+      const restored = await backend.restore([cachePathSpec(modCache)], found.matchedKey);
       if (restored.kind === 'failed') {
         state.outcome = 'unavailable';
         core.warning(
@@ -77,7 +89,9 @@ export async function runPre(backend: Backend = actionsCacheBackend): Promise<vo
     if (err.name === 'InputError') {
       core.setFailed(err.message);
     } else {
-      core.warning(`pre could not restore the module cache: ${err.message}. main will go on without it.`);
+      core.warning(
+        `pre could not restore the module cache: ${err.message}. main will go on without it.`,
+      );
     }
   } finally {
     state.ms = Date.now() - started;

@@ -1,0 +1,102 @@
+/**
+ * A corrupt entry in the cache service: each kind is caught, reported by
+ * module, healed by a rebuild, and the rebuilt entry is what the next job gets.
+ */
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CORRUPTIONS, corrupt, type Corruption } from './harness/corrupt.js';
+import { World } from './harness/world.js';
+
+let world: World;
+/** A finished cold job of environment "seed": its runner holds a good module cache. */
+let seedHome: string;
+let seedKey: string;
+
+beforeAll(async () => {
+  world = await World.create({ modules: 8 });
+  const seed = await world.job({ inputs: { environment: 'seed' } });
+  expect(seed.succeeded, seed.log).toBe(true);
+  seedHome = seed.home;
+  seedKey = seed.outputs['cache-key']!;
+});
+
+afterAll(async () => {
+  await world?.dispose();
+});
+
+const VICTIM = { path: 'example.com/m003', version: 'v1.0.0' };
+
+/** Plants a corrupt entry as the newest generation of `environment`'s exact key. */
+async function plantCorrupt(kind: Corruption, environment: string): Promise<string> {
+  const runner = world.cloneRunner(seedHome);
+  corrupt(path.join(runner, 'home', 'go', 'pkg', 'mod'), VICTIM.path, VICTIM.version, kind);
+  const key = seedKey.replace(';env=seed;', `;env=${environment};`) + ';gen=planted';
+  await world.plant(runner, key);
+  return key;
+}
+
+describe.each(CORRUPTIONS)('%s', (kind) => {
+  it('is caught, reported, rebuilt, and the rebuilt entry is restored next', async () => {
+    const env = `heal-${kind}`;
+    const planted = await plantCorrupt(kind, env);
+
+    const healing = await world.job({ inputs: { environment: env } });
+    expect(healing.succeeded, healing.log).toBe(true);
+    expect(healing.outputs['cache-matched-key']).toBe(planted);
+    expect(healing.outputs['hit-kind']).toBe('exact');
+    expect(healing.outputs['rebuilt']).toBe('true');
+    expect(healing.outputs['verified']).toBe('true');
+    expect(healing.outputs['corrupt-modules']).toBe(`${VICTIM.path}@${VICTIM.version}`);
+    const warnings = healing.annotations.filter((a) => a.level === 'warning').map((a) => a.message);
+    expect(warnings.some((w) => w.includes(`${VICTIM.path}@${VICTIM.version}`))).toBe(true);
+    expect(healing.summary).toContain(`\`${VICTIM.path}@${VICTIM.version}\``);
+    const saved = world.server.keys().filter((k) => k.includes(`;env=${env};`) && k !== planted);
+    expect(saved).toHaveLength(1);
+
+    // The next job restores the rebuilt generation, not the planted one, and needs no network.
+    const next = await world.job({ inputs: { environment: env }, env: { GOPROXY: 'off' } });
+    expect(next.succeeded, next.log).toBe(true);
+    expect(next.outputs['cache-matched-key']).toBe(saved[0]);
+    expect(next.outputs['rebuilt']).toBe('false');
+    expect(next.outputs['corrupt-modules']).toBe('');
+  });
+});
+
+describe('on-corruption: fail', () => {
+  it('fails the job, names the module, and saves nothing', async () => {
+    const env = 'fail-modified';
+    await plantCorrupt('modified-file', env);
+    const before = world.server.keys().length;
+    const job = await world.job({ inputs: { environment: env, 'on-corruption': 'fail' } });
+    expect(job.succeeded).toBe(false);
+    expect(job.main.exitCode).toBe(1);
+    expect(job.outputs['verified']).toBe('false');
+    expect(job.outputs['corrupt-modules']).toBe(`${VICTIM.path}@${VICTIM.version}`);
+    const errors = job.annotations.filter((a) => a.level === 'error').map((a) => a.message);
+    expect(errors.join('\n')).toContain("on-corruption is 'fail'");
+    expect(errors.join('\n')).toContain(`${VICTIM.path}@${VICTIM.version}`);
+    expect(world.server.keys().length).toBe(before);
+    expect(job.post.stdout).toContain('Not saving');
+  });
+});
+
+describe('consistent replacement', () => {
+  it('passes go mod verify alone: only the go.sum comparison catches it', async () => {
+    const runner = world.cloneRunner(seedHome);
+    const modCache = path.join(runner, 'home', 'go', 'pkg', 'mod');
+    corrupt(modCache, VICTIM.path, VICTIM.version, 'consistent-replacement');
+    const project = path.join(runner, 'project');
+    execFileSync('cp', ['-R', world.project, project]);
+    const out = execFileSync('go', ['mod', 'verify'], {
+      cwd: project,
+      env: {
+        ...process.env,
+        ...world.jobEnv(path.join(runner, 'home'), 'main'),
+        GOFLAGS: '-mod=mod',
+      },
+      encoding: 'utf8',
+    });
+    expect(out).toContain('all modules verified');
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * One test world: a hermetic module proxy, a sample project, a local cache
+ * service, and a way to run jobs (each on a fresh "runner": its own HOME and
+ * so its own empty module cache, unless told otherwise).
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { CacheServer } from './cache-server.js';
+import { generateModules, goEnv, publish, writeProject, type GeneratedSet } from './goproxy.js';
+import { REPO_ROOT, runJob, type JobOptions, type JobResult } from './runner.js';
+
+const execFileAsync = promisify(execFile);
+
+export const GO_BIN = path.join(
+  execFileSync('go', ['env', 'GOROOT'], { encoding: 'utf8' }).trim(),
+  'bin',
+);
+
+export interface WorldOptions {
+  modules: number;
+  payloadBytes?: number;
+  /** Keep the world's folder after dispose (for the demo). */
+  keep?: boolean;
+  root?: string;
+}
+
+export class World {
+  readonly root: string;
+  readonly proxyDir: string;
+  readonly server: CacheServer;
+  readonly set: GeneratedSet;
+  /** The sample project: every plain module at v1.0.0 plus the special ones. */
+  readonly project: string;
+  private jobs = 0;
+
+  private constructor(o: WorldOptions) {
+    this.root = o.root ?? mkdtempSync(path.join(os.tmpdir(), 'vgc-e2e-'));
+    this.proxyDir = path.join(this.root, 'proxy');
+    this.server = new CacheServer(path.join(this.root, 'cache-service'));
+    this.set = generateModules(o.modules, o.payloadBytes ?? 0);
+    for (const v of this.set.versions) publish(this.proxyDir, v);
+    this.project = path.join(this.root, 'project');
+    this.writeProject(this.project, {});
+  }
+
+  static async create(o: WorldOptions): Promise<World> {
+    const w = new World(o);
+    await w.server.start();
+    return w;
+  }
+
+  get proxyUrl(): string {
+    return pathToFileURL(this.proxyDir).href;
+  }
+
+  /** Go environment for fixture building (its own module cache). */
+  toolEnv(): NodeJS.ProcessEnv {
+    return goEnv(this.proxyDir, path.join(this.root, 'tool-home'));
+  }
+
+  /** Writes a project requiring every plain module at v1.0.0, with `bump` overriding versions. */
+  writeProject(dir: string, bump: Record<string, string>): string {
+    const requires: Record<string, string> = { ...this.set.special };
+    for (const p of this.set.plain) requires[p] = bump[p] ?? 'v1.0.0';
+    writeProject(dir, 'example.com/app', requires, this.toolEnv());
+    return dir;
+  }
+
+  /** Module cache of a runner home, where Go puts it by default. */
+  modCache(home: string): string {
+    return path.join(home, 'go', 'pkg', 'mod');
+  }
+
+  jobEnv(home: string, branch: string): Record<string, string> {
+    return {
+      PATH: process.env['PATH'] ?? '',
+      HOME: home,
+      USERPROFILE: home,
+      TMPDIR: process.env['TMPDIR'] ?? os.tmpdir(),
+      LANG: 'C.UTF-8',
+      GOCACHE: path.join(home, '.cache', 'go-build'),
+      GOPROXY: this.proxyUrl,
+      GOSUMDB: 'off',
+      GOTOOLCHAIN: 'local',
+      GOFLAGS: '',
+      ...this.server.envFor(branch),
+    };
+  }
+
+  /**
+   * Runs a job on a fresh runner: `job-N/home` (empty module cache) beside
+   * `job-N/workspace`, the same relative layout as /home/runner and
+   * /home/runner/work/<repo>/<repo>. pre runs on the empty workspace, then
+   * "checkout" copies `project` into it, then main, the user steps and post.
+   * Pass `home` to reuse a runner (a self-hosted one, say).
+   */
+  async job(
+    o: Partial<JobOptions> & {
+      project?: string;
+      home?: string;
+      env?: Record<string, string | undefined>;
+    },
+  ): Promise<JobResult & { home: string; workspace: string }> {
+    const n = ++this.jobs;
+    const jobDir = path.join(this.root, `job-${n}`);
+    const home = o.home ?? path.join(jobDir, 'home');
+    mkdirSync(home, { recursive: true });
+    const workspace = path.join(jobDir, 'work', 'repo');
+    mkdirSync(workspace, { recursive: true });
+    const project = o.project ?? this.project;
+    const branch = o.headRef ?? o.branch ?? 'main';
+    const result = await runJob({
+      ...o,
+      jobDir,
+      workspace,
+      env: { ...this.jobEnv(home, branch), ...(o.env ?? {}) },
+      goBinDir: GO_BIN,
+      checkout: () => {
+        cpSync(project, workspace, { recursive: true });
+      },
+    });
+    return { ...result, home, workspace };
+  }
+
+  /**
+   * Plants an entry in the cache service with the real client, bypassing the
+   * action (which would refuse to save a corrupt cache): the module cache of
+   * `jobDir/home` saved under `key`, as a job on `branch` would.
+   */
+  async plant(jobDir: string, key: string, branch = 'main'): Promise<void> {
+    const home = path.join(jobDir, 'home');
+    const workspace = path.join(jobDir, 'work', 'repo');
+    mkdirSync(workspace, { recursive: true });
+    // Asynchronous: the cache service answers from this very process.
+    const spec = `~${path.sep}go${path.sep}pkg${path.sep}mod`;
+    const { stdout, stderr } = await execFileAsync(
+      process.execPath,
+      [path.join(REPO_ROOT, 'test/e2e/harness/save-entry.mjs'), spec, key],
+      {
+        cwd: workspace,
+        env: {
+          ...this.jobEnv(home, branch),
+          GITHUB_WORKSPACE: workspace,
+          RUNNER_TEMP: path.join(jobDir, 'plant-temp'),
+        },
+      },
+    );
+    if (!stdout.includes('saved')) throw new Error(`planting ${key} failed: ${stdout}${stderr}`);
+  }
+
+  /** Copies a finished job's runner (home and workspace) to a new folder, for tampering. */
+  cloneRunner(jobHome: string): string {
+    const dir = path.join(this.root, `clone-${++this.jobs}`);
+    cpSync(jobHome, path.join(dir, 'home'), { recursive: true });
+    return dir;
+  }
+
+  async dispose(keep = false): Promise<void> {
+    await this.server.stop();
+    if (!keep) {
+      // Go's module cache is read-only; make it writable before removing.
+      execFileSync('chmod', ['-R', 'u+w', this.root]);
+      rmSync(this.root, { recursive: true, force: true });
+    }
+  }
+}
