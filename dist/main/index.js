@@ -98168,7 +98168,18 @@ const actionsCacheBackend = {
             if (value !== -1)
                 return { kind: 'saved', key, archiveBytes };
             if (lines.some((l) => /Unable to reserve cache|another job may be/.test(l))) {
-                return { kind: 'conflict', key };
+                // The client reports every failed reservation as "another job may be
+                // creating this cache"; its debug line says what really happened.
+                const why = lines
+                    .map((l) => /^::debug::Failed to reserve cache: (.*)$/.exec(l)?.[1])
+                    .find((r) => r !== undefined)
+                    ?.replace(/%0D/g, '\r')
+                    .replace(/%0A/g, '\n')
+                    .replace(/%25/g, '%')
+                    .split('\n')[0];
+                if (why === undefined || isConflict(why))
+                    return { kind: 'conflict', key };
+                return { kind: 'failed', reason: why };
             }
             return { kind: 'failed', reason: failure ?? 'the cache service did not accept the entry' };
         }
@@ -98177,6 +98188,10 @@ const actionsCacheBackend = {
         }
     },
 };
+/** A reservation refused because the key exists or is being uploaded, as opposed to a service failure. */
+function isConflict(reason) {
+    return /\(409\)|already[ _]exists|conflict/i.test(reason);
+}
 function describeUnavailable(reason) {
     return `Cache service unavailable (${reason}); going on without a cache.`;
 }

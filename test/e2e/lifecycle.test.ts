@@ -56,3 +56,128 @@ describe('cold then warm', () => {
     expect(warm.pre?.stdout).toContain('Restored');
   });
 });
+
+describe('go.sum changed', () => {
+  it('restores the lineage, downloads only the new module, saves a new entry; the next job is an exact hit', async () => {
+    const env = 'bump';
+    const first = await world.job({ inputs: { environment: env } });
+    expect(first.succeeded, first.log).toBe(true);
+
+    const bumped = world.writeProject(path.join(world.root, 'project-bumped'), {
+      'example.com/m001': 'v1.1.0',
+    });
+    // The only thing this job can download is m001@v1.1.0.
+    const onlyNew = world.proxySubset('bump', [{ path: 'example.com/m001', version: 'v1.1.0' }]);
+    const second = await world.job({
+      project: bumped,
+      inputs: { environment: env },
+      env: { GOPROXY: onlyNew },
+    });
+    expect(second.succeeded, second.log).toBe(true);
+    expect(second.outputs['hit-kind']).toBe('lineage');
+    expect(second.outputs['cache-matched-key']!.startsWith(first.outputs['cache-key']!)).toBe(true);
+    expect(second.outputs['cache-key']).not.toBe(first.outputs['cache-key']);
+    expect(second.outputs['verified']).toBe('true');
+    expect(
+      existsSync(path.join(world.modCache(second.home), 'example.com', 'm001@v1.1.0', 'm001.go')),
+    ).toBe(true);
+    const saved = world.server.keys().filter((k) => k.startsWith(second.outputs['cache-key']!));
+    expect(saved).toHaveLength(1);
+
+    const third = await world.job({
+      project: bumped,
+      inputs: { environment: env },
+      env: { GOPROXY: 'off' },
+    });
+    expect(third.succeeded, third.log).toBe(true);
+    expect(third.outputs['hit-kind']).toBe('exact');
+    expect(third.outputs['cache-matched-key']).toBe(saved[0]);
+  });
+});
+
+describe('pre skipped (uses: ./)', () => {
+  it('main restores alone with the same results', async () => {
+    const env = 'local-action';
+    const cold = await world.job({ inputs: { environment: env }, skipPre: true });
+    expect(cold.succeeded, cold.log).toBe(true);
+    expect(cold.pre).toBeUndefined();
+    expect(cold.outputs['hit-kind']).toBe('miss');
+    expect(cold.main.stdout).toContain('pre did not run');
+    const warm = await world.job({
+      inputs: { environment: env },
+      skipPre: true,
+      env: { GOPROXY: 'off' },
+    });
+    expect(warm.succeeded, warm.log).toBe(true);
+    expect(warm.outputs['hit-kind']).toBe('exact');
+    expect(warm.outputs['verified']).toBe('true');
+    expect(warm.post.stdout).toContain('nothing new to save');
+  });
+});
+
+describe('branches and pull requests', () => {
+  it('a pull request restores the default branch entry and, with save: never, saves nothing', async () => {
+    const env = 'pr';
+    const onMain = await world.job({ inputs: { environment: env } });
+    expect(onMain.succeeded, onMain.log).toBe(true);
+    const before = world.server.keys().length;
+    const pr = await world.job({
+      headRef: 'feature/x',
+      inputs: { environment: env, save: 'never' },
+      env: { GOPROXY: 'off' },
+    });
+    expect(pr.succeeded, pr.log).toBe(true);
+    expect(pr.outputs['hit-kind']).toBe('lineage');
+    expect(pr.outputs['cache-key']).toContain(';ref=feature/x;');
+    expect(pr.outputs['cache-matched-key']!.startsWith(onMain.outputs['cache-key']!)).toBe(true);
+    expect(pr.post.stdout).toContain("save is 'never'");
+    expect(world.server.keys().length).toBe(before);
+  });
+
+  it('an entry saved on a feature branch is not visible to the default branch', async () => {
+    const env = 'scoped';
+    const feature = await world.job({ branch: 'feature-y', inputs: { environment: env } });
+    expect(feature.succeeded, feature.log).toBe(true);
+    expect(world.server.finalized().some((e) => e.branch === 'feature-y')).toBe(true);
+    const main = await world.job({ branch: 'main', inputs: { environment: env } });
+    expect(main.succeeded, main.log).toBe(true);
+    expect(main.outputs['hit-kind']).toBe('miss');
+  });
+});
+
+describe('modules added by a step after main', () => {
+  it('post verifies them before it saves, under the key of the new go.sum', async () => {
+    const env = 'later-step';
+    const job = await world.job({
+      inputs: { environment: env },
+      stepsAfterMain: ['GOFLAGS=-mod=mod go get example.com/m002@v1.1.0 && go build ./...'],
+    });
+    expect(job.succeeded, job.log).toBe(true);
+    expect(job.post.stdout).toContain('verifying again before saving');
+    const saved = world.server.keys().filter((k) => k.includes(`;env=${env};`));
+    expect(saved).toHaveLength(1);
+    expect(saved[0]!.startsWith(job.outputs['cache-key']!)).toBe(false);
+  });
+
+  it('post refuses to save modules that a later step left corrupt', async () => {
+    const env = 'later-step-corrupt';
+    const job = await world.job({
+      inputs: { environment: env },
+      stepsAfterMain: [
+        'GOFLAGS=-mod=mod go get example.com/m002@v1.1.0',
+        'd="$HOME/go/pkg/mod/example.com/m002@v1.1.0"; chmod u+w "$d"; echo tampered > "$d/extra.txt"',
+      ],
+    });
+    expect(
+      job.steps.every((s) => s.exitCode === 0),
+      job.log,
+    ).toBe(true);
+    expect(job.post.stdout).toContain('failed verification; not saving');
+    expect(
+      job.annotations.some(
+        (a) => a.level === 'warning' && a.message.includes('example.com/m002@v1.1.0'),
+      ),
+    ).toBe(true);
+    expect(world.server.keys().filter((k) => k.includes(`;env=${env};`))).toHaveLength(0);
+  });
+});

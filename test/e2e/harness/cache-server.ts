@@ -179,7 +179,7 @@ export class CacheServer {
           if (!hit) return reply(200, { ok: false, signed_download_url: '', matched_key: '' });
           return reply(200, {
             ok: true,
-            signed_download_url: `${this.url}blob/devstoreaccount1/cache/${hit.id}?sig=local`,
+            signed_download_url: `${this.url}blob/devstoreaccount1/cache/${hit.id}?sig=loopback-test-signature`,
             matched_key: hit.key,
           });
         }
@@ -204,7 +204,7 @@ export class CacheServer {
           });
           return reply(200, {
             ok: true,
-            signed_upload_url: `${this.url}blob/devstoreaccount1/cache/${id}?sig=local`,
+            signed_upload_url: `${this.url}blob/devstoreaccount1/cache/${id}?sig=loopback-test-signature`,
           });
         }
         case 'FinalizeCacheEntryUpload': {

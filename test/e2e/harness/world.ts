@@ -10,7 +10,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CacheServer } from './cache-server.js';
-import { generateModules, goEnv, publish, writeProject, type GeneratedSet } from './goproxy.js';
+import {
+  escapePath,
+  generateModules,
+  goEnv,
+  publish,
+  writeProject,
+  type GeneratedSet,
+} from './goproxy.js';
 import { REPO_ROOT, runJob, type JobOptions, type JobResult } from './runner.js';
 
 const execFileAsync = promisify(execFile);
@@ -68,6 +75,26 @@ export class World {
     for (const p of this.set.plain) requires[p] = bump[p] ?? 'v1.0.0';
     writeProject(dir, 'example.com/app', requires, this.toolEnv());
     return dir;
+  }
+
+  /**
+   * A proxy that serves only the given module versions: a job pointed at it
+   * fails if it tries to download anything else.
+   */
+  proxySubset(name: string, versions: { path: string; version: string }[]): string {
+    const dir = path.join(this.root, `proxy-${name}`);
+    for (const v of versions) {
+      const from = path.join(this.proxyDir, ...escapePath(v.path).split('/'), '@v');
+      const to = path.join(dir, ...escapePath(v.path).split('/'), '@v');
+      mkdirSync(to, { recursive: true });
+      for (const ext of ['.info', '.mod', '.zip']) {
+        cpSync(
+          path.join(from, escapePath(v.version) + ext),
+          path.join(to, escapePath(v.version) + ext),
+        );
+      }
+    }
+    return pathToFileURL(dir).href;
   }
 
   /** Module cache of a runner home, where Go puts it by default. */
