@@ -98899,7 +98899,7 @@ function formatBytes(bytes) {
 /** Runs `fn` inside a log group named `name` and records its duration. */
 async function phase(timings, name, fn) {
     const started = Date.now();
-    startGroup(name);
+    startGroup(`verified-go-cache: ${name}`);
     try {
         return await fn();
     }
@@ -99194,7 +99194,7 @@ async function runMain(backend = actionsCacheBackend) {
         timings: {},
     };
     if (pre?.ran) {
-        st.timings['restore (pre)'] = pre.ms ?? 0;
+        st.timings['pre'] = pre.ms ?? 0;
         st.restoredBytes = pre.archiveBytes;
     }
     try {
@@ -99204,32 +99204,36 @@ async function runMain(backend = actionsCacheBackend) {
             throw new InputError('working-directory', `${ctx.workingDirectory} does not exist. Check out the repository before this step, or set ` +
                 'working-directory to the folder that holds go.mod.');
         }
-        const go = await Go.find();
-        const goEnv = await go.env(ctx.workingDirectory);
-        const modCache = goEnv.GOMODCACHE;
-        st.modCache = modCache;
-        info(`${goEnv.GOVERSION}, GOMODCACHE=${modCache}`);
-        const deps = await findDependencyFiles(ctx.workingDirectory, ctx.inputs.goSumFiles);
-        if (deps.files.length === 0) {
-            if (!ctx.inputs.goSumFilesIsDefault) {
-                throw new InputError('go-sum-files', `no file under ${ctx.workingDirectory} matches ${ctx.inputs.goSumFiles.join(', ')}. ` +
-                    'Fix the globs (they are relative to working-directory), or remove the input to use ' +
-                    'the defaults **/go.sum and **/go.work.sum.');
+        const setup = await phase(st.timings, 'key', async () => {
+            const go = await Go.find();
+            const goEnv = await go.env(ctx.workingDirectory);
+            const modCache = goEnv.GOMODCACHE;
+            st.modCache = modCache;
+            info(`${goEnv.GOVERSION}, GOMODCACHE=${modCache}`);
+            const deps = await findDependencyFiles(ctx.workingDirectory, ctx.inputs.goSumFiles);
+            if (deps.files.length === 0) {
+                if (!ctx.inputs.goSumFilesIsDefault) {
+                    throw new InputError('go-sum-files', `no file under ${ctx.workingDirectory} matches ${ctx.inputs.goSumFiles.join(', ')}. ` +
+                        'Fix the globs (they are relative to working-directory), or remove the input to use ' +
+                        'the defaults **/go.sum and **/go.work.sum.');
+                }
+                if (!(0,external_node_fs_namespaceObject.existsSync)(external_node_path_namespaceObject.join(ctx.workingDirectory, 'go.mod'))) {
+                    throw new InputError('working-directory', `no go.mod, go.sum or go.work.sum in ${ctx.workingDirectory}. Run this step after ` +
+                        'actions/checkout, and set working-directory to the folder of your Go module.');
+                }
+                info('No go.sum: the module has no dependencies; the key uses the empty set.');
             }
-            if (!(0,external_node_fs_namespaceObject.existsSync)(external_node_path_namespaceObject.join(ctx.workingDirectory, 'go.mod'))) {
-                throw new InputError('working-directory', `no go.mod, go.sum or go.work.sum in ${ctx.workingDirectory}. Run this step after ` +
-                    'actions/checkout, and set working-directory to the folder of your Go module.');
-            }
-            info('No go.sum: the module has no dependencies; the key uses the empty set.');
-        }
-        st.depHash = deps.hash ?? hashDependencyFiles([]);
-        st.sumFiles = deps.files;
-        const plan = deriveKeys(ctx.keyParts, st.depHash);
-        const exactKey = plan.exact;
-        st.exactKey = exactKey;
-        st.roots = moduleRoots(ctx.workingDirectory, deps.files, goEnv.GOWORK);
-        const sums = await loadSums(deps.files);
-        info(`Exact key: ${exactKey}`);
+            st.depHash = deps.hash ?? hashDependencyFiles([]);
+            st.sumFiles = deps.files;
+            const plan = deriveKeys(ctx.keyParts, st.depHash);
+            const exactKey = plan.exact;
+            st.exactKey = exactKey;
+            st.roots = moduleRoots(ctx.workingDirectory, deps.files, goEnv.GOWORK);
+            const sums = await loadSums(deps.files);
+            info(`Exact key: ${exactKey}`);
+            return { go, modCache, exactKey, plan, sums };
+        });
+        const { go, modCache, exactKey, plan, sums } = setup;
         let kind = 'miss';
         await phase(st.timings, 'restore (main)', async () => {
             const action = mainRestoreAction({

@@ -98833,7 +98833,7 @@ function formatBytes(bytes) {
 /** Runs `fn` inside a log group named `name` and records its duration. */
 async function phase(timings, name, fn) {
     const started = Date.now();
-    startGroup(name);
+    startGroup(`verified-go-cache: ${name}`);
     try {
         return await fn();
     }

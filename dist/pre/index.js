@@ -98833,7 +98833,7 @@ function formatBytes(bytes) {
 /** Runs `fn` inside a log group named `name` and records its duration. */
 async function phase(timings, name, fn) {
     const started = Date.now();
-    startGroup(name);
+    startGroup(`verified-go-cache: ${name}`);
     try {
         return await fn();
     }
@@ -98919,7 +98919,7 @@ async function runPre(backend = actionsCacheBackend) {
     const timings = {};
     try {
         const ctx = loadContext();
-        await phase(timings, 'verified-go-cache: restore (pre)', async () => {
+        await phase(timings, 'restore (pre)', async () => {
             const action = preAction({
                 cacheNonEmpty: await isNonEmptyDir(modCache),
                 serviceAvailable: backend.available(),

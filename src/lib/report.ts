@@ -24,7 +24,7 @@ export async function phase<T>(
   fn: () => Promise<T>,
 ): Promise<T> {
   const started = Date.now();
-  core.startGroup(name);
+  core.startGroup(`verified-go-cache: ${name}`);
   try {
     return await fn();
   } finally {

@@ -134,7 +134,7 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
     timings: {},
   };
   if (pre?.ran) {
-    st.timings['restore (pre)'] = pre.ms ?? 0;
+    st.timings['pre'] = pre.ms ?? 0;
     st.restoredBytes = pre.archiveBytes;
   }
   try {
@@ -147,39 +147,43 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
           'working-directory to the folder that holds go.mod.',
       );
     }
-    const go = await Go.find();
-    const goEnv = await go.env(ctx.workingDirectory);
-    const modCache = goEnv.GOMODCACHE;
-    st.modCache = modCache;
-    core.info(`${goEnv.GOVERSION}, GOMODCACHE=${modCache}`);
+    const setup = await phase(st.timings, 'key', async () => {
+      const go = await Go.find();
+      const goEnv = await go.env(ctx.workingDirectory);
+      const modCache = goEnv.GOMODCACHE;
+      st.modCache = modCache;
+      core.info(`${goEnv.GOVERSION}, GOMODCACHE=${modCache}`);
 
-    const deps = await findDependencyFiles(ctx.workingDirectory, ctx.inputs.goSumFiles);
-    if (deps.files.length === 0) {
-      if (!ctx.inputs.goSumFilesIsDefault) {
-        throw new InputError(
-          'go-sum-files',
-          `no file under ${ctx.workingDirectory} matches ${ctx.inputs.goSumFiles.join(', ')}. ` +
-            'Fix the globs (they are relative to working-directory), or remove the input to use ' +
-            'the defaults **/go.sum and **/go.work.sum.',
-        );
+      const deps = await findDependencyFiles(ctx.workingDirectory, ctx.inputs.goSumFiles);
+      if (deps.files.length === 0) {
+        if (!ctx.inputs.goSumFilesIsDefault) {
+          throw new InputError(
+            'go-sum-files',
+            `no file under ${ctx.workingDirectory} matches ${ctx.inputs.goSumFiles.join(', ')}. ` +
+              'Fix the globs (they are relative to working-directory), or remove the input to use ' +
+              'the defaults **/go.sum and **/go.work.sum.',
+          );
+        }
+        if (!existsSync(path.join(ctx.workingDirectory, 'go.mod'))) {
+          throw new InputError(
+            'working-directory',
+            `no go.mod, go.sum or go.work.sum in ${ctx.workingDirectory}. Run this step after ` +
+              'actions/checkout, and set working-directory to the folder of your Go module.',
+          );
+        }
+        core.info('No go.sum: the module has no dependencies; the key uses the empty set.');
       }
-      if (!existsSync(path.join(ctx.workingDirectory, 'go.mod'))) {
-        throw new InputError(
-          'working-directory',
-          `no go.mod, go.sum or go.work.sum in ${ctx.workingDirectory}. Run this step after ` +
-            'actions/checkout, and set working-directory to the folder of your Go module.',
-        );
-      }
-      core.info('No go.sum: the module has no dependencies; the key uses the empty set.');
-    }
-    st.depHash = deps.hash ?? hashDependencyFiles([]);
-    st.sumFiles = deps.files;
-    const plan = deriveKeys(ctx.keyParts, st.depHash);
-    const exactKey = plan.exact!;
-    st.exactKey = exactKey;
-    st.roots = moduleRoots(ctx.workingDirectory, deps.files, goEnv.GOWORK);
-    const sums = await loadSums(deps.files);
-    core.info(`Exact key: ${exactKey}`);
+      st.depHash = deps.hash ?? hashDependencyFiles([]);
+      st.sumFiles = deps.files;
+      const plan = deriveKeys(ctx.keyParts, st.depHash);
+      const exactKey = plan.exact!;
+      st.exactKey = exactKey;
+      st.roots = moduleRoots(ctx.workingDirectory, deps.files, goEnv.GOWORK);
+      const sums = await loadSums(deps.files);
+      core.info(`Exact key: ${exactKey}`);
+      return { go, modCache, exactKey, plan, sums };
+    });
+    const { go, modCache, exactKey, plan, sums } = setup;
 
     let kind: HitKind = 'miss';
     await phase(st.timings, 'restore (main)', async () => {

@@ -25,7 +25,7 @@ export async function runPre(backend: Backend = actionsCacheBackend): Promise<vo
   const timings: Record<string, number> = {};
   try {
     const ctx = loadContext();
-    await phase(timings, 'verified-go-cache: restore (pre)', async () => {
+    await phase(timings, 'restore (pre)', async () => {
       const action = preAction({
         cacheNonEmpty: await isNonEmptyDir(modCache),
         serviceAvailable: backend.available(),

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import {
+  escapeModulePath,
+  goModHash,
+  hash1,
+  parseGoSum,
+  sumIndex,
+  unescapeModulePath,
+} from '../../src/lib/gosum.js';
+
+describe('parseGoSum', () => {
+  it('parses zip and go.mod lines', () => {
+    const sum = parseGoSum(
+      'github.com/google/uuid v1.6.0 h1:NIvaJDMOsjHA8n1jAhLSgzrAzy1Hgr+hNrb57e+94F0=\n' +
+        'github.com/google/uuid v1.6.0/go.mod h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo=\r\n\n',
+    );
+    expect(sum.malformed).toEqual([]);
+    expect(sum.lines).toEqual([
+      {
+        path: 'github.com/google/uuid',
+        version: 'v1.6.0',
+        goMod: false,
+        hash: 'h1:NIvaJDMOsjHA8n1jAhLSgzrAzy1Hgr+hNrb57e+94F0=',
+      },
+      {
+        path: 'github.com/google/uuid',
+        version: 'v1.6.0',
+        goMod: true,
+        hash: 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo=',
+      },
+    ]);
+  });
+
+  it('reports malformed lines with their numbers', () => {
+    const sum = parseGoSum('a v1 h1:x=\nbroken line\nb v1 nohash\n');
+    expect(sum.malformed.map((m) => m.line)).toEqual([2, 3]);
+  });
+
+  it('indexes h1 hashes by module and version', () => {
+    const idx = sumIndex([
+      parseGoSum('a v1.0.0 h1:z=\na v1.0.0/go.mod h1:m=\nb v2.0.0+incompatible/go.mod h1:i=\n'),
+    ]);
+    expect(idx.get('a@v1.0.0')).toBe('h1:z=');
+    expect(idx.get('a@v1.0.0/go.mod')).toBe('h1:m=');
+    expect(idx.get('b@v2.0.0+incompatible/go.mod')).toBe('h1:i=');
+  });
+});
+
+describe('module path escaping', () => {
+  it('escapes upper-case letters as ! plus lower case, and back', () => {
+    expect(escapeModulePath('github.com/BurntSushi/toml')).toBe('github.com/!burnt!sushi/toml');
+    expect(unescapeModulePath('github.com/!burnt!sushi/toml')).toBe('github.com/BurntSushi/toml');
+  });
+});
+
+describe('hashes', () => {
+  it('goModHash matches the go.sum line Go wrote for the real google/uuid v1.6.0 go.mod', () => {
+    // go.mod of github.com/google/uuid v1.6.0, byte for byte.
+    expect(goModHash('module github.com/google/uuid\n')).toBe(
+      'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo=',
+    );
+  });
+
+  it('hash1 is order-independent and name-sensitive, and rejects newlines in names', () => {
+    const f = [
+      { name: 'm@v1/a.go', sha256hex: '00' },
+      { name: 'm@v1/b.go', sha256hex: '11' },
+    ];
+    expect(hash1(f)).toBe(hash1([...f].reverse()));
+    expect(hash1(f)).not.toBe(hash1([{ ...f[0]!, name: 'm@v1/c.go' }, f[1]!]));
+    expect(() => hash1([{ name: 'a\nb', sha256hex: '00' }])).toThrow(/newline/);
+  });
+});
