@@ -51,7 +51,11 @@ describe('cache service faults', () => {
 
   it('answering 5xx', async () => {
     world.server.faults = { status: 500 };
-    const job = await world.job({ inputs: { environment: 'five-hundred' } });
+    // A lookup timeout above the client's own retries (about 25-35 s), so the
+    // 5xx path is what ends the lookup.
+    const job = await world.job({
+      inputs: { environment: 'five-hundred', 'lookup-timeout': '120' },
+    });
     const warnings = expectHealthyWithoutCache(job, 'five-hundred');
     expect(warnings.some((w) => w.includes('Cache service unavailable') && w.includes('500'))).toBe(
       true,
