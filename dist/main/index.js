@@ -98372,6 +98372,7 @@ function parseInputs(get) {
         workingDirectory,
         onCorruption: choice(get, 'on-corruption', ['rebuild', 'fail'], 'rebuild'),
         save: choice(get, 'save', ['auto', 'never'], 'auto'),
+        prune: choice(get, 'prune', ['true', 'false'], 'true') === 'true',
         lookupTimeoutMs: seconds(get, 'lookup-timeout', 30),
         saveTimeoutMs: seconds(get, 'save-timeout', 600),
     };
@@ -98578,12 +98579,12 @@ function sumIndex(files) {
         for (const l of f.lines) {
             if (!l.hash.startsWith('h1:'))
                 continue;
-            index.set(sumId(l.path, l.version, l.goMod), l.hash);
+            index.set(gosum_sumId(l.path, l.version, l.goMod), l.hash);
         }
     }
     return index;
 }
-function sumId(path, version, goMod) {
+function gosum_sumId(path, version, goMod) {
     return `${path}@${version}${goMod ? '/go.mod' : ''}`;
 }
 /** Module cache escaping: every upper-case letter becomes `!` plus its lower case. */
@@ -98758,11 +98759,11 @@ function compareWithGoSum(scan, sums) {
         if (v.hasZip && v.ziphash === undefined) {
             bad.push({ module, reason: 'zip without ziphash' });
         }
-        const wantZip = sums.get(sumId(v.path, v.version, false));
+        const wantZip = sums.get(gosum_sumId(v.path, v.version, false));
         if (v.ziphash !== undefined && wantZip !== undefined && v.ziphash !== wantZip) {
             bad.push({ module, reason: `ziphash ${v.ziphash} differs from go.sum ${wantZip}` });
         }
-        const wantMod = sums.get(sumId(v.path, v.version, true));
+        const wantMod = sums.get(gosum_sumId(v.path, v.version, true));
         if (v.modHash !== undefined && wantMod !== undefined && v.modHash !== wantMod) {
             bad.push({ module, reason: `go.mod hash ${v.modHash} differs from go.sum ${wantMod}` });
         }
@@ -98822,6 +98823,45 @@ function cachePathSpec(modCache, home = external_node_os_namespaceObject.homedir
         return `~${external_node_path_namespaceObject.sep}${rel}`;
     }
     return modCache;
+}
+/** Modules Go keeps in the module cache for itself, never pruned. */
+const NEVER_PRUNE = (/* unused pure expression or super */ null && (['golang.org/toolchain']));
+/**
+ * What pruning would remove so that an entry holds what go.sum needs and no
+ * more: Go never trims the module cache, so a cache restored from an older
+ * go.sum and saved again grows with every generation. Pure.
+ */
+function planPrune(scan, sums) {
+    const items = [];
+    for (const v of scan.versions) {
+        if (NEVER_PRUNE.includes(v.path))
+            continue;
+        const zipNeeded = sums.has(sumId(v.path, v.version, false));
+        const modNeeded = sums.has(sumId(v.path, v.version, true));
+        if (zipNeeded)
+            continue;
+        if (modNeeded) {
+            if (v.hasZip || v.ziphash !== undefined)
+                items.push({ path: v.path, version: v.version, drop: 'zip' });
+            continue;
+        }
+        items.push({ path: v.path, version: v.version, drop: 'all' });
+    }
+    return items;
+}
+/** Removes what `planPrune` chose. Returns the number of module versions touched. */
+async function applyPrune(modCache, items) {
+    const esc = (s) => s.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+    for (const item of items) {
+        const tree = path.join(modCache, ...`${esc(item.path)}@${esc(item.version)}`.split('/'));
+        await forceRemove(tree);
+        const base = path.join(modCache, 'cache', 'download', ...esc(item.path).split('/'), '@v', esc(item.version));
+        const exts = item.drop === 'all'
+            ? ['.zip', '.ziphash', '.partial', '.mod', '.info', '.lock']
+            : ['.zip', '.ziphash', '.partial'];
+        await Promise.all(exts.map((x) => fs.rm(base + x, { force: true })));
+    }
+    return items.length;
 }
 
 ;// CONCATENATED MODULE: ./src/lib/project.ts

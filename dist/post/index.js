@@ -98370,6 +98370,7 @@ function parseInputs(get) {
         workingDirectory,
         onCorruption: choice(get, 'on-corruption', ['rebuild', 'fail'], 'rebuild'),
         save: choice(get, 'save', ['auto', 'never'], 'auto'),
+        prune: choice(get, 'prune', ['true', 'false'], 'true') === 'true',
         lookupTimeoutMs: seconds(get, 'lookup-timeout', 30),
         saveTimeoutMs: seconds(get, 'save-timeout', 600),
     };
@@ -98731,18 +98732,18 @@ async function diskUsage(dir) {
  */
 async function forceRemove(dir) {
     const makeWritable = async (d) => {
-        await fs.chmod(d, 0o755).catch(() => undefined);
+        await external_node_fs_namespaceObject.promises.chmod(d, 0o755).catch(() => undefined);
         let entries;
         try {
-            entries = await fs.readdir(d, { withFileTypes: true });
+            entries = await external_node_fs_namespaceObject.promises.readdir(d, { withFileTypes: true });
         }
         catch {
             return;
         }
-        await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => makeWritable(path.join(d, e.name))));
+        await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => makeWritable(external_node_path_namespaceObject.join(d, e.name))));
     };
     await makeWritable(dir);
-    await fs.rm(dir, { recursive: true, force: true });
+    await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true });
 }
 /**
  * The path pattern handed to @actions/cache. The service keys an entry's
@@ -98756,6 +98757,45 @@ function cachePathSpec(modCache, home = external_node_os_namespaceObject.homedir
         return `~${external_node_path_namespaceObject.sep}${rel}`;
     }
     return modCache;
+}
+/** Modules Go keeps in the module cache for itself, never pruned. */
+const NEVER_PRUNE = ['golang.org/toolchain'];
+/**
+ * What pruning would remove so that an entry holds what go.sum needs and no
+ * more: Go never trims the module cache, so a cache restored from an older
+ * go.sum and saved again grows with every generation. Pure.
+ */
+function planPrune(scan, sums) {
+    const items = [];
+    for (const v of scan.versions) {
+        if (NEVER_PRUNE.includes(v.path))
+            continue;
+        const zipNeeded = sums.has(sumId(v.path, v.version, false));
+        const modNeeded = sums.has(sumId(v.path, v.version, true));
+        if (zipNeeded)
+            continue;
+        if (modNeeded) {
+            if (v.hasZip || v.ziphash !== undefined)
+                items.push({ path: v.path, version: v.version, drop: 'zip' });
+            continue;
+        }
+        items.push({ path: v.path, version: v.version, drop: 'all' });
+    }
+    return items;
+}
+/** Removes what `planPrune` chose. Returns the number of module versions touched. */
+async function applyPrune(modCache, items) {
+    const esc = (s) => s.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+    for (const item of items) {
+        const tree = external_node_path_namespaceObject.join(modCache, ...`${esc(item.path)}@${esc(item.version)}`.split('/'));
+        await forceRemove(tree);
+        const base = external_node_path_namespaceObject.join(modCache, 'cache', 'download', ...esc(item.path).split('/'), '@v', esc(item.version));
+        const exts = item.drop === 'all'
+            ? ['.zip', '.ziphash', '.partial', '.mod', '.info', '.lock']
+            : ['.zip', '.ziphash', '.partial'];
+        await Promise.all(exts.map((x) => external_node_fs_namespaceObject.promises.rm(base + x, { force: true })));
+    }
+    return items.length;
 }
 
 ;// CONCATENATED MODULE: ./src/lib/project.ts
@@ -99120,6 +99160,7 @@ async function runPost(backend = actionsCacheBackend) {
     const timings = { ...(main?.timings ?? {}) };
     let saved = 'nothing';
     let savedBytes;
+    let pruned;
     try {
         if (!main) {
             saved = 'nothing (main did not run)';
@@ -99175,6 +99216,16 @@ async function runPost(backend = actionsCacheBackend) {
                 warning(describeUnavailable('no cache service URL in this job'));
                 return;
             }
+            if (ctx.inputs.prune) {
+                const deps = await findDependencyFiles(main.workingDirectory, ctx.inputs.goSumFiles);
+                const items = planPrune(await scanModCache(main.modCache), await loadSums(deps.files));
+                if (items.length > 0) {
+                    await applyPrune(main.modCache, items);
+                    info(`Pruned ${items.length} module versions that go.sum no longer needs ` +
+                        `(${items.filter((i) => i.drop === 'zip').length} kept as go.mod only).`);
+                }
+                pruned = items.length;
+            }
             const key = generationKey(exactKey, ctx.runId, ctx.runAttempt);
             info(`Saving ${main.modCache} as ${key} (${decision.why}).`);
             const result = await backend.save([cachePathSpec(main.modCache)], key, ctx.inputs.saveTimeoutMs);
@@ -99207,7 +99258,7 @@ async function runPost(backend = actionsCacheBackend) {
             moduleCount: main?.moduleCount,
             verification: main ? verificationText(main) : 'not run',
             bad: main?.bad ?? [],
-            saved,
+            saved: pruned ? `${saved} (pruned ${pruned} stale module versions first)` : saved,
             timings,
         };
         try {

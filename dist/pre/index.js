@@ -98370,6 +98370,7 @@ function parseInputs(get) {
         workingDirectory,
         onCorruption: choice(get, 'on-corruption', ['rebuild', 'fail'], 'rebuild'),
         save: choice(get, 'save', ['auto', 'never'], 'auto'),
+        prune: choice(get, 'prune', ['true', 'false'], 'true') === 'true',
         lookupTimeoutMs: seconds(get, 'lookup-timeout', 30),
         saveTimeoutMs: seconds(get, 'save-timeout', 600),
     };
@@ -98756,6 +98757,45 @@ function cachePathSpec(modCache, home = external_node_os_namespaceObject.homedir
         return `~${external_node_path_namespaceObject.sep}${rel}`;
     }
     return modCache;
+}
+/** Modules Go keeps in the module cache for itself, never pruned. */
+const NEVER_PRUNE = (/* unused pure expression or super */ null && (['golang.org/toolchain']));
+/**
+ * What pruning would remove so that an entry holds what go.sum needs and no
+ * more: Go never trims the module cache, so a cache restored from an older
+ * go.sum and saved again grows with every generation. Pure.
+ */
+function planPrune(scan, sums) {
+    const items = [];
+    for (const v of scan.versions) {
+        if (NEVER_PRUNE.includes(v.path))
+            continue;
+        const zipNeeded = sums.has(sumId(v.path, v.version, false));
+        const modNeeded = sums.has(sumId(v.path, v.version, true));
+        if (zipNeeded)
+            continue;
+        if (modNeeded) {
+            if (v.hasZip || v.ziphash !== undefined)
+                items.push({ path: v.path, version: v.version, drop: 'zip' });
+            continue;
+        }
+        items.push({ path: v.path, version: v.version, drop: 'all' });
+    }
+    return items;
+}
+/** Removes what `planPrune` chose. Returns the number of module versions touched. */
+async function applyPrune(modCache, items) {
+    const esc = (s) => s.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+    for (const item of items) {
+        const tree = path.join(modCache, ...`${esc(item.path)}@${esc(item.version)}`.split('/'));
+        await forceRemove(tree);
+        const base = path.join(modCache, 'cache', 'download', ...esc(item.path).split('/'), '@v', esc(item.version));
+        const exts = item.drop === 'all'
+            ? ['.zip', '.ziphash', '.partial', '.mod', '.info', '.lock']
+            : ['.zip', '.ziphash', '.partial'];
+        await Promise.all(exts.map((x) => fs.rm(base + x, { force: true })));
+    }
+    return items.length;
 }
 
 ;// CONCATENATED MODULE: ./src/lib/project.ts

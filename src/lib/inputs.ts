@@ -15,6 +15,7 @@ export interface Inputs {
   workingDirectory: string;
   onCorruption: OnCorruption;
   save: SaveMode;
+  prune: boolean;
   lookupTimeoutMs: number;
   saveTimeoutMs: number;
 }
@@ -89,6 +90,7 @@ export function parseInputs(get: Getter): Inputs {
     workingDirectory,
     onCorruption: choice(get, 'on-corruption', ['rebuild', 'fail'] as const, 'rebuild'),
     save: choice(get, 'save', ['auto', 'never'] as const, 'auto'),
+    prune: choice(get, 'prune', ['true', 'false'] as const, 'true') === 'true',
     lookupTimeoutMs: seconds(get, 'lookup-timeout', 30),
     saveTimeoutMs: seconds(get, 'save-timeout', 600),
   };

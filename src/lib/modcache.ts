@@ -230,3 +230,58 @@ export function cachePathSpec(modCache: string, home: string = os.homedir()): st
   }
   return modCache;
 }
+
+export interface PruneItem {
+  path: string;
+  version: string;
+  /** `all`: no go.sum line names this version; `zip`: only its go.mod is needed (module graph). */
+  drop: 'all' | 'zip';
+}
+
+/** Modules Go keeps in the module cache for itself, never pruned. */
+const NEVER_PRUNE = ['golang.org/toolchain'];
+
+/**
+ * What pruning would remove so that an entry holds what go.sum needs and no
+ * more: Go never trims the module cache, so a cache restored from an older
+ * go.sum and saved again grows with every generation. Pure.
+ */
+export function planPrune(scan: CacheScan, sums: Map<string, string>): PruneItem[] {
+  const items: PruneItem[] = [];
+  for (const v of scan.versions) {
+    if (NEVER_PRUNE.includes(v.path)) continue;
+    const zipNeeded = sums.has(sumId(v.path, v.version, false));
+    const modNeeded = sums.has(sumId(v.path, v.version, true));
+    if (zipNeeded) continue;
+    if (modNeeded) {
+      if (v.hasZip || v.ziphash !== undefined)
+        items.push({ path: v.path, version: v.version, drop: 'zip' });
+      continue;
+    }
+    items.push({ path: v.path, version: v.version, drop: 'all' });
+  }
+  return items;
+}
+
+/** Removes what `planPrune` chose. Returns the number of module versions touched. */
+export async function applyPrune(modCache: string, items: PruneItem[]): Promise<number> {
+  const esc = (s: string): string => s.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+  for (const item of items) {
+    const tree = path.join(modCache, ...`${esc(item.path)}@${esc(item.version)}`.split('/'));
+    await forceRemove(tree);
+    const base = path.join(
+      modCache,
+      'cache',
+      'download',
+      ...esc(item.path).split('/'),
+      '@v',
+      esc(item.version),
+    );
+    const exts =
+      item.drop === 'all'
+        ? ['.zip', '.ziphash', '.partial', '.mod', '.info', '.lock']
+        : ['.zip', '.ziphash', '.partial'];
+    await Promise.all(exts.map((x) => fs.rm(base + x, { force: true })));
+  }
+  return items.length;
+}

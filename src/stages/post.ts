@@ -8,7 +8,13 @@ import { actionsCacheBackend, describeUnavailable, type Backend } from '../lib/b
 import { loadContext } from '../lib/context.js';
 import { saveDecision } from '../lib/decide.js';
 import { deriveKeys, generationKey } from '../lib/key.js';
-import { cachePathSpec, countModules, scanModCache } from '../lib/modcache.js';
+import {
+  applyPrune,
+  cachePathSpec,
+  countModules,
+  planPrune,
+  scanModCache,
+} from '../lib/modcache.js';
 import { findDependencyFiles } from '../lib/project.js';
 import { phase, summaryMarkdown, type SummaryData } from '../lib/report.js';
 import { readMain, readPre } from '../lib/state.js';
@@ -29,6 +35,7 @@ export async function runPost(backend: Backend = actionsCacheBackend): Promise<v
   const timings: Record<string, number> = { ...(main?.timings ?? {}) };
   let saved = 'nothing';
   let savedBytes: number | undefined;
+  let pruned: number | undefined;
   try {
     if (!main) {
       saved = 'nothing (main did not run)';
@@ -88,6 +95,18 @@ export async function runPost(backend: Backend = actionsCacheBackend): Promise<v
         core.warning(describeUnavailable('no cache service URL in this job'));
         return;
       }
+      if (ctx.inputs.prune) {
+        const deps = await findDependencyFiles(main.workingDirectory, ctx.inputs.goSumFiles);
+        const items = planPrune(await scanModCache(main.modCache), await loadSums(deps.files));
+        if (items.length > 0) {
+          await applyPrune(main.modCache, items);
+          core.info(
+            `Pruned ${items.length} module versions that go.sum no longer needs ` +
+              `(${items.filter((i) => i.drop === 'zip').length} kept as go.mod only).`,
+          );
+        }
+        pruned = items.length;
+      }
       const key = generationKey(exactKey, ctx.runId, ctx.runAttempt);
       core.info(`Saving ${main.modCache} as ${key} (${decision.why}).`);
       const result = await backend.save(
@@ -122,7 +141,7 @@ export async function runPost(backend: Backend = actionsCacheBackend): Promise<v
       moduleCount: main?.moduleCount,
       verification: main ? verificationText(main) : 'not run',
       bad: main?.bad ?? [],
-      saved,
+      saved: pruned ? `${saved} (pruned ${pruned} stale module versions first)` : saved,
       timings,
     };
     try {

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readGoSum } from './harness/goproxy.js';
 import { World } from './harness/world.js';
 
 let world: World;
@@ -84,14 +85,25 @@ describe('go.sum changed', () => {
     const saved = world.server.keys().filter((k) => k.startsWith(second.outputs['cache-key']!));
     expect(saved).toHaveLength(1);
 
+    expect(second.post.stdout).toContain('Pruned 1 module versions that go.sum no longer needs');
+
     const third = await world.job({
       project: bumped,
       inputs: { environment: env },
       env: { GOPROXY: 'off' },
+      stepsAfterMain: ['go build -o app . && ./app'],
     });
     expect(third.succeeded, third.log).toBe(true);
     expect(third.outputs['hit-kind']).toBe('exact');
     expect(third.outputs['cache-matched-key']).toBe(saved[0]);
+    // The entry holds what the new go.sum needs, and the job above built from
+    // it offline: m001@v1.0.0, which go.sum no longer names, was pruned.
+    const mc = world.modCache(third.home);
+    const dl = path.join(mc, 'cache', 'download', 'example.com', 'm001', '@v');
+    expect(existsSync(path.join(mc, 'example.com', 'm001@v1.0.0'))).toBe(false);
+    expect(existsSync(path.join(dl, 'v1.0.0.zip'))).toBe(false);
+    expect(readGoSum(bumped)).not.toContain('example.com/m001 v1.0.0');
+    expect(existsSync(path.join(mc, 'example.com', 'm001@v1.1.0'))).toBe(true);
   });
 });
 

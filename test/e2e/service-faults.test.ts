@@ -98,3 +98,18 @@ describe('cache service faults', () => {
     expect(job.annotations.filter((a) => a.level === 'error')).toEqual([]);
   });
 });
+
+describe('a reserve conflict on save', () => {
+  it('is a notice, not a failure', async () => {
+    world.server.faults = { reserveConflict: true };
+    const job = await world.job({ inputs: { environment: 'conflict' } });
+    expect(job.succeeded, job.log).toBe(true);
+    expect(
+      job.annotations
+        .filter((a) => a.level === 'notice')
+        .map((a) => a.message)
+        .join(),
+    ).toContain('Another job is saving');
+    expect(job.annotations.filter((a) => a.level === 'error' || a.level === 'warning')).toEqual([]);
+  });
+});

@@ -10,6 +10,7 @@ import {
   forceRemove,
   isNonEmptyDir,
   locateModCacheWithoutGo,
+  planPrune,
   scanModCache,
   type CacheScan,
 } from '../../src/lib/modcache.js';
@@ -126,5 +127,47 @@ describe('compareWithGoSum', () => {
   });
   it('ignores cached versions go.sum does not mention', () => {
     expect(compareWithGoSum(scan({ version: 'v9.9.9' }), sums)).toEqual([]);
+  });
+});
+
+describe('planPrune', () => {
+  const v = (p: string, version: string, extra: Partial<CacheScan['versions'][number]> = {}) => ({
+    path: p,
+    version,
+    hasZip: true,
+    partial: false,
+    ziphash: 'h1:z=',
+    ...extra,
+  });
+  const sums = new Map([
+    ['a@v1.1.0', 'h1:z='],
+    ['a@v1.1.0/go.mod', 'h1:m='],
+    ['a@v1.0.0/go.mod', 'h1:m='],
+  ]);
+
+  it('keeps what go.sum needs, keeps only go.mod where that is all go.sum names, drops the rest', () => {
+    const scan: CacheScan = {
+      fingerprint: '',
+      versions: [
+        v('a', 'v1.1.0'),
+        v('a', 'v1.0.0'),
+        v('a', 'v0.9.0'),
+        v('a', 'v0.8.0', { hasZip: false, ziphash: undefined }),
+        v('golang.org/toolchain', 'v0.0.1-go1.26.0.linux-amd64'),
+      ],
+    };
+    expect(planPrune(scan, sums)).toEqual([
+      { path: 'a', version: 'v1.0.0', drop: 'zip' },
+      { path: 'a', version: 'v0.9.0', drop: 'all' },
+      { path: 'a', version: 'v0.8.0', drop: 'all' },
+    ]);
+  });
+
+  it('leaves a go.mod-only version that has no zip alone', () => {
+    const scan: CacheScan = {
+      fingerprint: '',
+      versions: [v('a', 'v1.0.0', { hasZip: false, ziphash: undefined })],
+    };
+    expect(planPrune(scan, sums)).toEqual([]);
   });
 });
