@@ -187,7 +187,9 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     const started = Date.now();
     const script = path.join(REPO_ROOT, 'dist', name, 'index.js');
     if (!existsSync(script)) throw new Error(`${script} is missing: run npm run build`);
-    const r = await runProcess(process.execPath, [script], o.workspace, env);
+    // VGC_STAGE_NODE runs the stages on another Node (the action's runtime is node24).
+    const node = process.env['VGC_STAGE_NODE'] || process.execPath;
+    const r = await runProcess(node, [script], o.workspace, env);
     const ms = Date.now() - started;
     const newState = parseFileCommands(readFileSync(files['GITHUB_STATE']!, 'utf8'));
     Object.assign(state, newState);

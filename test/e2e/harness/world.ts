@@ -22,16 +22,21 @@ import { REPO_ROOT, runJob, type JobOptions, type JobResult } from './runner.js'
 
 const execFileAsync = promisify(execFile);
 
+/** The module cache as the action names it to the cache client. */
+export const MODCACHE_SPEC = `~${path.sep}go${path.sep}pkg${path.sep}mod`;
+
 export const GO_BIN = path.join(
   execFileSync('go', ['env', 'GOROOT'], { encoding: 'utf8' }).trim(),
   'bin',
 );
 
 export interface WorldOptions {
+  /** How many plain modules to generate (ignored with `existing`). */
   modules: number;
+  /** Filler bytes per generated module version, for a realistic size. */
   payloadBytes?: number;
-  /** Keep the world's folder after dispose (for the demo). */
-  keep?: boolean;
+  /** Use an existing file:// proxy and project instead of generating them (the real workload). */
+  existing?: { proxyDir: string; project: string };
   root?: string;
 }
 
@@ -46,8 +51,14 @@ export class World {
 
   private constructor(o: WorldOptions) {
     this.root = o.root ?? mkdtempSync(path.join(os.tmpdir(), 'vgc-e2e-'));
-    this.proxyDir = path.join(this.root, 'proxy');
     this.server = new CacheServer(path.join(this.root, 'cache-service'));
+    if (o.existing) {
+      this.proxyDir = o.existing.proxyDir;
+      this.project = o.existing.project;
+      this.set = { versions: [], plain: [], special: {} };
+      return;
+    }
+    this.proxyDir = path.join(this.root, 'proxy');
     this.set = generateModules(o.modules, o.payloadBytes ?? 0);
     for (const v of this.set.versions) publish(this.proxyDir, v);
     this.project = path.join(this.root, 'project');
@@ -159,24 +170,48 @@ export class World {
    * `jobDir/home` saved under `key`, as a job on `branch` would.
    */
   async plant(jobDir: string, key: string, branch = 'main'): Promise<void> {
+    const r = await this.cacheClient(jobDir, ['save', key, MODCACHE_SPEC], branch);
+    if (r.code !== 0) throw new Error(`planting ${key} failed: ${r.output}`);
+  }
+
+  /**
+   * Runs the @actions/cache client directly as a job on `branch` would, with
+   * `jobDir/home` as HOME and `jobDir/work/repo` as the workspace.
+   */
+  async cacheClient(
+    jobDir: string,
+    args: string[],
+    branch = 'main',
+  ): Promise<{ code: number; output: string; ms: number }> {
     const home = path.join(jobDir, 'home');
     const workspace = path.join(jobDir, 'work', 'repo');
     mkdirSync(workspace, { recursive: true });
+    mkdirSync(home, { recursive: true });
+    const started = Date.now();
     // Asynchronous: the cache service answers from this very process.
-    const spec = `~${path.sep}go${path.sep}pkg${path.sep}mod`;
-    const { stdout, stderr } = await execFileAsync(
-      process.execPath,
-      [path.join(REPO_ROOT, 'test/e2e/harness/save-entry.mjs'), spec, key],
-      {
-        cwd: workspace,
-        env: {
-          ...this.jobEnv(home, branch),
-          GITHUB_WORKSPACE: workspace,
-          RUNNER_TEMP: path.join(jobDir, 'plant-temp'),
+    try {
+      const { stdout, stderr } = await execFileAsync(
+        process.execPath,
+        [path.join(REPO_ROOT, 'test/e2e/harness/cache-client.mjs'), ...args],
+        {
+          cwd: workspace,
+          maxBuffer: 64 * 1024 * 1024,
+          env: {
+            ...this.jobEnv(home, branch),
+            GITHUB_WORKSPACE: workspace,
+            RUNNER_TEMP: path.join(jobDir, 'client-temp'),
+          },
         },
-      },
-    );
-    if (!stdout.includes('saved')) throw new Error(`planting ${key} failed: ${stdout}${stderr}`);
+      );
+      return { code: 0, output: stdout + stderr, ms: Date.now() - started };
+    } catch (e) {
+      const err = e as { code?: number; stdout?: string; stderr?: string };
+      return {
+        code: err.code ?? 1,
+        output: `${err.stdout ?? ''}${err.stderr ?? ''}`,
+        ms: Date.now() - started,
+      };
+    }
   }
 
   /** Copies a finished job's runner (home and workspace) to a new folder, for tampering. */
