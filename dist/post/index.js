@@ -99148,6 +99148,9 @@ function verificationText(m) {
         return 'FAILED: go.sum checksum mismatch on download (SECURITY ERROR)';
     if (m.rebuilt)
         return `corrupt (${m.bad.length} problems), rebuilt and verified`;
+    if (m.verified && m.freshOnly) {
+        return 'passed (fresh downloads checked against go.sum by Go + go.sum comparison)';
+    }
     if (m.verified)
         return 'passed (go.sum comparison + go mod verify)';
     if (m.bad.length > 0)

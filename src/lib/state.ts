@@ -20,6 +20,8 @@ export interface MainState {
   hitKind: string;
   verified: boolean;
   rebuilt: boolean;
+  /** Every module came from a fresh download in this job (a miss): Go checked them against go.sum. */
+  freshOnly?: boolean;
   securityError: boolean;
   bad: { module: string; reason: string }[];
   fingerprint: string;

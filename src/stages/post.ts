@@ -24,6 +24,9 @@ import { corruptModuleList, loadSums, verifyAll } from '../lib/verify.js';
 function verificationText(m: NonNullable<ReturnType<typeof readMain>>): string {
   if (m.securityError) return 'FAILED: go.sum checksum mismatch on download (SECURITY ERROR)';
   if (m.rebuilt) return `corrupt (${m.bad.length} problems), rebuilt and verified`;
+  if (m.verified && m.freshOnly) {
+    return 'passed (fresh downloads checked against go.sum by Go + go.sum comparison)';
+  }
   if (m.verified) return 'passed (go.sum comparison + go mod verify)';
   if (m.bad.length > 0) return `FAILED: ${corruptModuleList(m.bad)}`;
   return 'not completed';
