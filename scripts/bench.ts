@@ -452,7 +452,7 @@ async function scaling(sizes: number[], payload: number): Promise<void> {
   const perModule = (last.ms - first.ms) / (last.n - first.n);
   notes.push(
     `scaling: ${perModule.toFixed(2)} ms per module above a fixed ${fmtS(fixed)}; ` +
-      `${last.n / first.n}x the modules cost ${(last.ms / first.ms).toFixed(2)}x the time ` +
+      `${(last.n / first.n).toFixed(1)}x the modules cost ${(last.ms / first.ms).toFixed(2)}x the time ` +
       `(linear: the cost per added module is ${points
         .slice(1)
         .map((p, i) => ((p.ms - points[i]!.ms) / (p.n - points[i]!.n)).toFixed(2))
