@@ -72,16 +72,9 @@ function ensureOk(j: { succeeded: boolean; log: string }, what: string): void {
   if (!j.succeeded) throw new Error(`${what} failed:\n${j.log.slice(-4000)}`);
 }
 
-/**
- * Between timed runs. Flushing writes (sync) and deleting finished runners
- * between repetitions was tried: on this machine it made tar several times
- * slower than either run alone, so repetitions are interleaved instead and
- * finished runners are removed only at the end.
- */
-function settle(): void {}
-
-/** A finished runner: kept until the world is disposed (see settle). */
-function discard(_dir: string): void {}
+// Repetitions are interleaved with their baselines and finished runners are
+// removed only at the end: flushing writes (sync) and deleting runners between
+// repetitions made tar several times slower on this machine.
 
 /** A fresh runner folder for the baselines (home beside work/repo, like a job). */
 let scratch = 0;
@@ -195,7 +188,6 @@ async function warmColdVerify(world: World, label: string, withSetupGo: boolean)
     sgKey = setupGoKey(world.project);
     const saved = await world.cacheClient(runner, ['save', sgKey, MODCACHE_SPEC, GOCACHE_SPEC]);
     if (saved.code !== 0) throw new Error(saved.output);
-    discard(runner);
   }
   log(
     `${label}: warm exact hit x${REPS} (interleaved with a bare restore${sgKey ? " and setup-go's entry" : ''})`,
@@ -210,7 +202,6 @@ async function warmColdVerify(world: World, label: string, withSetupGo: boolean)
   const bare: number[] = [];
   const sg: number[] = [];
   for (let i = 0; i < REPS; i++) {
-    settle();
     const j = await world.job({ inputs: { environment: 'bench' }, env: { GOPROXY: 'off' } });
     ensureOk(j, 'warm job');
     if (j.outputs['hit-kind'] !== 'exact') throw new Error('warm job was not an exact hit');
@@ -222,20 +213,15 @@ async function warmColdVerify(world: World, label: string, withSetupGo: boolean)
       (JSON.parse(j.main.state['main'] ?? '{}') as { timings?: Record<string, number> }).timings ??
       {};
     stages.verify.push(t['verify'] ?? 0);
-    discard(path.dirname(j.home));
-    settle();
     const r = runnerDir(world);
     const b = await world.cacheClient(r, ['restore', ourKey, MODCACHE_SPEC]);
     if (b.code !== 0) throw new Error(b.output);
     bare.push(b.ms);
-    discard(r);
     if (sgKey) {
-      settle();
       const r2 = runnerDir(world);
       const c = await world.cacheClient(r2, ['restore', sgKey, MODCACHE_SPEC, GOCACHE_SPEC]);
       if (c.code !== 0) throw new Error(c.output);
       sg.push(c.ms);
-      discard(r2);
     }
   }
   rows.push({
@@ -265,13 +251,10 @@ async function warmColdVerify(world: World, label: string, withSetupGo: boolean)
   const cold: number[] = [];
   const plain: number[] = [];
   for (let i = 0; i < REPS; i++) {
-    settle();
     const j = await world.job({ inputs: { environment: `cold-${i}` } });
     ensureOk(j, 'cold job');
     if (j.outputs['hit-kind'] !== 'miss') throw new Error('cold job was not a miss');
     cold.push(jobMs(j));
-    discard(path.dirname(j.home));
-    settle();
     const runner = runnerDir(world);
     const ws = path.join(runner, 'work', 'repo');
     cpSync(world.project, ws, { recursive: true });
@@ -279,7 +262,6 @@ async function warmColdVerify(world: World, label: string, withSetupGo: boolean)
     const r = await world.cacheClient(runner, ['save', `plain-${label}-${i}`, MODCACHE_SPEC]);
     if (r.code !== 0) throw new Error(r.output);
     plain.push(dl + r.ms);
-    discard(runner);
   }
   rows.push({
     measure: `${label}: cold run (miss), pre+main+post vs go mod download + plain save`,
@@ -421,15 +403,11 @@ async function scaling(sizes: number[], payload: number): Promise<void> {
       const oursMs: number[] = [];
       const bareMs: number[] = [];
       for (let i = 0; i < REPS; i++) {
-        settle();
         const j = await world.job({ inputs: { environment: 'scale' }, env: { GOPROXY: 'off' } });
         ensureOk(j, 'scaling warm job');
         oursMs.push(jobMs(j));
-        discard(path.dirname(j.home));
-        settle();
         const r = runnerDir(world);
         bareMs.push((await world.cacheClient(r, ['restore', key, MODCACHE_SPEC])).ms);
-        discard(r);
       }
       const ms = median(oursMs);
       const bare = median(bareMs);

@@ -38247,7 +38247,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _stages_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9727);
+/* harmony import */ var _stages_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5580);
 // Entry point of the main stage; the logic lives in stages/main.ts.
 
 await (0,_stages_main_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .m)();
@@ -38260,7 +38260,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9727:
+/***/ 5580:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -98414,13 +98414,12 @@ function samePath(a, b) {
 }
 
 ;// CONCATENATED MODULE: ./src/lib/decide.ts
-/** pre never extracts over a non-empty module cache: tar would fail with "File exists". */
+/**
+ * pre never extracts over a non-empty module cache: tar would fail with "File
+ * exists". Whether the service is there is restoreNewest's concern.
+ */
 function preAction(o) {
-    if (o.cacheNonEmpty)
-        return 'skip-nonempty';
-    if (!o.serviceAvailable)
-        return 'skip-unavailable';
-    return 'restore';
+    return o.cacheNonEmpty ? 'skip-nonempty' : 'restore';
 }
 /**
  * What main does about restoring: trust pre's work when pre ran for the same
@@ -98588,7 +98587,7 @@ function gosum_sumId(path, version, goMod) {
     return `${path}@${version}${goMod ? '/go.mod' : ''}`;
 }
 /** Module cache escaping: every upper-case letter becomes `!` plus its lower case. */
-function escapeModulePath(p) {
+function gosum_escapeModulePath(p) {
     return p.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
 }
 function unescapeModulePath(p) {
@@ -98713,7 +98712,7 @@ async function scanModCache(modCache) {
             names.push(`${rel}/@v/${f}`);
         }
         const entries = await Promise.all([...byVersion.entries()].map(async ([version, exts]) => {
-            const base = external_node_path_namespaceObject.join(vdir, escapeVersion(version));
+            const base = external_node_path_namespaceObject.join(vdir, gosum_escapeModulePath(version));
             const cv = {
                 path: modPath,
                 version,
@@ -98733,9 +98732,6 @@ async function scanModCache(modCache) {
     }
     const fingerprint = (0,external_node_crypto_.createHash)('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
     return { versions, fingerprint };
-}
-function escapeVersion(v) {
-    return v.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
 }
 /** Module versions that have a downloaded zip: what `module-count` reports. */
 function countModules(scan) {
@@ -98769,28 +98765,6 @@ function compareWithGoSum(scan, sums) {
         }
     }
     return bad;
-}
-/** Bytes on disk under a directory (files only), for the report. */
-async function diskUsage(dir) {
-    let total = 0;
-    const walk = async (d) => {
-        let entries;
-        try {
-            entries = await fs.readdir(d, { withFileTypes: true });
-        }
-        catch {
-            return;
-        }
-        await Promise.all(entries.map(async (e) => {
-            const p = path.join(d, e.name);
-            if (e.isDirectory())
-                await walk(p);
-            else if (e.isFile())
-                total += (await fs.stat(p).catch(() => ({ size: 0 }))).size;
-        }));
-    };
-    await walk(dir);
-    return total;
 }
 /**
  * Removes a module cache that a failed restore left half-written. Go makes
@@ -98851,7 +98825,7 @@ function planPrune(scan, sums) {
 }
 /** Removes what `planPrune` chose. Returns the number of module versions touched. */
 async function applyPrune(modCache, items) {
-    const esc = (s) => s.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+    const esc = escapeModulePath;
     for (const item of items) {
         const tree = path.join(modCache, ...`${esc(item.path)}@${esc(item.version)}`.split('/'));
         await forceRemove(tree);
@@ -98862,6 +98836,41 @@ async function applyPrune(modCache, items) {
         await Promise.all(exts.map((x) => fs.rm(base + x, { force: true })));
     }
     return items.length;
+}
+
+;// CONCATENATED MODULE: ./src/lib/restore.ts
+/**
+ * Restoring the newest entry of a lineage into an empty module cache: the
+ * sequence pre and main share. Service trouble and broken archives become a
+ * warning and an empty module cache, never a failure.
+ */
+
+
+
+async function restoreNewest(backend, modCache, primaryKey, restoreKeys, lookupTimeoutMs) {
+    if (!backend.available()) {
+        warning(describeUnavailable('no cache service URL in this job'));
+        return { kind: 'unavailable' };
+    }
+    const paths = [cachePathSpec(modCache)];
+    info(`Looking up ${primaryKey}${restoreKeys.length ? ` then ${restoreKeys.join(', ')}` : ''}`);
+    const found = await backend.lookup(paths, primaryKey, restoreKeys, lookupTimeoutMs);
+    if (found.kind === 'unavailable') {
+        warning(describeUnavailable(found.reason));
+        return { kind: 'unavailable' };
+    }
+    if (found.kind === 'miss') {
+        info('No entry for this environment yet.');
+        return { kind: 'miss' };
+    }
+    const restored = await backend.restore(paths, found.matchedKey);
+    if (restored.kind === 'failed') {
+        warning(`Restoring ${found.matchedKey} failed (${restored.reason}); removing what was extracted ` +
+            'and going on without a cache.');
+        await forceRemove(modCache);
+        return { kind: 'unavailable' };
+    }
+    return restored;
 }
 
 ;// CONCATENATED MODULE: ./src/lib/project.ts
@@ -98877,8 +98886,9 @@ function resolveWorkingDirectory(workspace, workingDirectory) {
     return path.resolve(workspace, workingDirectory);
 }
 async function findDependencyFiles(workingDirectory, patterns) {
-    if (!(0,external_node_fs_namespaceObject.existsSync)(workingDirectory))
-        return { workingDirectory, files: [] };
+    if (!(0,external_node_fs_namespaceObject.existsSync)(workingDirectory)) {
+        return { workingDirectory, files: [], hash: hashDependencyFiles([]) };
+    }
     const abs = patterns.map((p) => external_node_path_namespaceObject.join(workingDirectory, p));
     const globber = await create(abs.join('\n'), {
         followSymbolicLinks: false,
@@ -98888,8 +98898,6 @@ async function findDependencyFiles(workingDirectory, patterns) {
     const files = (await globber.glob())
         .filter((f) => !f.split(external_node_path_namespaceObject.sep).includes('node_modules'))
         .sort();
-    if (files.length === 0)
-        return { workingDirectory, files };
     const contents = await Promise.all(files.map(async (f) => ({
         path: external_node_path_namespaceObject.relative(workingDirectory, f).split(external_node_path_namespaceObject.sep).join('/'),
         content: await external_node_fs_namespaceObject.promises.readFile(f),
@@ -98986,7 +98994,7 @@ function summaryMarkdown(d) {
 function savePre(s) {
     core.saveState('pre', JSON.stringify(s));
 }
-function savePhaseMain(s) {
+function saveMain(s) {
     saveState('main', JSON.stringify(s));
 }
 function state_read(name) {
@@ -99105,10 +99113,15 @@ async function goModVerify(go, roots) {
     }
     return bad;
 }
-/** Both halves. */
+/**
+ * Both halves, at once: they only read the cache. The scan in the result is
+ * the cache as verified, for callers that need its fingerprint.
+ */
 async function verifyAll(go, modCache, roots, sums) {
-    const first = await checkAgainstGoSum(modCache, sums);
-    const fromGo = await goModVerify(go, roots);
+    const [first, fromGo] = await Promise.all([
+        checkAgainstGoSum(modCache, sums),
+        goModVerify(go, roots),
+    ]);
     const bad = dedupe([...first.bad, ...fromGo]);
     return { ok: bad.length === 0, bad, scan: first.scan };
 }
@@ -99135,6 +99148,7 @@ function corruptModuleList(bad) {
  * verifies it against go.sum and with `go mod verify`. Corruption is rebuilt
  * or fails the job; a SECURITY ERROR always fails it.
  */
+
 
 
 
@@ -99189,30 +99203,6 @@ function reportBad(bad) {
     for (const line of describeBad(bad))
         warning(`Corrupt module cache entry: ${line}`);
 }
-async function restoreIntoEmpty(backend, ctx, modCache, exactKey, lineage, st) {
-    if (!backend.available()) {
-        warning(describeUnavailable('no cache service URL in this job'));
-        return 'miss';
-    }
-    const found = await backend.lookup([cachePathSpec(modCache)], exactKey, lineage, ctx.inputs.lookupTimeoutMs);
-    if (found.kind === 'unavailable') {
-        warning(describeUnavailable(found.reason));
-        return 'miss';
-    }
-    if (found.kind === 'miss') {
-        info('No entry for this environment yet.');
-        return 'miss';
-    }
-    const restored = await backend.restore([cachePathSpec(modCache)], found.matchedKey);
-    if (restored.kind === 'failed') {
-        warning(`Restoring ${found.matchedKey} failed (${restored.reason}); starting from empty.`);
-        await forceRemove(modCache);
-        return 'miss';
-    }
-    st.matchedKey = restored.matchedKey;
-    st.restoredBytes = restored.archiveBytes;
-    return classifyMatch(exactKey, restored.matchedKey);
-}
 async function runMain(backend = actionsCacheBackend) {
     const pre = readPre();
     const st = {
@@ -99229,7 +99219,6 @@ async function runMain(backend = actionsCacheBackend) {
         moduleCount: 0,
         depHash: '',
         roots: [],
-        sumFiles: [],
         workingDirectory: '',
         timings: {},
     };
@@ -99263,8 +99252,7 @@ async function runMain(backend = actionsCacheBackend) {
                 }
                 info('No go.sum: the module has no dependencies; the key uses the empty set.');
             }
-            st.depHash = deps.hash ?? hashDependencyFiles([]);
-            st.sumFiles = deps.files;
+            st.depHash = deps.hash;
             const plan = deriveKeys(ctx.keyParts, st.depHash);
             const exactKey = plan.exact;
             st.exactKey = exactKey;
@@ -99301,7 +99289,12 @@ async function runMain(backend = actionsCacheBackend) {
                 info(pre?.ran
                     ? `pre restored into ${pre.modCache}; Go uses ${modCache}.`
                     : 'pre did not run (a local action, uses: ./); restoring here.');
-                kind = await restoreIntoEmpty(backend, ctx, modCache, exactKey, plan.lineage, st);
+                const outcome = await restoreNewest(backend, modCache, exactKey, plan.lineage, ctx.inputs.lookupTimeoutMs);
+                if (outcome.kind === 'restored') {
+                    st.matchedKey = outcome.matchedKey;
+                    st.restoredBytes = outcome.archiveBytes;
+                    kind = classifyMatch(exactKey, outcome.matchedKey);
+                }
             }
             if (kind === 'local' && backend.available()) {
                 const exact = await backend.lookup([cachePathSpec(modCache)], exactKey, [], ctx.inputs.lookupTimeoutMs);
@@ -99311,18 +99304,17 @@ async function runMain(backend = actionsCacheBackend) {
             info(`Hit kind: ${kind}${st.matchedKey ? ` (matched ${st.matchedKey})` : ''}`);
         });
         let bad = [];
+        // The cache as verified last: its scan gives post the fingerprint, so the
+        // module cache is walked once per verification, not once more at the end.
+        let verified;
         await phase(st.timings, 'verify', async () => {
             if (!needsDownload(kind)) {
-                // Nothing will be downloaded: both halves read the cache as restored, at once.
-                const [first, fromGo] = await Promise.all([
-                    checkAgainstGoSum(modCache, sums),
-                    goModVerify(go, st.roots),
-                ]);
-                info(`go.sum comparison: ${first.scan.versions.length} cached versions, ${first.bad.length} bad`);
-                info(fromGo.length === 0
-                    ? 'go mod verify: all modules verified'
-                    : `go mod verify: ${fromGo.length} bad`);
-                bad = dedupe([...first.bad, ...fromGo]);
+                // Nothing will be downloaded: both halves read the cache as restored.
+                const outcome = await verifyAll(go, modCache, st.roots, sums);
+                ({ bad } = outcome);
+                verified = outcome.scan;
+                info(`${outcome.scan.versions.length} cached versions: ` +
+                    (bad.length === 0 ? 'go.sum comparison and go mod verify passed' : `${bad.length} bad`));
                 return;
             }
             // The go.sum comparison comes before any download: afterwards, a mismatch
@@ -99332,7 +99324,7 @@ async function runMain(backend = actionsCacheBackend) {
             info(`go.sum comparison: ${first.scan.versions.length} cached versions, ${bad.length} bad`);
             if (bad.length > 0)
                 return;
-            const startedEmpty = !(await isNonEmptyDir(modCache));
+            const startedEmpty = first.scan.versions.length === 0;
             await download(go, st.roots);
             if (startedEmpty) {
                 // Every module was just downloaded, and Go checked each zip against
@@ -99340,16 +99332,17 @@ async function runMain(backend = actionsCacheBackend) {
                 // go mod verify now would hash the same bytes again; the go.sum
                 // comparison confirms what landed on disk.
                 const after = await checkAgainstGoSum(modCache, sums);
-                bad = after.bad;
+                ({ bad } = after);
+                verified = after.scan;
                 st.freshOnly = true;
                 info(`All ${after.scan.versions.length} module versions were downloaded fresh and checked ` +
                     `against go.sum by Go; go.sum comparison after download: ${bad.length} bad.`);
                 return;
             }
-            bad = dedupe(await goModVerify(go, st.roots));
-            info(bad.length === 0
-                ? 'go mod verify: all modules verified'
-                : `go mod verify: ${bad.length} bad`);
+            const outcome = await verifyAll(go, modCache, st.roots, sums);
+            ({ bad } = outcome);
+            verified = outcome.scan;
+            info(bad.length === 0 ? 'go mod verify: all modules verified' : `${bad.length} bad`);
         });
         if (bad.length > 0) {
             st.bad = bad;
@@ -99361,23 +99354,23 @@ async function runMain(backend = actionsCacheBackend) {
             await phase(st.timings, 'rebuild', async () => {
                 info('go clean -modcache');
                 const clean = await go.run(['clean', '-modcache'], ctx.workingDirectory);
-                if (clean.code !== 0)
+                if (clean.code !== 0) {
                     warning(`go clean -modcache failed (${clean.stderr.trim()}); removing it directly.`);
+                }
                 await forceRemove(modCache);
                 await download(go, st.roots);
-                const again = await checkAgainstGoSum(modCache, sums);
-                const still = dedupe([...again.bad, ...(await goModVerify(go, st.roots))]);
-                if (still.length > 0) {
-                    reportBad(still);
-                    throw new Error(`The module cache is still corrupt after a rebuild: ${describeBad(still).join('; ')}`);
+                const again = await verifyAll(go, modCache, st.roots, sums);
+                if (!again.ok) {
+                    reportBad(again.bad);
+                    throw new Error(`The module cache is still corrupt after a rebuild: ${describeBad(again.bad).join('; ')}`);
                 }
+                verified = again.scan;
                 st.rebuilt = true;
                 info(`Rebuilt and verified; post saves it as a new generation of ${exactKey}.`);
             });
         }
-        const scan = await scanModCache(modCache);
-        st.fingerprint = scan.fingerprint;
-        st.moduleCount = countModules(scan);
+        st.fingerprint = verified.fingerprint;
+        st.moduleCount = countModules(verified);
         st.verified = true;
         st.completed = true;
     }
@@ -99396,7 +99389,7 @@ async function runMain(backend = actionsCacheBackend) {
         setOutput('rebuilt', String(st.rebuilt));
         setOutput('corrupt-modules', corruptModuleList(st.bad));
         setOutput('module-count', String(st.moduleCount));
-        savePhaseMain(st);
+        saveMain(st);
     }
 }
 

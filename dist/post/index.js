@@ -98412,13 +98412,12 @@ function samePath(a, b) {
 }
 
 ;// CONCATENATED MODULE: ./src/lib/decide.ts
-/** pre never extracts over a non-empty module cache: tar would fail with "File exists". */
+/**
+ * pre never extracts over a non-empty module cache: tar would fail with "File
+ * exists". Whether the service is there is restoreNewest's concern.
+ */
 function preAction(o) {
-    if (o.cacheNonEmpty)
-        return 'skip-nonempty';
-    if (!o.serviceAvailable)
-        return 'skip-unavailable';
-    return 'restore';
+    return o.cacheNonEmpty ? 'skip-nonempty' : 'restore';
 }
 /**
  * What main does about restoring: trust pre's work when pre ran for the same
@@ -98647,7 +98646,7 @@ async function scanModCache(modCache) {
             names.push(`${rel}/@v/${f}`);
         }
         const entries = await Promise.all([...byVersion.entries()].map(async ([version, exts]) => {
-            const base = external_node_path_namespaceObject.join(vdir, escapeVersion(version));
+            const base = external_node_path_namespaceObject.join(vdir, escapeModulePath(version));
             const cv = {
                 path: modPath,
                 version,
@@ -98667,9 +98666,6 @@ async function scanModCache(modCache) {
     }
     const fingerprint = (0,external_node_crypto_.createHash)('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
     return { versions, fingerprint };
-}
-function escapeVersion(v) {
-    return v.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
 }
 /** Module versions that have a downloaded zip: what `module-count` reports. */
 function countModules(scan) {
@@ -98703,28 +98699,6 @@ function compareWithGoSum(scan, sums) {
         }
     }
     return bad;
-}
-/** Bytes on disk under a directory (files only), for the report. */
-async function diskUsage(dir) {
-    let total = 0;
-    const walk = async (d) => {
-        let entries;
-        try {
-            entries = await fs.readdir(d, { withFileTypes: true });
-        }
-        catch {
-            return;
-        }
-        await Promise.all(entries.map(async (e) => {
-            const p = path.join(d, e.name);
-            if (e.isDirectory())
-                await walk(p);
-            else if (e.isFile())
-                total += (await fs.stat(p).catch(() => ({ size: 0 }))).size;
-        }));
-    };
-    await walk(dir);
-    return total;
 }
 /**
  * Removes a module cache that a failed restore left half-written. Go makes
@@ -98785,7 +98759,7 @@ function planPrune(scan, sums) {
 }
 /** Removes what `planPrune` chose. Returns the number of module versions touched. */
 async function applyPrune(modCache, items) {
-    const esc = (s) => s.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+    const esc = escapeModulePath;
     for (const item of items) {
         const tree = external_node_path_namespaceObject.join(modCache, ...`${esc(item.path)}@${esc(item.version)}`.split('/'));
         await forceRemove(tree);
@@ -98811,8 +98785,9 @@ function resolveWorkingDirectory(workspace, workingDirectory) {
     return path.resolve(workspace, workingDirectory);
 }
 async function findDependencyFiles(workingDirectory, patterns) {
-    if (!(0,external_node_fs_namespaceObject.existsSync)(workingDirectory))
-        return { workingDirectory, files: [] };
+    if (!(0,external_node_fs_namespaceObject.existsSync)(workingDirectory)) {
+        return { workingDirectory, files: [], hash: hashDependencyFiles([]) };
+    }
     const abs = patterns.map((p) => external_node_path_namespaceObject.join(workingDirectory, p));
     const globber = await create(abs.join('\n'), {
         followSymbolicLinks: false,
@@ -98822,8 +98797,6 @@ async function findDependencyFiles(workingDirectory, patterns) {
     const files = (await globber.glob())
         .filter((f) => !f.split(external_node_path_namespaceObject.sep).includes('node_modules'))
         .sort();
-    if (files.length === 0)
-        return { workingDirectory, files };
     const contents = await Promise.all(files.map(async (f) => ({
         path: external_node_path_namespaceObject.relative(workingDirectory, f).split(external_node_path_namespaceObject.sep).join('/'),
         content: await external_node_fs_namespaceObject.promises.readFile(f),
@@ -98920,7 +98893,7 @@ function summaryMarkdown(d) {
 function savePre(s) {
     core.saveState('pre', JSON.stringify(s));
 }
-function savePhaseMain(s) {
+function saveMain(s) {
     core.saveState('main', JSON.stringify(s));
 }
 function state_read(name) {
@@ -99103,10 +99076,15 @@ async function goModVerify(go, roots) {
     }
     return bad;
 }
-/** Both halves. */
+/**
+ * Both halves, at once: they only read the cache. The scan in the result is
+ * the cache as verified, for callers that need its fingerprint.
+ */
 async function verifyAll(go, modCache, roots, sums) {
-    const first = await checkAgainstGoSum(modCache, sums);
-    const fromGo = await goModVerify(go, roots);
+    const [first, fromGo] = await Promise.all([
+        checkAgainstGoSum(modCache, sums),
+        goModVerify(go, roots),
+    ]);
     const bad = dedupe([...first.bad, ...fromGo]);
     return { ok: bad.length === 0, bad, scan: first.scan };
 }
@@ -99175,17 +99153,22 @@ async function runPost(backend = actionsCacheBackend) {
             let keyChanged = false;
             let reverified;
             let exactKey = main.exactKey;
+            // What post looks at once: the module cache, the dependency files and,
+            // only when re-verifying or pruning needs them, their hashes.
+            let current;
             if (main.completed && main.verified) {
                 const scan = await scanModCache(main.modCache);
-                changedAfterMain = scan.fingerprint !== main.fingerprint;
                 const deps = await findDependencyFiles(main.workingDirectory, ctx.inputs.goSumFiles);
-                keyChanged = (deps.hash ?? main.depHash) !== main.depHash;
+                let sums;
+                current = { scan, sums: async () => (sums ??= await loadSums(deps.files)) };
+                changedAfterMain = scan.fingerprint !== main.fingerprint;
+                keyChanged = deps.hash !== main.depHash;
                 if (changedAfterMain || keyChanged) {
                     info(`The module cache ${changedAfterMain ? `changed after main (${countModules(scan)} modules now)` : 'is unchanged'}` +
                         `${keyChanged ? ' and go.sum changed' : ''}; verifying again before saving.`);
                     const go = await Go.tryFind();
                     if (go) {
-                        const outcome = await verifyAll(go, main.modCache, main.roots, await loadSums(deps.files));
+                        const outcome = await verifyAll(go, main.modCache, main.roots, await current.sums());
                         reverified = outcome.ok;
                         for (const b of outcome.bad)
                             warning(`Not saving: ${b.module}: ${b.reason}`);
@@ -99193,7 +99176,7 @@ async function runPost(backend = actionsCacheBackend) {
                     else {
                         info('Go is no longer on PATH; cannot verify the new modules.');
                     }
-                    if (keyChanged && deps.hash)
+                    if (keyChanged)
                         exactKey = deriveKeys(ctx.keyParts, deps.hash).exact;
                 }
             }
@@ -99219,9 +99202,10 @@ async function runPost(backend = actionsCacheBackend) {
                 warning(describeUnavailable('no cache service URL in this job'));
                 return;
             }
-            if (ctx.inputs.prune) {
-                const deps = await findDependencyFiles(main.workingDirectory, ctx.inputs.goSumFiles);
-                const items = planPrune(await scanModCache(main.modCache), await loadSums(deps.files));
+            // A save needs main's verification, so `current` is there; nothing touched
+            // the cache since it was scanned.
+            if (ctx.inputs.prune && current) {
+                const items = planPrune(current.scan, await current.sums());
                 if (items.length > 0) {
                     await applyPrune(main.modCache, items);
                     info(`Pruned ${items.length} module versions that go.sum no longer needs ` +

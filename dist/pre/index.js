@@ -38247,7 +38247,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _stages_pre_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3164);
+/* harmony import */ var _stages_pre_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9460);
 // Entry point of the pre stage; the logic lives in stages/pre.ts.
 
 await (0,_stages_pre_js__WEBPACK_IMPORTED_MODULE_0__/* .runPre */ .X)();
@@ -38260,7 +38260,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3164:
+/***/ 9460:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -98412,13 +98412,12 @@ function samePath(a, b) {
 }
 
 ;// CONCATENATED MODULE: ./src/lib/decide.ts
-/** pre never extracts over a non-empty module cache: tar would fail with "File exists". */
+/**
+ * pre never extracts over a non-empty module cache: tar would fail with "File
+ * exists". Whether the service is there is restoreNewest's concern.
+ */
 function preAction(o) {
-    if (o.cacheNonEmpty)
-        return 'skip-nonempty';
-    if (!o.serviceAvailable)
-        return 'skip-unavailable';
-    return 'restore';
+    return o.cacheNonEmpty ? 'skip-nonempty' : 'restore';
 }
 /**
  * What main does about restoring: trust pre's work when pre ran for the same
@@ -98522,7 +98521,7 @@ function gosum_sumId(path, version, goMod) {
     return `${path}@${version}${goMod ? '/go.mod' : ''}`;
 }
 /** Module cache escaping: every upper-case letter becomes `!` plus its lower case. */
-function escapeModulePath(p) {
+function gosum_escapeModulePath(p) {
     return p.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
 }
 function gosum_unescapeModulePath(p) {
@@ -98647,7 +98646,7 @@ async function scanModCache(modCache) {
             names.push(`${rel}/@v/${f}`);
         }
         const entries = await Promise.all([...byVersion.entries()].map(async ([version, exts]) => {
-            const base = path.join(vdir, escapeVersion(version));
+            const base = path.join(vdir, escapeModulePath(version));
             const cv = {
                 path: modPath,
                 version,
@@ -98667,9 +98666,6 @@ async function scanModCache(modCache) {
     }
     const fingerprint = createHash('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
     return { versions, fingerprint };
-}
-function escapeVersion(v) {
-    return v.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
 }
 /** Module versions that have a downloaded zip: what `module-count` reports. */
 function countModules(scan) {
@@ -98703,28 +98699,6 @@ function compareWithGoSum(scan, sums) {
         }
     }
     return bad;
-}
-/** Bytes on disk under a directory (files only), for the report. */
-async function diskUsage(dir) {
-    let total = 0;
-    const walk = async (d) => {
-        let entries;
-        try {
-            entries = await fs.readdir(d, { withFileTypes: true });
-        }
-        catch {
-            return;
-        }
-        await Promise.all(entries.map(async (e) => {
-            const p = path.join(d, e.name);
-            if (e.isDirectory())
-                await walk(p);
-            else if (e.isFile())
-                total += (await fs.stat(p).catch(() => ({ size: 0 }))).size;
-        }));
-    };
-    await walk(dir);
-    return total;
 }
 /**
  * Removes a module cache that a failed restore left half-written. Go makes
@@ -98785,7 +98759,7 @@ function planPrune(scan, sums) {
 }
 /** Removes what `planPrune` chose. Returns the number of module versions touched. */
 async function applyPrune(modCache, items) {
-    const esc = (s) => s.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+    const esc = escapeModulePath;
     for (const item of items) {
         const tree = path.join(modCache, ...`${esc(item.path)}@${esc(item.version)}`.split('/'));
         await forceRemove(tree);
@@ -98811,8 +98785,9 @@ function resolveWorkingDirectory(workspace, workingDirectory) {
     return path.resolve(workspace, workingDirectory);
 }
 async function findDependencyFiles(workingDirectory, patterns) {
-    if (!(0,external_node_fs_namespaceObject.existsSync)(workingDirectory))
-        return { workingDirectory, files: [] };
+    if (!(0,external_node_fs_namespaceObject.existsSync)(workingDirectory)) {
+        return { workingDirectory, files: [], hash: hashDependencyFiles([]) };
+    }
     const abs = patterns.map((p) => external_node_path_namespaceObject.join(workingDirectory, p));
     const globber = await create(abs.join('\n'), {
         followSymbolicLinks: false,
@@ -98822,8 +98797,6 @@ async function findDependencyFiles(workingDirectory, patterns) {
     const files = (await globber.glob())
         .filter((f) => !f.split(external_node_path_namespaceObject.sep).includes('node_modules'))
         .sort();
-    if (files.length === 0)
-        return { workingDirectory, files };
     const contents = await Promise.all(files.map(async (f) => ({
         path: external_node_path_namespaceObject.relative(workingDirectory, f).split(external_node_path_namespaceObject.sep).join('/'),
         content: await external_node_fs_namespaceObject.promises.readFile(f),
@@ -98912,6 +98885,41 @@ function summaryMarkdown(d) {
     return md;
 }
 
+;// CONCATENATED MODULE: ./src/lib/restore.ts
+/**
+ * Restoring the newest entry of a lineage into an empty module cache: the
+ * sequence pre and main share. Service trouble and broken archives become a
+ * warning and an empty module cache, never a failure.
+ */
+
+
+
+async function restoreNewest(backend, modCache, primaryKey, restoreKeys, lookupTimeoutMs) {
+    if (!backend.available()) {
+        warning(describeUnavailable('no cache service URL in this job'));
+        return { kind: 'unavailable' };
+    }
+    const paths = [cachePathSpec(modCache)];
+    info(`Looking up ${primaryKey}${restoreKeys.length ? ` then ${restoreKeys.join(', ')}` : ''}`);
+    const found = await backend.lookup(paths, primaryKey, restoreKeys, lookupTimeoutMs);
+    if (found.kind === 'unavailable') {
+        warning(describeUnavailable(found.reason));
+        return { kind: 'unavailable' };
+    }
+    if (found.kind === 'miss') {
+        info('No entry for this environment yet.');
+        return { kind: 'miss' };
+    }
+    const restored = await backend.restore(paths, found.matchedKey);
+    if (restored.kind === 'failed') {
+        warning(`Restoring ${found.matchedKey} failed (${restored.reason}); removing what was extracted ` +
+            'and going on without a cache.');
+        await forceRemove(modCache);
+        return { kind: 'unavailable' };
+    }
+    return restored;
+}
+
 ;// CONCATENATED MODULE: ./src/lib/state.ts
 /**
  * What one stage hands to the next through the runner's state file.
@@ -98920,7 +98928,7 @@ function summaryMarkdown(d) {
 function savePre(s) {
     saveState('pre', JSON.stringify(s));
 }
-function savePhaseMain(s) {
+function saveMain(s) {
     core.saveState('main', JSON.stringify(s));
 }
 function state_read(name) {
@@ -98952,6 +98960,7 @@ const readMain = () => state_read('main');
 
 
 
+
 async function runPre(backend = actionsCacheBackend) {
     const started = Date.now();
     const modCache = locateModCacheWithoutGo(process.env);
@@ -98960,52 +98969,27 @@ async function runPre(backend = actionsCacheBackend) {
     try {
         const ctx = loadContext();
         await phase(timings, 'restore (pre)', async () => {
-            const action = preAction({
-                cacheNonEmpty: await isNonEmptyDir(modCache),
-                serviceAvailable: backend.available(),
-            });
-            if (action === 'skip-nonempty') {
+            if (preAction({ cacheNonEmpty: await isNonEmptyDir(modCache) }) === 'skip-nonempty') {
                 state.outcome = 'skipped-nonempty';
                 info(`The module cache ${modCache} is not empty: not extracting over it ` +
                     '(that is what makes tar fail with "File exists"). main will verify what is there.');
-                return;
-            }
-            if (action === 'skip-unavailable') {
-                state.outcome = 'unavailable';
-                warning(describeUnavailable('no cache service URL in this job'));
                 return;
             }
             // go.sum is usually not on disk yet (pre runs before checkout); on a
             // self-hosted runner with a kept workspace it may be, and may be stale.
             // main re-derives the exact key either way.
             const deps = await findDependencyFiles(ctx.workingDirectory, ctx.inputs.goSumFiles);
-            const plan = deriveKeys(ctx.keyParts, deps.hash);
+            const plan = deriveKeys(ctx.keyParts, deps.files.length > 0 ? deps.hash : undefined);
             const primary = plan.exact ?? plan.lineage[0];
             const restoreKeys = plan.exact ? plan.lineage : plan.lineage.slice(1);
             info(`Module cache: ${modCache}`);
-            info(`Looking up ${primary}${restoreKeys.length ? ` then ${restoreKeys.join(', ')}` : ''}`);
-            const found = await backend.lookup([cachePathSpec(modCache)], primary, restoreKeys, ctx.inputs.lookupTimeoutMs);
-            if (found.kind === 'unavailable') {
-                state.outcome = 'unavailable';
-                warning(describeUnavailable(found.reason));
+            const outcome = await restoreNewest(backend, modCache, primary, restoreKeys, ctx.inputs.lookupTimeoutMs);
+            state.outcome = outcome.kind;
+            if (outcome.kind !== 'restored')
                 return;
-            }
-            if (found.kind === 'miss') {
-                info('No entry for this environment yet.');
-                return;
-            }
-            const restored = await backend.restore([cachePathSpec(modCache)], found.matchedKey);
-            if (restored.kind === 'failed') {
-                state.outcome = 'unavailable';
-                warning(`Restoring ${found.matchedKey} failed (${restored.reason}); removing what was extracted ` +
-                    'and going on without a cache.');
-                await forceRemove(modCache);
-                return;
-            }
-            state.outcome = 'restored';
-            state.matchedKey = restored.matchedKey;
-            state.archiveBytes = restored.archiveBytes;
-            info(`Restored ${restored.matchedKey}; main verifies it once go.sum is on disk.`);
+            state.matchedKey = outcome.matchedKey;
+            state.archiveBytes = outcome.archiveBytes;
+            info(`Restored ${outcome.matchedKey}; main verifies it once go.sum is on disk.`);
         });
     }
     catch (e) {

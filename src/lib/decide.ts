@@ -4,16 +4,12 @@
 import type { HitKind } from './key.js';
 import type { SaveMode } from './inputs.js';
 
-export type PreOutcome = 'restored' | 'miss' | 'skipped-nonempty' | 'unavailable' | 'disabled';
-
-/** pre never extracts over a non-empty module cache: tar would fail with "File exists". */
-export function preAction(o: {
-  cacheNonEmpty: boolean;
-  serviceAvailable: boolean;
-}): 'restore' | 'skip-nonempty' | 'skip-unavailable' {
-  if (o.cacheNonEmpty) return 'skip-nonempty';
-  if (!o.serviceAvailable) return 'skip-unavailable';
-  return 'restore';
+/**
+ * pre never extracts over a non-empty module cache: tar would fail with "File
+ * exists". Whether the service is there is restoreNewest's concern.
+ */
+export function preAction(o: { cacheNonEmpty: boolean }): 'restore' | 'skip-nonempty' {
+  return o.cacheNonEmpty ? 'skip-nonempty' : 'restore';
 }
 
 /**

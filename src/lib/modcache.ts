@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { goModHash, unescapeModulePath, sumId } from './gosum.js';
+import { escapeModulePath, goModHash, unescapeModulePath, sumId } from './gosum.js';
 import type { BadModule } from './goout.js';
 
 /**
@@ -114,7 +114,7 @@ export async function scanModCache(modCache: string): Promise<CacheScan> {
     }
     const entries = await Promise.all(
       [...byVersion.entries()].map(async ([version, exts]) => {
-        const base = path.join(vdir, escapeVersion(version));
+        const base = path.join(vdir, escapeModulePath(version));
         const cv: CachedVersion = {
           path: modPath,
           version,
@@ -133,10 +133,6 @@ export async function scanModCache(modCache: string): Promise<CacheScan> {
   }
   const fingerprint = createHash('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
   return { versions, fingerprint };
-}
-
-function escapeVersion(v: string): string {
-  return v.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
 }
 
 /** Module versions that have a downloaded zip: what `module-count` reports. */
@@ -172,28 +168,6 @@ export function compareWithGoSum(scan: CacheScan, sums: Map<string, string>): Ba
     }
   }
   return bad;
-}
-
-/** Bytes on disk under a directory (files only), for the report. */
-export async function diskUsage(dir: string): Promise<number> {
-  let total = 0;
-  const walk = async (d: string): Promise<void> => {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await fs.readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    await Promise.all(
-      entries.map(async (e) => {
-        const p = path.join(d, e.name);
-        if (e.isDirectory()) await walk(p);
-        else if (e.isFile()) total += (await fs.stat(p).catch(() => ({ size: 0 }))).size;
-      }),
-    );
-  };
-  await walk(dir);
-  return total;
 }
 
 /**
@@ -265,7 +239,7 @@ export function planPrune(scan: CacheScan, sums: Map<string, string>): PruneItem
 
 /** Removes what `planPrune` chose. Returns the number of module versions touched. */
 export async function applyPrune(modCache: string, items: PruneItem[]): Promise<number> {
-  const esc = (s: string): string => s.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+  const esc = escapeModulePath;
   for (const item of items) {
     const tree = path.join(modCache, ...`${esc(item.path)}@${esc(item.version)}`.split('/'));
     await forceRemove(tree);

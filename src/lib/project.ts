@@ -11,8 +11,8 @@ export interface DependencyFiles {
   workingDirectory: string;
   /** Absolute paths, sorted. */
   files: string[];
-  /** Hash over the files' relative paths and contents; undefined when no file matched. */
-  hash?: string;
+  /** Hash over the files' relative paths and contents (of the empty set when none matched). */
+  hash: string;
 }
 
 export function resolveWorkingDirectory(workspace: string, workingDirectory: string): string {
@@ -23,7 +23,9 @@ export async function findDependencyFiles(
   workingDirectory: string,
   patterns: string[],
 ): Promise<DependencyFiles> {
-  if (!existsSync(workingDirectory)) return { workingDirectory, files: [] };
+  if (!existsSync(workingDirectory)) {
+    return { workingDirectory, files: [], hash: hashDependencyFiles([]) };
+  }
   const abs = patterns.map((p) => path.join(workingDirectory, p));
   const globber = await glob.create(abs.join('\n'), {
     followSymbolicLinks: false,
@@ -33,7 +35,6 @@ export async function findDependencyFiles(
   const files = (await globber.glob())
     .filter((f) => !f.split(path.sep).includes('node_modules'))
     .sort();
-  if (files.length === 0) return { workingDirectory, files };
   const contents = await Promise.all(
     files.map(async (f) => ({
       path: path.relative(workingDirectory, f).split(path.sep).join('/'),

@@ -28,7 +28,6 @@ export interface MainState {
   moduleCount: number;
   depHash: string;
   roots: string[];
-  sumFiles: string[];
   workingDirectory: string;
   exactEntryExists?: boolean;
   restoredBytes?: number;
@@ -39,7 +38,7 @@ export function savePre(s: PreState): void {
   core.saveState('pre', JSON.stringify(s));
 }
 
-export function savePhaseMain(s: MainState): void {
+export function saveMain(s: MainState): void {
   core.saveState('main', JSON.stringify(s));
 }
 

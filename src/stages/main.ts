@@ -7,30 +7,25 @@
 import * as core from '@actions/core';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { actionsCacheBackend, describeUnavailable, type Backend } from '../lib/backend.js';
-import { loadContext, samePath, type Context } from '../lib/context.js';
+import { actionsCacheBackend, type Backend } from '../lib/backend.js';
+import { loadContext, samePath } from '../lib/context.js';
 import { mainRestoreAction, needsDownload } from '../lib/decide.js';
 import { classifyDownloadFailure, type BadModule } from '../lib/goout.js';
 import { InputError } from '../lib/inputs.js';
-import { classifyMatch, deriveKeys, hashDependencyFiles, type HitKind } from '../lib/key.js';
+import { classifyMatch, deriveKeys, type HitKind } from '../lib/key.js';
 import {
   cachePathSpec,
   countModules,
   forceRemove,
   isNonEmptyDir,
-  scanModCache,
+  type CacheScan,
 } from '../lib/modcache.js';
+import { restoreNewest } from '../lib/restore.js';
 import { findDependencyFiles, moduleRoots } from '../lib/project.js';
 import { describeBad, phase } from '../lib/report.js';
-import { readPre, savePhaseMain, type MainState } from '../lib/state.js';
+import { readPre, saveMain, type MainState } from '../lib/state.js';
 import { Go } from '../lib/toolchain.js';
-import {
-  checkAgainstGoSum,
-  corruptModuleList,
-  dedupe,
-  goModVerify,
-  loadSums,
-} from '../lib/verify.js';
+import { checkAgainstGoSum, corruptModuleList, loadSums, verifyAll } from '../lib/verify.js';
 
 export class SecurityError extends Error {
   constructor(goMessage: string, modules: string[]) {
@@ -76,43 +71,6 @@ function reportBad(bad: BadModule[]): void {
   for (const line of describeBad(bad)) core.warning(`Corrupt module cache entry: ${line}`);
 }
 
-async function restoreIntoEmpty(
-  backend: Backend,
-  ctx: Context,
-  modCache: string,
-  exactKey: string,
-  lineage: string[],
-  st: MainState,
-): Promise<HitKind> {
-  if (!backend.available()) {
-    core.warning(describeUnavailable('no cache service URL in this job'));
-    return 'miss';
-  }
-  const found = await backend.lookup(
-    [cachePathSpec(modCache)],
-    exactKey,
-    lineage,
-    ctx.inputs.lookupTimeoutMs,
-  );
-  if (found.kind === 'unavailable') {
-    core.warning(describeUnavailable(found.reason));
-    return 'miss';
-  }
-  if (found.kind === 'miss') {
-    core.info('No entry for this environment yet.');
-    return 'miss';
-  }
-  const restored = await backend.restore([cachePathSpec(modCache)], found.matchedKey);
-  if (restored.kind === 'failed') {
-    core.warning(`Restoring ${found.matchedKey} failed (${restored.reason}); starting from empty.`);
-    await forceRemove(modCache);
-    return 'miss';
-  }
-  st.matchedKey = restored.matchedKey;
-  st.restoredBytes = restored.archiveBytes;
-  return classifyMatch(exactKey, restored.matchedKey);
-}
-
 export async function runMain(backend: Backend = actionsCacheBackend): Promise<void> {
   const pre = readPre();
   const st: MainState = {
@@ -129,7 +87,6 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
     moduleCount: 0,
     depHash: '',
     roots: [],
-    sumFiles: [],
     workingDirectory: '',
     timings: {},
   };
@@ -173,8 +130,7 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
         }
         core.info('No go.sum: the module has no dependencies; the key uses the empty set.');
       }
-      st.depHash = deps.hash ?? hashDependencyFiles([]);
-      st.sumFiles = deps.files;
+      st.depHash = deps.hash;
       const plan = deriveKeys(ctx.keyParts, st.depHash);
       const exactKey = plan.exact!;
       st.exactKey = exactKey;
@@ -211,7 +167,18 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
             ? `pre restored into ${pre.modCache}; Go uses ${modCache}.`
             : 'pre did not run (a local action, uses: ./); restoring here.',
         );
-        kind = await restoreIntoEmpty(backend, ctx, modCache, exactKey, plan.lineage, st);
+        const outcome = await restoreNewest(
+          backend,
+          modCache,
+          exactKey,
+          plan.lineage,
+          ctx.inputs.lookupTimeoutMs,
+        );
+        if (outcome.kind === 'restored') {
+          st.matchedKey = outcome.matchedKey;
+          st.restoredBytes = outcome.archiveBytes;
+          kind = classifyMatch(exactKey, outcome.matchedKey);
+        }
       }
       if (kind === 'local' && backend.available()) {
         const exact = await backend.lookup(
@@ -227,22 +194,19 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
     });
 
     let bad: BadModule[] = [];
+    // The cache as verified last: its scan gives post the fingerprint, so the
+    // module cache is walked once per verification, not once more at the end.
+    let verified: CacheScan | undefined;
     await phase(st.timings, 'verify', async () => {
       if (!needsDownload(kind)) {
-        // Nothing will be downloaded: both halves read the cache as restored, at once.
-        const [first, fromGo] = await Promise.all([
-          checkAgainstGoSum(modCache, sums),
-          goModVerify(go, st.roots),
-        ]);
+        // Nothing will be downloaded: both halves read the cache as restored.
+        const outcome = await verifyAll(go, modCache, st.roots, sums);
+        ({ bad } = outcome);
+        verified = outcome.scan;
         core.info(
-          `go.sum comparison: ${first.scan.versions.length} cached versions, ${first.bad.length} bad`,
+          `${outcome.scan.versions.length} cached versions: ` +
+            (bad.length === 0 ? 'go.sum comparison and go mod verify passed' : `${bad.length} bad`),
         );
-        core.info(
-          fromGo.length === 0
-            ? 'go mod verify: all modules verified'
-            : `go mod verify: ${fromGo.length} bad`,
-        );
-        bad = dedupe([...first.bad, ...fromGo]);
         return;
       }
       // The go.sum comparison comes before any download: afterwards, a mismatch
@@ -253,7 +217,7 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
         `go.sum comparison: ${first.scan.versions.length} cached versions, ${bad.length} bad`,
       );
       if (bad.length > 0) return;
-      const startedEmpty = !(await isNonEmptyDir(modCache));
+      const startedEmpty = first.scan.versions.length === 0;
       await download(go, st.roots);
       if (startedEmpty) {
         // Every module was just downloaded, and Go checked each zip against
@@ -261,7 +225,8 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
         // go mod verify now would hash the same bytes again; the go.sum
         // comparison confirms what landed on disk.
         const after = await checkAgainstGoSum(modCache, sums);
-        bad = after.bad;
+        ({ bad } = after);
+        verified = after.scan;
         st.freshOnly = true;
         core.info(
           `All ${after.scan.versions.length} module versions were downloaded fresh and checked ` +
@@ -269,12 +234,10 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
         );
         return;
       }
-      bad = dedupe(await goModVerify(go, st.roots));
-      core.info(
-        bad.length === 0
-          ? 'go mod verify: all modules verified'
-          : `go mod verify: ${bad.length} bad`,
-      );
+      const outcome = await verifyAll(go, modCache, st.roots, sums);
+      ({ bad } = outcome);
+      verified = outcome.scan;
+      core.info(bad.length === 0 ? 'go mod verify: all modules verified' : `${bad.length} bad`);
     });
 
     if (bad.length > 0) {
@@ -289,26 +252,26 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
       await phase(st.timings, 'rebuild', async () => {
         core.info('go clean -modcache');
         const clean = await go.run(['clean', '-modcache'], ctx.workingDirectory);
-        if (clean.code !== 0)
+        if (clean.code !== 0) {
           core.warning(`go clean -modcache failed (${clean.stderr.trim()}); removing it directly.`);
+        }
         await forceRemove(modCache);
         await download(go, st.roots);
-        const again = await checkAgainstGoSum(modCache, sums);
-        const still = dedupe([...again.bad, ...(await goModVerify(go, st.roots))]);
-        if (still.length > 0) {
-          reportBad(still);
+        const again = await verifyAll(go, modCache, st.roots, sums);
+        if (!again.ok) {
+          reportBad(again.bad);
           throw new Error(
-            `The module cache is still corrupt after a rebuild: ${describeBad(still).join('; ')}`,
+            `The module cache is still corrupt after a rebuild: ${describeBad(again.bad).join('; ')}`,
           );
         }
+        verified = again.scan;
         st.rebuilt = true;
         core.info(`Rebuilt and verified; post saves it as a new generation of ${exactKey}.`);
       });
     }
 
-    const scan = await scanModCache(modCache);
-    st.fingerprint = scan.fingerprint;
-    st.moduleCount = countModules(scan);
+    st.fingerprint = verified!.fingerprint;
+    st.moduleCount = countModules(verified!);
     st.verified = true;
     st.completed = true;
   } catch (e) {
@@ -324,6 +287,6 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
     core.setOutput('rebuilt', String(st.rebuilt));
     core.setOutput('corrupt-modules', corruptModuleList(st.bad));
     core.setOutput('module-count', String(st.moduleCount));
-    savePhaseMain(st);
+    saveMain(st);
   }
 }

@@ -14,6 +14,7 @@ import {
   countModules,
   planPrune,
   scanModCache,
+  type CacheScan,
 } from '../lib/modcache.js';
 import { findDependencyFiles } from '../lib/project.js';
 import { phase, summaryMarkdown, type SummaryData } from '../lib/report.js';
@@ -50,11 +51,16 @@ export async function runPost(backend: Backend = actionsCacheBackend): Promise<v
       let keyChanged = false;
       let reverified: boolean | undefined;
       let exactKey = main.exactKey;
+      // What post looks at once: the module cache, the dependency files and,
+      // only when re-verifying or pruning needs them, their hashes.
+      let current: { scan: CacheScan; sums: () => Promise<Map<string, string>> } | undefined;
       if (main.completed && main.verified) {
         const scan = await scanModCache(main.modCache);
-        changedAfterMain = scan.fingerprint !== main.fingerprint;
         const deps = await findDependencyFiles(main.workingDirectory, ctx.inputs.goSumFiles);
-        keyChanged = (deps.hash ?? main.depHash) !== main.depHash;
+        let sums: Map<string, string> | undefined;
+        current = { scan, sums: async () => (sums ??= await loadSums(deps.files)) };
+        changedAfterMain = scan.fingerprint !== main.fingerprint;
+        keyChanged = deps.hash !== main.depHash;
         if (changedAfterMain || keyChanged) {
           core.info(
             `The module cache ${changedAfterMain ? `changed after main (${countModules(scan)} modules now)` : 'is unchanged'}` +
@@ -62,18 +68,13 @@ export async function runPost(backend: Backend = actionsCacheBackend): Promise<v
           );
           const go = await Go.tryFind();
           if (go) {
-            const outcome = await verifyAll(
-              go,
-              main.modCache,
-              main.roots,
-              await loadSums(deps.files),
-            );
+            const outcome = await verifyAll(go, main.modCache, main.roots, await current.sums());
             reverified = outcome.ok;
             for (const b of outcome.bad) core.warning(`Not saving: ${b.module}: ${b.reason}`);
           } else {
             core.info('Go is no longer on PATH; cannot verify the new modules.');
           }
-          if (keyChanged && deps.hash) exactKey = deriveKeys(ctx.keyParts, deps.hash).exact!;
+          if (keyChanged) exactKey = deriveKeys(ctx.keyParts, deps.hash).exact!;
         }
       }
       const decision = saveDecision({
@@ -98,9 +99,10 @@ export async function runPost(backend: Backend = actionsCacheBackend): Promise<v
         core.warning(describeUnavailable('no cache service URL in this job'));
         return;
       }
-      if (ctx.inputs.prune) {
-        const deps = await findDependencyFiles(main.workingDirectory, ctx.inputs.goSumFiles);
-        const items = planPrune(await scanModCache(main.modCache), await loadSums(deps.files));
+      // A save needs main's verification, so `current` is there; nothing touched
+      // the cache since it was scanned.
+      if (ctx.inputs.prune && current) {
+        const items = planPrune(current.scan, await current.sums());
         if (items.length > 0) {
           await applyPrune(main.modCache, items);
           core.info(

@@ -4,18 +4,14 @@
  * Go and usually without go.sum. Never fails the job for cache trouble.
  */
 import * as core from '@actions/core';
-import { actionsCacheBackend, describeUnavailable, type Backend } from '../lib/backend.js';
+import { actionsCacheBackend, type Backend } from '../lib/backend.js';
 import { loadContext } from '../lib/context.js';
 import { preAction } from '../lib/decide.js';
 import { deriveKeys } from '../lib/key.js';
-import {
-  cachePathSpec,
-  forceRemove,
-  isNonEmptyDir,
-  locateModCacheWithoutGo,
-} from '../lib/modcache.js';
+import { isNonEmptyDir, locateModCacheWithoutGo } from '../lib/modcache.js';
 import { findDependencyFiles } from '../lib/project.js';
 import { phase } from '../lib/report.js';
+import { restoreNewest } from '../lib/restore.js';
 import { savePre, type PreState } from '../lib/state.js';
 
 export async function runPre(backend: Backend = actionsCacheBackend): Promise<void> {
@@ -26,11 +22,7 @@ export async function runPre(backend: Backend = actionsCacheBackend): Promise<vo
   try {
     const ctx = loadContext();
     await phase(timings, 'restore (pre)', async () => {
-      const action = preAction({
-        cacheNonEmpty: await isNonEmptyDir(modCache),
-        serviceAvailable: backend.available(),
-      });
-      if (action === 'skip-nonempty') {
+      if (preAction({ cacheNonEmpty: await isNonEmptyDir(modCache) }) === 'skip-nonempty') {
         state.outcome = 'skipped-nonempty';
         core.info(
           `The module cache ${modCache} is not empty: not extracting over it ` +
@@ -38,51 +30,26 @@ export async function runPre(backend: Backend = actionsCacheBackend): Promise<vo
         );
         return;
       }
-      if (action === 'skip-unavailable') {
-        state.outcome = 'unavailable';
-        core.warning(describeUnavailable('no cache service URL in this job'));
-        return;
-      }
       // go.sum is usually not on disk yet (pre runs before checkout); on a
       // self-hosted runner with a kept workspace it may be, and may be stale.
       // main re-derives the exact key either way.
       const deps = await findDependencyFiles(ctx.workingDirectory, ctx.inputs.goSumFiles);
-      const plan = deriveKeys(ctx.keyParts, deps.hash);
+      const plan = deriveKeys(ctx.keyParts, deps.files.length > 0 ? deps.hash : undefined);
       const primary = plan.exact ?? plan.lineage[0]!;
       const restoreKeys = plan.exact ? plan.lineage : plan.lineage.slice(1);
       core.info(`Module cache: ${modCache}`);
-      core.info(
-        `Looking up ${primary}${restoreKeys.length ? ` then ${restoreKeys.join(', ')}` : ''}`,
-      );
-      const found = await backend.lookup(
-        [cachePathSpec(modCache)],
+      const outcome = await restoreNewest(
+        backend,
+        modCache,
         primary,
         restoreKeys,
         ctx.inputs.lookupTimeoutMs,
       );
-      if (found.kind === 'unavailable') {
-        state.outcome = 'unavailable';
-        core.warning(describeUnavailable(found.reason));
-        return;
-      }
-      if (found.kind === 'miss') {
-        core.info('No entry for this environment yet.');
-        return;
-      }
-      const restored = await backend.restore([cachePathSpec(modCache)], found.matchedKey);
-      if (restored.kind === 'failed') {
-        state.outcome = 'unavailable';
-        core.warning(
-          `Restoring ${found.matchedKey} failed (${restored.reason}); removing what was extracted ` +
-            'and going on without a cache.',
-        );
-        await forceRemove(modCache);
-        return;
-      }
-      state.outcome = 'restored';
-      state.matchedKey = restored.matchedKey;
-      state.archiveBytes = restored.archiveBytes;
-      core.info(`Restored ${restored.matchedKey}; main verifies it once go.sum is on disk.`);
+      state.outcome = outcome.kind;
+      if (outcome.kind !== 'restored') return;
+      state.matchedKey = outcome.matchedKey;
+      state.archiveBytes = outcome.archiveBytes;
+      core.info(`Restored ${outcome.matchedKey}; main verifies it once go.sum is on disk.`);
     });
   } catch (e) {
     const err = e as Error;

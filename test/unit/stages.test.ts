@@ -109,6 +109,14 @@ describe('pre', () => {
     expect(process.exitCode ?? 0).toBe(0);
   });
 
+  it('skips the lookup without a cache service, with a warning', async () => {
+    const backend = fakeBackend({ available: () => false });
+    await runPre(backend);
+    expect(backend.calls).toEqual([]);
+    expect(out.join('')).toContain('::warning::Cache service unavailable (no cache service URL');
+    expect(fileCommands('state')).toContain('"outcome":"unavailable"');
+  });
+
   it('removes what a failed restore extracted', async () => {
     const backend = fakeBackend({
       lookup: async () => ({ kind: 'hit', matchedKey: 'k' }),

@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import * as path from 'node:path';
 import { hash1 } from '../../../src/lib/gosum.js';
-import { escapePath } from './goproxy.js';
+import { escapeModulePath } from '../../../src/lib/gosum.js';
 import { zipBuffer } from './zip.js';
 
 export type Corruption =
@@ -73,9 +73,18 @@ export function corrupt(
   version: string,
   kind: Corruption,
 ): void {
-  const tree = path.join(modCache, ...`${escapePath(modPath)}@${escapePath(version)}`.split('/'));
-  const dl = path.join(modCache, 'cache', 'download', ...escapePath(modPath).split('/'), '@v');
-  const base = path.join(dl, escapePath(version));
+  const tree = path.join(
+    modCache,
+    ...`${escapeModulePath(modPath)}@${escapeModulePath(version)}`.split('/'),
+  );
+  const dl = path.join(
+    modCache,
+    'cache',
+    'download',
+    ...escapeModulePath(modPath).split('/'),
+    '@v',
+  );
+  const base = path.join(dl, escapeModulePath(version));
   statSync(tree);
   switch (kind) {
     case 'modified-file': {

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { escapeModulePath } from '../../../src/lib/gosum.js';
 import { writeZip } from './zip.js';
 
 export interface ModuleVersion {
@@ -17,15 +18,11 @@ export interface ModuleVersion {
   files: Record<string, string | Buffer>;
 }
 
-export function escapePath(p: string): string {
-  return p.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
-}
-
 /** Writes one module version into a proxy directory. */
 export function publish(proxyDir: string, m: ModuleVersion): void {
-  const dir = path.join(proxyDir, ...escapePath(m.path).split('/'), '@v');
+  const dir = path.join(proxyDir, ...escapeModulePath(m.path).split('/'), '@v');
   mkdirSync(dir, { recursive: true });
-  const v = escapePath(m.version);
+  const v = escapeModulePath(m.version);
   if (!/^v0\.0\.0-\d{14}-/.test(m.version))
     appendFileSync(path.join(dir, 'list'), `${m.version}\n`);
   writeFileSync(

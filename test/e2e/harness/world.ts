@@ -9,15 +9,9 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { escapeModulePath } from '../../../src/lib/gosum.js';
 import { CacheServer } from './cache-server.js';
-import {
-  escapePath,
-  generateModules,
-  goEnv,
-  publish,
-  writeProject,
-  type GeneratedSet,
-} from './goproxy.js';
+import { generateModules, goEnv, publish, writeProject, type GeneratedSet } from './goproxy.js';
 import { REPO_ROOT, runJob, type JobOptions, type JobResult } from './runner.js';
 
 const execFileAsync = promisify(execFile);
@@ -95,13 +89,13 @@ export class World {
   proxySubset(name: string, versions: { path: string; version: string }[]): string {
     const dir = path.join(this.root, `proxy-${name}`);
     for (const v of versions) {
-      const from = path.join(this.proxyDir, ...escapePath(v.path).split('/'), '@v');
-      const to = path.join(dir, ...escapePath(v.path).split('/'), '@v');
+      const from = path.join(this.proxyDir, ...escapeModulePath(v.path).split('/'), '@v');
+      const to = path.join(dir, ...escapeModulePath(v.path).split('/'), '@v');
       mkdirSync(to, { recursive: true });
       for (const ext of ['.info', '.mod', '.zip']) {
         cpSync(
-          path.join(from, escapePath(v.version) + ext),
-          path.join(to, escapePath(v.version) + ext),
+          path.join(from, escapeModulePath(v.version) + ext),
+          path.join(to, escapeModulePath(v.version) + ext),
         );
       }
     }
