@@ -23,8 +23,8 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadSums, checkAgainstGoSum, goModVerify } from '../src/lib/verify.js';
-import { Go } from '../src/lib/toolchain.js';
+import { loadSums, checkAgainstGoSum, goModVerify } from '../src/verify/verify.js';
+import { Go } from '../src/go/toolchain.js';
 import { REPO_ROOT } from '../test/e2e/harness/runner.js';
 import { MODCACHE_SPEC, World } from '../test/e2e/harness/world.js';
 

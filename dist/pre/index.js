@@ -38247,7 +38247,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _stages_pre_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9460);
+/* harmony import */ var _stages_pre_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1400);
 // Entry point of the pre stage; the logic lives in stages/pre.ts.
 
 await (0,_stages_pre_js__WEBPACK_IMPORTED_MODULE_0__/* .runPre */ .X)();
@@ -38260,7 +38260,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9460:
+/***/ 1400:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -98073,7 +98073,7 @@ function saveCacheV2(paths_1, key_1, options_1) {
     });
 }
 //# sourceMappingURL=cache.js.map
-;// CONCATENATED MODULE: ./src/lib/backend.ts
+;// CONCATENATED MODULE: ./src/cache/backend.ts
 /**
  * The cache backend: @actions/cache behind a small interface that never throws
  * for service trouble. A service that is down, slow or refusing turns into a
@@ -98194,7 +98194,7 @@ function describeUnavailable(reason) {
     return `Cache service unavailable (${reason}); going on without a cache.`;
 }
 
-;// CONCATENATED MODULE: ./src/lib/key.ts
+;// CONCATENATED MODULE: ./src/cache/key.ts
 /**
  * Cache key derivation. Pure: every input arrives as an argument.
  *
@@ -98311,7 +98311,7 @@ function hashDependencyFiles(files) {
     return h.digest('hex').slice(0, 40);
 }
 
-;// CONCATENATED MODULE: ./src/lib/inputs.ts
+;// CONCATENATED MODULE: ./src/action/inputs.ts
 /**
  * Reads and validates the action's inputs. Parsing is pure (takes a getter),
  * so it is unit tested without the runner.
@@ -98376,7 +98376,7 @@ function parseInputs(get) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/lib/context.ts
+;// CONCATENATED MODULE: ./src/action/context.ts
 /**
  * What every stage derives from the runner's environment and the inputs.
  */
@@ -98411,7 +98411,7 @@ function samePath(a, b) {
     return norm(a) === norm(b);
 }
 
-;// CONCATENATED MODULE: ./src/lib/decide.ts
+;// CONCATENATED MODULE: ./src/action/decide.ts
 /**
  * pre never extracts over a non-empty module cache: tar would fail with "File
  * exists". Whether the service is there is restoreNewest's concern.
@@ -98477,7 +98477,7 @@ function saveDecision(s) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/lib/gosum.ts
+;// CONCATENATED MODULE: ./src/go/gosum.ts
 /**
  * go.sum parsing and the module cache's naming rules. Pure.
  */
@@ -98549,7 +98549,7 @@ function hash1(files) {
     return 'h1:' + h.digest('base64');
 }
 
-;// CONCATENATED MODULE: ./src/lib/modcache.ts
+;// CONCATENATED MODULE: ./src/go/modcache.ts
 /**
  * The Go module cache on disk: where it is without asking Go, whether it is
  * empty, and a scan of its download area (cache/download/<escaped path>/@v).
@@ -98772,7 +98772,7 @@ async function applyPrune(modCache, items) {
     return items.length;
 }
 
-;// CONCATENATED MODULE: ./src/lib/project.ts
+;// CONCATENATED MODULE: ./src/go/project.ts
 /**
  * The Go project in the workspace: its dependency files, their hash, and the
  * directories where Go commands must run.
@@ -98823,7 +98823,7 @@ function moduleRoots(workingDirectory, files, goWork) {
     return [...roots].sort();
 }
 
-;// CONCATENATED MODULE: ./src/lib/report.ts
+;// CONCATENATED MODULE: ./src/report/report.ts
 /**
  * Reporting: one log group per phase with its duration, the outputs, and the
  * job summary table.
@@ -98885,7 +98885,7 @@ function summaryMarkdown(d) {
     return md;
 }
 
-;// CONCATENATED MODULE: ./src/lib/restore.ts
+;// CONCATENATED MODULE: ./src/cache/restore.ts
 /**
  * Restoring the newest entry of a lineage into an empty module cache: the
  * sequence pre and main share. Service trouble and broken archives become a
@@ -98920,7 +98920,7 @@ async function restoreNewest(backend, modCache, primaryKey, restoreKeys, lookupT
     return restored;
 }
 
-;// CONCATENATED MODULE: ./src/lib/state.ts
+;// CONCATENATED MODULE: ./src/action/state.ts
 /**
  * What one stage hands to the next through the runner's state file.
  */

@@ -7,25 +7,25 @@
 import * as core from '@actions/core';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { actionsCacheBackend, type Backend } from '../lib/backend.js';
-import { loadContext, samePath } from '../lib/context.js';
-import { mainRestoreAction, needsDownload } from '../lib/decide.js';
-import { classifyDownloadFailure, type BadModule } from '../lib/goout.js';
-import { InputError } from '../lib/inputs.js';
-import { classifyMatch, deriveKeys, type HitKind } from '../lib/key.js';
+import { actionsCacheBackend, type Backend } from '../cache/backend.js';
+import { loadContext, samePath } from '../action/context.js';
+import { mainRestoreAction, needsDownload } from '../action/decide.js';
+import { classifyDownloadFailure, type BadModule } from '../go/goout.js';
+import { InputError } from '../action/inputs.js';
+import { classifyMatch, deriveKeys, type HitKind } from '../cache/key.js';
 import {
   cachePathSpec,
   countModules,
   forceRemove,
   isNonEmptyDir,
   type CacheScan,
-} from '../lib/modcache.js';
-import { restoreNewest } from '../lib/restore.js';
-import { findDependencyFiles, moduleRoots } from '../lib/project.js';
-import { describeBad, phase } from '../lib/report.js';
-import { readPre, saveMain, type MainState } from '../lib/state.js';
-import { Go } from '../lib/toolchain.js';
-import { checkAgainstGoSum, corruptModuleList, loadSums, verifyAll } from '../lib/verify.js';
+} from '../go/modcache.js';
+import { restoreNewest } from '../cache/restore.js';
+import { findDependencyFiles, moduleRoots } from '../go/project.js';
+import { describeBad, phase } from '../report/report.js';
+import { readPre, saveMain, type MainState } from '../action/state.js';
+import { Go } from '../go/toolchain.js';
+import { checkAgainstGoSum, corruptModuleList, loadSums, verifyAll } from '../verify/verify.js';
 
 export class SecurityError extends Error {
   constructor(goMessage: string, modules: string[]) {

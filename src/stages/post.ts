@@ -4,10 +4,10 @@
  * and then saves nothing that main did not verify.
  */
 import * as core from '@actions/core';
-import { actionsCacheBackend, describeUnavailable, type Backend } from '../lib/backend.js';
-import { loadContext } from '../lib/context.js';
-import { saveDecision } from '../lib/decide.js';
-import { deriveKeys, generationKey } from '../lib/key.js';
+import { actionsCacheBackend, describeUnavailable, type Backend } from '../cache/backend.js';
+import { loadContext } from '../action/context.js';
+import { saveDecision } from '../action/decide.js';
+import { deriveKeys, generationKey } from '../cache/key.js';
 import {
   applyPrune,
   cachePathSpec,
@@ -15,12 +15,12 @@ import {
   planPrune,
   scanModCache,
   type CacheScan,
-} from '../lib/modcache.js';
-import { findDependencyFiles } from '../lib/project.js';
-import { phase, summaryMarkdown, type SummaryData } from '../lib/report.js';
-import { readMain, readPre } from '../lib/state.js';
-import { Go } from '../lib/toolchain.js';
-import { corruptModuleList, loadSums, verifyAll } from '../lib/verify.js';
+} from '../go/modcache.js';
+import { findDependencyFiles } from '../go/project.js';
+import { phase, summaryMarkdown, type SummaryData } from '../report/report.js';
+import { readMain, readPre } from '../action/state.js';
+import { Go } from '../go/toolchain.js';
+import { corruptModuleList, loadSums, verifyAll } from '../verify/verify.js';
 
 function verificationText(m: NonNullable<ReturnType<typeof readMain>>): string {
   if (m.securityError) return 'FAILED: go.sum checksum mismatch on download (SECURITY ERROR)';

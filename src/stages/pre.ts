@@ -4,15 +4,15 @@
  * Go and usually without go.sum. Never fails the job for cache trouble.
  */
 import * as core from '@actions/core';
-import { actionsCacheBackend, type Backend } from '../lib/backend.js';
-import { loadContext } from '../lib/context.js';
-import { preAction } from '../lib/decide.js';
-import { deriveKeys } from '../lib/key.js';
-import { isNonEmptyDir, locateModCacheWithoutGo } from '../lib/modcache.js';
-import { findDependencyFiles } from '../lib/project.js';
-import { phase } from '../lib/report.js';
-import { restoreNewest } from '../lib/restore.js';
-import { savePre, type PreState } from '../lib/state.js';
+import { actionsCacheBackend, type Backend } from '../cache/backend.js';
+import { loadContext } from '../action/context.js';
+import { preAction } from '../action/decide.js';
+import { deriveKeys } from '../cache/key.js';
+import { isNonEmptyDir, locateModCacheWithoutGo } from '../go/modcache.js';
+import { findDependencyFiles } from '../go/project.js';
+import { phase } from '../report/report.js';
+import { restoreNewest } from '../cache/restore.js';
+import { savePre, type PreState } from '../action/state.js';
 
 export async function runPre(backend: Backend = actionsCacheBackend): Promise<void> {
   const started = Date.now();

@@ -5,7 +5,7 @@ import {
   preAction,
   saveDecision,
   type SaveInput,
-} from '../../src/lib/decide.js';
+} from '../../src/action/decide.js';
 
 describe('pre', () => {
   it('never extracts over a non-empty module cache', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyDownloadFailure, parseVerifyOutput } from '../../src/lib/goout.js';
+import { classifyDownloadFailure, parseVerifyOutput } from '../../src/go/goout.js';
 
 describe('parseVerifyOutput', () => {
   it('recognises success', () => {

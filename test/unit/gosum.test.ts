@@ -6,7 +6,7 @@ import {
   parseGoSum,
   sumIndex,
   unescapeModulePath,
-} from '../../src/lib/gosum.js';
+} from '../../src/go/gosum.js';
 
 describe('parseGoSum', () => {
   it('parses zip and go.mod lines', () => {

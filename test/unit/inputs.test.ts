@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_GO_SUM_FILES, InputError, parseInputs } from '../../src/lib/inputs.js';
+import { DEFAULT_GO_SUM_FILES, InputError, parseInputs } from '../../src/action/inputs.js';
 
 const getter =
   (values: Record<string, string>) =>

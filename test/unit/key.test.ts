@@ -10,7 +10,7 @@ import {
   platformFromEnv,
   sanitizePart,
   type KeyParts,
-} from '../../src/lib/key.js';
+} from '../../src/cache/key.js';
 
 const parts: KeyParts = {
   prefix: 'vgc-v1',

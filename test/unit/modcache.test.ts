@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { goModHash } from '../../src/lib/gosum.js';
+import { goModHash } from '../../src/go/gosum.js';
 import {
   cachePathSpec,
   compareWithGoSum,
@@ -13,7 +13,7 @@ import {
   planPrune,
   scanModCache,
   type CacheScan,
-} from '../../src/lib/modcache.js';
+} from '../../src/go/modcache.js';
 
 describe('locateModCacheWithoutGo', () => {
   it('prefers GOMODCACHE, then the first GOPATH entry, then the home directory', () => {

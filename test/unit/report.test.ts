@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatMs, summaryMarkdown } from '../../src/lib/report.js';
+import { formatBytes, formatMs, summaryMarkdown } from '../../src/report/report.js';
 
 describe('summaryMarkdown', () => {
   it('renders one table with every field, and the bad modules', () => {

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Backend } from '../../src/lib/backend.js';
+import type { Backend } from '../../src/cache/backend.js';
 import { runMain } from '../../src/stages/main.js';
 import { runPost } from '../../src/stages/post.js';
 import { runPre } from '../../src/stages/pre.js';

@@ -15,8 +15,8 @@ import {
   unlinkSync,
 } from 'node:fs';
 import * as path from 'node:path';
-import { hash1 } from '../../../src/lib/gosum.js';
-import { escapeModulePath } from '../../../src/lib/gosum.js';
+import { hash1 } from '../../../src/go/gosum.js';
+import { escapeModulePath } from '../../../src/go/gosum.js';
 import { zipBuffer } from './zip.js';
 
 export type Corruption =

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { escapeModulePath } from '../../../src/lib/gosum.js';
+import { escapeModulePath } from '../../../src/go/gosum.js';
 import { writeZip } from './zip.js';
 
 export interface ModuleVersion {

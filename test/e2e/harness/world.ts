@@ -9,7 +9,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { escapeModulePath } from '../../../src/lib/gosum.js';
+import { escapeModulePath } from '../../../src/go/gosum.js';
 import { CacheServer } from './cache-server.js';
 import { generateModules, goEnv, publish, writeProject, type GeneratedSet } from './goproxy.js';
 import { REPO_ROOT, runJob, type JobOptions, type JobResult } from './runner.js';

@@ -5,7 +5,7 @@
 import * as glob from '@actions/glob';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { hashDependencyFiles } from './key.js';
+import { hashDependencyFiles } from '../cache/key.js';
 
 export interface DependencyFiles {
   workingDirectory: string;

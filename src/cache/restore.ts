@@ -5,7 +5,7 @@
  */
 import * as core from '@actions/core';
 import { describeUnavailable, type Backend } from './backend.js';
-import { cachePathSpec, forceRemove } from './modcache.js';
+import { cachePathSpec, forceRemove } from '../go/modcache.js';
 
 export type RestoreOutcome =
   | { kind: 'restored'; matchedKey: string; archiveBytes?: number }

@@ -3,7 +3,7 @@
  * job summary table.
  */
 import * as core from '@actions/core';
-import type { BadModule } from './goout.js';
+import type { BadModule } from '../go/goout.js';
 
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;

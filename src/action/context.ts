@@ -3,7 +3,7 @@
  */
 import * as core from '@actions/core';
 import * as path from 'node:path';
-import { branchFromEnv, platformFromEnv, type KeyParts } from './key.js';
+import { branchFromEnv, platformFromEnv, type KeyParts } from '../cache/key.js';
 import { parseInputs, type Inputs } from './inputs.js';
 
 export interface Context {

@@ -10,10 +10,10 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parseGoSum, sumIndex, type SumFile } from './gosum.js';
-import { parseVerifyOutput, type BadModule } from './goout.js';
-import { compareWithGoSum, scanModCache, type CacheScan } from './modcache.js';
-import type { Go } from './toolchain.js';
+import { parseGoSum, sumIndex, type SumFile } from '../go/gosum.js';
+import { parseVerifyOutput, type BadModule } from '../go/goout.js';
+import { compareWithGoSum, scanModCache, type CacheScan } from '../go/modcache.js';
+import type { Go } from '../go/toolchain.js';
 
 export interface VerifyOutcome {
   ok: boolean;

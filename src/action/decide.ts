@@ -1,7 +1,7 @@
 /**
  * The decisions of each stage, as pure functions of what the stage observed.
  */
-import type { HitKind } from './key.js';
+import type { HitKind } from '../cache/key.js';
 import type { SaveMode } from './inputs.js';
 
 /**
