@@ -5,6 +5,8 @@
 
 export type OnCorruption = 'rebuild' | 'fail';
 export type SaveMode = 'auto' | 'never';
+export type Mode = 'job' | 'health';
+export type BuildCacheSave = 'default-branch' | 'always' | 'never';
 
 export interface Inputs {
   keyPrefix: string;
@@ -18,6 +20,16 @@ export interface Inputs {
   prune: boolean;
   lookupTimeoutMs: number;
   saveTimeoutMs: number;
+  /** Entries keep the module zips (`true`) or hold trees, .ziphash, .mod and .info only. */
+  saveZips: boolean;
+  mode: Mode;
+  /** Health mode: the environments to check (defaults to `environment`). */
+  environments: string[];
+  githubToken: string;
+  deleteSuperseded: boolean;
+  failOnUnhealthy: boolean;
+  buildCache: boolean;
+  buildCacheSave: BuildCacheSave;
 }
 
 export const DEFAULT_GO_SUM_FILES = ['**/go.sum', '**/go.work.sum'];
@@ -82,16 +94,36 @@ export function parseInputs(get: Getter): Inputs {
       `is ${keyPrefix.length} characters; keep it to 64 or fewer.`,
     );
   }
+  const environment = get('environment').trim();
+  const environments = get('environments')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  const bool = (name: string, dflt: 'true' | 'false'): boolean =>
+    choice(get, name, ['true', 'false'] as const, dflt) === 'true';
   return {
     keyPrefix,
-    environment: get('environment').trim(),
+    environment,
     goSumFiles: globs.length > 0 ? globs : DEFAULT_GO_SUM_FILES,
     goSumFilesIsDefault: globs.length === 0 || globs.join('\n') === DEFAULT_GO_SUM_FILES.join('\n'),
     workingDirectory,
     onCorruption: choice(get, 'on-corruption', ['rebuild', 'fail'] as const, 'rebuild'),
     save: choice(get, 'save', ['auto', 'never'] as const, 'auto'),
-    prune: choice(get, 'prune', ['true', 'false'] as const, 'true') === 'true',
+    prune: bool('prune', 'true'),
     lookupTimeoutMs: seconds(get, 'lookup-timeout', 30),
     saveTimeoutMs: seconds(get, 'save-timeout', 600),
+    saveZips: bool('save-zips', 'true'),
+    mode: choice(get, 'mode', ['job', 'health'] as const, 'job'),
+    environments: environments.length > 0 ? environments : [environment],
+    githubToken: get('github-token').trim(),
+    deleteSuperseded: bool('delete-superseded', 'false'),
+    failOnUnhealthy: bool('fail-on-unhealthy', 'false'),
+    buildCache: bool('build-cache', 'false'),
+    buildCacheSave: choice(
+      get,
+      'build-cache-save',
+      ['default-branch', 'always', 'never'] as const,
+      'default-branch',
+    ),
   };
 }
