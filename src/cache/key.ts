@@ -16,14 +16,21 @@
  * Every part is sanitised to characters that cannot include the separator, so
  * environment "prod" can never read a key of environment "prod;x" or "prod-eu"
  * (the restore keys end with the separator).
+ *
+ * Keys are lower case by construction. GitHub's service treats keys that
+ * differ only in case as one, actions/cache compares matched keys without
+ * regard to case, and nektos/act lower-cases keys when it saves: a key with a
+ * capital letter would never be found again as written. A part that had
+ * capitals is lower-cased and gets a hash of its raw value, so "Prod" and
+ * "prod" stay two environments after any case folding.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 export const SEPARATOR = ';';
 /** GitHub rejects keys longer than this. */
 export const MAX_KEY_LENGTH = 512;
 const MAX_PART = 64;
-const SAFE = /[^A-Za-z0-9._\-/@+]/g;
+const SAFE = /[^a-z0-9._\-/@+]/g;
 
 export interface KeyParts {
   prefix: string;
@@ -52,7 +59,7 @@ function shortHash(value: string): string {
 export function sanitizePart(raw: string, fallback: string): string {
   const value = raw.trim();
   if (value === '') return fallback;
-  const safe = value.replace(SAFE, '_');
+  const safe = value.toLowerCase().replace(SAFE, '_');
   if (safe === value && value.length <= MAX_PART) return value;
   return `${safe.slice(0, MAX_PART - 9)}~${shortHash(value)}`;
 }
@@ -109,9 +116,22 @@ export function deriveKeys(parts: KeyParts, dependencyHash?: string): KeyPlan {
   return plan;
 }
 
-/** Key under which a verified module cache is saved: the exact key plus a generation. */
-export function generationKey(exact: string, runId: string, runAttempt: string): string {
-  const gen = `${sanitizePart(runId, '0')}.${sanitizePart(runAttempt, '1')}`;
+/**
+ * Key under which a verified module cache is saved: the exact key plus a
+ * generation. Run id and attempt alone are not unique (nektos/act gives every
+ * run id 1; two jobs of one run may share an environment), and an entry can
+ * never be saved twice, so the generation also carries the save time and a
+ * random tail. The service returns the newest entry under a prefix, so the
+ * newest verified generation wins whatever its name.
+ */
+export function generationKey(
+  exact: string,
+  runId: string,
+  runAttempt: string,
+  now: number = Date.now(),
+  nonce: string = randomBytes(3).toString('hex'),
+): string {
+  const gen = `${sanitizePart(runId, '0')}.${sanitizePart(runAttempt, '1')}.${now.toString(36)}${nonce}`;
   return `${exact}${SEPARATOR}gen=${gen}`;
 }
 
@@ -123,7 +143,9 @@ export type HitKind = 'exact' | 'lineage' | 'local' | 'miss';
  */
 export function classifyMatch(exact: string, matched: string | undefined): HitKind {
   if (!matched) return 'miss';
-  if (matched === exact || matched.startsWith(exact + SEPARATOR)) return 'exact';
+  const m = matched.toLowerCase();
+  const e = exact.toLowerCase();
+  if (m === e || m.startsWith(e + SEPARATOR)) return 'exact';
   return 'lineage';
 }
 

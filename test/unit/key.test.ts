@@ -103,7 +103,50 @@ describe('generations and matches', () => {
     expect(classifyMatch(exact, undefined)).toBe('miss');
   });
   it('a generation key starts with the exact key, so the service prefers the newest generation', () => {
-    expect(generationKey(exact, '17', '2')).toBe(`${exact};gen=17.2`);
+    const t = Date.UTC(2026, 10, 22);
+    expect(generationKey(exact, '17', '2', t, 'abcdef')).toBe(
+      `${exact};gen=17.2.${t.toString(36)}abcdef`,
+    );
+  });
+  it('generations stay unique when the run id repeats (act gives every run id 1)', () => {
+    const keys = new Set<string>();
+    for (let i = 0; i < 50; i++) keys.add(generationKey(exact, '1', '1'));
+    expect(keys.size).toBe(50);
+  });
+  it('a matched key is compared with the exact key without regard to case', () => {
+    expect(classifyMatch(exact, generationKey(exact, '1', '1').toUpperCase())).toBe('exact');
+  });
+});
+
+describe('case folding', () => {
+  const lowerAll = (p: ReturnType<typeof deriveKeys>): string[] =>
+    [p.exact!, ...p.lineage].map((k) => k.toLowerCase());
+  it('keys are lower case, so a service or runner that folds case finds them as written', () => {
+    const plan = deriveKeys({ ...parts, environment: 'Prod', branch: 'Feature-X' }, HASH);
+    for (const k of [plan.exact!, ...plan.lineage]) expect(k).toBe(k.toLowerCase());
+    expect(plan.exact).toMatch(/env=prod~[0-9a-f]{8};ref=feature-x~[0-9a-f]{8};/);
+  });
+  it('environments and branches that differ only in case keep different keys after lower-casing', () => {
+    const prod = deriveKeys({ ...parts, environment: 'prod' }, HASH);
+    const Prod = deriveKeys({ ...parts, environment: 'Prod' }, HASH);
+    const PROD = deriveKeys({ ...parts, environment: 'PROD' }, HASH);
+    expect(new Set([prod, Prod, PROD].map((p) => lowerAll(p)[0])).size).toBe(3);
+    // No environment's restore keys reach another's entries after folding.
+    for (const [a, b] of [
+      [prod, Prod],
+      [Prod, PROD],
+    ] as const) {
+      for (const restore of lowerAll(a).slice(1)) {
+        expect(lowerAll(b)[0]!.startsWith(restore)).toBe(false);
+      }
+    }
+    const main = deriveKeys({ ...parts, branch: 'feature' }, HASH);
+    const Main = deriveKeys({ ...parts, branch: 'Feature' }, HASH);
+    expect(lowerAll(main)[0]).not.toBe(lowerAll(Main)[0]);
+  });
+  it('the same raw name always gives the same key, so exact hits survive from run to run', () => {
+    const a = deriveKeys({ ...parts, branch: 'Feature-X' }, HASH).exact;
+    expect(deriveKeys({ ...parts, branch: 'Feature-X' }, HASH).exact).toBe(a);
   });
 });
 
