@@ -2,14 +2,29 @@
  * The local cache service itself, driven by the clients the action uses:
  * lookup order, immutability, branch scopes, and Azure block uploads (which
  * the cache client only uses above 128 MiB, so the Azure SDK drives them here
- * with small blocks).
+ * with small blocks); the v1 REST protocol with the real @actions/cache
+ * client; Range, throttling, case-insensitive keys and the REST-API view.
+ * Our own restore client (lookup + segmented download) must find and fetch
+ * exactly what the real client saved, over both protocols.
  */
 import { BlockBlobClient } from '@azure/storage-blob';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CacheServer } from './harness/cache-server.js';
+import { downloadStream } from '../../src/cache/download.js';
+import {
+  cacheServiceFromEnv,
+  compressionForSave,
+  entryVersion,
+} from '../../src/cache/service/index.js';
+import { CacheServer, type Protocol } from './harness/cache-server.js';
+import { REPO_ROOT } from './harness/runner.js';
+
+const execFileAsync = promisify(execFile);
 
 let server: CacheServer;
 let dir: string;
@@ -140,5 +155,227 @@ describe('local cache service', () => {
     await get('a;x;1');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
     server.faults = {};
+  });
+});
+
+/**
+ * Runs the real @actions/cache client the way our post stage will save: cwd
+ * and GITHUB_WORKSPACE a staging directory, paths ['.'].
+ */
+async function realClient(
+  args: string[],
+  workspace: string,
+  protocol: Protocol,
+  branch = 'main',
+): Promise<{ code: number; output: string }> {
+  mkdirSync(workspace, { recursive: true });
+  try {
+    const { stdout, stderr } = await execFileAsync(
+      process.execPath,
+      [path.join(REPO_ROOT, 'test/e2e/harness/cache-client.mjs'), ...args],
+      {
+        cwd: workspace,
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          HOME: path.join(dir, 'home'),
+          GITHUB_WORKSPACE: workspace,
+          RUNNER_TEMP: path.join(dir, 'runner-temp'),
+          ...server.envFor(branch, { protocol }),
+        },
+      },
+    );
+    return { code: 0, output: stdout + stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? 1, output: `${err.stdout ?? ''}${err.stderr ?? ''}` };
+  }
+}
+
+async function sha256Stream(stream: AsyncIterable<Buffer>): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of stream) h.update(chunk);
+  return h.digest('hex');
+}
+
+describe.each(['v1', 'v2'] as const)('%s with the real client and ours', (protocol) => {
+  it('the real client saves and restores; our client finds and downloads the same archive', async () => {
+    const staging = path.join(dir, `staging-${protocol}`);
+    mkdirSync(path.join(staging, 'cache', 'download', 'example.com', 'm', '@v'), {
+      recursive: true,
+    });
+    writeFileSync(
+      path.join(staging, 'cache', 'download', 'example.com', 'm', '@v', 'list'),
+      'v1.0.0\n',
+    );
+    mkdirSync(path.join(staging, 'example.com', 'm@v1.0.0'), { recursive: true });
+    writeFileSync(
+      path.join(staging, 'example.com', 'm@v1.0.0', 'go.mod'),
+      'module example.com/m\n',
+    );
+    const key = `go-mod;${protocol};Linux;abc`;
+    const saved = await realClient(['save', key, '.'], staging, protocol);
+    expect(saved.code, saved.output).toBe(0);
+    const entry = server.finalized().find((e) => e.key === key);
+    expect(entry).toBeDefined();
+    expect(server.calls('CreateCacheEntry').at(-1)?.protocol).toBe(
+      protocol === 'v1' ? 'v1' : undefined,
+    );
+
+    // The real client restores it (into another staging directory).
+    const target = path.join(dir, `target-${protocol}`);
+    const restored = await realClient(['restore', 'go-mod;', '.'], target, protocol);
+    expect(restored.code, restored.output).toBe(0);
+    expect(restored.output).toContain(`restored ${key}`);
+    expect(readFileSync(path.join(target, 'example.com', 'm@v1.0.0', 'go.mod'), 'utf8')).toBe(
+      'module example.com/m\n',
+    );
+
+    // Ours: same version, same entry, same bytes, fetched in ranges.
+    const svc = cacheServiceFromEnv({ ...server.envFor('feature', { protocol }) });
+    expect(svc?.protocol).toBe(protocol);
+    const version = entryVersion(['.'], await compressionForSave(), process.platform);
+    expect(version).toBe(entry!.version);
+    const found = await svc!.lookup('go-mod;x', [`go-mod;${protocol};linux`], version, {
+      timeoutMs: 5000,
+    });
+    expect(found).toMatchObject({ kind: 'hit', entry: { matchedKey: key } });
+    if (found.kind !== 'hit') return;
+    const before = server.log.length;
+    const got = await sha256Stream(downloadStream(found.entry.downloadUrl, { segmentBytes: 64 }));
+    expect(got).toBe(createHash('sha256').update(readFileSync(entry!.file)).digest('hex'));
+    const ranged = server.log.slice(before).filter((l) => l.method === 'download');
+    expect(ranged.length).toBe(Math.ceil(entry!.size / 64));
+    expect(ranged.every((l) => l.status === 206)).toBe(true);
+  });
+
+  it('a policy denial: the real client and ours both treat it as no cache', async () => {
+    server.faults = { denyRead: true, denyWrite: true };
+    try {
+      const staging = path.join(dir, `staging-${protocol}`);
+      const restore = await realClient(
+        ['restore', 'go-mod;', '.'],
+        path.join(dir, 'denied'),
+        protocol,
+      );
+      expect(restore.code).toBe(2);
+      expect(restore.output).toContain('cache read denied:');
+      const save = await realClient(['save', `denied;${protocol}`, '.'], staging, protocol);
+      expect(save.code).toBe(1);
+      expect(save.output).toContain('cache write denied:');
+      const svc = cacheServiceFromEnv(server.envFor('main', { protocol }));
+      expect(await svc!.lookup('go-mod;', [], 'any', { timeoutMs: 3000 })).toEqual({
+        kind: 'denied',
+        reason: expect.stringMatching(/^cache read denied: .* \(HTTP 403\)$/),
+      });
+    } finally {
+      server.faults = {};
+    }
+  });
+
+  it('refuses a second save of a key that differs only in case', async () => {
+    const staging = path.join(dir, `staging-${protocol}`);
+    const again = await realClient(
+      ['save', `GO-MOD;${protocol};linux;ABC`, '.'],
+      staging,
+      protocol,
+    );
+    expect(again.code).toBe(1);
+    expect(again.output).toMatch(/not saved/);
+    expect(server.calls('CreateCacheEntry').at(-1)?.status).toBe(409);
+  });
+});
+
+describe('downloads, keys and the REST view', () => {
+  async function fetchBytes(
+    url: string,
+    range?: string,
+  ): Promise<{ status: number; body: Buffer; headers: Headers }> {
+    const res = await fetch(url, { headers: range ? { range } : {} });
+    return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers };
+  }
+
+  it('serves single byte ranges with 206 and refuses ranges past the end with 416', async () => {
+    const data = Buffer.from('0123456789abcdef');
+    await put('range;1', data, 'main', 'r');
+    const r = await twirp('GetCacheEntryDownloadURL', { key: 'range;1', version: 'r' });
+    const url = r.json['signed_download_url'] as string;
+    const mid = await fetchBytes(url, 'bytes=4-7');
+    expect([mid.status, mid.body.toString(), mid.headers.get('content-range')]).toEqual([
+      206,
+      '4567',
+      'bytes 4-7/16',
+    ]);
+    expect((await fetchBytes(url, 'bytes=10-')).body.toString()).toBe('abcdef');
+    expect((await fetchBytes(url, 'bytes=-3')).body.toString()).toBe('def');
+    const past = await fetchBytes(url, 'bytes=16-20');
+    expect([past.status, past.headers.get('content-range')]).toEqual([416, 'bytes */16']);
+    const whole = await fetchBytes(url);
+    expect([whole.status, whole.body.equals(data)]).toEqual([200, true]);
+    server.faults = { ignoreRange: true };
+    expect((await fetchBytes(url, 'bytes=4-7')).status).toBe(200);
+    server.faults = {};
+  });
+
+  it('throttles downloads, changeable at runtime', async () => {
+    const data = Buffer.alloc(256 * 1024, 1);
+    await put('throttle;1', data, 'main', 'r');
+    const r = await twirp('GetCacheEntryDownloadURL', { key: 'throttle;1', version: 'r' });
+    const url = r.json['signed_download_url'] as string;
+    server.throttle(512 * 1024);
+    let t0 = Date.now();
+    expect((await fetchBytes(url)).body.equals(data)).toBe(true);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
+    server.throttle(undefined);
+    t0 = Date.now();
+    await fetchBytes(url);
+    expect(Date.now() - t0).toBeLessThan(200);
+  });
+
+  it('matches keys case-insensitively; lowerCaseKeys stores them lower-cased', async () => {
+    await put('Case;Key;1', Buffer.from('c'), 'main', 'c');
+    expect(await get('case;key;1', [], 'main', 'c')).toBe('Case;Key;1');
+    expect(await get('CASE;', [], 'main', 'c')).toBe('Case;Key;1');
+    expect(await get('nothing', ['case;KEY'], 'main', 'c')).toBe('Case;Key;1');
+    expect((await twirp('CreateCacheEntry', { key: 'CASE;KEY;1', version: 'c' })).status).toBe(409);
+    server.lowerCaseKeys = true;
+    try {
+      await put('Act;Style', Buffer.from('a'), 'main', 'c');
+      expect(await get('ACT;STYLE', [], 'main', 'c')).toBe('act;style');
+    } finally {
+      server.lowerCaseKeys = false;
+    }
+  });
+
+  it('lists entries like the REST API, records downloads as access, and deletes', async () => {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    server.clock = () => now;
+    try {
+      await put('rest;1', Buffer.from('12345'), 'feature-z', 'rv');
+      const listed = server.entries().find((e) => e.key === 'rest;1');
+      expect(listed).toEqual({
+        id: expect.any(Number),
+        key: 'rest;1',
+        ref: 'refs/heads/feature-z',
+        version: 'rv',
+        sizeBytes: 5,
+        createdAt: '2026-01-01T00:00:00.000Z',
+        lastAccessedAt: '2026-01-01T00:00:00.000Z',
+      });
+      now += 3600_000;
+      const r = await twirp(
+        'GetCacheEntryDownloadURL',
+        { key: 'rest;1', version: 'rv' },
+        'feature-z',
+      );
+      await fetchBytes(r.json['signed_download_url'] as string);
+      expect(server.entries().find((e) => e.key === 'rest;1')?.lastAccessedAt).toBe(
+        '2026-01-01T01:00:00.000Z',
+      );
+      expect(server.deleteEntry(listed!.id)).toBe(true);
+      expect(server.deleteEntry(listed!.id)).toBe(false);
+      expect(await get('rest;1', [], 'feature-z', 'rv')).toBeUndefined();
+    } finally {
+      server.clock = () => Date.now();
+    }
   });
 });

@@ -1,20 +1,30 @@
 /**
- * A local GitHub Actions cache service (v2: twirp JSON plus Azure-style blob
- * uploads) on loopback, for the unmodified @actions/cache client.
+ * A local GitHub Actions cache service on loopback, for the unmodified
+ * @actions/cache client and for our own restore client. Both protocols:
+ * v2 (twirp JSON plus Azure-style blob uploads) and v1 (the REST API under
+ * `_apis/artifactcache/`, as GHES and nektos/act speak it), chosen per job by
+ * the environment `envFor` hands out.
  *
  * - Lookup order as on GitHub: for the job's own branch, then the default
  *   branch: the exact key, then the newest entry whose key starts with the
- *   key, then each restore key (exact, then newest prefix match).
- * - Entries are immutable: creating a key that exists (or is being uploaded)
- *   is refused with 409, which the client reports as a reserve conflict.
+ *   key, then each restore key (exact, then newest prefix match). Keys are
+ *   compared case-insensitively, as GitHub's service does; `lowerCaseKeys`
+ *   stores them lower-cased on save, as nektos/act does.
+ * - Entries are immutable: creating a key that exists (or is being uploaded),
+ *   even in another letter case, is refused with 409, which the client
+ *   reports as a reserve conflict.
  * - Only finalized entries are visible; an upload that never finalizes leaves
  *   nothing behind.
+ * - Downloads honour a single HTTP Range (206) and can be throttled
+ *   (`throttle(bytesPerSecond)`); each download records the entry's last access.
  * - The bearer token names the job's branch: `branch:<name>`.
  * - Fault switches: down, 5xx, slow, rate limit, reserve conflict, corrupt
- *   download.
+ *   download, Range ignored, read or write denied by policy.
+ * - `entries()` and `deleteEntry(id)` serve an emulation of GitHub's REST
+ *   cache API (the protocol itself has no list or delete).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, promises as fs, statSync } from 'node:fs';
+import { createReadStream, mkdirSync, promises as fs, rmSync, statSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -30,7 +40,27 @@ export interface Entry {
   finalized: boolean;
   /** Uncommitted Azure blocks, by block id. */
   blocks: Map<string, Buffer>;
+  /** When the entry was created (reserved), ms since the epoch. */
+  createdAt: number;
+  /** When its archive was last downloaded (else its creation), ms since the epoch. */
+  lastAccessedAt: number;
 }
+
+/** An entry as GitHub's REST API lists it (`GET /repos/{o}/{r}/actions/caches`). */
+export interface EntryInfo {
+  id: number;
+  key: string;
+  /** The scope: `refs/heads/<branch>`. */
+  ref: string;
+  version: string;
+  sizeBytes: number;
+  /** ISO 8601. */
+  createdAt: string;
+  /** ISO 8601. */
+  lastAccessedAt: string;
+}
+
+export type Protocol = 'v1' | 'v2';
 
 export interface Faults {
   /** HTTP status for every twirp call (500, 503...). */
@@ -43,23 +73,52 @@ export interface Faults {
   reserveConflict?: boolean;
   /** Serve truncated archives on download. */
   corruptDownload?: boolean;
+  /** Answer every download with the whole archive (200), ignoring Range. */
+  ignoreRange?: boolean;
+  /** Refuse lookups with 403 "cache read denied: ..." (a token without readable scopes). */
+  denyRead?: boolean;
+  /** Refuse reservations with 403 "cache write denied: ..." (a read-only token). */
+  denyWrite?: boolean;
 }
 
+const READ_DENIED = 'cache read denied: the token of this run has no readable cache scopes';
+const WRITE_DENIED = 'cache write denied: the token of this run is read-only';
+
 export interface RequestLog {
+  /**
+   * The twirp method name; v1 calls are logged under the name of the v2 call
+   * they stand for (`GetCacheEntryDownloadURL`, `CreateCacheEntry`,
+   * `FinalizeCacheEntryUpload`), plus `upload-chunk`, `download`, `upload*`.
+   */
   method: string;
   body?: Record<string, unknown>;
   status: number;
+  protocol?: Protocol;
+  /** The Range header of a download, if any. */
+  range?: string;
 }
 
 const TWIRP = '/twirp/github.actions.results.api.v1.CacheService/';
+const V1 = '/_apis/artifactcache/';
+const THROTTLE_CHUNK = 64 * 1024;
 
 export class CacheServer {
-  readonly entries: Entry[] = [];
+  /** Every entry, finalized or not. */
+  readonly records: Entry[] = [];
   readonly log: RequestLog[] = [];
   faults: Faults = {};
+  /** Store keys lower-cased on save, as nektos/act does. */
+  lowerCaseKeys = false;
+  /** The service's clock (ms since the epoch); replace it to age entries in tests. */
+  clock: () => number = () => Date.now();
   private server?: http.Server;
   private seq = 0;
+  private nextId = 1;
   private port = 0;
+  private bytesPerSecond: number | undefined;
+  private throttleScope: 'total' | 'connection' = 'total';
+  /** When the shared (total) throttle is free to send the next chunk. */
+  private throttleFreeAt = 0;
 
   constructor(
     readonly dir: string,
@@ -72,14 +131,54 @@ export class CacheServer {
     return `http://127.0.0.1:${this.port}/`;
   }
 
-  /** Env vars that point @actions/cache at this service for a job on `branch`. */
-  envFor(branch: string): Record<string, string> {
-    return {
-      ACTIONS_CACHE_SERVICE_V2: 'true',
-      ACTIONS_RESULTS_URL: this.url,
+  /**
+   * Env vars that point @actions/cache at this service for a job on `branch`:
+   * v2 (the default) sets ACTIONS_CACHE_SERVICE_V2 and ACTIONS_RESULTS_URL;
+   * v1 sets only ACTIONS_CACHE_URL, as GHES and nektos/act do.
+   */
+  envFor(branch: string, options: { protocol?: Protocol } = {}): Record<string, string> {
+    const common = {
       ACTIONS_RUNTIME_TOKEN: `branch:${branch}`,
       GITHUB_SERVER_URL: 'https://github.com',
     };
+    if (options.protocol === 'v1') return { ACTIONS_CACHE_URL: this.url, ...common };
+    return { ACTIONS_CACHE_SERVICE_V2: 'true', ACTIONS_RESULTS_URL: this.url, ...common };
+  }
+
+  /**
+   * Limits download speed to `bytesPerSecond` (undefined or 0: unlimited), over
+   * all downloads together (`total`, like one network link) or for each
+   * request on its own (`connection`, like a per-connection cap on blob
+   * storage). Takes effect at once, also for downloads under way.
+   */
+  throttle(bytesPerSecond: number | undefined, scope: 'total' | 'connection' = 'total'): void {
+    this.bytesPerSecond = bytesPerSecond && bytesPerSecond > 0 ? bytesPerSecond : undefined;
+    this.throttleScope = scope;
+    this.throttleFreeAt = 0;
+  }
+
+  /** Finalized entries as GitHub's REST API lists them, newest first. */
+  entries(): EntryInfo[] {
+    return this.finalized()
+      .sort((a, b) => b.seq - a.seq)
+      .map((e) => ({
+        id: e.id,
+        key: e.key,
+        ref: refOf(e.branch),
+        version: e.version,
+        sizeBytes: e.size,
+        createdAt: new Date(e.createdAt).toISOString(),
+        lastAccessedAt: new Date(e.lastAccessedAt).toISOString(),
+      }));
+  }
+
+  /** Deletes an entry (finalized or not) and its archive; false when there is none with `id`. */
+  deleteEntry(id: number): boolean {
+    const at = this.records.findIndex((e) => e.id === id);
+    if (at < 0) return false;
+    const [gone] = this.records.splice(at, 1);
+    rmSync(gone!.file, { force: true });
+    return true;
   }
 
   async start(port = 0): Promise<void> {
@@ -102,7 +201,7 @@ export class CacheServer {
   }
 
   finalized(): Entry[] {
-    return this.entries.filter((e) => e.finalized);
+    return this.records.filter((e) => e.finalized);
   }
 
   keys(): string[] {
@@ -116,24 +215,66 @@ export class CacheServer {
   private visible(branch: string, version: string): Entry[][] {
     const scopes = branch === this.defaultBranch ? [branch] : [branch, this.defaultBranch];
     return scopes.map((scope) =>
-      this.entries
+      this.records
         .filter((e) => e.finalized && e.branch === scope && e.version === version)
         .sort((a, b) => b.seq - a.seq),
     );
   }
 
+  /** The entry a lookup finds; keys compare case-insensitively. */
   lookup(branch: string, key: string, restoreKeys: string[], version: string): Entry | undefined {
+    const exactly = (k: string) => (e: Entry) => sameKey(e.key, k);
+    const prefix = (k: string) => (e: Entry) => e.key.toLowerCase().startsWith(k.toLowerCase());
     for (const scoped of this.visible(branch, version)) {
-      const exact = scoped.find((e) => e.key === key);
+      const exact = scoped.find(exactly(key));
       if (exact) return exact;
-      const prefixed = scoped.find((e) => e.key.startsWith(key));
+      const prefixed = scoped.find(prefix(key));
       if (prefixed) return prefixed;
       for (const rk of restoreKeys) {
-        const hit = scoped.find((e) => e.key === rk) ?? scoped.find((e) => e.key.startsWith(rk));
+        const hit = scoped.find(exactly(rk)) ?? scoped.find(prefix(rk));
         if (hit) return hit;
       }
     }
     return undefined;
+  }
+
+  /** An entry (even one still uploading) that a new `key` would collide with. */
+  private taken(branch: string, key: string, version: string): Entry | undefined {
+    return this.records.find(
+      (e) => sameKey(e.key, key) && e.version === version && e.branch === branch,
+    );
+  }
+
+  /** Reserves a new entry; undefined when the key is taken or a conflict is injected. */
+  private reserve(branch: string, key: string, version: string): Entry | undefined {
+    if (this.faults.reserveConflict || this.taken(branch, key, version)) return undefined;
+    const id = this.nextId++;
+    const now = this.clock();
+    const entry: Entry = {
+      id,
+      key: this.lowerCaseKeys ? key.toLowerCase() : key,
+      version,
+      branch,
+      seq: 0,
+      file: path.join(this.dir, `${id}.bin`),
+      size: 0,
+      finalized: false,
+      blocks: new Map(),
+      createdAt: now,
+      lastAccessedAt: now,
+    };
+    this.records.push(entry);
+    return entry;
+  }
+
+  private finalize(entry: Entry, size: number): void {
+    entry.size = size;
+    entry.finalized = true;
+    entry.seq = ++this.seq;
+  }
+
+  private blobUrl(id: number): string {
+    return `${this.url}blob/devstoreaccount1/cache/${id}?sig=loopback-test-signature`;
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -174,51 +315,39 @@ export class CacheServer {
       const version = String(json['version'] ?? '');
       switch (method) {
         case 'GetCacheEntryDownloadURL': {
+          if (this.faults.denyRead) {
+            return reply(403, { code: 'permission_denied', msg: READ_DENIED });
+          }
           const restoreKeys = (json['restore_keys'] as string[] | undefined) ?? [];
           const hit = this.lookup(branch, key, restoreKeys, version);
           if (!hit) return reply(200, { ok: false, signed_download_url: '', matched_key: '' });
           return reply(200, {
             ok: true,
-            signed_download_url: `${this.url}blob/devstoreaccount1/cache/${hit.id}?sig=loopback-test-signature`,
+            signed_download_url: this.blobUrl(hit.id),
             matched_key: hit.key,
           });
         }
         case 'CreateCacheEntry': {
-          const taken = this.entries.some(
-            (e) => e.key === key && e.version === version && e.branch === branch,
-          );
-          if (this.faults.reserveConflict || taken) {
+          if (this.faults.denyWrite) {
+            return reply(403, { code: 'permission_denied', msg: WRITE_DENIED });
+          }
+          const entry = this.reserve(branch, key, version);
+          if (!entry) {
             return reply(409, { code: 'already_exists', msg: 'cache entry already exists' });
           }
-          const id = this.entries.length + 1;
-          this.entries.push({
-            id,
-            key,
-            version,
-            branch,
-            seq: 0,
-            file: path.join(this.dir, `${id}.bin`),
-            size: 0,
-            finalized: false,
-            blocks: new Map(),
-          });
-          return reply(200, {
-            ok: true,
-            signed_upload_url: `${this.url}blob/devstoreaccount1/cache/${id}?sig=loopback-test-signature`,
-          });
+          return reply(200, { ok: true, signed_upload_url: this.blobUrl(entry.id) });
         }
         case 'FinalizeCacheEntryUpload': {
-          const entry = this.entries.find(
-            (e) => e.key === key && e.version === version && e.branch === branch && !e.finalized,
+          const entry = this.records.find(
+            (e) =>
+              sameKey(e.key, key) && e.version === version && e.branch === branch && !e.finalized,
           );
           if (!entry) return reply(404, { code: 'not_found', msg: 'no upload in progress' });
           const size = statSync(entry.file, { throwIfNoEntry: false })?.size ?? -1;
           if (size !== Number(json['size_bytes'])) {
             return reply(200, { ok: false, entry_id: '0', message: `size mismatch ${size}` });
           }
-          entry.size = size;
-          entry.finalized = true;
-          entry.seq = ++this.seq;
+          this.finalize(entry, size);
           return reply(200, { ok: true, entry_id: String(entry.id) });
         }
         default:
@@ -226,26 +355,16 @@ export class CacheServer {
       }
     }
 
+    if (url.pathname.startsWith(V1)) return this.handleV1(req, res, url, body);
+
     const blob = /^\/blob\/devstoreaccount1\/cache\/(\d+)$/.exec(url.pathname);
     if (blob) {
-      const entry = this.entries.find((e) => e.id === Number(blob[1]));
+      const entry = this.records.find((e) => e.id === Number(blob[1]));
       if (!entry) {
         res.writeHead(404).end();
         return;
       }
-      if (req.method === 'GET') {
-        this.log.push({ method: 'download', status: 200 });
-        if (this.faults.corruptDownload) {
-          const data = await fs.readFile(entry.file);
-          const broken = data.subarray(0, Math.floor(data.length / 2));
-          res.writeHead(200, { 'content-length': String(broken.length) });
-          res.end(broken);
-          return;
-        }
-        res.writeHead(200, { 'content-length': String(entry.size) });
-        createReadStream(entry.file).pipe(res);
-        return;
-      }
+      if (req.method === 'GET' || req.method === 'HEAD') return this.download(req, res, entry);
       if (req.method === 'PUT') {
         if (entry.finalized) {
           res.writeHead(409).end();
@@ -285,6 +404,213 @@ export class CacheServer {
     }
     res.writeHead(404).end();
   }
+
+  /**
+   * The v1 REST protocol: lookup `GET cache?keys=&version=`, reserve `POST
+   * caches`, upload `PATCH caches/{id}` (Content-Range), commit `POST
+   * caches/{id}` {size}, and `GET caches?key=` (the client's debug listing).
+   */
+  private async handleV1(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    body: Buffer,
+  ): Promise<void> {
+    const resource = url.pathname.slice(V1.length);
+    const json =
+      body.length && req.method === 'POST'
+        ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>)
+        : {};
+    let method = `${req.method} ${resource}`;
+    if (req.method === 'GET' && resource === 'cache') method = 'GetCacheEntryDownloadURL';
+    else if (req.method === 'POST' && resource === 'caches') method = 'CreateCacheEntry';
+    else if (req.method === 'POST' && /^caches\/\d+$/.test(resource)) {
+      method = 'FinalizeCacheEntryUpload';
+    } else if (req.method === 'PATCH') method = 'upload-chunk';
+    const reply = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
+      this.log.push({ method, body: json, status, protocol: 'v1' });
+      if (payload === undefined) {
+        res.writeHead(status, headers).end();
+        return;
+      }
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(payload));
+    };
+    if (this.faults.rateLimit) {
+      return reply(429, { message: 'rate limited' }, { 'retry-after': '60' });
+    }
+    if (this.faults.status) return reply(this.faults.status, { message: 'injected failure' });
+    const m = /^Bearer branch:(.+)$/.exec(req.headers.authorization ?? '');
+    if (!m) return reply(401, { message: 'missing token' });
+    const branch = m[1] as string;
+
+    if (method === 'GetCacheEntryDownloadURL' && this.faults.denyRead) {
+      return reply(403, { message: READ_DENIED });
+    }
+    if (method === 'CreateCacheEntry' && this.faults.denyWrite) {
+      return reply(403, { message: WRITE_DENIED });
+    }
+    if (req.method === 'GET' && resource === 'cache') {
+      const keys = (url.searchParams.get('keys') ?? '').split(',');
+      const version = url.searchParams.get('version') ?? '';
+      const [key = '', ...restoreKeys] = keys;
+      Object.assign(json, { key, restore_keys: restoreKeys, version });
+      const hit = this.lookup(branch, key, restoreKeys, version);
+      if (!hit) return reply(204);
+      return reply(200, {
+        cacheKey: hit.key,
+        scope: refOf(hit.branch),
+        cacheVersion: hit.version,
+        creationTime: new Date(hit.createdAt).toISOString(),
+        archiveLocation: this.blobUrl(hit.id),
+      });
+    }
+    if (req.method === 'GET' && resource === 'caches') {
+      const prefix = (url.searchParams.get('key') ?? '').toLowerCase();
+      const found = this.finalized().filter((e) => e.key.toLowerCase().startsWith(prefix));
+      return reply(200, {
+        totalCount: found.length,
+        artifactCaches: found.map((e) => ({
+          cacheKey: e.key,
+          cacheVersion: e.version,
+          scope: refOf(e.branch),
+          creationTime: new Date(e.createdAt).toISOString(),
+        })),
+      });
+    }
+    if (req.method === 'POST' && resource === 'caches') {
+      const key = String(json['key'] ?? '');
+      const version = String(json['version'] ?? '');
+      const entry = this.reserve(branch, key, version);
+      if (!entry) {
+        return reply(409, {
+          message: `Cache already exists. Scope: ${refOf(branch)}, Key: ${key}, Version: ${version}`,
+        });
+      }
+      await fs.writeFile(entry.file, Buffer.alloc(0));
+      return reply(201, { cacheId: entry.id });
+    }
+    const idMatch = /^caches\/(\d+)$/.exec(resource);
+    const entry = idMatch
+      ? this.records.find((e) => e.id === Number(idMatch[1]) && e.branch === branch)
+      : undefined;
+    if (idMatch && !entry) return reply(404, { message: `no cache ${idMatch[1]} being uploaded` });
+    if (entry && entry.finalized) return reply(409, { message: 'cache already committed' });
+    if (entry && req.method === 'PATCH') {
+      const range = /^bytes (\d+)-(\d+)\/\*$/.exec(req.headers['content-range'] ?? '');
+      const start = Number(range?.[1]);
+      const end = Number(range?.[2]);
+      if (!range || end - start + 1 !== body.length) {
+        return reply(400, { message: `bad Content-Range ${req.headers['content-range'] ?? ''}` });
+      }
+      const fh = await fs.open(entry.file, 'r+');
+      try {
+        await fh.write(body, 0, body.length, start);
+      } finally {
+        await fh.close();
+      }
+      return reply(204);
+    }
+    if (entry && req.method === 'POST') {
+      const size = statSync(entry.file, { throwIfNoEntry: false })?.size ?? -1;
+      if (size !== Number(json['size'])) {
+        return reply(400, {
+          message: `size mismatch: uploaded ${size}, committed ${json['size']}`,
+        });
+      }
+      this.finalize(entry, size);
+      return reply(204);
+    }
+    return reply(404, { message: `no route ${req.method} ${resource}` });
+  }
+
+  /** Serves an archive: whole (200) or one byte range (206), throttled if asked. */
+  private async download(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    entry: Entry,
+  ): Promise<void> {
+    const rangeHeader = req.headers.range;
+    entry.lastAccessedAt = this.clock();
+    if (this.faults.corruptDownload) {
+      this.log.push({ method: 'download', status: 200, range: rangeHeader });
+      const data = await fs.readFile(entry.file);
+      const broken = data.subarray(0, Math.floor(data.length / 2));
+      res.writeHead(200, { 'content-length': String(broken.length) });
+      res.end(req.method === 'HEAD' ? undefined : broken);
+      return;
+    }
+    const range = this.faults.ignoreRange ? undefined : parseRange(rangeHeader, entry.size);
+    if (range === 'unsatisfiable') {
+      this.log.push({ method: 'download', status: 416, range: rangeHeader });
+      res.writeHead(416, { 'content-range': `bytes */${entry.size}` }).end();
+      return;
+    }
+    const start = range?.start ?? 0;
+    const end = range?.end ?? entry.size - 1;
+    const status = range ? 206 : 200;
+    this.log.push({ method: 'download', status, range: rangeHeader });
+    const headers: Record<string, string> = {
+      'content-length': String(end - start + 1),
+      'accept-ranges': 'bytes',
+      'content-type': 'application/octet-stream',
+    };
+    if (range) headers['content-range'] = `bytes ${start}-${end}/${entry.size}`;
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD' || end < start) {
+      res.end();
+      return;
+    }
+    const file = createReadStream(entry.file, { start, end, highWaterMark: THROTTLE_CHUNK });
+    if (!this.bytesPerSecond) {
+      file.pipe(res);
+      res.on('close', () => file.destroy());
+      return;
+    }
+    await this.sendThrottled(file, res);
+  }
+
+  /** Writes `file` to `res` no faster than the throttle allows, re-reading it for every chunk. */
+  private async sendThrottled(
+    file: NodeJS.ReadableStream,
+    res: http.ServerResponse,
+  ): Promise<void> {
+    let connectionFreeAt = 0;
+    try {
+      for await (const chunk of file as AsyncIterable<Buffer>) {
+        if (res.destroyed) break;
+        const bps = this.bytesPerSecond;
+        if (bps) {
+          const now = Date.now();
+          const cost = (chunk.length / bps) * 1000;
+          let at: number;
+          if (this.throttleScope === 'total') {
+            at = Math.max(now, this.throttleFreeAt) + cost;
+            this.throttleFreeAt = at;
+          } else {
+            at = Math.max(now, connectionFreeAt) + cost;
+            connectionFreeAt = at;
+          }
+          if (at - now >= 1) await new Promise((r) => setTimeout(r, at - now));
+        }
+        if (res.destroyed) break;
+        if (!res.write(chunk)) {
+          await new Promise<void>((r) => {
+            const done = (): void => {
+              res.off('drain', done);
+              res.off('close', done);
+              r();
+            };
+            res.on('drain', done);
+            res.on('close', done);
+          });
+        }
+      }
+    } finally {
+      (file as unknown as { destroy(): void }).destroy();
+      res.end();
+    }
+  }
 }
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
@@ -294,4 +620,35 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** Keys compare as GitHub's service compares them: ignoring letter case. */
+function sameKey(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/** The REST API's `ref` of a scope. */
+function refOf(branch: string): string {
+  return branch.startsWith('refs/') ? branch : `refs/heads/${branch}`;
+}
+
+/**
+ * One `bytes=a-b`, `bytes=a-` or `bytes=-n` range of a `size`-byte file;
+ * undefined (serve it all) when absent or not a single byte range.
+ */
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec((header ?? '').trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start >= size || end < start) return 'unsatisfiable';
+  return { start, end };
 }
