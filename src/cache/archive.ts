@@ -1,0 +1,909 @@
+/**
+ * Confined, streaming extraction of a module cache archive (as @actions/cache's
+ * saveCache makes them: GNU tar --posix, zstd or gzip, paths relative to the
+ * module cache root) into an EMPTY directory, hashing every module file as it
+ * streams through so that verification against go.sum needs no second read.
+ *
+ * Unlike `tar -xP`, every member is checked before anything is written for it:
+ * only regular files and directories, no absolute names, no `..`, nothing that
+ * resolves outside the destination. Directories and files are created by this
+ * code alone (no links are ever made), so no member can be redirected through
+ * an earlier one.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, mkdirSync, promises as fs, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { Parser, type ReadEntry } from 'tar';
+import { goModHash, unescapeModulePath } from '../go/gosum.js';
+import {
+  dirDigests,
+  hash1,
+  readRegularFile,
+  Limiter,
+  sha256hex,
+  ZipHashPool,
+  type FileDigest,
+} from '../verify/dirhash.js';
+
+/** What one module version looks like in a module cache (extracted or scanned). */
+export interface ModuleRecord {
+  /** Module path, unescaped. */
+  path: string;
+  /** Version, unescaped. */
+  version: string;
+  /** Go's HashDir of the extracted tree `<path>@<version>/`, when there is one. */
+  treeH1?: string;
+  treeFiles?: number;
+  /** Why the tree could not be hashed (a symlink or other non-regular file in it). */
+  treeError?: string;
+  /** Go's HashZip of `cache/download/.../@v/<v>.zip`, when there is one. */
+  zipH1?: string;
+  /** Why the zip could not be hashed (not a zip, damaged entry). */
+  zipError?: string;
+  /** The `.ziphash` file's text, trimmed. */
+  ziphash?: string;
+  /** h1 of the `.mod` file, comparable with go.sum's `<v>/go.mod` line. */
+  modH1?: string;
+  /** A `.info` file exists. */
+  info: boolean;
+  /** A `.partial` marker exists: Go was interrupted while extracting this tree. */
+  partial: boolean;
+}
+
+/** JSON-serialisable: it travels between stages through the runner's state file. */
+export interface ExtractRecord {
+  /** Sorted by path, then version. */
+  modules: ModuleRecord[];
+  /**
+   * Files outside that scheme (sumdb tiles, `.lock`, `list`, vcs data, stray
+   * files), relative to the module cache root, sorted.
+   */
+  other: string[];
+}
+
+export interface ExtractResult {
+  record: ExtractRecord;
+  /** Regular files written. */
+  files: number;
+  /** Bytes of file content written. */
+  bytes: number;
+  /** Compression found from the archive's magic bytes. */
+  compression: Compression;
+}
+
+export interface ExtractOptions {
+  /** Worker threads hashing zips; 0 hashes them on the main thread. */
+  workers?: number;
+  /**
+   * Refuse archives whose files add up to more than this many bytes (a
+   * decompression bomb, or a cache far larger than expected). No limit by default.
+   */
+  maxBytes?: number;
+}
+
+/** The archive holds a member this extractor will not write (or is not a valid tar). */
+export class ArchiveRejected extends Error {
+  constructor(
+    readonly member: string,
+    readonly why: string,
+  ) {
+    super(
+      `cache archive rejected: ${member === '' ? '(archive)' : JSON.stringify(member)}: ${why}`,
+    );
+    this.name = 'ArchiveRejected';
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Pure rules: member names and where a file belongs in the module cache.
+
+/**
+ * Normalises a member name to a relative path with forward slashes (`''` for
+ * the archive root `./`), or throws ArchiveRejected saying why it may not be
+ * extracted.
+ */
+export function memberPath(name: string): string {
+  const reject = (why: string): never => {
+    throw new ArchiveRejected(name, why);
+  };
+  if (name.includes('\0')) reject('name contains a NUL byte');
+  if (name.includes('\\')) reject('name contains a backslash');
+  if (/^[A-Za-z]:/.test(name)) reject('name starts with a drive letter');
+  if (name.startsWith('/')) reject('absolute name');
+  const segments = name.split('/').filter((s) => s !== '' && s !== '.');
+  if (segments.includes('..')) reject('name contains a ".." segment');
+  return segments.join('/');
+}
+
+/** Resolves a normalised member path under dest, re-checking confinement. */
+export function confinedPath(dest: string, rel: string, member: string): string {
+  const root = path.resolve(dest);
+  const abs = path.resolve(root, ...(rel === '' ? [] : rel.split('/')));
+  if (abs !== root && !abs.startsWith(root + path.sep))
+    throw new ArchiveRejected(member, `resolves outside ${root}`);
+  return abs;
+}
+
+const DOWNLOAD_EXTS = ['.ziphash', '.zip', '.mod', '.info', '.partial'] as const;
+export type DownloadExt = (typeof DOWNLOAD_EXTS)[number];
+
+/** Where a path (relative to the module cache root) belongs. Pure. */
+export type Placement =
+  | {
+      kind: 'tree';
+      /** `<escaped path>@<escaped version>`: the tree's directory. */
+      root: string;
+      path: string;
+      version: string;
+      /** Path inside the tree ('' for the tree's own directory). */
+      inner: string;
+    }
+  | { kind: 'download'; path: string; version: string; ext: DownloadExt }
+  | { kind: 'other' };
+
+/**
+ * Classifies a module cache path: an extracted tree is identified by the first
+ * segment containing '@' (`golang.org/x/tools@v0.1.0/...` and
+ * `golang.org/x/tools/gopls@v0.24.0/...` are different modules); download files
+ * are `cache/download/<escaped path>/@v/<escaped version><ext>`.
+ */
+export function placeOf(rel: string): Placement {
+  const segs = rel.split('/');
+  if (segs[0] === 'cache') {
+    const at = segs.indexOf('@v');
+    if (segs[1] !== 'download' || at < 3 || at !== segs.length - 2) return { kind: 'other' };
+    const file = segs[segs.length - 1]!;
+    const ext = DOWNLOAD_EXTS.find((x) => file.endsWith(x) && file.length > x.length);
+    if (!ext) return { kind: 'other' };
+    return {
+      kind: 'download',
+      path: unescapeModulePath(segs.slice(2, at).join('/')),
+      version: unescapeModulePath(file.slice(0, -ext.length)),
+      ext,
+    };
+  }
+  const i = segs.findIndex((s) => s.includes('@'));
+  if (i < 0) return { kind: 'other' };
+  const seg = segs[i]!;
+  const at = seg.lastIndexOf('@');
+  const escPath = [...segs.slice(0, i), seg.slice(0, at)].join('/');
+  const escVersion = seg.slice(at + 1);
+  if (seg.slice(0, at) === '' || escVersion === '') return { kind: 'other' };
+  return {
+    kind: 'tree',
+    root: segs.slice(0, i + 1).join('/'),
+    path: unescapeModulePath(escPath),
+    version: unescapeModulePath(escVersion),
+    inner: segs.slice(i + 1).join('/'),
+  };
+}
+
+/** placeOf for a regular file: a file standing where a tree directory belongs is just other. */
+export function filePlaceOf(rel: string): Placement {
+  const place = placeOf(rel);
+  return place.kind === 'tree' && place.inner === '' ? { kind: 'other' } : place;
+}
+
+/** Go's modes: trees read-only (files 0444, dirs 0555 once filled), the rest 0644 / 0755. */
+export function fileModeFor(place: Placement): number {
+  return place.kind === 'tree' ? 0o444 : 0o644;
+}
+
+// ---------------------------------------------------------------------------
+// Record building, shared by extraction and recordFromDisk.
+
+/** Fixed key order and no undefined fields, so equal records serialise equally. */
+function normalised(m: ModuleRecord): ModuleRecord {
+  const out: ModuleRecord = { path: m.path, version: m.version, info: m.info, partial: m.partial };
+  if (m.treeH1 !== undefined) out.treeH1 = m.treeH1;
+  if (m.treeFiles !== undefined) out.treeFiles = m.treeFiles;
+  if (m.treeError !== undefined) out.treeError = m.treeError;
+  if (m.zipH1 !== undefined) out.zipH1 = m.zipH1;
+  if (m.zipError !== undefined) out.zipError = m.zipError;
+  if (m.ziphash !== undefined) out.ziphash = m.ziphash;
+  if (m.modH1 !== undefined) out.modH1 = m.modH1;
+  return out;
+}
+
+/** Collects the facts for one module cache, then renders the sorted record. */
+class RecordBuilder {
+  private readonly modules = new Map<string, ModuleRecord>();
+  private readonly treeFiles = new Map<string, FileDigest[]>();
+  readonly other: string[] = [];
+
+  module(p: string, v: string): ModuleRecord {
+    const id = `${p}@${v}`;
+    let m = this.modules.get(id);
+    if (!m) {
+      m = { path: p, version: v, info: false, partial: false };
+      this.modules.set(id, m);
+    }
+    return m;
+  }
+
+  /** A tree directory exists (possibly empty). */
+  tree(p: string, v: string): void {
+    const id = `${p}@${v}`;
+    this.module(p, v);
+    if (!this.treeFiles.has(id)) this.treeFiles.set(id, []);
+  }
+
+  treeFile(p: string, v: string, inner: string, digest: string): void {
+    this.tree(p, v);
+    this.treeFiles.get(`${p}@${v}`)!.push({ name: `${p}@${v}/${inner}`, sha256hex: digest });
+  }
+
+  /** Small download files whose content the record needs. */
+  downloadFile(p: string, v: string, ext: DownloadExt, data?: Buffer): void {
+    const m = this.module(p, v);
+    if (ext === '.info') m.info = true;
+    else if (ext === '.partial') m.partial = true;
+    else if (ext === '.ziphash' && data) m.ziphash = data.toString('utf8').trim();
+    else if (ext === '.mod' && data) m.modH1 = goModHash(data);
+  }
+
+  build(): ExtractRecord {
+    for (const [id, files] of this.treeFiles) {
+      const m = this.modules.get(id)!;
+      if (m.treeError === undefined) {
+        m.treeH1 = hash1(files);
+        m.treeFiles = files.length;
+      }
+    }
+    const cmp = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+    const modules = [...this.modules.values()]
+      .map(normalised)
+      .sort((a, b) => cmp(a.path, b.path) || cmp(a.version, b.version));
+    return { modules, other: [...this.other].sort(cmp) };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Decompression.
+
+export type Compression = 'zstd' | 'gzip' | 'none';
+
+export function detectCompression(head: Uint8Array): Compression {
+  if (
+    head.length >= 4 &&
+    head[0] === 0x28 &&
+    head[1] === 0xb5 &&
+    head[2] === 0x2f &&
+    head[3] === 0xfd
+  )
+    return 'zstd';
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  return 'none';
+}
+
+/** Reads the first bytes of a stream and returns them with a stream of the whole. */
+async function sniff(input: Readable): Promise<{ head: Buffer; whole: Readable }> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const parts: Buffer[] = [];
+  let len = 0;
+  let ended = false;
+  while (len < 4) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    parts.push(b);
+    len += b.length;
+  }
+  const head = Buffer.concat(parts);
+  async function* replay(): AsyncGenerator<Buffer> {
+    try {
+      if (head.length > 0) yield head;
+      if (ended) return;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+      }
+    } finally {
+      if (!ended) await it.return?.();
+    }
+  }
+  return { head, whole: Readable.from(replay(), { objectMode: false, highWaterMark: 1 << 20 }) };
+}
+
+interface TarStream {
+  tar: Readable;
+  compression: Compression;
+  /** Resolves once the decompressor finished cleanly; rejects with its error. */
+  done: Promise<void>;
+  /** Stops everything upstream (input, decompressor). */
+  abort(): void;
+}
+
+const CHUNK = 256 << 10;
+
+/** zstd through Node's zlib (22.15+ / 24), else through the system `zstd -d`. */
+function zstdStream(whole: Readable): { out: Readable; done: Promise<void>; abort(): void } {
+  const z = zlib as unknown as { createZstdDecompress?: (o?: object) => NodeJS.ReadWriteStream };
+  if (typeof z.createZstdDecompress === 'function') {
+    const d = z.createZstdDecompress({ chunkSize: CHUNK }) as unknown as zlib.Gunzip;
+    return pipeDecompressor(whole, d, 'zstd');
+  }
+  const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (s: string) => {
+    if (stderr.length < 4000) stderr += s;
+  });
+  let aborted = false;
+  let inputError: Error | undefined;
+  let failInput: (e: Error) => void = () => undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    // The input's own failure (a dropped download) is the error to report, not zstd's.
+    failInput = (e) => {
+      if (!aborted) reject(e);
+    };
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'ENOENT'
+          ? new Error(
+              'zstd is not on PATH and this Node has no zlib zstd: install zstd (apt-get install zstd) or run on Node >= 22.15',
+            )
+          : e,
+      ),
+    );
+    child.on('close', (code, signal) => {
+      if (inputError && !aborted) reject(inputError);
+      else if (code === 0 || aborted) resolve();
+      else
+        reject(
+          new ArchiveRejected(
+            '',
+            `zstd -d failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no message'}`,
+          ),
+        );
+    });
+  });
+  whole.on('error', (e) => {
+    inputError = e;
+    failInput(e);
+    child.kill();
+  });
+  child.stdin.on('error', () => undefined); // EPIPE when zstd stops early; its exit code tells why
+  whole.pipe(child.stdin);
+  return {
+    out: child.stdout,
+    done,
+    abort() {
+      aborted = true;
+      whole.destroy();
+      child.kill();
+    },
+  };
+}
+
+function pipeDecompressor(
+  whole: Readable,
+  d: zlib.Gunzip,
+  what: string,
+): { out: Readable; done: Promise<void>; abort(): void } {
+  let aborted = false;
+  const done = new Promise<void>((resolve, reject) => {
+    d.on('end', () => resolve());
+    d.on('error', (e) =>
+      aborted ? resolve() : reject(new ArchiveRejected('', `${what}: ${e.message}`)),
+    );
+    whole.on('error', (e) => (aborted ? resolve() : reject(e)));
+  });
+  whole.pipe(d);
+  return {
+    out: d,
+    done,
+    abort() {
+      aborted = true;
+      whole.unpipe(d);
+      whole.destroy();
+      d.destroy();
+    },
+  };
+}
+
+async function openTarStream(input: Readable): Promise<TarStream> {
+  const { head, whole } = await sniff(input);
+  const compression = detectCompression(head);
+  if (compression === 'none') {
+    let aborted = false;
+    const done = new Promise<void>((resolve, reject) => {
+      whole.on('end', () => resolve());
+      whole.on('error', (e) => (aborted ? resolve() : reject(e)));
+    });
+    return {
+      tar: whole,
+      compression,
+      done,
+      abort() {
+        aborted = true;
+        whole.destroy();
+      },
+    };
+  }
+  const s =
+    compression === 'gzip'
+      ? pipeDecompressor(whole, zlib.createGunzip({ chunkSize: CHUNK }), 'gzip')
+      : zstdStream(whole);
+  return { tar: s.out, compression, done: s.done, abort: s.abort };
+}
+
+// ---------------------------------------------------------------------------
+// Extraction.
+
+/** Files up to this size are buffered and written in one call; larger ones stream. */
+const SMALL_FILE = 1 << 20;
+/** Bytes held by unfinished writes and zip hashes before reading pauses. */
+const MAX_PENDING_BYTES = 64 << 20;
+const MAX_PENDING_OPS = 64;
+
+const ACCEPTED_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+
+async function ensureEmptyDir(dest: string): Promise<void> {
+  await fs.mkdir(dest, { recursive: true });
+  const entries = await fs.readdir(dest);
+  if (entries.length > 0)
+    throw new Error(
+      `extraction target ${dest} is not empty (${entries.length} entries): extract into an empty directory and move it into place`,
+    );
+}
+
+/** Receives the parser's entries, validates, writes and hashes them. */
+class Extractor {
+  readonly record = new RecordBuilder();
+  files = 0;
+  bytes = 0;
+  error: Error | undefined;
+  /** Called with the first error so the reading side stops. */
+  onFail: (e: Error) => void = () => undefined;
+
+  private readonly root: string;
+  private readonly dirs = new Set<string>(['']);
+  private readonly fileNames = new Set<string>();
+  /** Directories inside module trees, made read-only at the end. */
+  private readonly treeDirs: string[] = [];
+  private readonly pending = new Set<Promise<void>>();
+  private pendingBytes = 0;
+  private waiter: (() => void) | undefined;
+
+  constructor(
+    dest: string,
+    private readonly pool: ZipHashPool,
+    private readonly maxBytes = Infinity,
+  ) {
+    this.root = path.resolve(dest);
+  }
+
+  fail(e: unknown): void {
+    if (this.error) return;
+    this.error = e instanceof Error ? e : new Error(String(e));
+    this.onFail(this.error);
+  }
+
+  /** The parser's 'entry' handler: synchronous, consumes the entry later if busy. */
+  onEntry(entry: ReadEntry): void {
+    if (this.error) {
+      entry.resume();
+      return;
+    }
+    try {
+      const rel = memberPath(entry.path);
+      const abs = confinedPath(this.root, rel, entry.path);
+      if (entry.type === 'Directory') {
+        entry.resume();
+        this.ensureDir(rel, entry.path);
+        const place = placeOf(rel);
+        if (place.kind === 'tree') this.record.tree(place.path, place.version);
+        return;
+      }
+      if (!ACCEPTED_FILE_TYPES.has(entry.type))
+        throw new ArchiveRejected(
+          entry.path,
+          `${entry.type} members are not allowed (only regular files and directories)`,
+        );
+      if (rel === '') throw new ArchiveRejected(entry.path, 'a file cannot be the archive root');
+      if (this.fileNames.has(rel) || this.dirs.has(rel))
+        throw new ArchiveRejected(entry.path, 'appears twice in the archive');
+      this.fileNames.add(rel);
+      this.ensureDir(rel.split('/').slice(0, -1).join('/'), entry.path);
+      this.whenRoom(() => this.consumeFile(entry, rel, abs));
+    } catch (e) {
+      entry.resume();
+      this.fail(e);
+    }
+  }
+
+  /** An entry of a type the parser skips (sparse files, oversized headers...). */
+  onIgnored(entry: ReadEntry): void {
+    this.fail(
+      new ArchiveRejected(
+        entry.path ?? '',
+        `${entry.type} members are not allowed (only regular files and directories)`,
+      ),
+    );
+  }
+
+  /** Creates a directory and its parents, each checked against what this extraction made. */
+  private ensureDir(rel: string, member: string): void {
+    if (this.dirs.has(rel)) return;
+    if (this.fileNames.has(rel))
+      throw new ArchiveRejected(member, `${rel} is both a file and a directory in the archive`);
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    this.ensureDir(parent, member);
+    const abs = confinedPath(this.root, rel, member);
+    try {
+      mkdirSync(abs, { mode: 0o755 });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR')
+        throw new ArchiveRejected(
+          member,
+          `${rel} already exists and was not made by this extraction`,
+        );
+      throw e;
+    }
+    this.dirs.add(rel);
+    const place = placeOf(rel);
+    if (place.kind === 'tree') this.treeDirs.push(abs);
+  }
+
+  /** Runs fn now when few writes are in flight, else once some finish. */
+  private whenRoom(fn: () => void): void {
+    const room = () =>
+      this.pending.size === 0 ||
+      (this.pendingBytes < MAX_PENDING_BYTES && this.pending.size < MAX_PENDING_OPS);
+    if (room()) {
+      fn();
+      return;
+    }
+    this.waiter = () => {
+      if (!room()) return;
+      this.waiter = undefined;
+      fn();
+    };
+  }
+
+  private track(p: Promise<void>, bytes: number, rel = ''): void {
+    this.pendingBytes += bytes;
+    const tracked: Promise<void> = p
+      .catch((e: unknown) => this.fail(translateWriteError(e, rel)))
+      .finally(() => {
+        this.pending.delete(tracked);
+        this.pendingBytes -= bytes;
+        this.waiter?.();
+      });
+    this.pending.add(tracked);
+  }
+
+  private consumeFile(entry: ReadEntry, rel: string, abs: string): void {
+    if (this.error) {
+      entry.resume();
+      return;
+    }
+    const place = filePlaceOf(rel);
+    const mode = fileModeFor(place);
+    const size = entry.size;
+    this.files++;
+    this.bytes += size;
+    if (this.bytes > this.maxBytes) {
+      entry.resume();
+      this.fail(
+        new ArchiveRejected(rel, `the archive's files exceed the ${this.maxBytes}-byte limit`),
+      );
+      return;
+    }
+    const keep = place.kind === 'download' && place.ext !== '.info' && place.ext !== '.partial';
+    if (size > SMALL_FILE && !keep) {
+      this.streamFile(entry, rel, abs, mode, place);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    entry.on('data', (c: Buffer) => chunks.push(c));
+    entry.on('end', () => {
+      if (place.kind === 'download' && place.ext === '.zip') {
+        this.writeZip(place.path, place.version, rel, abs, ownedCopy(chunks, size));
+        return;
+      }
+      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      if (place.kind === 'tree')
+        this.record.treeFile(place.path, place.version, place.inner, sha256hex(data));
+      else if (place.kind === 'download')
+        this.record.downloadFile(place.path, place.version, place.ext, data);
+      else this.record.other.push(rel);
+      this.writeSmall(rel, abs, data, mode);
+    });
+  }
+
+  /** Large tree or other files: written as they arrive, hashed on the way. */
+  private streamFile(
+    entry: ReadEntry,
+    rel: string,
+    abs: string,
+    mode: number,
+    place: Placement,
+  ): void {
+    const hash = place.kind === 'tree' ? createHash('sha256') : undefined;
+    const out = createWriteStream(abs, { flags: 'wx', mode });
+    const finished = new Promise<void>((resolve, reject) => {
+      out.on('error', (e) => {
+        entry.resume();
+        reject(e);
+      });
+      out.on('close', () => resolve());
+    });
+    entry.on('data', (c: Buffer) => {
+      hash?.update(c);
+      if (!out.write(c)) {
+        entry.pause();
+        out.once('drain', () => entry.resume());
+      }
+    });
+    entry.on('end', () => {
+      out.end();
+      if (place.kind === 'tree')
+        this.record.treeFile(place.path, place.version, place.inner, hash!.digest('hex'));
+      else this.record.other.push(rel);
+    });
+    this.track(finished, 0, rel);
+  }
+
+  /**
+   * Writes a small file in three synchronous calls: measured faster than
+   * fs.promises.writeFile (whose FileHandle round trips dominate for tens of
+   * thousands of small files), and the main thread has nothing else to do
+   * meanwhile: decompression runs in zstd or zlib's threads, zip hashing in workers.
+   */
+  private writeSmall(rel: string, abs: string, data: Uint8Array, mode: number): void {
+    try {
+      writeFileSync(abs, data, { flag: 'wx', mode });
+    } catch (e) {
+      this.fail(translateWriteError(e, rel));
+    }
+  }
+
+  /** Writes a zip, then hands its (owned) bytes to the pool: HashZip overlaps extraction. */
+  private writeZip(p: string, v: string, rel: string, abs: string, data: Uint8Array): void {
+    const m = this.record.module(p, v);
+    this.writeSmall(rel, abs, data, 0o644);
+    if (this.error) return;
+    const job = this.pool.hash(data, true).then(
+      (h1) => {
+        m.zipH1 = h1;
+      },
+      (e: unknown) => {
+        m.zipError = e instanceof Error ? e.message : String(e);
+      },
+    );
+    this.track(job, data.length);
+  }
+
+  /** Waits for every write and hash, then makes module trees read-only as Go does. */
+  async finish(): Promise<void> {
+    await this.settle();
+    if (this.error) throw this.error;
+    this.treeDirs.sort((a, b) => b.length - a.length);
+    for (const d of this.treeDirs) await fs.chmod(d, 0o555);
+  }
+
+  /** Resolves once nothing is in flight (so a caller may clean up safely). */
+  async settle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+}
+
+/** The chunks copied into memory of their own, safe to transfer to a worker. */
+function ownedCopy(chunks: Buffer[], size: number): Uint8Array {
+  const out = new Uint8Array(new ArrayBuffer(size));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** A write that collides with another member is the archive's fault; anything else (ENOSPC...) is not. */
+function translateWriteError(e: unknown, rel: string): Error {
+  const err = e as NodeJS.ErrnoException;
+  if (err && (err.code === 'EEXIST' || err.code === 'EISDIR' || err.code === 'ENOTDIR'))
+    return new ArchiveRejected(rel, `conflicts with another member (${err.code})`);
+  return err instanceof Error ? err : new Error(String(e));
+}
+
+/** Turns node-tar's strict-mode errors (bad checksum, truncation, not a tar) into rejections. */
+function parserError(e: Error & { tarCode?: string }): Error {
+  if (e instanceof ArchiveRejected) return e;
+  return new ArchiveRejected('', `not a valid tar stream: ${e.message}`);
+}
+
+/**
+ * Extracts a module cache archive from a stream into an empty (or missing)
+ * directory `dest`. Compression is found from magic bytes (zstd, gzip, or
+ * none). Every member is validated before it is written; the first bad one
+ * throws ArchiveRejected, after all writes in flight have settled. Removing
+ * the half-written `dest` is the caller's job (trees are read-only: see
+ * forceRemove in src/go/modcache.ts).
+ */
+export async function extractArchive(
+  input: Readable,
+  dest: string,
+  o: ExtractOptions = {},
+): Promise<ExtractResult> {
+  await ensureEmptyDir(dest);
+  const pool = new ZipHashPool(o.workers);
+  const ex = new Extractor(dest, pool, o.maxBytes);
+  let stream: TarStream | undefined;
+  try {
+    stream = await openTarStream(input);
+    const s = stream;
+    const parser = new Parser({ strict: true, zstd: false, brotli: false });
+    parser.on('entry', (e: ReadEntry) => ex.onEntry(e));
+    parser.on('ignoredEntry', (e: ReadEntry) => ex.onIgnored(e));
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const stop = (e: Error) => {
+        if (settled) return;
+        settled = true;
+        s.abort();
+        reject(e);
+      };
+      ex.onFail = stop;
+      let tarEnded = false;
+      parser.on('error', (e: Error) => {
+        // At the end of the stream a truncated tar usually means a truncated
+        // download: the decompressor's own error says so better.
+        if (!tarEnded) ex.fail(parserError(e));
+        else
+          s.done.then(
+            () => ex.fail(parserError(e)),
+            (d: Error) => ex.fail(d),
+          );
+      });
+      s.done.catch((e: Error) => ex.fail(e));
+      // The tar stream's errors also settle s.done, which names them better.
+      s.tar.on('error', () => undefined);
+      let draining = false;
+      s.tar.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        if (!parser.write(chunk) && !draining) {
+          draining = true;
+          s.tar.pause();
+          parser.once('drain', () => {
+            draining = false;
+            s.tar.resume();
+          });
+        }
+      });
+      s.tar.on('end', () => {
+        tarEnded = true;
+        parser.end();
+      });
+      parser.on('end', () => {
+        s.done.then(
+          () => {
+            if (!settled) {
+              settled = true;
+              resolve();
+            }
+          },
+          () => undefined,
+        );
+      });
+    });
+    await ex.finish();
+    return {
+      record: ex.record.build(),
+      files: ex.files,
+      bytes: ex.bytes,
+      compression: stream.compression,
+    };
+  } catch (e) {
+    stream?.abort();
+    await ex.settle();
+    throw ex.error ?? e;
+  } finally {
+    await pool.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The same record from a module cache already on disk.
+
+/** Lists files (relative, forward slashes) under dir; directories that are module trees are reported apart. */
+async function walk(
+  root: string,
+  rel: string,
+  onTree: (rel: string) => void,
+  onFile: (rel: string) => void,
+  onOdd: (rel: string) => void,
+): Promise<void> {
+  const entries = await fs.readdir(rel === '' ? root : path.join(root, ...rel.split('/')), {
+    withFileTypes: true,
+  });
+  await Promise.all(
+    entries.map(async (e) => {
+      const child = rel === '' ? e.name : `${rel}/${e.name}`;
+      const place = placeOf(child);
+      if (e.isDirectory()) {
+        if (place.kind === 'tree' && place.inner === '') onTree(child);
+        else await walk(root, child, onTree, onFile, onOdd);
+      } else if (e.isFile()) onFile(child);
+      else onOdd(child);
+    }),
+  );
+}
+
+/**
+ * The ExtractRecord of a module cache already on disk: each tree hashed with
+ * HashDir, each zip with HashZip (in the worker pool), `.ziphash`/`.mod` read.
+ * For caches restored earlier, after repairs, and as a cross-check of
+ * extractArchive. Trees and zips are processed in parallel.
+ */
+export async function recordFromDisk(
+  modCache: string,
+  o: ExtractOptions = {},
+): Promise<ExtractRecord> {
+  const root = path.resolve(modCache);
+  const rb = new RecordBuilder();
+  const trees: string[] = [];
+  const files: string[] = [];
+  // Symlinks, fifos and devices outside trees are only listed: Go never makes them, and
+  // reading one could leave the cache or block.
+  await walk(
+    root,
+    '',
+    (t) => trees.push(t),
+    (f) => files.push(f),
+    (odd) => rb.other.push(odd),
+  );
+  const pool = new ZipHashPool(o.workers);
+  const limiter = new Limiter(16);
+  const abs = (rel: string) => path.join(root, ...rel.split('/'));
+  try {
+    const treeJobs = trees.map(async (t) => {
+      const place = placeOf(t);
+      if (place.kind !== 'tree') return;
+      const m = rb.module(place.path, place.version);
+      try {
+        const digests = await dirDigests(abs(t), `${place.path}@${place.version}`, limiter);
+        m.treeH1 = hash1(digests);
+        m.treeFiles = digests.length;
+      } catch (e) {
+        m.treeError = e instanceof Error ? e.message : String(e);
+      }
+    });
+    const fileJobs = files.map(async (f) => {
+      const place = filePlaceOf(f);
+      if (place.kind !== 'download') {
+        rb.other.push(f);
+        return;
+      }
+      if (place.ext === '.info' || place.ext === '.partial') {
+        rb.downloadFile(place.path, place.version, place.ext);
+        return;
+      }
+      const data = await limiter.run(() => readRegularFile(abs(f)));
+      if (place.ext !== '.zip') {
+        rb.downloadFile(place.path, place.version, place.ext, data);
+        return;
+      }
+      const m = rb.module(place.path, place.version);
+      try {
+        m.zipH1 = await pool.hash(data, true);
+      } catch (e) {
+        m.zipError = e instanceof Error ? e.message : String(e);
+      }
+    });
+    await Promise.all([...treeJobs, ...fileJobs]);
+  } finally {
+    await pool.close();
+  }
+  return rb.build();
+}

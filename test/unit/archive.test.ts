@@ -1,0 +1,625 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  createReadStream,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  linkSync,
+  writeFileSync,
+} from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { strToU8, zipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ArchiveRejected,
+  detectCompression,
+  extractArchive,
+  memberPath,
+  placeOf,
+  recordFromDisk,
+  type ExtractRecord,
+  type ModuleRecord,
+} from '../../src/cache/archive.js';
+import { escapeModulePath, parseGoSum, sumIndex, sumId } from '../../src/go/gosum.js';
+import { forceRemove } from '../../src/go/modcache.js';
+import { hashDirOnDisk, hashZipBuffer } from '../../src/verify/dirhash.js';
+import {
+  generateModules,
+  goEnv,
+  publish,
+  readGoSum,
+  runGo,
+  writeProject,
+  type ModuleVersion,
+} from '../e2e/harness/goproxy.js';
+
+const base = mkdtempSync(path.join(os.tmpdir(), 'archive-test-'));
+afterAll(async () => forceRemove(base));
+
+// ---------------------------------------------------------------------------
+// Pure rules.
+
+describe('memberPath', () => {
+  it('normalises harmless names', () => {
+    expect(memberPath('./')).toBe('');
+    expect(memberPath('.')).toBe('');
+    expect(memberPath('./cache/download/x/@v/v1.0.0.zip')).toBe('cache/download/x/@v/v1.0.0.zip');
+    expect(memberPath('a//b/./c/')).toBe('a/b/c');
+  });
+
+  it.each([
+    ['/etc/passwd', /absolute/],
+    ['../x', /\.\./],
+    ['./a/../../x', /\.\./],
+    ['a/..', /\.\./],
+    ['C:/x', /drive letter/],
+    ['c:x', /drive letter/],
+    ['a\\..\\x', /backslash/],
+    ['a\0b', /NUL/],
+  ])('rejects %j', (name, why) => {
+    try {
+      memberPath(name);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ArchiveRejected);
+      expect((e as ArchiveRejected).member).toBe(name);
+      expect((e as ArchiveRejected).why).toMatch(why);
+    }
+  });
+});
+
+describe('placeOf', () => {
+  it('tells module trees apart by their first segment with an @', () => {
+    expect(placeOf('golang.org/x/tools@v0.1.0/go/ast/x.go')).toEqual({
+      kind: 'tree',
+      root: 'golang.org/x/tools@v0.1.0',
+      path: 'golang.org/x/tools',
+      version: 'v0.1.0',
+      inner: 'go/ast/x.go',
+    });
+    expect(placeOf('golang.org/x/tools/gopls@v0.24.0/main.go')).toMatchObject({
+      path: 'golang.org/x/tools/gopls',
+      version: 'v0.24.0',
+    });
+    expect(placeOf('github.com/!burnt!sushi/toml@v1.3.2')).toMatchObject({
+      kind: 'tree',
+      path: 'github.com/BurntSushi/toml',
+      inner: '',
+    });
+  });
+
+  it('reads download files and leaves the rest as other', () => {
+    expect(placeOf('cache/download/github.com/!burnt!sushi/toml/@v/v1.3.2.ziphash')).toEqual({
+      kind: 'download',
+      path: 'github.com/BurntSushi/toml',
+      version: 'v1.3.2',
+      ext: '.ziphash',
+    });
+    expect(placeOf('cache/download/x.org/m/@v/v2.0.0+incompatible.zip')).toMatchObject({
+      ext: '.zip',
+      version: 'v2.0.0+incompatible',
+    });
+    for (const other of [
+      'cache/download/x.org/m/@v/v1.0.0.lock',
+      'cache/download/x.org/m/@v/list',
+      'cache/download/sumdb/sum.golang.org/lookup/x.org/m@v1.0.0',
+      'cache/download/x.org/m/@v/.zip',
+      'cache/lock',
+      'cache/vcs/abc/HEAD',
+      'README',
+    ])
+      expect(placeOf(other)).toEqual({ kind: 'other' });
+  });
+
+  it('detects compression from magic bytes', () => {
+    expect(detectCompression(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0]))).toBe('zstd');
+    expect(detectCompression(Buffer.from([0x1f, 0x8b, 8]))).toBe('gzip');
+    expect(detectCompression(Buffer.from('./\0\0'))).toBe('none');
+  });
+});
+
+// ---------------------------------------------------------------------------
+// A real module cache made by the go command, and archives of it as
+// @actions/cache makes them.
+
+interface Fixture {
+  modCache: string;
+  project: string;
+  env: NodeJS.ProcessEnv;
+  sums: Map<string, string>;
+  /** Module versions with a zip line in go.sum. */
+  zipModules: { path: string; version: string }[];
+}
+
+function sh(cmd: string): void {
+  execFileSync('sh', ['-c', cmd], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function archive(modCache: string, out: string, compress: 'zstd' | 'gzip' | 'none'): string {
+  const pipe = compress === 'zstd' ? ' | zstd -q -T0' : compress === 'gzip' ? ' | gzip -c' : '';
+  sh(`tar --posix -cf - -C '${modCache}' .${pipe} > '${out}'`);
+  return out;
+}
+
+/** Extra modules: nested module paths, a deflated zip with non-ASCII names, a big file. */
+function extraModules(): ModuleVersion[] {
+  const goMod = (p: string) => `module ${p}\n\ngo 1.21\n`;
+  const pkg = (name: string, k: number) => `package ${name}\n\nfunc F() int { return ${k} }\n`;
+  return [
+    {
+      path: 'example.com/nest',
+      version: 'v1.0.0',
+      goMod: goMod('example.com/nest'),
+      files: { 'nest.go': pkg('nest', 21) },
+    },
+    {
+      path: 'example.com/nest/inner',
+      version: 'v1.4.0',
+      goMod: goMod('example.com/nest/inner'),
+      files: { 'inner.go': pkg('inner', 22) },
+    },
+    {
+      path: 'example.com/uni',
+      version: 'v1.0.0',
+      goMod: goMod('example.com/uni'),
+      files: { 'uni.go': pkg('uni', 23), '\u{20000}.txt': 'ext-b\n', '\u{F900}.txt': 'compat\n' },
+    },
+    {
+      path: 'example.com/big',
+      version: 'v1.0.0',
+      goMod: goMod('example.com/big'),
+      files: {
+        'big.go': pkg('big', 24),
+        'testdata/big.bin': createHash('sha256').update('seed').digest('hex').repeat(100_000),
+      },
+    },
+  ];
+}
+
+/** Replaces a published zip by a deflated one with the same entries (Go accepts both). */
+function deflateZip(proxy: string, m: ModuleVersion): void {
+  const prefix = `${m.path}@${m.version}/`;
+  const entries: Record<string, Uint8Array> = {};
+  for (const [n, d] of Object.entries(m.files))
+    entries[prefix + n] = typeof d === 'string' ? strToU8(d) : d;
+  if (m.goMod) entries[`${prefix}go.mod`] = strToU8(m.goMod);
+  const file = path.join(proxy, ...escapeModulePath(m.path).split('/'), '@v', `${m.version}.zip`);
+  writeFileSync(file, zipSync(entries, { level: 6 }));
+}
+
+function buildFixture(dir: string): Fixture {
+  const proxy = path.join(dir, 'proxy');
+  const home = path.join(dir, 'home');
+  const set = generateModules(5);
+  const extra = extraModules();
+  for (const v of [...set.versions, ...extra]) publish(proxy, v);
+  deflateZip(
+    proxy,
+    extra.find((m) => m.path === 'example.com/uni')!,
+  );
+  deflateZip(
+    proxy,
+    extra.find((m) => m.path === 'example.com/big')!,
+  );
+  const env = goEnv(proxy, home, { GOFLAGS: '-mod=mod -modcacherw' });
+  const requires: Record<string, string> = { ...set.special };
+  for (const p of set.plain) requires[p] = 'v1.1.0';
+  for (const m of extra) requires[m.path] = m.version;
+  const project = path.join(dir, 'project');
+  writeProject(project, 'example.com/project', requires, env);
+  runGo(['mod', 'download'], project, env);
+  const sums = sumIndex([parseGoSum(readGoSum(project))]);
+  const zipModules = parseGoSum(readGoSum(project))
+    .lines.filter((l) => !l.goMod)
+    .map((l) => ({ path: l.path, version: l.version }));
+  return { modCache: String(env.GOMODCACHE), project, env, sums, zipModules };
+}
+
+function byId(r: ExtractRecord): Map<string, ModuleRecord> {
+  return new Map(r.modules.map((m) => [`${m.path}@${m.version}`, m]));
+}
+
+/** Every module with a zip line: tree, zip and ziphash hash to go.sum's value; go.mod too. */
+function mismatches(fx: Fixture, r: ExtractRecord): string[] {
+  const mods = byId(r);
+  const out: string[] = [];
+  for (const { path: p, version: v } of fx.zipModules) {
+    const m = mods.get(`${p}@${v}`);
+    const want = fx.sums.get(sumId(p, v, false));
+    if (!m) {
+      out.push(`${p}@${v} missing`);
+      continue;
+    }
+    if (m.treeH1 !== want) out.push(`${p}@${v} tree`);
+    if (m.zipH1 !== want) out.push(`${p}@${v} zip`);
+    if (m.ziphash !== want) out.push(`${p}@${v} ziphash`);
+    if (m.modH1 !== fx.sums.get(sumId(p, v, true))) out.push(`${p}@${v} go.mod`);
+  }
+  return out;
+}
+
+describe('extractArchive against a module cache made by the go command', () => {
+  let fx: Fixture;
+  let zstdRecord: ExtractRecord;
+  const outDir = (name: string) => path.join(base, 'out', name);
+
+  beforeAll(() => {
+    fx = buildFixture(path.join(base, 'go'));
+    mkdirSync(path.join(base, 'out'), { recursive: true });
+  });
+
+  it('zstd: every tree, zip and ziphash equals go.sum; go mod verify agrees', async () => {
+    const file = archive(fx.modCache, path.join(base, 'cache.tzst'), 'zstd');
+    const dest = outDir('zstd');
+    const res = await extractArchive(createReadStream(file), dest);
+    zstdRecord = res.record;
+    expect(res.compression).toBe('zstd');
+    expect(fx.zipModules.length).toBeGreaterThanOrEqual(12);
+    expect(mismatches(fx, res.record)).toEqual([]);
+    expect(res.record.modules.find((m) => m.path === 'example.com/nest/inner')?.treeFiles).toBe(2);
+    expect(res.record.modules.find((m) => m.path === 'example.com/nest')?.treeFiles).toBe(2);
+    expect(res.record.other).toContain('cache/lock');
+    expect(res.files).toBe(
+      Number(
+        execFileSync('sh', ['-c', `find '${fx.modCache}' -type f | wc -l`])
+          .toString()
+          .trim(),
+      ),
+    );
+    // The go command accepts the extracted cache as its own.
+    const verify = runGo(['mod', 'verify'], fx.project, {
+      ...fx.env,
+      GOMODCACHE: dest,
+      GOFLAGS: '-mod=mod',
+      GOPROXY: 'off',
+    });
+    expect(verify).toMatch(/all modules verified/);
+    // Go's modes: read-only trees, writable download area.
+    const tree = path.join(dest, 'example.com', 'm000@v1.1.0');
+    expect(statSync(tree).mode & 0o777).toBe(0o555);
+    expect(statSync(path.join(tree, 'inner')).mode & 0o777).toBe(0o555);
+    expect(statSync(path.join(tree, 'go.mod')).mode & 0o777).toBe(0o444);
+    expect(statSync(path.join(dest, 'example.com')).mode & 0o777).toBe(0o755);
+    const zip = path.join(dest, 'cache', 'download', 'example.com', 'm000', '@v', 'v1.1.0.zip');
+    expect(statSync(zip).mode & 0o777).toBe(0o644);
+  });
+
+  it('recordFromDisk gives the same record for the original and the extracted cache', async () => {
+    expect(await recordFromDisk(fx.modCache)).toEqual(zstdRecord);
+    expect(await recordFromDisk(outDir('zstd'), { workers: 0 })).toEqual(zstdRecord);
+  });
+
+  it('HashDir and HashZip alone agree with go.sum (deflated zip, non-ASCII names, nested paths)', async () => {
+    for (const [p, v] of [
+      ['example.com/uni', 'v1.0.0'],
+      ['example.com/nest/inner', 'v1.4.0'],
+      ['example.com/UpperCase/Mod', 'v1.2.3'],
+    ] as const) {
+      const want = fx.sums.get(sumId(p, v, false));
+      const tree = path.join(fx.modCache, ...escapeModulePath(p).split('/')) + `@${v}`;
+      expect(await hashDirOnDisk(tree, `${p}@${v}`)).toBe(want);
+      const zip = path.join(
+        fx.modCache,
+        'cache',
+        'download',
+        ...escapeModulePath(p).split('/'),
+        '@v',
+        `${v}.zip`,
+      );
+      expect(hashZipBuffer(readFileSync(zip))).toBe(want);
+    }
+  });
+
+  it.each(['gzip', 'none'] as const)('%s archives give the same record', async (c) => {
+    const file = archive(fx.modCache, path.join(base, `cache.${c}.tar`), c);
+    const res = await extractArchive(createReadStream(file), outDir(c), {
+      workers: c === 'gzip' ? 0 : 2,
+    });
+    expect(res.compression).toBe(c);
+    expect(res.record).toEqual(zstdRecord);
+  });
+
+  it('a changed tree file and a changed zip show up in those two modules only', async () => {
+    const copy = path.join(base, 'corrupt-src');
+    sh(`cp -a '${fx.modCache}' '${copy}'`);
+    const treeFile = path.join(copy, 'example.com', 'm001@v1.1.0', 'm001.go');
+    writeFileSync(treeFile, readFileSync(treeFile, 'utf8').replace('return', 'return 1 +'));
+    const zipFile = path.join(copy, 'cache', 'download', 'example.com', 'm002', '@v', 'v1.1.0.zip');
+    const z = readFileSync(zipFile);
+    const at = z.indexOf('MIT');
+    z[at] = 'W'.charCodeAt(0);
+    writeFileSync(zipFile, z);
+    const file = archive(copy, path.join(base, 'corrupt.tzst'), 'zstd');
+    const res = await extractArchive(createReadStream(file), outDir('corrupt'));
+    expect(mismatches(fx, res.record).sort()).toEqual([
+      'example.com/m001@v1.1.0 tree',
+      'example.com/m002@v1.1.0 zip',
+    ]);
+    expect(await recordFromDisk(copy)).toEqual(res.record);
+  });
+});
+
+describe('recordFromDisk on a cache changed behind Go', () => {
+  it('reports a symlink in a tree and lists (never reads) a fifo or symlink in the download area', async () => {
+    const mc = path.join(base, 'odd-cache');
+    const tree = path.join(mc, 'example.com', 'o@v1.0.0');
+    const vdir = path.join(mc, 'cache', 'download', 'example.com', 'o', '@v');
+    mkdirSync(tree, { recursive: true });
+    mkdirSync(vdir, { recursive: true });
+    writeFileSync(path.join(tree, 'go.mod'), 'module example.com/o\n');
+    writeFileSync(path.join(base, 'elsewhere.go'), 'package evil\n');
+    symlinkSync(path.join(base, 'elsewhere.go'), path.join(tree, 'o.go'));
+    execFileSync('mkfifo', [path.join(vdir, 'v1.0.0.mod')]);
+    symlinkSync(path.join(base, 'elsewhere.go'), path.join(vdir, 'v1.0.0.ziphash'));
+    writeFileSync(path.join(vdir, 'v1.0.0.info'), '{}');
+    const r = await recordFromDisk(mc);
+    expect(r.modules).toHaveLength(1);
+    const m = r.modules[0]!;
+    expect(m.treeH1).toBeUndefined();
+    expect(m.treeError).toMatch(/o\.go is a symbolic link/);
+    expect(m.modH1).toBeUndefined();
+    expect(m.ziphash).toBeUndefined();
+    expect(m.info).toBe(true);
+    expect(r.other).toEqual([
+      'cache/download/example.com/o/@v/v1.0.0.mod',
+      'cache/download/example.com/o/@v/v1.0.0.ziphash',
+    ]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Planted archives.
+
+interface Member {
+  name: string;
+  type?: string; // tar typeflag
+  data?: string;
+  link?: string;
+  /** pax records for an 'x' header before this member. */
+  pax?: Record<string, string>;
+  /** GNU long name ('L') header before this member. */
+  longName?: string;
+}
+
+function header(name: string, type: string, size: number, link = ''): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name.slice(0, 100), 0, 'utf8');
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  h.write('00000000000\0', 136);
+  h.write('        ', 148);
+  h.write(type, 156);
+  h.write(link, 157);
+  h.write('ustar\0', 257);
+  h.write('00', 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  return h;
+}
+
+function block(data: Buffer): Buffer {
+  const pad = (512 - (data.length % 512)) % 512;
+  return Buffer.concat([data, Buffer.alloc(pad)]);
+}
+
+function tarOf(members: Member[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const m of members) {
+    if (m.pax) {
+      let body = '';
+      for (const [k, v] of Object.entries(m.pax)) {
+        const rec = ` ${k}=${v}\n`;
+        let len = rec.length + 1;
+        while (String(len).length + rec.length !== len) len = String(len).length + rec.length;
+        body += `${len}${rec}`;
+      }
+      parts.push(header('PaxHeaders/x', 'x', Buffer.byteLength(body)), block(Buffer.from(body)));
+    }
+    if (m.longName) {
+      const body = Buffer.from(m.longName + '\0');
+      parts.push(header('././@LongLink', 'L', body.length), block(body));
+    }
+    const data = Buffer.from(m.data ?? '');
+    parts.push(header(m.name, m.type ?? '0', data.length, m.link), block(data));
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}
+
+function half(buf: Buffer): Buffer {
+  return buf.subarray(0, buf.length >> 1);
+}
+
+function zstd(buf: Buffer): Buffer {
+  return execFileSync('zstd', ['-q', '-c'], { input: buf });
+}
+
+describe('extractArchive refuses planted archives and writes nothing outside dest', () => {
+  const root = path.join(base, 'planted');
+  const sentinel = path.join(root, 'sentinel');
+  let n = 0;
+
+  beforeAll(() => {
+    mkdirSync(sentinel, { recursive: true });
+    writeFileSync(path.join(sentinel, 'keep'), 'original');
+  });
+
+  const ok: Member[] = [
+    { name: './', type: '5' },
+    { name: './example.com/a@v1.0.0/', type: '5' },
+    { name: './example.com/a@v1.0.0/a.go', data: 'package a\n' },
+  ];
+  const cases: [string, Member[], RegExp][] = [
+    ['an absolute name', [{ name: `${sentinel}/abs`, data: 'x' }], /absolute/],
+    ['a ../ name', [{ name: '../sentinel/rel', data: 'x' }], /\.\./],
+    [
+      'a pax path that escapes',
+      [{ name: 'harmless', data: 'x', pax: { path: '../sentinel/pax' } }],
+      /\.\./,
+    ],
+    [
+      'a GNU long name that escapes',
+      [{ name: 'harmless', data: 'x', longName: `../sentinel/${'l'.repeat(120)}` }],
+      /\.\./,
+    ],
+    ['a symlink', [{ name: 'link', type: '2', link: sentinel }], /SymbolicLink/],
+    [
+      'a member under a symlinked dir',
+      [
+        { name: 'd', type: '2', link: sentinel },
+        { name: 'd/x', data: 'x' },
+      ],
+      /SymbolicLink/,
+    ],
+    ['a hard link', [{ name: 'hl', type: '1', link: `${sentinel}/keep` }], /Link members/],
+    ['a fifo', [{ name: 'fifo', type: '6' }], /FIFO/],
+    ['a character device', [{ name: 'null', type: '3' }], /CharacterDevice/],
+    ['a block device', [{ name: 'sda', type: '4' }], /BlockDevice/],
+    ['an unknown type', [{ name: 'sparse', type: 'S', data: 'x' }], /not allowed/],
+    [
+      'a duplicate file',
+      [
+        { name: 'dup', data: 'a' },
+        { name: 'dup', data: 'b' },
+      ],
+      /twice/,
+    ],
+    [
+      'a file where a directory is',
+      [
+        { name: 'f', data: 'a' },
+        { name: 'f/g', data: 'b' },
+      ],
+      /both a file and a directory/,
+    ],
+  ];
+
+  for (const compress of ['zstd', 'gzip'] as const) {
+    it.each(cases)(`${compress}: %s`, async (_label, members, why) => {
+      const dest = path.join(root, `dest${n++}`);
+      const tar = tarOf([...ok, ...members]);
+      const data = compress === 'zstd' ? zstd(tar) : gzipSync(tar);
+      const before = readdirSync(root).sort();
+      const err = await extractArchive(Readable.from([data]), dest).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ArchiveRejected);
+      expect((err as ArchiveRejected).why).toMatch(why);
+      expect(readdirSync(sentinel)).toEqual(['keep']);
+      expect(readFileSync(path.join(sentinel, 'keep'), 'utf8')).toBe('original');
+      expect(readdirSync(root).sort()).toEqual([...before, path.basename(dest)].sort());
+      for (const f of readdirSync(dest, { recursive: true }) as string[])
+        expect(lstatSync(path.join(dest, f)).isSymbolicLink()).toBe(false);
+    });
+  }
+
+  it('refuses what real GNU tar writes for a symlink, a hard link and a fifo', async () => {
+    const src = path.join(root, 'gnu-src');
+    mkdirSync(path.join(src, 'example.com', 'b@v1.0.0'), { recursive: true });
+    writeFileSync(path.join(src, 'example.com', 'b@v1.0.0', 'b.go'), 'package b\n');
+    for (const [kind, make] of [
+      ['SymbolicLink', () => symlinkSync(sentinel, path.join(src, 'zz-link'))],
+      [
+        'Link',
+        () =>
+          linkSync(path.join(src, 'example.com', 'b@v1.0.0', 'b.go'), path.join(src, 'zz-hard')),
+      ],
+      ['FIFO', () => execFileSync('mkfifo', [path.join(src, 'zz-fifo')])],
+    ] as const) {
+      make();
+      const file = path.join(root, `gnu-${kind}.tzst`);
+      archive(src, file, 'zstd');
+      const err = await extractArchive(
+        createReadStream(file),
+        path.join(root, `gnu-dest-${kind}`),
+      ).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ArchiveRejected);
+      expect((err as ArchiveRejected).why).toMatch(new RegExp(`^${kind} members`));
+      rmSync(
+        path.join(
+          src,
+          readdirSync(src).find((f) => f.startsWith('zz-'))!,
+        ),
+      );
+      expect(readdirSync(sentinel)).toEqual(['keep']);
+    }
+  });
+
+  it('rejects a truncated or damaged archive and anything that is not a tar', async () => {
+    const tar = tarOf([...ok, { name: 'example.com/a@v1.0.0/big', data: 'z'.repeat(100_000) }]);
+    const cases: [Buffer, RegExp][] = [
+      [tar.subarray(0, 20_000), /not a valid tar|Truncated/i],
+      [half(zstd(tar)), /zstd/],
+      [half(gzipSync(tar)), /gzip/],
+      [Buffer.from('hello, this is not an archive'.repeat(40)), /not a valid tar/],
+      [Buffer.alloc(0), /not a valid tar/],
+    ];
+    for (const [data, why] of cases) {
+      const err = await extractArchive(Readable.from([data]), path.join(root, `dest${n++}`)).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ArchiveRejected);
+      expect((err as ArchiveRejected).why).toMatch(why);
+    }
+  });
+
+  it('passes an input stream failure through as is', async () => {
+    const data = zstd(
+      tarOf([...ok, { name: 'example.com/a@v1.0.0/big', data: 'q'.repeat(3 << 20) }]),
+    );
+    async function* failing() {
+      yield data.subarray(0, 1000);
+      await new Promise((r) => setTimeout(r, 10));
+      throw new Error('connection reset by the cache service');
+    }
+    const err = await extractArchive(Readable.from(failing()), path.join(root, `dest${n++}`)).catch(
+      (e: unknown) => e,
+    );
+    expect(err).not.toBeInstanceOf(ArchiveRejected);
+    expect(String(err)).toMatch(/connection reset/);
+  });
+
+  it('stops at the byte limit a caller sets (decompression bombs)', async () => {
+    const data = zstd(
+      tarOf([...ok, { name: 'example.com/a@v1.0.0/big', data: '0'.repeat(5 << 20) }]),
+    );
+    expect(data.length).toBeLessThan(5000);
+    const err = await extractArchive(Readable.from([data]), path.join(root, `dest${n++}`), {
+      maxBytes: 1 << 20,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ArchiveRejected);
+    expect((err as ArchiveRejected).member).toBe('example.com/a@v1.0.0/big');
+    expect((err as ArchiveRejected).why).toMatch(/1048576-byte limit/);
+  });
+
+  it('refuses to extract into a directory that is not empty', async () => {
+    const dest = path.join(root, `dest${n++}`);
+    mkdirSync(dest);
+    writeFileSync(path.join(dest, 'x'), '');
+    await expect(extractArchive(Readable.from([zstd(tarOf(ok))]), dest)).rejects.toThrow(
+      /not empty/,
+    );
+  });
+
+  it('extracts a clean hand-made archive', async () => {
+    const dest = path.join(root, `dest${n++}`);
+    const res = await extractArchive(Readable.from([zstd(tarOf(ok))]), dest);
+    expect(res.files).toBe(1);
+    expect(res.record.modules).toEqual([
+      expect.objectContaining({ path: 'example.com/a', version: 'v1.0.0', treeFiles: 1 }),
+    ]);
+    expect(readFileSync(path.join(dest, 'example.com', 'a@v1.0.0', 'a.go'), 'utf8')).toBe(
+      'package a\n',
+    );
+  });
+});

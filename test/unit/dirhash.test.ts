@@ -1,0 +1,170 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { strToU8, zipSync } from 'fflate';
+import { afterAll, describe, expect, it } from 'vitest';
+import { goModHash, hash1 as gosumHash1 } from '../../src/go/gosum.js';
+import {
+  hash1,
+  hashDirOnDisk,
+  hashZipBuffer,
+  Limiter,
+  ZipHashPool,
+} from '../../src/verify/dirhash.js';
+import { zipBuffer } from '../e2e/harness/zip.js';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'dirhash-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const sha = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex');
+
+/** Hash1 spelled out the way Go's source reads, for an explicit order of names. */
+function hash1InOrder(files: { name: string; data: string }[]): string {
+  const h = createHash('sha256');
+  for (const f of files) h.update(`${sha(f.data)}  ${f.name}\n`);
+  return 'h1:' + h.digest('base64');
+}
+
+describe('hash1', () => {
+  it('equals go.sum’s /go.mod hash for a single go.mod file', () => {
+    const mod = 'module example.com/x\n\ngo 1.21\n';
+    expect(hash1([{ name: 'go.mod', sha256hex: sha(mod) }])).toBe(goModHash(mod));
+  });
+
+  it('sorts names as UTF-8 bytes like Go, not as UTF-16 code units', () => {
+    // U+F900 is EF A4 80 in UTF-8 and sorts before U+20000 (F0 A0 80 80);
+    // in UTF-16 U+20000 (D840 DC00) sorts first.
+    const files = [
+      { name: 'm@v1/\u{20000}.txt', data: 'b' },
+      { name: 'm@v1/\u{F900}.txt', data: 'a' },
+    ];
+    const want = hash1InOrder([files[1]!, files[0]!]);
+    const got = hash1(files.map((f) => ({ name: f.name, sha256hex: sha(f.data) })));
+    expect(got).toBe(want);
+    // The older helper in gosum.ts orders these differently (documented discrepancy).
+    expect(gosumHash1(files.map((f) => ({ name: f.name, sha256hex: sha(f.data) })))).not.toBe(want);
+  });
+
+  it('refuses a name containing a newline, as Go does', () => {
+    expect(() => hash1([{ name: 'a\nb', sha256hex: sha('') }])).toThrow(/newline/);
+  });
+});
+
+describe('hashZipBuffer (Go HashZip)', () => {
+  const content = {
+    'example.com/m@v1.0.0/go.mod': 'module example.com/m\n',
+    'example.com/m@v1.0.0/m.go': 'package m\n\nfunc F() int { return 1 }\n'.repeat(50),
+    'example.com/m@v1.0.0/sub/x.txt': 'x'.repeat(5000),
+  };
+  const expected = hash1InOrder(
+    Object.entries(content)
+      .map(([name, data]) => ({ name, data }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1)),
+  );
+  const stored = zipBuffer(Object.entries(content).map(([name, data]) => ({ name, data })));
+  const deflated = Buffer.from(
+    zipSync(Object.fromEntries(Object.entries(content).map(([n, d]) => [n, strToU8(d)])), {
+      level: 9,
+    }),
+  );
+
+  it('hashes names and inflated contents, whatever the compression', () => {
+    expect(deflated.length).toBeLessThan(stored.length);
+    expect(hashZipBuffer(stored)).toBe(expected);
+    expect(hashZipBuffer(deflated)).toBe(expected);
+  });
+
+  it('reads zip64 archives (Python zipfile, forced zip64)', () => {
+    const file = path.join(tmp, 'z64.zip');
+    const py = [
+      'import sys, zipfile, json',
+      'c = json.loads(sys.argv[2])',
+      'with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:',
+      '    for n, d in c.items():',
+      '        with z.open(n, "w", force_zip64=True) as f: f.write(d.encode())',
+    ].join('\n');
+    execFileSync('python3', ['-c', py, file, JSON.stringify(content)]);
+    const buf = execFileSync('cat', [file]);
+    expect(buf.includes(Buffer.from([0x01, 0x00, 0x10, 0x00]))).toBe(true); // zip64 extra field
+    expect(hashZipBuffer(buf)).toBe(expected);
+  });
+
+  it('changes when one byte of one entry changes, and names what is not a zip', () => {
+    const bad = Buffer.from(stored);
+    const at = bad.indexOf('return 1');
+    bad[at + 7] = '2'.charCodeAt(0);
+    expect(hashZipBuffer(bad)).not.toBe(expected);
+    expect(() => hashZipBuffer(Buffer.from('not a zip at all'))).toThrow(/^zip: /);
+    const cut = deflated.subarray(0, deflated.length - 30);
+    expect(() => hashZipBuffer(cut)).toThrow(/^zip: /);
+  });
+
+  it('gives the same answers in the worker pool, also under load and for bad input', async () => {
+    const pool = new ZipHashPool(2);
+    try {
+      const jobs = Array.from({ length: 20 }, (_v, i) =>
+        pool.hash(i % 2 ? Buffer.from(stored) : Buffer.from(deflated), true),
+      );
+      expect(new Set(await Promise.all(jobs))).toEqual(new Set([expected]));
+      await expect(pool.hash(Buffer.from('garbage'))).rejects.toThrow(/^zip: /);
+      // A view into a larger buffer is copied, not transferred: the owner keeps its bytes.
+      const big = Buffer.concat([Buffer.alloc(100), stored]);
+      const view = big.subarray(100);
+      expect(await pool.hash(view, true)).toBe(expected);
+      expect(big.length).toBe(100 + stored.length);
+    } finally {
+      await pool.close();
+    }
+    const inline = new ZipHashPool(0);
+    expect(await inline.hash(stored)).toBe(expected);
+    await inline.close();
+  });
+});
+
+describe('hashDirOnDisk (Go HashDir)', () => {
+  it('hashes every file under the directory named <prefix>/<relative path>', async () => {
+    const dir = path.join(tmp, 'tree');
+    mkdirSync(path.join(dir, 'a', 'b'), { recursive: true });
+    mkdirSync(path.join(dir, 'empty'));
+    writeFileSync(path.join(dir, 'go.mod'), 'module m\n');
+    writeFileSync(path.join(dir, 'a', 'b', 'c.go'), 'package b\n');
+    const big = 'y'.repeat(9 << 20); // above the single-read limit: streamed
+    writeFileSync(path.join(dir, 'a', 'big.bin'), big);
+    chmodSync(path.join(dir, 'go.mod'), 0o444);
+    const want = hash1InOrder([
+      { name: 'm@v1.0.0/a/b/c.go', data: 'package b\n' },
+      { name: 'm@v1.0.0/a/big.bin', data: big },
+      { name: 'm@v1.0.0/go.mod', data: 'module m\n' },
+    ]);
+    expect(await hashDirOnDisk(dir, 'm@v1.0.0')).toBe(want);
+  });
+
+  it('refuses a symlink inside a tree, naming it (Go never extracts one)', async () => {
+    const dir = path.join(tmp, 'tree-link');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(tmp, 'outside.txt'), 'secret');
+    symlinkSync(path.join(tmp, 'outside.txt'), path.join(dir, 'link.go'));
+    await expect(hashDirOnDisk(dir, 'm@v1')).rejects.toThrow(/link\.go/);
+  });
+});
+
+describe('Limiter', () => {
+  it('never runs more than its limit at once', async () => {
+    const l = new Limiter(3);
+    let active = 0;
+    let peak = 0;
+    await Promise.all(
+      Array.from({ length: 12 }, () =>
+        l.run(async () => {
+          active++;
+          peak = Math.max(peak, active);
+          await new Promise((r) => setTimeout(r, 2));
+          active--;
+        }),
+      ),
+    );
+    expect(peak).toBe(3);
+  });
+});
