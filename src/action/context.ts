@@ -35,10 +35,3 @@ export function loadContext(env: NodeJS.ProcessEnv = process.env): Context {
   };
 }
 
-export function samePath(a: string, b: string): boolean {
-  const norm = (p: string): string => {
-    const r = path.resolve(p);
-    return process.platform === 'win32' ? r.toLowerCase() : r;
-  };
-  return norm(a) === norm(b);
-}

@@ -29,23 +29,38 @@ export function mainRestoreAction(o: {
   return 'restore';
 }
 
-/** After a hit of this kind, does the cache need `go mod download` to be complete? */
-export function needsDownload(kind: HitKind): boolean {
-  return kind !== 'exact';
+/**
+ * After a lineage or local hit, when an entry for this exact go.sum exists:
+ * restore that entry instead ("switch") when the restored cache lacks a large
+ * share of what go.sum names, else download the difference ("complete"). In
+ * both cases nothing new is saved, so a branch never holds two entries for one
+ * go.sum. A local cache is never thrown away.
+ */
+export function convergeAction(o: {
+  hitKind: HitKind;
+  missing: number;
+  named: number;
+}): 'switch' | 'complete' {
+  if (o.hitKind !== 'lineage') return 'complete';
+  return o.missing > 0 && o.missing * 4 >= o.named ? 'switch' : 'complete';
 }
 
 export interface SaveInput {
   save: SaveMode;
+  /** The run's cache mode allows writing. */
+  canWrite: boolean;
+  cacheModeName: string;
   mainCompleted: boolean;
   verified: boolean;
   securityError: boolean;
   hitKind: HitKind;
   rebuilt: boolean;
-  /** The module cache differs from what main verified (a later step downloaded modules). */
-  changedAfterMain: boolean;
-  /** Result of the re-verification post ran because the cache changed; undefined if not run. */
-  reverified?: boolean;
-  /** For a local cache: whether the service already holds an entry for the exact key. */
+  repaired: number;
+  /** Module versions go.sum names that the verified cache still lacks: never save then. */
+  missing: number;
+  /** Verified module versions that were not in the restored entry (downloaded by main or later steps). */
+  added: number;
+  /** An entry for this go.sum exists already (found after a lineage or local hit). */
   exactEntryExists?: boolean;
   /** The go.sum hash changed after main (a later step edited go.sum). */
   keyChanged: boolean;
@@ -55,40 +70,42 @@ export type SaveDecision = { save: true; why: string } | { save: false; why: str
 
 export function saveDecision(s: SaveInput): SaveDecision {
   if (s.save === 'never') return { save: false, why: "save is 'never' (restore-only job)" };
+  if (!s.canWrite) {
+    return { save: false, why: `the cache mode '${s.cacheModeName}' does not permit writes` };
+  }
   if (!s.mainCompleted)
     return { save: false, why: 'main did not finish; nothing verified to save' };
   if (s.securityError) {
     return { save: false, why: 'go.sum checksum mismatch (SECURITY ERROR); nothing is saved' };
   }
   if (!s.verified) return { save: false, why: 'the module cache is not verified' };
-  if (s.changedAfterMain && s.reverified === false) {
-    return { save: false, why: 'modules added after main failed verification; not saving them' };
-  }
-  if (s.changedAfterMain && s.reverified === undefined) {
+  if (s.missing > 0) {
     return {
       save: false,
-      why: 'the module cache changed after main and could not be verified again',
+      why: `the cache lacks ${s.missing} module versions go.sum names; an incomplete cache is never saved`,
     };
   }
-  if (s.rebuilt)
-    return { save: true, why: 'the cache was rebuilt; the new entry replaces the corrupt one' };
-  if (s.keyChanged)
+  if (s.rebuilt || s.repaired > 0) {
+    return { save: true, why: 'the cache was repaired; the new entry replaces the corrupt one' };
+  }
+  if (s.keyChanged) {
     return { save: true, why: 'go.sum changed during the job; saving under its new key' };
+  }
+  if (s.exactEntryExists) {
+    return { save: false, why: 'an entry for this go.sum exists already' };
+  }
   switch (s.hitKind) {
     case 'miss':
       return { save: true, why: 'no entry existed for this environment' };
     case 'lineage':
-      return {
-        save: true,
-        why: 'restored an older entry; saving the completed cache for this go.sum',
-      };
+      return { save: true, why: 'restored an older entry; saving the completed cache for this go.sum' };
+    case 'incomplete':
+      return { save: true, why: 'the exact entry was incomplete; saving the completed cache' };
     case 'local':
-      return s.exactEntryExists
-        ? { save: false, why: 'an entry for this go.sum already exists' }
-        : { save: true, why: 'no entry for this go.sum yet; saving the verified local cache' };
+      return { save: true, why: 'no entry for this go.sum yet; saving the verified local cache' };
     case 'exact':
-      return s.changedAfterMain
-        ? { save: true, why: 'later steps added verified modules to an exact hit' }
+      return s.added > 0
+        ? { save: true, why: `later steps added ${s.added} verified module versions to an exact hit` }
         : { save: false, why: 'exact hit, verified, nothing new to save' };
   }
 }

@@ -17,7 +17,6 @@ export interface Inputs {
   workingDirectory: string;
   onCorruption: OnCorruption;
   save: SaveMode;
-  prune: boolean;
   lookupTimeoutMs: number;
   saveTimeoutMs: number;
   /** Entries keep the module zips (`true`) or hold trees, .ziphash, .mod and .info only. */
@@ -109,7 +108,6 @@ export function parseInputs(get: Getter): Inputs {
     workingDirectory,
     onCorruption: choice(get, 'on-corruption', ['rebuild', 'fail'] as const, 'rebuild'),
     save: choice(get, 'save', ['auto', 'never'] as const, 'auto'),
-    prune: bool('prune', 'true'),
     lookupTimeoutMs: seconds(get, 'lookup-timeout', 30),
     saveTimeoutMs: seconds(get, 'save-timeout', 600),
     saveZips: bool('save-zips', 'true'),

@@ -9,10 +9,13 @@ export interface PreState {
   outcome: string;
   matchedKey: string;
   archiveBytes?: number;
+  /** JSON file holding the hashes computed while extracting (an ExtractRecord). */
+  recordFile?: string;
   ms?: number;
 }
 
 export interface MainState {
+  mode?: 'job' | 'health';
   completed: boolean;
   modCache: string;
   exactKey: string;
@@ -20,18 +23,45 @@ export interface MainState {
   hitKind: string;
   verified: boolean;
   rebuilt: boolean;
-  /** Every module came from a fresh download in this job (a miss): Go checked them against go.sum. */
-  freshOnly?: boolean;
+  repaired: { module: string; how: string; fetchedBytes: number }[];
   securityError: boolean;
   bad: { module: string; reason: string }[];
+  /** Digest of the names in the download area after main: a change means later steps added files. */
   fingerprint: string;
   moduleCount: number;
   depHash: string;
-  roots: string[];
+  /** The files the key hashes (go.mod, go.sum, go.work, go.work.sum in scope). */
+  keyFiles: string[];
+  sumFiles: string[];
   workingDirectory: string;
+  /** Verified `path@version` with trees: what a saved entry holds. */
+  full: string[];
+  /** Verified `path@version` whose go.mod alone is needed. */
+  modOnly: string[];
+  /** Cached toolchains that passed verification. */
+  toolchains: string[];
+  /** `path@version` Go downloaded in this job, and the bytes of their zips. */
+  downloaded: string[];
+  downloadedBytes: number;
   exactEntryExists?: boolean;
   restoredBytes?: number;
   timings: Record<string, number>;
+  cacheMode: string;
+  /** Lines for the summary. */
+  notes: string[];
+  replaced?: { from: string; to: string; kind: string; note: string }[];
+  vendored?: string[];
+  /** The go.sum-named versions the restored entry held, for the drift report. */
+  restoredVersions?: string[];
+  /** go.sum-named versions neither the build nor the module graph needed (go.sum not tidy). */
+  unneeded?: string[];
+  /** Toolchains the project's go.mod / go.work ask for: the only ones an entry keeps. */
+  neededToolchains?: string[];
+  /** Markdown blocks for the summary (drift). */
+  sections?: string[];
+  buildCache?: unknown;
+  /** Transient: the drift measured in main, rendered into `sections`. */
+  drift?: import('../report/drift.js').Drift;
 }
 
 export function savePre(s: PreState): void {

@@ -1,16 +1,10 @@
 /**
- * The cache backend: @actions/cache behind a small interface that never throws
- * for service trouble. A service that is down, slow or refusing turns into a
- * warning and a miss (restore) or a skipped save; the job goes on.
+ * Saving through @actions/cache, behind a small interface that never throws
+ * for service trouble: a service that is down, slow or refusing turns into a
+ * skipped save with its reason; the job goes on. (Restoring is ours: see
+ * entry.ts and service/.)
  */
 import * as cache from '@actions/cache';
-
-export type LookupResult =
-  { kind: 'hit'; matchedKey: string } | { kind: 'miss' } | { kind: 'unavailable'; reason: string };
-
-export type RestoreResult =
-  | { kind: 'restored'; matchedKey: string; archiveBytes?: number }
-  | { kind: 'failed'; reason: string };
 
 export type SaveResult =
   | { kind: 'saved'; key: string; archiveBytes?: number }
@@ -72,49 +66,10 @@ async function tapped<T>(
 }
 
 export interface Backend {
-  available(): boolean;
-  lookup(
-    paths: string[],
-    key: string,
-    restoreKeys: string[],
-    timeoutMs: number,
-  ): Promise<LookupResult>;
-  restore(paths: string[], matchedKey: string): Promise<RestoreResult>;
   save(paths: string[], key: string, timeoutMs: number): Promise<SaveResult>;
 }
 
 export const actionsCacheBackend: Backend = {
-  available(): boolean {
-    return cache.isFeatureAvailable();
-  },
-
-  async lookup(paths, key, restoreKeys, timeoutMs) {
-    try {
-      const { value, failure } = await tapped(() =>
-        withTimeout(timeoutMs, 'cache lookup', () =>
-          cache.restoreCache(paths, key, restoreKeys, { lookupOnly: true }),
-        ),
-      );
-      if (value) return { kind: 'hit', matchedKey: value };
-      if (failure) return { kind: 'unavailable', reason: failure };
-      return { kind: 'miss' };
-    } catch (e) {
-      return { kind: 'unavailable', reason: (e as Error).message };
-    }
-  },
-
-  async restore(paths, matchedKey) {
-    try {
-      const { value, archiveBytes, failure } = await tapped(() =>
-        cache.restoreCache(paths, matchedKey, []),
-      );
-      if (value) return { kind: 'restored', matchedKey: value, archiveBytes };
-      return { kind: 'failed', reason: failure ?? `entry ${matchedKey} could not be downloaded` };
-    } catch (e) {
-      return { kind: 'failed', reason: (e as Error).message };
-    }
-  },
-
   async save(paths, key, timeoutMs) {
     try {
       const { value, lines, archiveBytes, failure } = await tapped(() =>
@@ -146,6 +101,3 @@ export function isConflict(reason: string): boolean {
   return /\(409\)|already[ _]exists|conflict/i.test(reason);
 }
 
-export function describeUnavailable(reason: string): string {
-  return `Cache service unavailable (${reason}); going on without a cache.`;
-}

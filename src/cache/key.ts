@@ -135,7 +135,8 @@ export function generationKey(
   return `${exact}${SEPARATOR}gen=${gen}`;
 }
 
-export type HitKind = 'exact' | 'lineage' | 'local' | 'miss';
+/** `incomplete`: an exact entry that lacked modules go.sum names (they were downloaded). */
+export type HitKind = 'exact' | 'incomplete' | 'lineage' | 'local' | 'miss';
 
 /**
  * Classifies a matched key against the exact key: an entry saved under a

@@ -4,31 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { escapeModulePath, goModHash, unescapeModulePath, sumId } from './gosum.js';
 import type { BadModule } from './goout.js';
-
-/**
- * Where Go will put the module cache, found without running Go (pre runs before
- * setup-go): GOMODCACHE, else GOPATH's first entry + pkg/mod, else ~/go/pkg/mod.
- */
-export function locateModCacheWithoutGo(
-  env: NodeJS.ProcessEnv,
-  platform: NodeJS.Platform = process.platform,
-  home: string = os.homedir(),
-): string {
-  const p = platform === 'win32' ? path.win32 : path.posix;
-  const explicit = env['GOMODCACHE']?.trim();
-  if (explicit) return explicit;
-  const gopath = env['GOPATH']?.trim();
-  if (gopath) {
-    const first = gopath.split(platform === 'win32' ? ';' : ':').find((e) => e.trim() !== '');
-    if (first) return p.join(first, 'pkg', 'mod');
-  }
-  const homeDir = (platform === 'win32' ? env['USERPROFILE'] : env['HOME']) || home;
-  return p.join(homeDir, 'go', 'pkg', 'mod');
-}
 
 export async function isNonEmptyDir(dir: string): Promise<boolean> {
   try {
@@ -189,73 +167,4 @@ export async function forceRemove(dir: string): Promise<void> {
   };
   await makeWritable(dir);
   await fs.rm(dir, { recursive: true, force: true });
-}
-
-/**
- * The path pattern handed to @actions/cache. The service keys an entry's
- * version on the patterns as written, so a module cache under the home
- * directory is named `~/...`: runners whose home directories differ (hosted
- * and self-hosted, or test runners) then share entries.
- */
-export function cachePathSpec(modCache: string, home: string = os.homedir()): string {
-  const rel = path.relative(home, modCache);
-  if (home && rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)) {
-    return `~${path.sep}${rel}`;
-  }
-  return modCache;
-}
-
-export interface PruneItem {
-  path: string;
-  version: string;
-  /** `all`: no go.sum line names this version; `zip`: only its go.mod is needed (module graph). */
-  drop: 'all' | 'zip';
-}
-
-/** Modules Go keeps in the module cache for itself, never pruned. */
-const NEVER_PRUNE = ['golang.org/toolchain'];
-
-/**
- * What pruning would remove so that an entry holds what go.sum needs and no
- * more: Go never trims the module cache, so a cache restored from an older
- * go.sum and saved again grows with every generation. Pure.
- */
-export function planPrune(scan: CacheScan, sums: Map<string, string>): PruneItem[] {
-  const items: PruneItem[] = [];
-  for (const v of scan.versions) {
-    if (NEVER_PRUNE.includes(v.path)) continue;
-    const zipNeeded = sums.has(sumId(v.path, v.version, false));
-    const modNeeded = sums.has(sumId(v.path, v.version, true));
-    if (zipNeeded) continue;
-    if (modNeeded) {
-      if (v.hasZip || v.ziphash !== undefined)
-        items.push({ path: v.path, version: v.version, drop: 'zip' });
-      continue;
-    }
-    items.push({ path: v.path, version: v.version, drop: 'all' });
-  }
-  return items;
-}
-
-/** Removes what `planPrune` chose. Returns the number of module versions touched. */
-export async function applyPrune(modCache: string, items: PruneItem[]): Promise<number> {
-  const esc = escapeModulePath;
-  for (const item of items) {
-    const tree = path.join(modCache, ...`${esc(item.path)}@${esc(item.version)}`.split('/'));
-    await forceRemove(tree);
-    const base = path.join(
-      modCache,
-      'cache',
-      'download',
-      ...esc(item.path).split('/'),
-      '@v',
-      esc(item.version),
-    );
-    const exts =
-      item.drop === 'all'
-        ? ['.zip', '.ziphash', '.partial', '.mod', '.info', '.lock']
-        : ['.zip', '.ziphash', '.partial'];
-    await Promise.all(exts.map((x) => fs.rm(base + x, { force: true })));
-  }
-  return items.length;
 }

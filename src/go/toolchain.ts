@@ -35,18 +35,33 @@ export class Go {
     return bin ? new Go(bin) : undefined;
   }
 
+  /**
+   * Runs the go command the job was given. GOTOOLCHAIN=local unless `env` says
+   * otherwise: a toolchain in the module cache is only ever executed after it
+   * was verified (with GOTOOLCHAIN=auto, Go would switch to a cached
+   * `golang.org/toolchain` module and run its `bin/go`, whatever it holds).
+   */
   async run(args: string[], cwd: string, env?: Record<string, string>): Promise<GoResult> {
     const r = await exec.getExecOutput(this.bin, args, {
       cwd,
       ignoreReturnCode: true,
       silent: true,
-      env: env ? { ...(process.env as Record<string, string>), ...env } : undefined,
+      env: { ...(process.env as Record<string, string>), GOTOOLCHAIN: 'local', ...(env ?? {}) },
     });
     return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   }
 
-  async env(cwd: string): Promise<{ GOMODCACHE: string; GOVERSION: string; GOWORK: string }> {
-    const r = await this.run(['env', '-json', 'GOMODCACHE', 'GOVERSION', 'GOWORK'], cwd);
+  async env(cwd: string): Promise<{
+    GOMODCACHE: string;
+    GOVERSION: string;
+    GOWORK: string;
+    GOHOSTOS: string;
+    GOHOSTARCH: string;
+  }> {
+    const r = await this.run(
+      ['env', '-json', 'GOMODCACHE', 'GOVERSION', 'GOWORK', 'GOHOSTOS', 'GOHOSTARCH'],
+      cwd,
+    );
     if (r.code !== 0) {
       throw new Error(`'go env' failed (exit ${r.code}): ${r.stderr.trim()}`);
     }
@@ -55,6 +70,8 @@ export class Go {
       GOMODCACHE: parsed['GOMODCACHE'] ?? '',
       GOVERSION: parsed['GOVERSION'] ?? '',
       GOWORK: parsed['GOWORK'] ?? '',
+      GOHOSTOS: parsed['GOHOSTOS'] ?? '',
+      GOHOSTARCH: parsed['GOHOSTARCH'] ?? '',
     };
   }
 }

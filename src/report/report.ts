@@ -50,6 +50,10 @@ export interface SummaryData {
   bad: BadModule[];
   saved: string;
   timings: Record<string, number>;
+  /** More rows for the table (cache mode, repairs, replace directives, notes). */
+  extra?: [string, string][];
+  /** Markdown blocks after the table (dependency drift, build cache). */
+  sections?: string[];
 }
 
 function cell(s: string): string {
@@ -67,6 +71,7 @@ export function summaryMarkdown(d: SummaryData): string {
     ['Verification', d.verification],
     ['Saved', d.saved],
     ['Saved archive', formatBytes(d.savedBytes)],
+    ...(d.extra ?? []),
     ...Object.entries(d.timings).map(([k, v]): [string, string] => [`Time: ${k}`, formatMs(v)]),
   ];
   let md = '### verified-go-cache\n\n| | |\n|---|---|\n';
@@ -75,5 +80,6 @@ export function summaryMarkdown(d: SummaryData): string {
     md += '\n**Bad modules**\n\n| module | reason |\n|---|---|\n';
     md += d.bad.map((b) => `| \`${cell(b.module)}\` | ${cell(b.reason)} |`).join('\n') + '\n';
   }
+  for (const section of d.sections ?? []) md += `\n${section.trim()}\n`;
   return md;
 }

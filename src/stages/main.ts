@@ -1,79 +1,78 @@
 /**
- * main: once go.sum is on disk, pins the exact key, makes sure the module
- * cache is there (restoring itself when pre did not run), completes it, and
- * verifies it against go.sum and with `go mod verify`. Corruption is rebuilt
- * or fails the job; a SECURITY ERROR always fails it.
+ * main: once the project is on disk, pins the exact key, makes sure the module
+ * cache is there (restoring it itself when pre did not run), and proves it:
+ * complete for go.sum and matching go.sum, module by module. A bad module is
+ * repaired on its own; a project problem is reported as one and never
+ * "repaired"; a SECURITY ERROR always fails the step.
  */
 import * as core from '@actions/core';
-import { existsSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { actionsCacheBackend, type Backend } from '../cache/backend.js';
-import { loadContext, samePath } from '../action/context.js';
-import { mainRestoreAction, needsDownload } from '../action/decide.js';
-import { classifyDownloadFailure, type BadModule } from '../go/goout.js';
-import { InputError } from '../action/inputs.js';
+import { loadContext, type Context } from '../action/context.js';
+import { samePath } from '../go/paths.js';
+import { convergeAction, mainRestoreAction } from '../action/decide.js';
+import { readPre, saveMain, type MainState, type PreState } from '../action/state.js';
+import { type ExtractRecord } from '../cache/archive.js';
+import { lookupEntry, restoreEntry } from '../cache/entry.js';
+import { entryPaths } from '../cache/snapshot.js';
 import { classifyMatch, deriveKeys, type HitKind } from '../cache/key.js';
-import {
-  cachePathSpec,
-  countModules,
-  forceRemove,
-  isNonEmptyDir,
-  type CacheScan,
-} from '../go/modcache.js';
-import { restoreNewest } from '../cache/restore.js';
-import { findDependencyFiles, moduleRoots } from '../go/project.js';
-import { describeBad, phase } from '../report/report.js';
-import { readPre, saveMain, type MainState } from '../action/state.js';
+import { cacheModeFromEnv, type CacheMode } from '../cache/mode.js';
+import type { BadModule } from '../go/goout.js';
+import { forceRemove, isNonEmptyDir, scanModCache, type CacheScan } from '../go/modcache.js';
+import { explainGoFailure, readProject, type GoProject } from '../go/project.js';
 import { Go } from '../go/toolchain.js';
-import { checkAgainstGoSum, corruptModuleList, loadSums, verifyAll } from '../verify/verify.js';
+import { describeBad, formatBytes, phase } from '../report/report.js';
+import { recordFromDisk } from '../cache/archive.js';
+import { factsFromRecord, mergeFresh } from '../verify/facts.js';
+import {
+  isComplete,
+  judge,
+  repairPlan,
+  type Judgement,
+  type ModuleFacts,
+} from '../verify/judge.js';
+import { repairModules } from '../verify/repair.js';
+import { checkToolchains, neededToolchains } from '../verify/toolchains.js';
+import { compareGoVersions } from '../go/workspace.js';
+import { computeDrift, driftMarkdown, entryContentVersions } from '../report/drift.js';
+import { corruptModuleList, loadSums } from '../verify/verify.js';
+import { runHealth } from './health.js';
 
+/** A checksum mismatch Go reported for a fresh download: never cache corruption. */
 export class SecurityError extends Error {
-  constructor(goMessage: string, modules: string[]) {
-    super(
-      `go mod download: checksum mismatch against go.sum (Go's SECURITY ERROR)` +
-        `${modules.length ? ` for ${modules.join(', ')}` : ''}.\n` +
-        'The module content the proxy served now is not what go.sum recorded. This is NOT cache ' +
-        'corruption: the module cache was verified against go.sum before this download, so ' +
-        'verified-go-cache does not "heal" it and saves nothing. Either a published version was ' +
-        'changed upstream or go.sum was edited; find out which before trusting that module.\n' +
-        `Go said:\n${goMessage}`,
-    );
+  constructor(message: string) {
+    super(message);
     this.name = 'SecurityError';
   }
 }
 
-class DownloadError extends Error {
-  constructor(kind: 'network' | 'other', goMessage: string) {
-    super(
-      (kind === 'network'
-        ? 'go mod download could not fetch modules (network or GOPROXY problem). Check GOPROXY, ' +
-          "GOPRIVATE/GONOSUMDB and the runner's network access; the module cache is incomplete and " +
-          'will not be saved.'
-        : 'go mod download failed; the module cache is incomplete and will not be saved.') +
-        `\nGo said:\n${goMessage}`,
-    );
-    this.name = 'DownloadError';
-  }
+/** A go command failed for a reason that is not the cache's: reported, never repaired. */
+class GoCommandError extends Error {}
+
+interface Setup {
+  go: Go;
+  modCache: string;
+  goVersion: string;
+  hostOs: string;
+  hostArch: string;
+  project: GoProject;
+  sums: Map<string, string>;
+  exactKey: string;
+  lineage: string[];
+  /** Error-level diagnostics: the project cannot load, so no go command will succeed. */
+  projectErrors: string[];
 }
 
-async function download(go: Go, roots: string[]): Promise<void> {
-  for (const root of roots) {
-    core.info(`go mod download (in ${root})`);
-    const r = await go.run(['mod', 'download'], root);
-    if (r.code === 0) continue;
-    const failure = classifyDownloadFailure(r.stderr);
-    if (failure.kind === 'security') throw new SecurityError(failure.message, failure.modules);
-    throw new DownloadError(failure.kind, failure.message);
-  }
+interface Obtained {
+  facts: ModuleFacts[];
+  hitKind: HitKind;
+  matchedKey: string;
+  restoredBytes?: number;
 }
 
-function reportBad(bad: BadModule[]): void {
-  for (const line of describeBad(bad)) core.warning(`Corrupt module cache entry: ${line}`);
-}
-
-export async function runMain(backend: Backend = actionsCacheBackend): Promise<void> {
-  const pre = readPre();
-  const st: MainState = {
+function newState(pre: PreState | undefined): MainState {
+  return {
     completed: false,
     modCache: '',
     exactKey: '',
@@ -81,212 +80,474 @@ export async function runMain(backend: Backend = actionsCacheBackend): Promise<v
     hitKind: 'miss',
     verified: false,
     rebuilt: false,
+    repaired: [],
     securityError: false,
     bad: [],
     fingerprint: '',
     moduleCount: 0,
     depHash: '',
-    roots: [],
+    keyFiles: [],
+    sumFiles: [],
     workingDirectory: '',
-    timings: {},
+    full: [],
+    modOnly: [],
+    toolchains: [],
+    downloaded: [],
+    downloadedBytes: 0,
+    timings: pre?.ran ? { pre: pre.ms ?? 0 } : {},
+    restoredBytes: pre?.archiveBytes,
+    cacheMode: 'unset',
+    notes: [],
+    sections: [],
   };
-  if (pre?.ran) {
-    st.timings['pre'] = pre.ms ?? 0;
-    st.restoredBytes = pre.archiveBytes;
+}
+
+function annotate(project: GoProject, workspace: string): string[] {
+  const errors: string[] = [];
+  for (const d of project.diagnostics) {
+    const file = path.relative(workspace, d.file) || d.file;
+    const props = { file, ...(d.line ? { startLine: d.line } : {}) };
+    const text = `${file}${d.line ? `:${d.line}` : ''}: ${d.message}`;
+    if (d.level === 'error') {
+      core.error(d.message, props);
+      errors.push(text);
+    } else if (d.level === 'warning') core.warning(d.message, props);
+    else core.notice(d.message, props);
   }
+  return errors;
+}
+
+/** Phase 1: Go, the module cache's location, the project in scope, its go.sum and keys. */
+async function locate(ctx: Context, st: MainState): Promise<Setup> {
+  const go = await Go.find();
+  const goEnv = await go.env(ctx.workingDirectory);
+  st.modCache = goEnv.GOMODCACHE;
+  core.info(`${goEnv.GOVERSION}, GOMODCACHE=${goEnv.GOMODCACHE}`);
+  const project = await readProject(go, ctx.workingDirectory, {
+    goSumFiles: ctx.inputs.goSumFiles,
+    goSumFilesIsDefault: ctx.inputs.goSumFilesIsDefault,
+  });
+  const projectErrors = annotate(project, ctx.workspace);
+  for (const m of project.members) core.info(`In scope: ${m.modulePath} (${m.dir}; ${m.why})`);
+  st.depHash = project.depHash;
+  st.keyFiles = project.keyFiles;
+  st.sumFiles = project.sumFiles;
+  st.replaced = project.replaced;
+  st.vendored = project.members.filter((m) => m.vendored).map((m) => m.dir);
+  const all = await loadSums(project.sumFiles);
+  const sums = withoutReplaced(all, project);
+  // Post judges completeness on the go.sum files again: it must leave these out too.
+  st.unneeded = [...all.keys()].filter((id) => !sums.has(id) && !id.endsWith('/go.mod'));
+  const plan = deriveKeys(ctx.keyParts, project.depHash);
+  st.exactKey = plan.exact!;
+  core.info(`Exact key: ${st.exactKey}`);
+  return {
+    go,
+    modCache: goEnv.GOMODCACHE,
+    goVersion: goEnv.GOVERSION,
+    hostOs: goEnv.GOHOSTOS,
+    hostArch: goEnv.GOHOSTARCH,
+    project,
+    sums,
+    exactKey: plan.exact!,
+    lineage: plan.lineage,
+    projectErrors,
+  };
+}
+
+/**
+ * go.sum lines of modules a replace directive swaps out: Go never needs the
+ * original, so they are not part of completeness (the replacement is, when it
+ * is a module; a local directory is not a cache matter).
+ */
+function withoutReplaced(sums: Map<string, string>, project: GoProject): Map<string, string> {
+  if (project.replaced.length === 0) return sums;
+  const out = new Map(sums);
+  for (const r of project.replaced) {
+    for (const id of sums.keys()) {
+      const bare = id.endsWith('/go.mod') ? id.slice(0, -'/go.mod'.length) : id;
+      const at = bare.lastIndexOf('@');
+      if (r.from === bare || r.from === bare.slice(0, at)) out.delete(id);
+    }
+  }
+  return out;
+}
+
+async function readRecordFile(file: string | undefined): Promise<ExtractRecord | undefined> {
+  if (!file) return undefined;
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as ExtractRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+async function restoreHere(
+  ctx: Context,
+  s: Setup,
+  mode: CacheMode,
+  primary: string,
+  restoreKeys: string[],
+): Promise<Obtained> {
+  const none: Obtained = { facts: [], hitKind: 'miss', matchedKey: '' };
+  if (!mode.canRead) {
+    core.info(`Cache mode '${mode.name}': no restore.`);
+    return none;
+  }
+  const r = await restoreEntry({
+    dest: s.modCache,
+    primaryKey: primary,
+    restoreKeys,
+    lookupTimeoutMs: ctx.inputs.lookupTimeoutMs,
+    hash: true,
+  });
+  switch (r.kind) {
+    case 'restored':
+      core.info(`Restored ${r.matchedKey} (${r.archiveBytes} bytes) in ${r.ms} ms.`);
+      return {
+        facts: factsFromRecord(r.record!),
+        hitKind: classifyMatch(s.exactKey, r.matchedKey),
+        matchedKey: r.matchedKey,
+        restoredBytes: r.archiveBytes,
+      };
+    case 'rejected':
+      core.warning(
+        `Rejected cache entry ${r.matchedKey}: ${r.reason}. Nothing of it was kept; going on ` +
+          'as a miss. An entry like this can only come from a workflow that wrote to this ' +
+          "repository's cache outside verified-go-cache.",
+      );
+      return none;
+    case 'miss':
+      core.info('No entry for this environment yet.');
+      return none;
+    case 'denied':
+      core.info(`Not restoring: ${r.reason}.`);
+      return none;
+    case 'unavailable':
+      core.warning(`Cache service unavailable (${r.reason}); going on without a cache.`);
+      return none;
+  }
+}
+
+/** Phase 2: the module cache as restored by pre, restored here, or found on the runner. */
+async function obtain(
+  ctx: Context,
+  s: Setup,
+  pre: PreState | undefined,
+  mode: CacheMode,
+): Promise<Obtained> {
+  const action = mainRestoreAction({
+    preRan: pre?.ran === true,
+    preModCache: pre?.modCache ?? '',
+    goModCache: s.modCache,
+    cacheNonEmpty: await isNonEmptyDir(s.modCache),
+    samePath,
+  });
+  if (action === 'use-pre' && pre!.outcome === 'restored') {
+    const record = await readRecordFile(pre!.recordFile);
+    if (record) {
+      core.info(`pre restored ${pre!.matchedKey}; its hashes were computed while extracting.`);
+      return {
+        facts: factsFromRecord(record),
+        hitKind: classifyMatch(s.exactKey, pre!.matchedKey),
+        matchedKey: pre!.matchedKey,
+        restoredBytes: pre!.archiveBytes,
+      };
+    }
+  }
+  if (action === 'use-local' || (action === 'use-pre' && pre!.outcome === 'skipped-nonempty')) {
+    core.info(`${s.modCache} already holds modules; hashing them instead of restoring.`);
+    return {
+      facts: factsFromRecord(await recordFromDisk(s.modCache)),
+      hitKind: 'local',
+      matchedKey: '',
+    };
+  }
+  if (action === 'use-pre') return { facts: [], hitKind: 'miss', matchedKey: '' };
+  core.info(
+    pre?.ran
+      ? `pre restored into ${pre.modCache}; Go uses ${s.modCache}. Restoring here.`
+      : 'pre did not run (a local action, uses: ./); restoring here.',
+  );
+  return restoreHere(ctx, s, mode, s.exactKey, s.lineage);
+}
+
+/** Is there an entry built from exactly this go.sum? Asked after a lineage or local hit. */
+async function exactEntryExists(ctx: Context, s: Setup, mode: CacheMode): Promise<boolean> {
+  if (!mode.canRead) return false;
+  const r = await lookupEntry(s.exactKey, [], ctx.inputs.lookupTimeoutMs);
+  return r.kind === 'hit';
+}
+
+function reportBad(bad: BadModule[]): void {
+  for (const line of describeBad(bad)) core.warning(`Corrupt module cache entry: ${line}`);
+}
+
+/** Runs `go mod download` (and `go list -m all` for the module graph) in every root. */
+async function download(s: Setup, graph: boolean): Promise<void> {
+  for (const run of s.project.runs) {
+    const steps: [string, string[]][] = [['go mod download', ['mod', 'download']]];
+    if (graph) steps.push(['go list -m all', ['list', '-m', 'all']]);
+    for (const [label, args] of steps) {
+      core.info(`${label} (in ${run.dir})`);
+      const r = await s.go.run(args, run.dir, { GOTOOLCHAIN: userToolchain(), ...(run.env ?? {}) });
+      if (r.code === 0) continue;
+      const failure = explainGoFailure(s.project, run.dir, label, r.stderr);
+      if (failure.kind === 'security') throw new SecurityError(failure.message);
+      throw new GoCommandError(failure.message);
+    }
+  }
+}
+
+/** The GOTOOLCHAIN the user's steps run with; used once cached toolchains are verified. */
+function userToolchain(): string {
+  return process.env['GOTOOLCHAIN'] || 'auto';
+}
+
+/** Bytes of the zips of these module versions: what Go fetched for them. */
+async function zipBytes(modCache: string, ids: string[]): Promise<number> {
+  const sizes = await Promise.all(
+    ids.map((id) => {
+      const { files } = entryPaths(id, { tree: true, zip: true });
+      return fs.stat(path.join(modCache, files[files.length - 1]!)).then(
+        (x) => x.size,
+        () => 0,
+      );
+    }),
+  );
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
+/** Phase 3: judge against go.sum, repair what is bad, download what is missing. */
+async function prove(
+  ctx: Context,
+  s: Setup,
+  got: Obtained,
+  st: MainState,
+): Promise<{ judgement: Judgement; scan: CacheScan }> {
+  let facts = got.facts;
+  let j = judge(facts, s.sums, { zipsExpected: false });
+  core.info(
+    `${facts.length} module versions in the cache: ${j.verified.length} match go.sum, ` +
+      `${j.bad.length} problems, ${j.missing.length + j.missingMods.length} of go.sum's ` +
+      `${s.sums.size} lines not covered` +
+      (j.missing.length + j.missingMods.length > 0
+        ? ` (${[...j.missing, ...j.missingMods.map((m) => `${m}/go.mod`)].slice(0, 5).join(', ')}` +
+          `${j.missing.length + j.missingMods.length > 5 ? ', ...' : ''})`
+        : '') +
+      '.',
+  );
+
+  if (j.bad.length > 0) {
+    st.bad = j.bad.map(({ module, reason }) => ({ module, reason }));
+    reportBad(st.bad);
+    if (ctx.inputs.onCorruption === 'fail') {
+      throw new Error(
+        `The module cache failed verification (${corruptModuleList(st.bad)}) and on-corruption ` +
+          "is 'fail'. Nothing will be saved. Use 'on-corruption: rebuild' to heal it.",
+      );
+    }
+    await phase(st.timings, 'repair', () => repair(s, j, st));
+    facts = factsFromRecord(await recordFromDisk(s.modCache));
+    j = judge(facts, s.sums, { zipsExpected: false });
+  }
+
+  const toolchains = await checkToolchains(s.go, s.modCache, j.unnamed, os.tmpdir());
+  for (const t of toolchains.removed)
+    core.warning(`Removed cached toolchain ${t.module}: ${t.reason}`);
+  st.toolchains = toolchains.verified;
+  st.neededToolchains = neededToolchains(
+    s.project.members,
+    s.goVersion,
+    s.hostOs,
+    s.hostArch,
+    compareGoVersions,
+  );
+  if (got.hitKind === 'lineage') {
+    st.drift = computeDrift(entryContentVersions(facts), s.sums);
+  }
+
+  if (!isComplete(j)) {
+    if (s.projectErrors.length > 0) {
+      throw new GoCommandError(
+        `The project cannot be loaded, so the missing modules cannot be downloaded: ` +
+          s.projectErrors.join('; '),
+      );
+    }
+    const before = new Set(
+      facts.filter((f) => f.treeH1 !== undefined || f.fresh).map((f) => `${f.path}@${f.version}`),
+    );
+    await phase(st.timings, 'download', () => download(s, j.missingMods.length > 0));
+    const scan = await scanModCache(s.modCache);
+    facts = mergeFresh(facts, scan);
+    st.downloaded = facts
+      .filter((f) => f.fresh && !before.has(`${f.path}@${f.version}`))
+      .map((f) => `${f.path}@${f.version}`);
+    st.downloadedBytes = await zipBytes(s.modCache, st.downloaded);
+    if (st.downloaded.length > 0 && (got.hitKind === 'exact' || got.hitKind === 'local')) {
+      reportIncomplete(got, st, s.modCache, facts.length - st.downloaded.length);
+      if (got.hitKind === 'exact') st.hitKind = 'incomplete';
+    }
+    j = judge(facts, s.sums, { zipsExpected: false });
+    if (j.bad.length > 0) {
+      st.bad = j.bad.map(({ module, reason }) => ({ module, reason }));
+      reportBad(st.bad);
+      throw new Error(
+        `Modules Go just downloaded do not match go.sum: ${describeBad(st.bad).join('; ')}`,
+      );
+    }
+    st.unneeded = [...(st.unneeded ?? []), ...j.missing, ...j.missingMods];
+    const unneeded = j.missing.length + j.missingMods.length;
+    if (unneeded > 0) {
+      st.notes.push(
+        `go.sum names ${unneeded} module versions that neither the build nor the module graph ` +
+          'needs (go.sum is not tidy); they are not part of the cache.',
+      );
+    }
+    return { judgement: j, scan };
+  }
+  return { judgement: j, scan: await scanModCache(s.modCache) };
+}
+
+/** An exact or local cache lacked modules go.sum names: say which entry, how many, and why. */
+function reportIncomplete(got: Obtained, st: MainState, modCache: string, had: number): void {
+  const what =
+    got.hitKind === 'exact'
+      ? `The restored entry ${got.matchedKey}`
+      : 'The module cache on this runner';
+  const missing = st.downloaded.length;
+  core.warning(
+    `${what} was incomplete: ${missing} of the module versions go.sum names were not where Go ` +
+      `looks (${modCache}); they were downloaded (${formatBytes(st.downloadedBytes)}) and checked ` +
+      'against go.sum.' +
+      (had <= 0
+        ? ' It put no module there at all: most likely it was saved with paths of another layout ' +
+          '(an older verified-go-cache, or a restore into another directory).'
+        : ' Most likely a step of the saving job deleted them, or the entry was written by ' +
+          'something other than verified-go-cache.'),
+  );
+}
+
+async function repair(s: Setup, j: Judgement, st: MainState): Promise<void> {
+  const plan = repairPlan(j);
+  const root = s.project.runs[0];
+  const r = await repairModules(
+    s.go,
+    s.modCache,
+    root?.dir ?? s.project.workingDirectory,
+    plan,
+    s.sums,
+    { GOTOOLCHAIN: 'local', ...(root?.env ?? {}) },
+  );
+  st.repaired = r.repaired;
+  st.rebuilt = r.repaired.length > 0;
+  for (const x of r.repaired) {
+    core.info(
+      `Repaired ${x.module}: ${x.how === 're-extract' ? 'tree rebuilt offline from its zip' : `downloaded again (${x.fetchedBytes} bytes)`}.`,
+    );
+  }
+  if (r.failed.length === 0) return;
+  core.warning(
+    `Targeted repair failed for ${r.failed.join('; ')}. Cleaning the whole module cache and ` +
+      'downloading everything again.',
+  );
+  await s.go.run(['clean', '-modcache'], s.project.workingDirectory);
+  await forceRemove(s.modCache);
+  await download(s, true);
+  st.rebuilt = true;
+}
+
+/** Phase 4 (only after a lineage or local hit): converge on the exact entry when it exists. */
+async function converge(
+  ctx: Context,
+  s: Setup,
+  got: Obtained,
+  mode: CacheMode,
+  st: MainState,
+): Promise<Obtained> {
+  if (got.hitKind !== 'lineage' && got.hitKind !== 'local') return got;
+  st.exactEntryExists = await exactEntryExists(ctx, s, mode);
+  if (!st.exactEntryExists) return got;
+  const j = judge(got.facts, s.sums, { zipsExpected: false });
+  const action = convergeAction({
+    hitKind: got.hitKind,
+    missing: j.missing.length,
+    named: j.missing.length + j.verified.length,
+  });
+  if (action === 'complete') {
+    core.info(
+      `An entry for this go.sum exists already; completing the restored cache ` +
+        `(${j.missing.length} versions to download) without saving a duplicate.`,
+    );
+    return got;
+  }
+  core.info(
+    `An entry for this go.sum exists and the restored one lacks ${j.missing.length} of ` +
+      `${j.missing.length + j.verified.length} versions: restoring the exact entry instead.`,
+  );
+  await forceRemove(s.modCache);
+  return restoreHere(ctx, s, mode, s.exactKey, []);
+}
+
+export async function runMain(): Promise<void> {
+  const pre = readPre();
+  const st = newState(pre);
   try {
     const ctx = loadContext();
+    if (ctx.inputs.mode === 'health') {
+      st.mode = 'health';
+      await runHealth();
+      return;
+    }
+    const mode = cacheModeFromEnv();
+    st.cacheMode = mode.name;
     st.workingDirectory = ctx.workingDirectory;
-    if (!existsSync(ctx.workingDirectory)) {
-      throw new InputError(
-        'working-directory',
-        `${ctx.workingDirectory} does not exist. Check out the repository before this step, or set ` +
-          'working-directory to the folder that holds go.mod.',
+    const s = await phase(st.timings, 'project and keys', () => locate(ctx, st));
+    let got = await phase(st.timings, 'restore (main)', () => obtain(ctx, s, pre, mode));
+    got = await phase(st.timings, 'converge', () => converge(ctx, s, got, mode, st));
+    st.hitKind = got.hitKind;
+    st.matchedKey = got.matchedKey;
+    st.restoredBytes = got.restoredBytes ?? st.restoredBytes;
+    core.info(`Hit kind: ${got.hitKind}${got.matchedKey ? ` (matched ${got.matchedKey})` : ''}`);
+    const { judgement, scan } = await phase(st.timings, 'verify', () => prove(ctx, s, got, st));
+    if (st.drift) {
+      st.sections!.push(
+        driftMarkdown(st.drift, { downloadedBytes: st.downloadedBytes, fromKey: st.matchedKey }),
       );
+      delete st.drift;
     }
-    const setup = await phase(st.timings, 'key', async () => {
-      const go = await Go.find();
-      const goEnv = await go.env(ctx.workingDirectory);
-      const modCache = goEnv.GOMODCACHE;
-      st.modCache = modCache;
-      core.info(`${goEnv.GOVERSION}, GOMODCACHE=${modCache}`);
-
-      const deps = await findDependencyFiles(ctx.workingDirectory, ctx.inputs.goSumFiles);
-      if (deps.files.length === 0) {
-        if (!ctx.inputs.goSumFilesIsDefault) {
-          throw new InputError(
-            'go-sum-files',
-            `no file under ${ctx.workingDirectory} matches ${ctx.inputs.goSumFiles.join(', ')}. ` +
-              'Fix the globs (they are relative to working-directory), or remove the input to use ' +
-              'the defaults **/go.sum and **/go.work.sum.',
-          );
-        }
-        if (!existsSync(path.join(ctx.workingDirectory, 'go.mod'))) {
-          throw new InputError(
-            'working-directory',
-            `no go.mod, go.sum or go.work.sum in ${ctx.workingDirectory}. Run this step after ` +
-              'actions/checkout, and set working-directory to the folder of your Go module.',
-          );
-        }
-        core.info('No go.sum: the module has no dependencies; the key uses the empty set.');
-      }
-      st.depHash = deps.hash;
-      const plan = deriveKeys(ctx.keyParts, st.depHash);
-      const exactKey = plan.exact!;
-      st.exactKey = exactKey;
-      st.roots = moduleRoots(ctx.workingDirectory, deps.files, goEnv.GOWORK);
-      const sums = await loadSums(deps.files);
-      core.info(`Exact key: ${exactKey}`);
-      return { go, modCache, exactKey, plan, sums };
-    });
-    const { go, modCache, exactKey, plan, sums } = setup;
-
-    let kind: HitKind = 'miss';
-    await phase(st.timings, 'restore (main)', async () => {
-      const action = mainRestoreAction({
-        preRan: pre?.ran === true,
-        preModCache: pre?.modCache ?? '',
-        goModCache: modCache,
-        cacheNonEmpty: await isNonEmptyDir(modCache),
-        samePath,
-      });
-      if (action === 'use-pre') {
-        if (pre!.outcome === 'restored') {
-          st.matchedKey = pre!.matchedKey;
-          kind = classifyMatch(exactKey, pre!.matchedKey);
-        } else if (pre!.outcome === 'skipped-nonempty') {
-          kind = 'local';
-        }
-        core.info(`pre: ${pre!.outcome}${pre!.matchedKey ? ` (${pre!.matchedKey})` : ''}`);
-      } else if (action === 'use-local') {
-        kind = 'local';
-        core.info(`${modCache} already holds modules; verifying them instead of restoring.`);
-      } else {
-        core.info(
-          pre?.ran
-            ? `pre restored into ${pre.modCache}; Go uses ${modCache}.`
-            : 'pre did not run (a local action, uses: ./); restoring here.',
-        );
-        const outcome = await restoreNewest(
-          backend,
-          modCache,
-          exactKey,
-          plan.lineage,
-          ctx.inputs.lookupTimeoutMs,
-        );
-        if (outcome.kind === 'restored') {
-          st.matchedKey = outcome.matchedKey;
-          st.restoredBytes = outcome.archiveBytes;
-          kind = classifyMatch(exactKey, outcome.matchedKey);
-        }
-      }
-      if (kind === 'local' && backend.available()) {
-        const exact = await backend.lookup(
-          [cachePathSpec(modCache)],
-          exactKey,
-          [],
-          ctx.inputs.lookupTimeoutMs,
-        );
-        st.exactEntryExists = exact.kind === 'hit';
-      }
-      st.hitKind = kind;
-      core.info(`Hit kind: ${kind}${st.matchedKey ? ` (matched ${st.matchedKey})` : ''}`);
-    });
-
-    let bad: BadModule[] = [];
-    // The cache as verified last: its scan gives post the fingerprint, so the
-    // module cache is walked once per verification, not once more at the end.
-    let verified: CacheScan | undefined;
-    await phase(st.timings, 'verify', async () => {
-      if (!needsDownload(kind)) {
-        // Nothing will be downloaded: both halves read the cache as restored.
-        const outcome = await verifyAll(go, modCache, st.roots, sums);
-        ({ bad } = outcome);
-        verified = outcome.scan;
-        core.info(
-          `${outcome.scan.versions.length} cached versions: ` +
-            (bad.length === 0 ? 'go.sum comparison and go mod verify passed' : `${bad.length} bad`),
-        );
-        return;
-      }
-      // The go.sum comparison comes before any download: afterwards, a mismatch
-      // Go reports can only be about fresh content (a real SECURITY ERROR).
-      const first = await checkAgainstGoSum(modCache, sums);
-      bad = first.bad;
-      core.info(
-        `go.sum comparison: ${first.scan.versions.length} cached versions, ${bad.length} bad`,
-      );
-      if (bad.length > 0) return;
-      const startedEmpty = first.scan.versions.length === 0;
-      await download(go, st.roots);
-      if (startedEmpty) {
-        // Every module was just downloaded, and Go checked each zip against
-        // go.sum before writing it and extracted the tree from that zip. Running
-        // go mod verify now would hash the same bytes again; the go.sum
-        // comparison confirms what landed on disk.
-        const after = await checkAgainstGoSum(modCache, sums);
-        ({ bad } = after);
-        verified = after.scan;
-        st.freshOnly = true;
-        core.info(
-          `All ${after.scan.versions.length} module versions were downloaded fresh and checked ` +
-            `against go.sum by Go; go.sum comparison after download: ${bad.length} bad.`,
-        );
-        return;
-      }
-      const outcome = await verifyAll(go, modCache, st.roots, sums);
-      ({ bad } = outcome);
-      verified = outcome.scan;
-      core.info(bad.length === 0 ? 'go mod verify: all modules verified' : `${bad.length} bad`);
-    });
-
-    if (bad.length > 0) {
-      st.bad = bad;
-      reportBad(bad);
-      if (ctx.inputs.onCorruption === 'fail') {
-        throw new Error(
-          `The module cache failed verification (${corruptModuleList(bad)}) and on-corruption is ` +
-            "'fail'. Nothing will be saved. Use 'on-corruption: rebuild' to heal it automatically.",
-        );
-      }
-      await phase(st.timings, 'rebuild', async () => {
-        core.info('go clean -modcache');
-        const clean = await go.run(['clean', '-modcache'], ctx.workingDirectory);
-        if (clean.code !== 0) {
-          core.warning(`go clean -modcache failed (${clean.stderr.trim()}); removing it directly.`);
-        }
-        await forceRemove(modCache);
-        await download(go, st.roots);
-        const again = await verifyAll(go, modCache, st.roots, sums);
-        if (!again.ok) {
-          reportBad(again.bad);
-          throw new Error(
-            `The module cache is still corrupt after a rebuild: ${describeBad(again.bad).join('; ')}`,
-          );
-        }
-        verified = again.scan;
-        st.rebuilt = true;
-        core.info(`Rebuilt and verified; post saves it as a new generation of ${exactKey}.`);
-      });
-    }
-
-    st.fingerprint = verified!.fingerprint;
-    st.moduleCount = countModules(verified!);
+    st.full = judgement.verified;
+    st.modOnly = judgement.verifiedModOnly;
+    st.fingerprint = scan.fingerprint;
+    st.moduleCount = judgement.verified.length;
     st.verified = true;
     st.completed = true;
+    core.info(
+      `Verified: ${st.moduleCount} module versions with their trees` +
+        ` (${st.downloaded.length} downloaded in this job, ${st.repaired.length} repaired), ` +
+        `${st.modOnly.length} more as go.mod only.`,
+    );
+    if (s.projectErrors.length > 0) {
+      throw new GoCommandError(
+        `The project has problems that are not the module cache's (it was left as it is): ` +
+          s.projectErrors.join('; '),
+      );
+    }
   } catch (e) {
     const err = e as Error;
     if (err instanceof SecurityError) st.securityError = true;
     core.setFailed(err.message);
   } finally {
-    core.setOutput('cache-hit', String(st.hitKind === 'exact'));
-    core.setOutput('cache-key', st.exactKey);
-    core.setOutput('cache-matched-key', st.matchedKey);
-    core.setOutput('hit-kind', st.hitKind);
-    core.setOutput('verified', String(st.verified));
-    core.setOutput('rebuilt', String(st.rebuilt));
-    core.setOutput('corrupt-modules', corruptModuleList(st.bad));
-    core.setOutput('module-count', String(st.moduleCount));
+    if (st.mode !== 'health') {
+      core.setOutput('cache-hit', String(st.hitKind === 'exact'));
+      core.setOutput('cache-key', st.exactKey);
+      core.setOutput('cache-matched-key', st.matchedKey);
+      core.setOutput('hit-kind', st.hitKind);
+      core.setOutput('verified', String(st.verified));
+      core.setOutput('rebuilt', String(st.rebuilt));
+      core.setOutput('corrupt-modules', corruptModuleList(st.bad));
+      core.setOutput('module-count', String(st.moduleCount));
+    }
     saveMain(st);
   }
 }

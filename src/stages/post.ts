@@ -1,158 +1,285 @@
 /**
- * post: saves the module cache when it is verified and worth saving, and
- * writes the job summary. Runs even when the job failed (post-if: always()),
- * and then saves nothing that main did not verify.
+ * post: saves the verified module cache when that adds something, and writes
+ * the job summary. Runs even when the job failed (post-if: always()), and then
+ * saves nothing that main did not verify. What is saved is staged from the
+ * verified module versions only (src/cache/snapshot.ts): nothing a later step
+ * left unverified, and never a cache that is incomplete for its go.sum.
  */
 import * as core from '@actions/core';
-import { actionsCacheBackend, describeUnavailable, type Backend } from '../cache/backend.js';
-import { loadContext } from '../action/context.js';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { loadContext, type Context } from '../action/context.js';
 import { saveDecision } from '../action/decide.js';
-import { deriveKeys, generationKey } from '../cache/key.js';
-import {
-  applyPrune,
-  cachePathSpec,
-  countModules,
-  planPrune,
-  scanModCache,
-  type CacheScan,
-} from '../go/modcache.js';
-import { findDependencyFiles } from '../go/project.js';
-import { phase, summaryMarkdown, type SummaryData } from '../report/report.js';
-import { readMain, readPre } from '../action/state.js';
+import { readMain, readPre, type MainState } from '../action/state.js';
+import { saveDirectory } from '../cache/entry.js';
+import { deriveKeys, generationKey, type HitKind } from '../cache/key.js';
+import { cacheModeFromEnv, describeCacheMode, type CacheMode } from '../cache/mode.js';
+import { entryPaths, stageSnapshot } from '../cache/snapshot.js';
+import { sumId } from '../go/gosum.js';
+import { forceRemove, scanModCache } from '../go/modcache.js';
+import { hashProjectFiles } from '../go/project.js';
 import { Go } from '../go/toolchain.js';
-import { corruptModuleList, loadSums, verifyAll } from '../verify/verify.js';
+import { phase, summaryMarkdown, type SummaryData } from '../report/report.js';
+import { hashDirOnDisk } from '../verify/dirhash.js';
+import { namedVersions } from '../verify/judge.js';
+import { checkToolchains, TOOLCHAIN_MODULE } from '../verify/toolchains.js';
+import { corruptModuleList, loadSums } from '../verify/verify.js';
 
-function verificationText(m: NonNullable<ReturnType<typeof readMain>>): string {
+function verificationText(m: MainState): string {
   if (m.securityError) return 'FAILED: go.sum checksum mismatch on download (SECURITY ERROR)';
-  if (m.rebuilt) return `corrupt (${m.bad.length} problems), rebuilt and verified`;
-  if (m.verified && m.freshOnly) {
-    return 'passed (fresh downloads checked against go.sum by Go + go.sum comparison)';
+  if (m.verified && m.repaired.length > 0) {
+    return `corrupt (${m.bad.length} problems); ${m.repaired.length} module versions repaired, then verified`;
   }
-  if (m.verified) return 'passed (go.sum comparison + go mod verify)';
+  if (m.rebuilt) return `corrupt (${m.bad.length} problems), rebuilt and verified`;
+  if (m.verified) return 'passed: complete for go.sum, every module hashed and matching go.sum';
   if (m.bad.length > 0) return `FAILED: ${corruptModuleList(m.bad)}`;
   return 'not completed';
 }
 
-export async function runPost(backend: Backend = actionsCacheBackend): Promise<void> {
+interface Current {
+  full: Set<string>;
+  modOnly: Set<string>;
+  toolchains: Set<string>;
+  added: number;
+  missing: number;
+  keyChanged: boolean;
+  depHash: string;
+  /** Versions in the module cache that no saved entry carries (not named by go.sum, or unverified). */
+  leftOut: string[];
+}
+
+/**
+ * What the module cache holds now that is verified, given main's verdict and
+ * whatever later steps added: a version go.sum names is verified by hashing
+ * its tree from disk; a toolchain by its own checks; anything else stays out.
+ */
+async function currentVerified(main: MainState): Promise<Current> {
+  const depHash = await hashProjectFiles(main.workingDirectory, main.keyFiles).catch(
+    () => main.depHash,
+  );
+  const keyChanged = depHash !== main.depHash;
+  const cur: Current = {
+    full: new Set(main.full),
+    modOnly: new Set(main.modOnly),
+    toolchains: new Set(main.toolchains),
+    added: 0,
+    missing: 0,
+    keyChanged,
+    depHash,
+    leftOut: [],
+  };
+  const scan = await scanModCache(main.modCache);
+  const sums = await loadSums(main.sumFiles);
+  const named = namedVersions(sums);
+  if (scan.fingerprint !== main.fingerprint || keyChanged) {
+    core.info(
+      `The module cache ${scan.fingerprint !== main.fingerprint ? 'changed after main' : 'is unchanged'}` +
+        `${keyChanged ? ' and go.sum changed' : ''}; verifying what is new before saving.`,
+    );
+    const zipNamed = new Set(named.zip);
+    const newToolchains = [];
+    for (const v of scan.versions) {
+      const id = `${v.path}@${v.version}`;
+      if (cur.full.has(id) || cur.toolchains.has(id)) continue;
+      if (v.path === TOOLCHAIN_MODULE) {
+        newToolchains.push(v);
+        continue;
+      }
+      if (zipNamed.has(id)) {
+        const want = sums.get(id)!;
+        const { tree } = entryPaths(id, { tree: true, zip: false });
+        const h = await hashDirOnDisk(path.join(main.modCache, tree!), id).catch(() => undefined);
+        if (v.ziphash === want && h === want && !v.partial) {
+          cur.full.add(id);
+          cur.added++;
+        } else {
+          core.warning(`Not saving ${id}: it does not match go.sum.`);
+        }
+      } else if (
+        v.modHash !== undefined &&
+        v.modHash === sums.get(sumId(v.path, v.version, true))
+      ) {
+        if (!cur.modOnly.has(id)) cur.modOnly.add(id);
+      }
+    }
+    if (newToolchains.length > 0) {
+      const go = await Go.tryFind();
+      const facts = await Promise.all(
+        newToolchains.map(async (v) => {
+          const id = `${v.path}@${v.version}`;
+          const { tree } = entryPaths(id, { tree: true, zip: false });
+          return {
+            path: v.path,
+            version: v.version,
+            ziphash: v.ziphash,
+            partial: v.partial,
+            treeH1: await hashDirOnDisk(path.join(main.modCache, tree!), id).catch(() => undefined),
+          };
+        }),
+      );
+      if (go) {
+        const checked = await checkToolchains(
+          go,
+          main.modCache,
+          facts,
+          path.dirname(main.modCache),
+        );
+        for (const t of checked.verified) cur.toolchains.add(t);
+        for (const t of checked.removed) core.warning(`Not saving ${t.module}: ${t.reason}`);
+      }
+    }
+  }
+  const kept = new Set([...cur.full, ...cur.modOnly, ...cur.toolchains]);
+  cur.leftOut = scan.versions.map((v) => `${v.path}@${v.version}`).filter((id) => !kept.has(id));
+  const allowedMissing = new Set(main.unneeded ?? []);
+  cur.missing = named.zip.filter((id) => !cur.full.has(id) && !allowedMissing.has(id)).length;
+  return cur;
+}
+
+async function save(
+  ctx: Context,
+  main: MainState,
+  mode: CacheMode,
+  out: { saved: string; savedBytes?: number },
+): Promise<void> {
+  const base = {
+    save: ctx.inputs.save,
+    canWrite: mode.canWrite,
+    cacheModeName: mode.name,
+    mainCompleted: main.completed,
+    verified: main.verified,
+    securityError: main.securityError,
+    rebuilt: main.rebuilt,
+    repaired: main.repaired.length,
+    exactEntryExists: main.exactEntryExists,
+  };
+  // The gates that need no look at the disk first (a job that may not save
+  // does not pay for a scan): with nothing observed, only a gate says no.
+  const gate = saveDecision({ ...base, hitKind: 'miss', missing: 0, added: 0, keyChanged: false });
+  if (!gate.save) {
+    out.saved = `nothing: ${gate.why}`;
+    core.info(`Not saving: ${gate.why}.`);
+    return;
+  }
+  const cur = await currentVerified(main);
+  const added = cur.added + main.downloaded.length;
+  const decision = saveDecision({
+    ...base,
+    hitKind: main.hitKind as HitKind,
+    missing: cur.missing,
+    added,
+    keyChanged: cur.keyChanged,
+  });
+  if (!decision.save) {
+    out.saved = `nothing: ${decision.why}`;
+    core.info(`Not saving: ${decision.why}.`);
+    return;
+  }
+  const exact = cur.keyChanged ? deriveKeys(ctx.keyParts, cur.depHash).exact! : main.exactKey;
+  const key = generationKey(exact, ctx.runId, ctx.runAttempt);
+  const needed = new Set(main.neededToolchains ?? []);
+  const toolchains = [...cur.toolchains].filter((t) => needed.has(t));
+  if (cur.leftOut.length > 0) {
+    const shown = cur.leftOut.slice(0, 10).join(', ');
+    core.info(
+      `Left out of the entry: ${shown}${cur.leftOut.length > 10 ? `, and ${cur.leftOut.length - 10} more` : ''} ` +
+        '(not named by go.sum, not verified, or a toolchain the project no longer asks for).',
+    );
+  }
+  const stage = await stageSnapshot(main.modCache, {
+    full: [...cur.full, ...toolchains],
+    modOnly: [...cur.modOnly],
+    zips: ctx.inputs.saveZips,
+  });
+  try {
+    core.info(
+      `Saving ${cur.full.size} module versions (${cur.modOnly.size} more as go.mod only` +
+        `${toolchains.length ? `, toolchains ${toolchains.join(', ')}` : ''}` +
+        `${ctx.inputs.saveZips ? '' : ', without zips'}) as ${key} (${decision.why}).`,
+    );
+    const result = await saveDirectory({ src: stage, key, timeoutMs: ctx.inputs.saveTimeoutMs });
+    if (result.kind === 'saved') {
+      out.saved = `\`${key}\``;
+      out.savedBytes = result.archiveBytes;
+      core.info(`Saved ${key}.`);
+    } else if (result.kind === 'conflict') {
+      out.saved = `nothing: ${key} is being saved by another job`;
+      core.notice(
+        `Another job is saving ${key} already (a matrix sibling); this one skips its save.`,
+      );
+    } else {
+      out.saved = `nothing: save failed (${result.reason})`;
+      core.warning(`Could not save the module cache: ${result.reason}. The job is not affected.`);
+    }
+  } finally {
+    await forceRemove(stage);
+  }
+}
+
+function summaryRows(main: MainState | undefined, mode: CacheMode): [string, string][] {
+  const rows: [string, string][] = [];
+  const modeLine = describeCacheMode(mode);
+  if (modeLine) rows.push(['Cache mode', modeLine]);
+  if (!main) return rows;
+  if (main.downloaded.length > 0) {
+    rows.push(['Downloaded', `${main.downloaded.length} module versions`]);
+  }
+  for (const r of main.repaired) {
+    rows.push([
+      `Repaired ${r.module}`,
+      r.how === 're-extract'
+        ? 'tree rebuilt offline from its zip'
+        : `fetched again (${r.fetchedBytes} bytes)`,
+    ]);
+  }
+  for (const r of main.replaced ?? []) rows.push([`replace ${r.from}`, r.note]);
+  for (const d of main.vendored ?? []) {
+    rows.push([
+      'Vendored',
+      `${d} vendors its dependencies (vendor/modules.txt): its build reads vendor/, not the module cache`,
+    ]);
+  }
+  for (const n of main.notes) rows.push(['Note', n]);
+  return rows;
+}
+
+export async function runPost(): Promise<void> {
   const pre = readPre();
   const main = readMain();
+  if (main?.mode === 'health') return;
   const timings: Record<string, number> = { ...(main?.timings ?? {}) };
-  let saved = 'nothing';
-  let savedBytes: number | undefined;
-  let pruned: number | undefined;
+  const out: { saved: string; savedBytes?: number } = { saved: 'nothing' };
+  const mode = cacheModeFromEnv();
   try {
     if (!main) {
-      saved = 'nothing (main did not run)';
+      out.saved = 'nothing (main did not run)';
       return;
     }
     const ctx = loadContext();
-    await phase(timings, 'save (post)', async () => {
-      let changedAfterMain = false;
-      let keyChanged = false;
-      let reverified: boolean | undefined;
-      let exactKey = main.exactKey;
-      // What post looks at once: the module cache, the dependency files and,
-      // only when re-verifying or pruning needs them, their hashes.
-      let current: { scan: CacheScan; sums: () => Promise<Map<string, string>> } | undefined;
-      if (main.completed && main.verified) {
-        const scan = await scanModCache(main.modCache);
-        const deps = await findDependencyFiles(main.workingDirectory, ctx.inputs.goSumFiles);
-        let sums: Map<string, string> | undefined;
-        current = { scan, sums: async () => (sums ??= await loadSums(deps.files)) };
-        changedAfterMain = scan.fingerprint !== main.fingerprint;
-        keyChanged = deps.hash !== main.depHash;
-        if (changedAfterMain || keyChanged) {
-          core.info(
-            `The module cache ${changedAfterMain ? `changed after main (${countModules(scan)} modules now)` : 'is unchanged'}` +
-              `${keyChanged ? ' and go.sum changed' : ''}; verifying again before saving.`,
-          );
-          const go = await Go.tryFind();
-          if (go) {
-            const outcome = await verifyAll(go, main.modCache, main.roots, await current.sums());
-            reverified = outcome.ok;
-            for (const b of outcome.bad) core.warning(`Not saving: ${b.module}: ${b.reason}`);
-          } else {
-            core.info('Go is no longer on PATH; cannot verify the new modules.');
-          }
-          if (keyChanged) exactKey = deriveKeys(ctx.keyParts, deps.hash).exact!;
-        }
-      }
-      const decision = saveDecision({
-        save: ctx.inputs.save,
-        mainCompleted: main.completed,
-        verified: main.verified,
-        securityError: main.securityError,
-        hitKind: main.hitKind as 'exact' | 'lineage' | 'local' | 'miss',
-        rebuilt: main.rebuilt,
-        changedAfterMain,
-        reverified,
-        exactEntryExists: main.exactEntryExists,
-        keyChanged,
-      });
-      if (!decision.save) {
-        saved = `nothing: ${decision.why}`;
-        core.info(`Not saving: ${decision.why}.`);
-        return;
-      }
-      if (!backend.available()) {
-        saved = 'nothing: cache service unavailable';
-        core.warning(describeUnavailable('no cache service URL in this job'));
-        return;
-      }
-      // A save needs main's verification, so `current` is there; nothing touched
-      // the cache since it was scanned.
-      if (ctx.inputs.prune && current) {
-        const items = planPrune(current.scan, await current.sums());
-        if (items.length > 0) {
-          await applyPrune(main.modCache, items);
-          core.info(
-            `Pruned ${items.length} module versions that go.sum no longer needs ` +
-              `(${items.filter((i) => i.drop === 'zip').length} kept as go.mod only).`,
-          );
-        }
-        pruned = items.length;
-      }
-      const key = generationKey(exactKey, ctx.runId, ctx.runAttempt);
-      core.info(`Saving ${main.modCache} as ${key} (${decision.why}).`);
-      const result = await backend.save(
-        [cachePathSpec(main.modCache)],
-        key,
-        ctx.inputs.saveTimeoutMs,
-      );
-      if (result.kind === 'saved') {
-        saved = `\`${key}\``;
-        savedBytes = result.archiveBytes;
-        core.info(`Saved ${key}.`);
-      } else if (result.kind === 'conflict') {
-        saved = `nothing: ${key} is being saved by another job`;
-        core.notice(
-          `Another job is saving ${key} already (a matrix sibling); this one skips its save.`,
-        );
-      } else {
-        saved = `nothing: save failed (${result.reason})`;
-        core.warning(`Could not save the module cache: ${result.reason}. The job is not affected.`);
-      }
-    });
+    await phase(timings, 'save (post)', () => save(ctx, main, mode, out));
   } catch (e) {
     core.warning(`post could not save the module cache: ${(e as Error).message}`);
-    saved = `nothing: ${(e as Error).message}`;
+    out.saved = `nothing: ${(e as Error).message}`;
   } finally {
     const data: SummaryData = {
       exactKey: main?.exactKey ?? '',
       matchedKey: main?.matchedKey || pre?.matchedKey || '',
       hitKind: main?.hitKind ?? '',
       restoredBytes: main?.restoredBytes ?? pre?.archiveBytes,
-      savedBytes,
+      savedBytes: out.savedBytes,
       moduleCount: main?.moduleCount,
       verification: main ? verificationText(main) : 'not run',
       bad: main?.bad ?? [],
-      saved: pruned ? `${saved} (pruned ${pruned} stale module versions first)` : saved,
+      saved: out.saved,
       timings,
+      extra: summaryRows(main, mode),
+      sections: main?.sections ?? [],
     };
     try {
       await core.summary.addRaw(summaryMarkdown(data)).write();
     } catch (e) {
       core.info(`No job summary written: ${(e as Error).message}`);
     }
+    await fs.rm(pre?.recordFile ?? '', { force: true }).catch(() => undefined);
   }
 }

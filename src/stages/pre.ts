@@ -1,65 +1,108 @@
 /**
  * pre: runs at job start, before checkout and before setup-go. Restores the
  * newest entry of this environment's lineage into the module cache, without
- * Go and usually without go.sum. Never fails the job for cache trouble.
+ * Go and usually without go.sum, hashing every module as it is extracted so
+ * that main only has to compare those hashes with go.sum. Never fails the job
+ * for cache trouble.
  */
 import * as core from '@actions/core';
-import { actionsCacheBackend, type Backend } from '../cache/backend.js';
-import { loadContext } from '../action/context.js';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadContext, type Context } from '../action/context.js';
 import { preAction } from '../action/decide.js';
-import { deriveKeys } from '../cache/key.js';
-import { isNonEmptyDir, locateModCacheWithoutGo } from '../go/modcache.js';
-import { findDependencyFiles } from '../go/project.js';
-import { phase } from '../report/report.js';
-import { restoreNewest } from '../cache/restore.js';
 import { savePre, type PreState } from '../action/state.js';
+import { restoreEntry } from '../cache/entry.js';
+import { deriveKeys } from '../cache/key.js';
+import { cacheModeFromEnv } from '../cache/mode.js';
+import { isNonEmptyDir } from '../go/modcache.js';
+import { locateModCacheWithoutGo } from '../go/paths.js';
+import { phase } from '../report/report.js';
 
-export async function runPre(backend: Backend = actionsCacheBackend): Promise<void> {
+async function writeRecord(record: unknown): Promise<string> {
+  const dir = path.join(process.env['RUNNER_TEMP'] || os.tmpdir(), 'verified-go-cache');
+  await fs.mkdir(dir, { recursive: true });
+  const file = path.join(dir, `record-${process.pid}-${Date.now()}.json`);
+  await fs.writeFile(file, JSON.stringify(record));
+  return file;
+}
+
+async function restore(ctx: Context, state: PreState): Promise<void> {
+  const mode = cacheModeFromEnv();
+  if (!mode.canRead) {
+    state.outcome = 'mode';
+    core.info(`Cache mode '${mode.name}': no restore.`);
+    return;
+  }
+  if (preAction({ cacheNonEmpty: await isNonEmptyDir(state.modCache) }) === 'skip-nonempty') {
+    state.outcome = 'skipped-nonempty';
+    core.info(
+      `The module cache ${state.modCache} is not empty: not extracting over it. main verifies ` +
+        'what is there.',
+    );
+    return;
+  }
+  // go.sum is not on disk yet (pre runs before checkout): the newest entry of
+  // the lineage is restored, and main pins the exact key once it can.
+  const plan = deriveKeys(ctx.keyParts);
+  core.info(`Module cache: ${state.modCache}`);
+  core.info(`Looking up ${plan.lineage.join(', then ')}`);
+  const r = await restoreEntry({
+    dest: state.modCache,
+    primaryKey: plan.lineage[0]!,
+    restoreKeys: plan.lineage.slice(1),
+    lookupTimeoutMs: ctx.inputs.lookupTimeoutMs,
+    hash: true,
+  });
+  state.outcome = r.kind;
+  switch (r.kind) {
+    case 'restored':
+      state.matchedKey = r.matchedKey;
+      state.archiveBytes = r.archiveBytes;
+      state.recordFile = await writeRecord(r.record);
+      core.info(
+        `Restored ${r.matchedKey} (${r.archiveBytes} bytes, ${r.record?.modules.length ?? 0} ` +
+          `module versions hashed while extracting) in ${r.ms} ms; main compares them with go.sum.`,
+      );
+      return;
+    case 'rejected':
+      core.warning(
+        `Rejected cache entry ${r.matchedKey}: ${r.reason}. Nothing of it was kept; the job goes ` +
+          "on as a miss. Only a workflow writing to this repository's cache outside " +
+          'verified-go-cache can create such an entry.',
+      );
+      return;
+    case 'miss':
+      core.info('No entry for this environment yet.');
+      return;
+    case 'denied':
+      core.info(`Not restoring: ${r.reason}.`);
+      return;
+    case 'unavailable':
+      core.warning(`Cache service unavailable (${r.reason}); going on without a cache.`);
+      return;
+  }
+}
+
+export async function runPre(): Promise<void> {
   const started = Date.now();
   const modCache = locateModCacheWithoutGo(process.env);
   const state: PreState = { ran: true, modCache, outcome: 'miss', matchedKey: '' };
   const timings: Record<string, number> = {};
   try {
     const ctx = loadContext();
-    await phase(timings, 'restore (pre)', async () => {
-      if (preAction({ cacheNonEmpty: await isNonEmptyDir(modCache) }) === 'skip-nonempty') {
-        state.outcome = 'skipped-nonempty';
-        core.info(
-          `The module cache ${modCache} is not empty: not extracting over it ` +
-            '(that is what makes tar fail with "File exists"). main will verify what is there.',
-        );
-        return;
-      }
-      // go.sum is usually not on disk yet (pre runs before checkout); on a
-      // self-hosted runner with a kept workspace it may be, and may be stale.
-      // main re-derives the exact key either way.
-      const deps = await findDependencyFiles(ctx.workingDirectory, ctx.inputs.goSumFiles);
-      const plan = deriveKeys(ctx.keyParts, deps.files.length > 0 ? deps.hash : undefined);
-      const primary = plan.exact ?? plan.lineage[0]!;
-      const restoreKeys = plan.exact ? plan.lineage : plan.lineage.slice(1);
-      core.info(`Module cache: ${modCache}`);
-      const outcome = await restoreNewest(
-        backend,
-        modCache,
-        primary,
-        restoreKeys,
-        ctx.inputs.lookupTimeoutMs,
-      );
-      state.outcome = outcome.kind;
-      if (outcome.kind !== 'restored') return;
-      state.matchedKey = outcome.matchedKey;
-      state.archiveBytes = outcome.archiveBytes;
-      core.info(`Restored ${outcome.matchedKey}; main verifies it once go.sum is on disk.`);
-    });
+    if (ctx.inputs.mode === 'health') {
+      state.outcome = 'health';
+      return;
+    }
+    await phase(timings, 'restore (pre)', () => restore(ctx, state));
   } catch (e) {
     const err = e as Error;
-    if (err.name === 'InputError') {
-      core.setFailed(err.message);
-    } else {
+    if (err.name === 'InputError') core.setFailed(err.message);
+    else
       core.warning(
-        `pre could not restore the module cache: ${err.message}. main will go on without it.`,
+        `pre could not restore the module cache: ${err.message}. main goes on without it.`,
       );
-    }
   } finally {
     state.ms = Date.now() - started;
     savePre(state);

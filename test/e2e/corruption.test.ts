@@ -36,12 +36,24 @@ async function plantCorrupt(kind: Corruption, environment: string): Promise<stri
   return key;
 }
 
+/** Kinds whose zip still matches go.sum: Go rebuilds the tree from it, offline. */
+const OFFLINE: Corruption[] = [
+  'modified-file',
+  'extra-file',
+  'deleted-file',
+  'missing-ziphash',
+  'leftover-partial',
+];
+
 describe.each(CORRUPTIONS)('%s', (kind) => {
-  it('is caught, reported, rebuilt, and the rebuilt entry is restored next', async () => {
+  it('is caught, reported, repaired alone (not the whole cache), and the repaired entry is restored next', async () => {
     const env = `heal-${kind}`;
     const planted = await plantCorrupt(kind, env);
 
-    const healing = await world.job({ inputs: { environment: env } });
+    // The only module the healing job can fetch is the victim (none at all when
+    // its zip is intact): a repair that touched anything else would fail.
+    const proxy = OFFLINE.includes(kind) ? 'off' : world.proxySubset(`heal-${kind}`, [VICTIM]);
+    const healing = await world.job({ inputs: { environment: env }, env: { GOPROXY: proxy } });
     expect(healing.succeeded, healing.log).toBe(true);
     expect(healing.outputs['cache-matched-key']).toBe(planted);
     expect(healing.outputs['hit-kind']).toBe('exact');
@@ -51,6 +63,11 @@ describe.each(CORRUPTIONS)('%s', (kind) => {
     const warnings = healing.annotations.filter((a) => a.level === 'warning').map((a) => a.message);
     expect(warnings.some((w) => w.includes(`${VICTIM.path}@${VICTIM.version}`))).toBe(true);
     expect(healing.summary).toContain(`\`${VICTIM.path}@${VICTIM.version}\``);
+    expect(healing.summary).toContain(
+      `| Repaired ${VICTIM.path}@${VICTIM.version} | ${
+        OFFLINE.includes(kind) ? 'tree rebuilt offline from its zip' : 'fetched again ('
+      }`,
+    );
     const saved = world.server.keys().filter((k) => k.includes(`;env=${env};`) && k !== planted);
     expect(saved).toHaveLength(1);
 

@@ -85,7 +85,9 @@ describe('go.sum changed', () => {
     const saved = world.server.keys().filter((k) => k.startsWith(second.outputs['cache-key']!));
     expect(saved).toHaveLength(1);
 
-    expect(second.post.stdout).toContain('Pruned 1 module versions that go.sum no longer needs');
+    expect(second.post.stdout).toContain(
+      'Left out of the entry: example.com/m001@v1.0.0 (not named by go.sum',
+    );
 
     const third = await world.job({
       project: bumped,
@@ -165,7 +167,7 @@ describe('modules added by a step after main', () => {
       stepsAfterMain: ['GOFLAGS=-mod=mod go get example.com/m002@v1.1.0 && go build ./...'],
     });
     expect(job.succeeded, job.log).toBe(true);
-    expect(job.post.stdout).toContain('verifying again before saving');
+    expect(job.post.stdout).toContain('verifying what is new before saving');
     const saved = world.server.keys().filter((k) => k.includes(`;env=${env};`));
     expect(saved).toHaveLength(1);
     expect(saved[0]!.startsWith(job.outputs['cache-key']!)).toBe(false);
@@ -184,7 +186,10 @@ describe('modules added by a step after main', () => {
       job.steps.every((s) => s.exitCode === 0),
       job.log,
     ).toBe(true);
-    expect(job.post.stdout).toContain('failed verification; not saving');
+    expect(job.post.stdout).toContain(
+      'Not saving example.com/m002@v1.1.0: it does not match go.sum',
+    );
+    expect(job.post.stdout).toContain('an incomplete cache is never saved');
     expect(
       job.annotations.some(
         (a) => a.level === 'warning' && a.message.includes('example.com/m002@v1.1.0'),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  convergeAction,
   mainRestoreAction,
-  needsDownload,
   preAction,
   saveDecision,
   type SaveInput,
@@ -60,32 +60,46 @@ describe('main restore', () => {
       }),
     ).toBe('use-local');
   });
-  it('downloads after anything but an exact hit', () => {
-    expect(needsDownload('exact')).toBe(false);
-    for (const k of ['lineage', 'local', 'miss'] as const) expect(needsDownload(k)).toBe(true);
+});
+
+describe('convergence', () => {
+  it('switches to the exact entry when the restored lineage lacks a large share', () => {
+    expect(convergeAction({ hitKind: 'lineage', missing: 30, named: 100 })).toBe('switch');
+  });
+  it('downloads a small difference instead', () => {
+    expect(convergeAction({ hitKind: 'lineage', missing: 2, named: 100 })).toBe('complete');
+  });
+  it('never throws away a module cache found on the runner', () => {
+    expect(convergeAction({ hitKind: 'local', missing: 90, named: 100 })).toBe('complete');
   });
 });
 
 describe('saveDecision', () => {
   const base: SaveInput = {
     save: 'auto',
+    canWrite: true,
+    cacheModeName: 'unset',
     mainCompleted: true,
     verified: true,
     securityError: false,
     hitKind: 'miss',
     rebuilt: false,
-    changedAfterMain: false,
+    repaired: 0,
+    missing: 0,
+    added: 0,
     keyChanged: false,
   };
   const decide = (o: Partial<SaveInput>) => saveDecision({ ...base, ...o });
 
-  it('saves after a miss, a lineage hit and a rebuild', () => {
+  it('saves after a miss, a lineage hit, an incomplete exact hit and a repair', () => {
     expect(decide({ hitKind: 'miss' }).save).toBe(true);
     expect(decide({ hitKind: 'lineage' }).save).toBe(true);
-    expect(decide({ hitKind: 'exact', rebuilt: true })).toEqual({
+    expect(decide({ hitKind: 'incomplete' }).save).toBe(true);
+    expect(decide({ hitKind: 'exact', repaired: 1 })).toEqual({
       save: true,
-      why: 'the cache was rebuilt; the new entry replaces the corrupt one',
+      why: 'the cache was repaired; the new entry replaces the corrupt one',
     });
+    expect(decide({ hitKind: 'exact', rebuilt: true }).save).toBe(true);
   });
   it('does not save after a clean exact hit', () => {
     expect(decide({ hitKind: 'exact' })).toEqual({
@@ -93,28 +107,33 @@ describe('saveDecision', () => {
       why: 'exact hit, verified, nothing new to save',
     });
   });
-  it('saves an exact hit that later steps grew, once verified again', () => {
-    expect(decide({ hitKind: 'exact', changedAfterMain: true, reverified: true }).save).toBe(true);
-    expect(decide({ hitKind: 'exact', changedAfterMain: true, reverified: false }).save).toBe(
-      false,
-    );
-    expect(decide({ hitKind: 'exact', changedAfterMain: true }).save).toBe(false);
+  it('saves an exact hit only when later steps really added verified modules', () => {
+    expect(decide({ hitKind: 'exact', added: 2 }).save).toBe(true);
+    expect(decide({ hitKind: 'exact', added: 0 }).save).toBe(false);
+  });
+  it('never saves a cache that is incomplete for its go.sum, whatever else happened', () => {
+    for (const hitKind of ['miss', 'lineage', 'exact', 'incomplete', 'local'] as const) {
+      expect(decide({ hitKind, missing: 1, repaired: 1, keyChanged: true }).save).toBe(false);
+    }
+    expect(decide({ missing: 3 }).why).toMatch(/lacks 3 module versions go.sum names/);
   });
   it('never saves what is not verified', () => {
     expect(decide({ verified: false }).save).toBe(false);
     expect(decide({ mainCompleted: false }).save).toBe(false);
     expect(decide({ securityError: true, rebuilt: true }).why).toMatch(/SECURITY ERROR/);
   });
-  it('respects save: never', () => {
+  it('respects save: never and the cache mode', () => {
     expect(decide({ save: 'never', rebuilt: true }).save).toBe(false);
+    expect(decide({ canWrite: false, cacheModeName: 'read' }).why).toBe(
+      "the cache mode 'read' does not permit writes",
+    );
   });
-  it('saves a local cache only when the service has no entry for this go.sum', () => {
+  it('never saves a duplicate when an entry for this go.sum exists (convergence)', () => {
     expect(decide({ hitKind: 'local', exactEntryExists: true }).save).toBe(false);
+    expect(decide({ hitKind: 'lineage', exactEntryExists: true }).save).toBe(false);
     expect(decide({ hitKind: 'local', exactEntryExists: false }).save).toBe(true);
   });
   it('saves under the new key when go.sum changed during the job', () => {
-    expect(
-      decide({ hitKind: 'exact', keyChanged: true, changedAfterMain: true, reverified: true }).why,
-    ).toMatch(/go.sum changed/);
+    expect(decide({ hitKind: 'exact', keyChanged: true }).why).toMatch(/go.sum changed/);
   });
 });

@@ -4,42 +4,13 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { goModHash } from '../../src/go/gosum.js';
 import {
-  cachePathSpec,
   compareWithGoSum,
   countModules,
   forceRemove,
   isNonEmptyDir,
-  locateModCacheWithoutGo,
-  planPrune,
   scanModCache,
   type CacheScan,
 } from '../../src/go/modcache.js';
-
-describe('locateModCacheWithoutGo', () => {
-  it('prefers GOMODCACHE, then the first GOPATH entry, then the home directory', () => {
-    expect(locateModCacheWithoutGo({ GOMODCACHE: '/m', GOPATH: '/g' }, 'linux', '/h')).toBe('/m');
-    expect(locateModCacheWithoutGo({ GOPATH: ':/g1:/g2' }, 'linux', '/h')).toBe('/g1/pkg/mod');
-    expect(locateModCacheWithoutGo({ HOME: '/home/runner' }, 'linux', '/h')).toBe(
-      '/home/runner/go/pkg/mod',
-    );
-    expect(locateModCacheWithoutGo({ USERPROFILE: 'C:\\Users\\r' }, 'win32', 'C:\\x')).toBe(
-      'C:\\Users\\r\\go\\pkg\\mod',
-    );
-    expect(locateModCacheWithoutGo({ GOPATH: 'D:\\go;E:\\go' }, 'win32', 'C:\\x')).toBe(
-      'D:\\go\\pkg\\mod',
-    );
-  });
-});
-
-describe('cachePathSpec', () => {
-  it('names a module cache under the home directory with ~ so runners share entries', () => {
-    expect(cachePathSpec('/home/runner/go/pkg/mod', '/home/runner')).toBe(
-      `~${path.sep}${path.join('go', 'pkg', 'mod')}`,
-    );
-    expect(cachePathSpec('/opt/gomod', '/home/runner')).toBe('/opt/gomod');
-    expect(cachePathSpec('/home/runner', '/home/runner')).toBe('/home/runner');
-  });
-});
 
 function fakeCache(): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'vgc-unit-'));
@@ -127,47 +98,5 @@ describe('compareWithGoSum', () => {
   });
   it('ignores cached versions go.sum does not mention', () => {
     expect(compareWithGoSum(scan({ version: 'v9.9.9' }), sums)).toEqual([]);
-  });
-});
-
-describe('planPrune', () => {
-  const v = (p: string, version: string, extra: Partial<CacheScan['versions'][number]> = {}) => ({
-    path: p,
-    version,
-    hasZip: true,
-    partial: false,
-    ziphash: 'h1:z=',
-    ...extra,
-  });
-  const sums = new Map([
-    ['a@v1.1.0', 'h1:z='],
-    ['a@v1.1.0/go.mod', 'h1:m='],
-    ['a@v1.0.0/go.mod', 'h1:m='],
-  ]);
-
-  it('keeps what go.sum needs, keeps only go.mod where that is all go.sum names, drops the rest', () => {
-    const scan: CacheScan = {
-      fingerprint: '',
-      versions: [
-        v('a', 'v1.1.0'),
-        v('a', 'v1.0.0'),
-        v('a', 'v0.9.0'),
-        v('a', 'v0.8.0', { hasZip: false, ziphash: undefined }),
-        v('golang.org/toolchain', 'v0.0.1-go1.26.0.linux-amd64'),
-      ],
-    };
-    expect(planPrune(scan, sums)).toEqual([
-      { path: 'a', version: 'v1.0.0', drop: 'zip' },
-      { path: 'a', version: 'v0.9.0', drop: 'all' },
-      { path: 'a', version: 'v0.8.0', drop: 'all' },
-    ]);
-  });
-
-  it('leaves a go.mod-only version that has no zip alone', () => {
-    const scan: CacheScan = {
-      fingerprint: '',
-      versions: [v('a', 'v1.0.0', { hasZip: false, ziphash: undefined })],
-    };
-    expect(planPrune(scan, sums)).toEqual([]);
   });
 });

@@ -135,13 +135,16 @@ export class World {
       project?: string;
       home?: string;
       env?: Record<string, string | undefined>;
+      /** Folders between `work/` and the repository (a runner with another layout). */
+      workspaceDepth?: number;
     },
   ): Promise<JobResult & { home: string; workspace: string }> {
     const n = ++this.jobs;
     const jobDir = path.join(this.root, `job-${n}`);
     const home = o.home ?? path.join(jobDir, 'home');
     mkdirSync(home, { recursive: true });
-    const workspace = path.join(jobDir, 'work', 'repo');
+    const nested = Array.from({ length: o.workspaceDepth ?? 0 }, (_, i) => `d${i}`);
+    const workspace = path.join(jobDir, 'work', ...nested, 'repo');
     mkdirSync(workspace, { recursive: true });
     const project = o.project ?? this.project;
     const branch = o.headRef ?? o.branch ?? 'main';
@@ -164,7 +167,16 @@ export class World {
    * `jobDir/home` saved under `key`, as a job on `branch` would.
    */
   async plant(jobDir: string, key: string, branch = 'main'): Promise<void> {
-    const r = await this.cacheClient(jobDir, ['save', key, MODCACHE_SPEC], branch);
+    await this.plantDir(this.modCache(path.join(jobDir, 'home')), key, branch);
+  }
+
+  /**
+   * Plants the content of `dir` as an entry the way verified-go-cache saves
+   * one (paths relative to `dir`, the single path `.`), so the action finds it.
+   */
+  async plantDir(dir: string, key: string, branch = 'main'): Promise<void> {
+    const jobDir = mkdtempSync(path.join(this.root, 'plant-'));
+    const r = await this.cacheClient(jobDir, ['save', key, '.'], branch, dir);
     if (r.code !== 0) throw new Error(`planting ${key} failed: ${r.output}`);
   }
 
@@ -176,9 +188,10 @@ export class World {
     jobDir: string,
     args: string[],
     branch = 'main',
+    workspaceDir?: string,
   ): Promise<{ code: number; output: string; ms: number }> {
     const home = path.join(jobDir, 'home');
-    const workspace = path.join(jobDir, 'work', 'repo');
+    const workspace = workspaceDir ?? path.join(jobDir, 'work', 'repo');
     mkdirSync(workspace, { recursive: true });
     mkdirSync(home, { recursive: true });
     const started = Date.now();
