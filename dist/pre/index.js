@@ -38247,7 +38247,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _stages_pre_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1400);
+/* harmony import */ var _stages_pre_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1584);
 // Entry point of the pre stage; the logic lives in stages/pre.ts.
 
 await (0,_stages_pre_js__WEBPACK_IMPORTED_MODULE_0__/* .runPre */ .X)();
@@ -38260,7 +38260,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1400:
+/***/ 1584:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -38804,12 +38804,12 @@ const HttpResponseRetryCodes = [
 const RetryableHttpVerbs = ['OPTIONS', 'GET', 'DELETE', 'HEAD'];
 const ExponentialBackoffCeiling = 10;
 const ExponentialBackoffTimeSlice = 5;
-class HttpClientError extends Error {
+class lib_HttpClientError extends Error {
     constructor(message, statusCode) {
         super(message);
         this.name = 'HttpClientError';
         this.statusCode = statusCode;
-        Object.setPrototypeOf(this, HttpClientError.prototype);
+        Object.setPrototypeOf(this, lib_HttpClientError.prototype);
     }
 }
 class HttpClientResponse {
@@ -39410,7 +39410,7 @@ class lib_HttpClient {
                     else {
                         msg = `Failed request: (${statusCode})`;
                     }
-                    const err = new HttpClientError(msg, statusCode);
+                    const err = new lib_HttpClientError(msg, statusCode);
                     err.result = response.result;
                     reject(err);
                 }
@@ -41401,6 +41401,354 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/cache/key.ts
+/**
+ * Cache key derivation. Pure: every input arrives as an argument.
+ *
+ * A key is a `;`-separated list of labelled parts:
+ *
+ *   <prefix>;<os>-<arch>;env=<environment>;ref=<branch>;sum=<hash>
+ *
+ * and an entry is SAVED under that exact key plus a generation suffix
+ * (`;gen=<run id>.<attempt>`). The cache service matches a key first exactly,
+ * then as a prefix of newer entries, then each restore key as a prefix.
+ * Because no entry is ever stored under the bare exact key, a lookup of the
+ * exact key always lands on the NEWEST generation built from this go.sum:
+ * a rebuilt entry therefore wins over the corrupt one it replaces, although
+ * entries are immutable.
+ *
+ * Every part is sanitised to characters that cannot include the separator, so
+ * environment "prod" can never read a key of environment "prod;x" or "prod-eu"
+ * (the restore keys end with the separator).
+ *
+ * Keys are lower case by construction. GitHub's service treats keys that
+ * differ only in case as one, actions/cache compares matched keys without
+ * regard to case, and nektos/act lower-cases keys when it saves: a key with a
+ * capital letter would never be found again as written. A part that had
+ * capitals is lower-cased and gets a hash of its raw value, so "Prod" and
+ * "prod" stay two environments after any case folding.
+ */
+
+const SEPARATOR = ';';
+/** GitHub rejects keys longer than this. */
+const MAX_KEY_LENGTH = 512;
+const MAX_PART = 64;
+const SAFE = /[^a-z0-9._\-/@+]/g;
+function shortHash(value) {
+    return (0,external_node_crypto_.createHash)('sha256').update(value, 'utf8').digest('hex').slice(0, 8);
+}
+/**
+ * Makes one key part safe. Returns the value unchanged when it is already safe
+ * and short; otherwise replaces unsafe characters, truncates, and appends a
+ * hash of the raw value so two different raw values never share a part.
+ */
+function sanitizePart(raw, fallback) {
+    const value = raw.trim();
+    if (value === '')
+        return fallback;
+    const safe = value.toLowerCase().replace(SAFE, '_');
+    if (safe === value && value.length <= MAX_PART)
+        return value;
+    return `${safe.slice(0, MAX_PART - 9)}~${shortHash(value)}`;
+}
+/** The branch a job's cache belongs to: the head branch of a pull request, else the ref name. */
+function branchFromEnv(env) {
+    const head = env['GITHUB_HEAD_REF'];
+    if (head)
+        return head;
+    const refName = env['GITHUB_REF_NAME'];
+    if (refName)
+        return refName;
+    const ref = env['GITHUB_REF'] ?? '';
+    return ref.replace(/^refs\/(heads|tags)\//, '');
+}
+/** Normalised runner OS and arch: `RUNNER_OS`/`RUNNER_ARCH` when set, else Node's view. */
+function platformFromEnv(env, nodePlatform, nodeArch) {
+    const os = (env['RUNNER_OS'] ?? '') || nodePlatform;
+    const arch = (env['RUNNER_ARCH'] ?? '') || nodeArch;
+    return { os: os.toLowerCase(), arch: arch.toLowerCase() };
+}
+function lineagePrefixes(parts) {
+    const prefix = sanitizePart(parts.prefix, 'vgc-v1');
+    const platform = `${sanitizePart(parts.os, 'unknown')}-${sanitizePart(parts.arch, 'unknown')}`;
+    const env = `env=${sanitizePart(parts.environment, 'default')}`;
+    const ref = `ref=${sanitizePart(parts.branch, 'detached')}`;
+    const envScope = [prefix, platform, env].join(SEPARATOR) + SEPARATOR;
+    return [`${envScope}${ref}${SEPARATOR}`, envScope];
+}
+/**
+ * Derives the exact key (when the dependency hash is known) and the restore
+ * lineage: same environment and branch with any go.sum, then the same
+ * environment on any branch the service lets this branch read.
+ */
+function deriveKeys(parts, dependencyHash) {
+    const [branchScope, envScope] = lineagePrefixes(parts);
+    const plan = { lineage: [branchScope, envScope] };
+    if (dependencyHash !== undefined) {
+        if (!/^[0-9a-f]{16,64}$/.test(dependencyHash)) {
+            throw new Error(`dependency hash must be hex, got "${dependencyHash}"`);
+        }
+        plan.exact = `${branchScope}sum=${dependencyHash}`;
+    }
+    for (const key of [plan.exact, ...plan.lineage]) {
+        if (key !== undefined && key.length > MAX_KEY_LENGTH - 40) {
+            throw new Error(`derived key is too long (${key.length} characters)`);
+        }
+    }
+    return plan;
+}
+/**
+ * Key under which a verified module cache is saved: the exact key plus a
+ * generation. Run id and attempt alone are not unique (nektos/act gives every
+ * run id 1; two jobs of one run may share an environment), and an entry can
+ * never be saved twice, so the generation also carries the save time and a
+ * random tail. The service returns the newest entry under a prefix, so the
+ * newest verified generation wins whatever its name.
+ */
+function generationKey(exact, runId, runAttempt, now = Date.now(), nonce = randomBytes(3).toString('hex')) {
+    const gen = `${sanitizePart(runId, '0')}.${sanitizePart(runAttempt, '1')}.${now.toString(36)}${nonce}`;
+    return `${exact}${SEPARATOR}gen=${gen}`;
+}
+/**
+ * Classifies a matched key against the exact key: an entry saved under a
+ * generation of this exact key is an exact hit; any other match is a lineage hit.
+ */
+function classifyMatch(exact, matched) {
+    if (!matched)
+        return 'miss';
+    const m = matched.toLowerCase();
+    const e = exact.toLowerCase();
+    if (m === e || m.startsWith(e + SEPARATOR))
+        return 'exact';
+    return 'lineage';
+}
+/** Sha256 over the dependency files, each named by its path (forward slashes). */
+function hashDependencyFiles(files) {
+    const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const h = createHash('sha256');
+    for (const f of sorted) {
+        const content = typeof f.content === 'string' ? Buffer.from(f.content) : f.content;
+        h.update(`${f.path.replace(/\\/g, '/')}\0${content.length}\0`);
+        h.update(content);
+    }
+    return h.digest('hex').slice(0, 40);
+}
+
+;// CONCATENATED MODULE: ./src/action/inputs.ts
+/**
+ * Reads and validates the action's inputs. Parsing is pure (takes a getter),
+ * so it is unit tested without the runner.
+ */
+const DEFAULT_GO_SUM_FILES = ['**/go.sum', '**/go.work.sum'];
+class InputError extends Error {
+    input;
+    constructor(input, message) {
+        super(`Input '${input}': ${message}`);
+        this.input = input;
+        this.name = 'InputError';
+    }
+}
+function choice(get, name, allowed, dflt) {
+    const raw = get(name).trim().toLowerCase();
+    if (raw === '')
+        return dflt;
+    if (allowed.includes(raw))
+        return raw;
+    throw new InputError(name, `"${get(name).trim()}" is not one of ${allowed.map((a) => `"${a}"`).join(', ')}. ` +
+        `Set '${name}: ${dflt}' (the default) or remove the input.`);
+}
+function seconds(get, name, dflt) {
+    const raw = get(name).trim();
+    if (raw === '')
+        return dflt * 1000;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0 || n > 6 * 3600) {
+        throw new InputError(name, `"${raw}" is not a number of seconds between 1 and 21600. Use for example '${name}: ${dflt}'.`);
+    }
+    return Math.round(n * 1000);
+}
+function parseInputs(get) {
+    const globs = get('go-sum-files')
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
+    for (const g of globs) {
+        if (g.startsWith('/') || /^[A-Za-z]:[\\/]/.test(g) || g.split(/[\\/]/).includes('..')) {
+            throw new InputError('go-sum-files', `"${g}" must be a glob relative to working-directory (no absolute paths, no "..").`);
+        }
+    }
+    const workingDirectory = get('working-directory').trim() || '.';
+    if (workingDirectory.includes('\0')) {
+        throw new InputError('working-directory', 'contains a NUL character.');
+    }
+    const keyPrefix = get('key-prefix').trim() || 'vgc-v1';
+    if (keyPrefix.length > 64) {
+        throw new InputError('key-prefix', `is ${keyPrefix.length} characters; keep it to 64 or fewer.`);
+    }
+    const environment = get('environment').trim();
+    const environments = get('environments')
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
+    const bool = (name, dflt) => choice(get, name, ['true', 'false'], dflt) === 'true';
+    return {
+        keyPrefix,
+        environment,
+        goSumFiles: globs.length > 0 ? globs : DEFAULT_GO_SUM_FILES,
+        goSumFilesIsDefault: globs.length === 0 || globs.join('\n') === DEFAULT_GO_SUM_FILES.join('\n'),
+        workingDirectory,
+        onCorruption: choice(get, 'on-corruption', ['rebuild', 'fail'], 'rebuild'),
+        save: choice(get, 'save', ['auto', 'never'], 'auto'),
+        lookupTimeoutMs: seconds(get, 'lookup-timeout', 30),
+        saveTimeoutMs: seconds(get, 'save-timeout', 600),
+        saveZips: bool('save-zips', 'true'),
+        mode: choice(get, 'mode', ['job', 'health'], 'job'),
+        environments: environments.length > 0 ? environments : [environment],
+        githubToken: get('github-token').trim(),
+        deleteSuperseded: bool('delete-superseded', 'false'),
+        failOnUnhealthy: bool('fail-on-unhealthy', 'false'),
+        buildCache: bool('build-cache', 'false'),
+        buildCacheSave: choice(get, 'build-cache-save', ['default-branch', 'always', 'never'], 'default-branch'),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/action/context.ts
+/**
+ * What every stage derives from the runner's environment and the inputs.
+ */
+
+
+
+
+function loadContext(env = process.env) {
+    const inputs = parseInputs((name) => getInput(name));
+    const workspace = env['GITHUB_WORKSPACE'] || process.cwd();
+    const { os, arch } = platformFromEnv(env, process.platform, process.arch);
+    return {
+        inputs,
+        workspace,
+        workingDirectory: external_node_path_namespaceObject.resolve(workspace, inputs.workingDirectory),
+        keyParts: {
+            prefix: inputs.keyPrefix,
+            os,
+            arch,
+            environment: inputs.environment,
+            branch: branchFromEnv(env),
+        },
+        runId: env['GITHUB_RUN_ID'] || String(Date.now()),
+        runAttempt: env['GITHUB_RUN_ATTEMPT'] || '1',
+    };
+}
+
+;// CONCATENATED MODULE: ./src/action/decide.ts
+/**
+ * pre never extracts over a non-empty module cache: tar would fail with "File
+ * exists". Whether the service is there is restoreNewest's concern.
+ */
+function preAction(o) {
+    return o.cacheNonEmpty ? 'skip-nonempty' : 'restore';
+}
+/**
+ * What main does about restoring: trust pre's work when pre ran for the same
+ * module cache directory Go uses; otherwise restore itself, unless something
+ * is already there (then it verifies what it finds).
+ */
+function mainRestoreAction(o) {
+    if (o.preRan && o.samePath(o.preModCache, o.goModCache))
+        return 'use-pre';
+    if (o.cacheNonEmpty)
+        return 'use-local';
+    return 'restore';
+}
+/**
+ * After a lineage or local hit, when an entry for this exact go.sum exists:
+ * restore that entry instead ("switch") when the restored cache lacks a large
+ * share of what go.sum names, else download the difference ("complete"). In
+ * both cases nothing new is saved, so a branch never holds two entries for one
+ * go.sum. A local cache is never thrown away.
+ */
+function convergeAction(o) {
+    if (o.hitKind !== 'lineage')
+        return 'complete';
+    return o.missing > 0 && o.missing * 4 >= o.named ? 'switch' : 'complete';
+}
+function saveDecision(s) {
+    if (s.save === 'never')
+        return { save: false, why: "save is 'never' (restore-only job)" };
+    if (!s.canWrite) {
+        return { save: false, why: `the cache mode '${s.cacheModeName}' does not permit writes` };
+    }
+    if (!s.mainCompleted)
+        return { save: false, why: 'main did not finish; nothing verified to save' };
+    if (s.securityError) {
+        return { save: false, why: 'go.sum checksum mismatch (SECURITY ERROR); nothing is saved' };
+    }
+    if (!s.verified)
+        return { save: false, why: 'the module cache is not verified' };
+    if (s.missing > 0) {
+        return {
+            save: false,
+            why: `the cache lacks ${s.missing} module versions go.sum names; an incomplete cache is never saved`,
+        };
+    }
+    if (s.rebuilt || s.repaired > 0) {
+        return { save: true, why: 'the cache was repaired; the new entry replaces the corrupt one' };
+    }
+    if (s.keyChanged) {
+        return { save: true, why: 'go.sum changed during the job; saving under its new key' };
+    }
+    if (s.exactEntryExists) {
+        return { save: false, why: 'an entry for this go.sum exists already' };
+    }
+    switch (s.hitKind) {
+        case 'miss':
+            return { save: true, why: 'no entry existed for this environment' };
+        case 'lineage':
+            return { save: true, why: 'restored an older entry; saving the completed cache for this go.sum' };
+        case 'incomplete':
+            return { save: true, why: 'the exact entry was incomplete; saving the completed cache' };
+        case 'local':
+            return { save: true, why: 'no entry for this go.sum yet; saving the verified local cache' };
+        case 'exact':
+            return s.added > 0
+                ? { save: true, why: `later steps added ${s.added} verified module versions to an exact hit` }
+                : { save: false, why: 'exact hit, verified, nothing new to save' };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/action/state.ts
+/**
+ * What one stage hands to the next through the runner's state file.
+ */
+
+function savePre(s) {
+    saveState('pre', JSON.stringify(s));
+}
+function saveMain(s) {
+    core.saveState('main', JSON.stringify(s));
+}
+function state_read(name) {
+    const raw = core.getState(name);
+    if (!raw)
+        return undefined;
+    try {
+        return JSON.parse(raw);
+    }
+    catch {
+        return undefined;
+    }
+}
+const readPre = () => state_read('pre');
+const readMain = () => state_read('main');
+
 ;// CONCATENATED MODULE: ./node_modules/@actions/glob/lib/internal-glob-options-helper.js
 
 /**
@@ -45137,7 +45485,7 @@ const DefaultRetryDelay = 5000;
 // Socket timeout in milliseconds during download.  If no traffic is received
 // over the socket during this period, the socket is destroyed and the download
 // is aborted.
-const SocketTimeout = 5000;
+const constants_SocketTimeout = 5000;
 // The default path of GNUtar on hosted Windows runners
 const GnuTarPathOnWindows = `${process.env['PROGRAMFILES']}\\Git\\usr\\bin\\tar.exe`;
 // The default path of BSDtar on hosted Windows runners
@@ -45148,7 +45496,7 @@ const CacheFileSizeLimit = 10 * Math.pow(1024, 3); // 10GiB per repository
 // Prefix the cache backend embeds in a read-denial message (v2 twirp
 // GetCacheEntryDownloadURL error or the GHES v1 `_apis/artifactcache` 403 body).
 // Shared so cache.ts and cacheHttpClient.ts match the same contract value.
-const CacheReadDeniedMessagePrefix = 'cache read denied:';
+const constants_CacheReadDeniedMessagePrefix = 'cache read denied:';
 //# sourceMappingURL=constants.js.map
 ;// CONCATENATED MODULE: ./node_modules/@actions/cache/lib/internal/cacheUtils.js
 var cacheUtils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
@@ -45371,8 +45719,6 @@ class AbortError extends Error {
     }
 }
 //# sourceMappingURL=AbortError.js.map
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
 ;// CONCATENATED MODULE: external "node:process"
@@ -49058,8 +49404,6 @@ function policies_userAgentPolicy_userAgentPolicy(options = {}) {
     };
 }
 //# sourceMappingURL=userAgentPolicy.js.map
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./node_modules/@typespec/ts-http-runtime/dist/esm/util/sha256.js
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
@@ -62635,8 +62979,6 @@ class BufferScheduler {
 //# sourceMappingURL=BufferScheduler.js.map
 ;// CONCATENATED MODULE: external "node:module"
 const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: external "node:url"
 var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: ./node_modules/@azure/storage-common/dist/esm/crc64.js
@@ -89157,8 +89499,6 @@ class Batch {
     }
 }
 //# sourceMappingURL=Batch.js.map
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./node_modules/@azure/storage-blob/dist/esm/utils/utils.js
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
@@ -89445,7 +89785,7 @@ class BlobClient extends StorageClient_StorageClient {
      *
      */
     getBlockBlobClient() {
-        return new BlockBlobClient(this.url, this.pipeline);
+        return new Clients_BlockBlobClient(this.url, this.pipeline);
     }
     /**
      * Creates a PageBlobClient object.
@@ -90731,7 +91071,7 @@ class AppendBlobClient extends BlobClient {
 /**
  * BlockBlobClient defines a set of operations applicable to block blobs.
  */
-class BlockBlobClient extends BlobClient {
+class Clients_BlockBlobClient extends BlobClient {
     /**
      * blobContext provided by protocol layer.
      *
@@ -90823,7 +91163,7 @@ class BlockBlobClient extends BlobClient {
      * @returns A new BlockBlobClient object identical to the source but with the specified snapshot timestamp.
      */
     withSnapshot(snapshot) {
-        return new BlockBlobClient(utils_common_setURLParameter(this.url, utils_constants_URLConstants.Parameters.SNAPSHOT, snapshot.length === 0 ? undefined : snapshot), this.pipeline);
+        return new Clients_BlockBlobClient(utils_common_setURLParameter(this.url, utils_constants_URLConstants.Parameters.SNAPSHOT, snapshot.length === 0 ? undefined : snapshot), this.pipeline);
     }
     /**
      * ONLY AVAILABLE IN NODE.JS RUNTIME.
@@ -93036,7 +93376,7 @@ class ContainerClient extends StorageClient_StorageClient {
      * ```
      */
     getBlockBlobClient(blobName) {
-        return new BlockBlobClient(utils_common_appendToURLPath(this.url, utils_common_EscapePath(blobName)), this.pipeline);
+        return new Clients_BlockBlobClient(utils_common_appendToURLPath(this.url, utils_common_EscapePath(blobName)), this.pipeline);
     }
     /**
      * Creates a {@link PageBlobClient}
@@ -95541,7 +95881,7 @@ var requestUtils_awaiter = (undefined && undefined.__awaiter) || function (thisA
 
 
 
-function isSuccessStatusCode(statusCode) {
+function requestUtils_isSuccessStatusCode(statusCode) {
     if (!statusCode) {
         return false;
     }
@@ -95608,13 +95948,13 @@ function retry(name_1, method_1, getStatusCode_1) {
         throw Error(`${name} failed: ${errorMessage}`);
     });
 }
-function retryTypedResponse(name_1, method_1) {
+function requestUtils_retryTypedResponse(name_1, method_1) {
     return requestUtils_awaiter(this, arguments, void 0, function* (name, method, maxAttempts = DefaultRetryAttempts, delay = DefaultRetryDelay) {
         return yield retry(name, method, (response) => response.statusCode, maxAttempts, delay, 
         // If the error object contains the statusCode property, extract it and return
         // an TypedResponse<T> so it can be processed by the retry logic.
         (error) => {
-            if (error instanceof HttpClientError) {
+            if (error instanceof lib_HttpClientError) {
                 return {
                     statusCode: error.statusCode,
                     result: null,
@@ -95628,7 +95968,7 @@ function retryTypedResponse(name_1, method_1) {
         });
     });
 }
-function retryHttpClientResponse(name_1, method_1) {
+function requestUtils_retryHttpClientResponse(name_1, method_1) {
     return requestUtils_awaiter(this, arguments, void 0, function* (name, method, maxAttempts = DefaultRetryAttempts, delay = DefaultRetryDelay) {
         return yield retry(name, method, (response) => response.message.statusCode, maxAttempts, delay);
     });
@@ -95662,7 +96002,7 @@ var downloadUtils_awaiter = (undefined && undefined.__awaiter) || function (this
  */
 function pipeResponseToStream(response, output) {
     return downloadUtils_awaiter(this, void 0, void 0, function* () {
-        const pipeline = external_util_.promisify(external_stream_namespaceObject.pipeline);
+        const pipeline = util.promisify(stream.pipeline);
         yield pipeline(response.message, output);
     });
 }
@@ -95690,7 +96030,7 @@ class DownloadProgress {
         this.segmentIndex = this.segmentIndex + 1;
         this.segmentSize = segmentSize;
         this.receivedBytes = 0;
-        core_debug(`Downloading segment at offset ${this.segmentOffset} with length ${this.segmentSize}...`);
+        core.debug(`Downloading segment at offset ${this.segmentOffset} with length ${this.segmentSize}...`);
     }
     /**
      * Sets the number of bytes received for the current segment.
@@ -95726,7 +96066,7 @@ class DownloadProgress {
         const downloadSpeed = (transferredBytes /
             (1024 * 1024) /
             (elapsedTime / 1000)).toFixed(1);
-        info(`Received ${transferredBytes} of ${this.contentLength} (${percentage}%), ${downloadSpeed} MBs/sec`);
+        core.info(`Received ${transferredBytes} of ${this.contentLength} (${percentage}%), ${downloadSpeed} MBs/sec`);
         if (this.isDone()) {
             this.displayedComplete = true;
         }
@@ -95772,28 +96112,28 @@ class DownloadProgress {
  * @param archiveLocation the URL for the cache
  * @param archivePath the local path where the cache is saved
  */
-function downloadCacheHttpClient(archiveLocation, archivePath) {
+function downloadUtils_downloadCacheHttpClient(archiveLocation, archivePath) {
     return downloadUtils_awaiter(this, void 0, void 0, function* () {
-        const writeStream = external_fs_namespaceObject.createWriteStream(archivePath);
-        const httpClient = new lib_HttpClient('actions/cache');
+        const writeStream = fs.createWriteStream(archivePath);
+        const httpClient = new HttpClient('actions/cache');
         const downloadResponse = yield retryHttpClientResponse('downloadCache', () => downloadUtils_awaiter(this, void 0, void 0, function* () { return httpClient.get(archiveLocation); }));
         // Abort download if no traffic received over the socket.
         downloadResponse.message.socket.setTimeout(SocketTimeout, () => {
             downloadResponse.message.destroy();
-            core_debug(`Aborting download, socket timed out after ${SocketTimeout} ms`);
+            core.debug(`Aborting download, socket timed out after ${SocketTimeout} ms`);
         });
         yield pipeResponseToStream(downloadResponse, writeStream);
         // Validate download size.
         const contentLengthHeader = downloadResponse.message.headers['content-length'];
         if (contentLengthHeader) {
             const expectedLength = parseInt(contentLengthHeader);
-            const actualLength = getArchiveFileSizeInBytes(archivePath);
+            const actualLength = utils.getArchiveFileSizeInBytes(archivePath);
             if (actualLength !== expectedLength) {
                 throw new Error(`Incomplete download. Expected file size: ${expectedLength}, actual file size: ${actualLength}`);
             }
         }
         else {
-            core_debug('Unable to validate download, no Content-Length header');
+            core.debug('Unable to validate download, no Content-Length header');
         }
     });
 }
@@ -95803,11 +96143,11 @@ function downloadCacheHttpClient(archiveLocation, archivePath) {
  * @param archiveLocation the URL for the cache
  * @param archivePath the local path where the cache is saved
  */
-function downloadCacheHttpClientConcurrent(archiveLocation, archivePath, options) {
+function downloadUtils_downloadCacheHttpClientConcurrent(archiveLocation, archivePath, options) {
     return downloadUtils_awaiter(this, void 0, void 0, function* () {
         var _a;
-        const archiveDescriptor = yield external_fs_namespaceObject.promises.open(archivePath, 'w');
-        const httpClient = new lib_HttpClient('actions/cache', undefined, {
+        const archiveDescriptor = yield fs.promises.open(archivePath, 'w');
+        const httpClient = new HttpClient('actions/cache', undefined, {
             socketTimeout: options.timeoutInMs,
             keepAlive: true
         });
@@ -95913,7 +96253,7 @@ function downloadSegment(httpClient, archiveLocation, offset, count) {
  * @param archivePath the local path where the cache is saved
  * @param options the download options with the defaults set
  */
-function downloadCacheStorageSDK(archiveLocation, archivePath, options) {
+function downloadUtils_downloadCacheStorageSDK(archiveLocation, archivePath, options) {
     return downloadUtils_awaiter(this, void 0, void 0, function* () {
         var _a;
         const client = new BlockBlobClient(archiveLocation, undefined, {
@@ -95928,8 +96268,8 @@ function downloadCacheStorageSDK(archiveLocation, archivePath, options) {
         if (contentLength < 0) {
             // We should never hit this condition, but just in case fall back to downloading the
             // file as one large stream
-            core_debug('Unable to determine content length, downloading file with http-client...');
-            yield downloadCacheHttpClient(archiveLocation, archivePath);
+            core.debug('Unable to determine content length, downloading file with http-client...');
+            yield downloadUtils_downloadCacheHttpClient(archiveLocation, archivePath);
         }
         else {
             // Use downloadToBuffer for faster downloads, since internally it splits the
@@ -95939,9 +96279,9 @@ function downloadCacheStorageSDK(archiveLocation, archivePath, options) {
             // on 64-bit systems), split the download into multiple segments
             // ~2 GB = 2147483647, beyond this, we start getting out of range error. So, capping it accordingly.
             // Updated segment size to 128MB = 134217728 bytes, to complete a segment faster and fail fast
-            const maxSegmentSize = Math.min(134217728, external_buffer_namespaceObject.constants.MAX_LENGTH);
+            const maxSegmentSize = Math.min(134217728, buffer.constants.MAX_LENGTH);
             const downloadProgress = new DownloadProgress(contentLength);
-            const fd = external_fs_namespaceObject.openSync(archivePath, 'w');
+            const fd = fs.openSync(archivePath, 'w');
             try {
                 downloadProgress.startDisplayTimer();
                 const controller = new AbortController();
@@ -95960,13 +96300,13 @@ function downloadCacheStorageSDK(archiveLocation, archivePath, options) {
                         throw new Error('Aborting cache download as the download time exceeded the timeout.');
                     }
                     else if (Buffer.isBuffer(result)) {
-                        external_fs_namespaceObject.writeFileSync(fd, result);
+                        fs.writeFileSync(fd, result);
                     }
                 }
             }
             finally {
                 downloadProgress.stopDisplayTimer();
-                external_fs_namespaceObject.closeSync(fd);
+                fs.closeSync(fd);
             }
         }
     });
@@ -96028,7 +96368,7 @@ function getUploadOptions(copy) {
  *
  * @param copy the original download options
  */
-function getDownloadOptions(copy) {
+function options_getDownloadOptions(copy) {
     const result = {
         useAzureSdk: false,
         concurrentBlobDownloads: true,
@@ -96063,12 +96403,12 @@ function getDownloadOptions(copy) {
         isFinite(Number(segmentDownloadTimeoutMins))) {
         result.segmentTimeoutInMs = Number(segmentDownloadTimeoutMins) * 60 * 1000;
     }
-    core_debug(`Use Azure SDK: ${result.useAzureSdk}`);
-    core_debug(`Download concurrency: ${result.downloadConcurrency}`);
-    core_debug(`Request timeout (ms): ${result.timeoutInMs}`);
-    core_debug(`Cache segment download timeout mins env var: ${process.env['SEGMENT_DOWNLOAD_TIMEOUT_MINS']}`);
-    core_debug(`Segment download timeout (ms): ${result.segmentTimeoutInMs}`);
-    core_debug(`Lookup only: ${result.lookupOnly}`);
+    core.debug(`Use Azure SDK: ${result.useAzureSdk}`);
+    core.debug(`Download concurrency: ${result.downloadConcurrency}`);
+    core.debug(`Request timeout (ms): ${result.timeoutInMs}`);
+    core.debug(`Cache segment download timeout mins env var: ${process.env['SEGMENT_DOWNLOAD_TIMEOUT_MINS']}`);
+    core.debug(`Segment download timeout (ms): ${result.segmentTimeoutInMs}`);
+    core.debug(`Lookup only: ${result.lookupOnly}`);
     return result;
 }
 //# sourceMappingURL=options.js.map
@@ -96081,7 +96421,7 @@ function isGhes() {
     const isLocalHost = hostname.endsWith('.LOCALHOST');
     return !isGitHubHost && !isGheHost && !isLocalHost;
 }
-function getCacheServiceVersion() {
+function config_getCacheServiceVersion() {
     // Cache service v2 is not supported on GHES. We will default to
     // cache service v1 even if the feature flag was enabled by user.
     if (isGhes())
@@ -96092,11 +96432,11 @@ function getCacheServiceVersion() {
 // write-only}, none = neither.
 const KNOWN_CACHE_MODES = ['none', 'read', 'write', 'write-only'];
 // The effective cache-mode exported by the runner, or '' when not set.
-function getCacheMode() {
+function config_getCacheMode() {
     return (process.env['ACTIONS_CACHE_MODE'] || '').trim().toLowerCase();
 }
 // Unset or unrecognized modes are permissive so behavior matches today.
-function isCacheReadable(mode) {
+function config_isCacheReadable(mode) {
     if (!KNOWN_CACHE_MODES.includes(mode))
         return true;
     return mode === 'read' || mode === 'write';
@@ -96107,7 +96447,7 @@ function isCacheWritable(mode) {
     return mode === 'write' || mode === 'write-only';
 }
 function getCacheServiceURL() {
-    const version = getCacheServiceVersion();
+    const version = config_getCacheServiceVersion();
     // Based on the version of the cache service, we will determine which
     // URL to use.
     switch (version) {
@@ -96185,13 +96525,13 @@ function getCacheEntry(keys, paths, options) {
     return cacheHttpClient_awaiter(this, void 0, void 0, function* () {
         var _a;
         const httpClient = createHttpClient();
-        const version = getCacheVersion(paths, options === null || options === void 0 ? void 0 : options.compressionMethod, options === null || options === void 0 ? void 0 : options.enableCrossOsArchive);
+        const version = utils.getCacheVersion(paths, options === null || options === void 0 ? void 0 : options.compressionMethod, options === null || options === void 0 ? void 0 : options.enableCrossOsArchive);
         const resource = `cache?keys=${encodeURIComponent(keys.join(','))}&version=${version}`;
         const response = yield retryTypedResponse('getCacheEntry', () => cacheHttpClient_awaiter(this, void 0, void 0, function* () { return httpClient.getJson(getCacheApiUrl(resource)); }));
         // Cache not found
         if (response.statusCode === 204) {
             // List cache for primary key only if cache miss occurs
-            if (isDebug()) {
+            if (core.isDebug()) {
                 yield printCachesListForDiagnostics(keys[0], httpClient, version);
             }
             return null;
@@ -96211,9 +96551,9 @@ function getCacheEntry(keys, paths, options) {
             // Cache achiveLocation not found. This should never happen, and hence bail out.
             throw new Error('Cache not found.');
         }
-        core_setSecret(cacheDownloadUrl);
-        core_debug(`Cache Result:`);
-        core_debug(JSON.stringify(cacheResult));
+        core.setSecret(cacheDownloadUrl);
+        core.debug(`Cache Result:`);
+        core.debug(JSON.stringify(cacheResult));
         return cacheResult;
     });
 }
@@ -96225,9 +96565,9 @@ function printCachesListForDiagnostics(key, httpClient, version) {
             const cacheListResult = response.result;
             const totalCount = cacheListResult === null || cacheListResult === void 0 ? void 0 : cacheListResult.totalCount;
             if (totalCount && totalCount > 0) {
-                core_debug(`No matching cache found for cache key '${key}', version '${version} and scope ${process.env['GITHUB_REF']}. There exist one or more cache(s) with similar key but they have different version or scope. See more info on cache matching here: https://docs.github.com/en/actions/using-workflows/caching-dependencies-to-speed-up-workflows#matching-a-cache-key \nOther caches with similar key:`);
+                core.debug(`No matching cache found for cache key '${key}', version '${version} and scope ${process.env['GITHUB_REF']}. There exist one or more cache(s) with similar key but they have different version or scope. See more info on cache matching here: https://docs.github.com/en/actions/using-workflows/caching-dependencies-to-speed-up-workflows#matching-a-cache-key \nOther caches with similar key:`);
                 for (const cacheEntry of (cacheListResult === null || cacheListResult === void 0 ? void 0 : cacheListResult.artifactCaches) || []) {
-                    core_debug(`Cache Key: ${cacheEntry === null || cacheEntry === void 0 ? void 0 : cacheEntry.cacheKey}, Cache Version: ${cacheEntry === null || cacheEntry === void 0 ? void 0 : cacheEntry.cacheVersion}, Cache Scope: ${cacheEntry === null || cacheEntry === void 0 ? void 0 : cacheEntry.scope}, Cache Created: ${cacheEntry === null || cacheEntry === void 0 ? void 0 : cacheEntry.creationTime}`);
+                    core.debug(`Cache Key: ${cacheEntry === null || cacheEntry === void 0 ? void 0 : cacheEntry.cacheKey}, Cache Version: ${cacheEntry === null || cacheEntry === void 0 ? void 0 : cacheEntry.cacheVersion}, Cache Scope: ${cacheEntry === null || cacheEntry === void 0 ? void 0 : cacheEntry.scope}, Cache Created: ${cacheEntry === null || cacheEntry === void 0 ? void 0 : cacheEntry.creationTime}`);
                 }
             }
         }
@@ -96235,7 +96575,7 @@ function printCachesListForDiagnostics(key, httpClient, version) {
 }
 function downloadCache(archiveLocation, archivePath, options) {
     return cacheHttpClient_awaiter(this, void 0, void 0, function* () {
-        const archiveUrl = new external_url_.URL(archiveLocation);
+        const archiveUrl = new URL(archiveLocation);
         const downloadOptions = getDownloadOptions(options);
         if (archiveUrl.hostname.endsWith('.blob.core.windows.net')) {
             if (downloadOptions.useAzureSdk) {
@@ -96266,7 +96606,7 @@ function reserveCache(key, paths, options) {
             version,
             cacheSize: options === null || options === void 0 ? void 0 : options.cacheSize
         };
-        const response = yield retryTypedResponse('reserveCache', () => cacheHttpClient_awaiter(this, void 0, void 0, function* () {
+        const response = yield requestUtils_retryTypedResponse('reserveCache', () => cacheHttpClient_awaiter(this, void 0, void 0, function* () {
             return httpClient.postJson(getCacheApiUrl('caches'), reserveCacheRequest);
         }));
         return response;
@@ -96287,10 +96627,10 @@ function uploadChunk(httpClient, resourceUrl, openStream, start, end) {
             'Content-Type': 'application/octet-stream',
             'Content-Range': getContentRange(start, end)
         };
-        const uploadChunkResponse = yield retryHttpClientResponse(`uploadChunk (start: ${start}, end: ${end})`, () => cacheHttpClient_awaiter(this, void 0, void 0, function* () {
+        const uploadChunkResponse = yield requestUtils_retryHttpClientResponse(`uploadChunk (start: ${start}, end: ${end})`, () => cacheHttpClient_awaiter(this, void 0, void 0, function* () {
             return httpClient.sendStream('PATCH', resourceUrl, openStream(), additionalHeaders);
         }));
-        if (!isSuccessStatusCode(uploadChunkResponse.message.statusCode)) {
+        if (!requestUtils_isSuccessStatusCode(uploadChunkResponse.message.statusCode)) {
             throw new Error(`Cache service responded with ${uploadChunkResponse.message.statusCode} during upload chunk.`);
         }
     });
@@ -96335,7 +96675,7 @@ function uploadFile(httpClient, cacheId, archivePath, options) {
 function commitCache(httpClient, cacheId, filesize) {
     return cacheHttpClient_awaiter(this, void 0, void 0, function* () {
         const commitCacheRequest = { size: filesize };
-        return yield retryTypedResponse('commitCache', () => cacheHttpClient_awaiter(this, void 0, void 0, function* () {
+        return yield requestUtils_retryTypedResponse('commitCache', () => cacheHttpClient_awaiter(this, void 0, void 0, function* () {
             return httpClient.postJson(getCacheApiUrl(`caches/${cacheId.toString()}`), commitCacheRequest);
         }));
     });
@@ -96359,7 +96699,7 @@ function saveCache(cacheId, archivePath, signedUploadURL, options) {
             const cacheSize = getArchiveFileSizeInBytes(archivePath);
             info(`Cache Size: ~${Math.round(cacheSize / (1024 * 1024))} MB (${cacheSize} B)`);
             const commitCacheResponse = yield commitCache(httpClient, cacheId, cacheSize);
-            if (!isSuccessStatusCode(commitCacheResponse.statusCode)) {
+            if (!requestUtils_isSuccessStatusCode(commitCacheResponse.statusCode)) {
                 throw new Error(`Cache service responded with ${commitCacheResponse.statusCode} during commit cache.`);
             }
             info('Cache saved successfully');
@@ -97445,17 +97785,17 @@ function execReadCommands(archivePath, compressionMethod, type) {
     });
 }
 // List the contents of a tar
-function listTar(archivePath, compressionMethod) {
+function tar_listTar(archivePath, compressionMethod) {
     return tar_awaiter(this, void 0, void 0, function* () {
         yield execReadCommands(archivePath, compressionMethod, 'list');
     });
 }
 // Extract a tar
-function extractTar(archivePath, compressionMethod) {
+function tar_extractTar(archivePath, compressionMethod) {
     return tar_awaiter(this, void 0, void 0, function* () {
         // Create directory to extract tar into
         const workingDirectory = getWorkingDirectory();
-        yield mkdirP(workingDirectory);
+        yield io.mkdirP(workingDirectory);
         yield execReadCommands(archivePath, compressionMethod, 'extract');
     });
 }
@@ -97534,7 +97874,7 @@ class CacheWriteDeniedError extends ReserveCacheError {
 }
 // Re-exported from constants so consumers keep referencing it here; the shared
 // value also drives detection in cacheHttpClient without duplicating the string.
-const CACHE_READ_DENIED_PREFIX = CacheReadDeniedMessagePrefix;
+const CACHE_READ_DENIED_PREFIX = (/* unused pure expression or super */ null && (CacheReadDeniedMessagePrefix));
 // Raised when the cache backend denies a download URL because the run's token
 // has no readable cache scopes. Caching is best-effort, so restoreCache logs a
 // warning and reports a cache miss rather than rethrowing this.
@@ -97597,12 +97937,12 @@ function isFeatureAvailable() {
 function restoreCache(paths_1, primaryKey_1, restoreKeys_1, options_1) {
     return cache_awaiter(this, arguments, void 0, function* (paths, primaryKey, restoreKeys, options, enableCrossOsArchive = false) {
         const cacheServiceVersion = getCacheServiceVersion();
-        core_debug(`Cache service version: ${cacheServiceVersion}`);
+        core.debug(`Cache service version: ${cacheServiceVersion}`);
         checkPaths(paths);
         const cacheMode = getCacheMode();
         if (!isCacheReadable(cacheMode)) {
-            info(`Cache restore skipped: the effective cache-mode '${cacheMode}' does not permit reads.`);
-            core_debug(`Skipped restore for paths [${paths.join(', ')}] with primary key '${primaryKey}'.`);
+            core.info(`Cache restore skipped: the effective cache-mode '${cacheMode}' does not permit reads.`);
+            core.debug(`Skipped restore for paths [${paths.join(', ')}] with primary key '${primaryKey}'.`);
             return undefined;
         }
         switch (cacheServiceVersion) {
@@ -97629,21 +97969,21 @@ function restoreCacheV1(paths_1, primaryKey_1, restoreKeys_1, options_1) {
         var _a;
         restoreKeys = restoreKeys || [];
         const keys = [primaryKey, ...restoreKeys];
-        core_debug('Resolved Keys:');
-        core_debug(JSON.stringify(keys));
+        core.debug('Resolved Keys:');
+        core.debug(JSON.stringify(keys));
         if (keys.length > 10) {
             throw new ValidationError(`Key Validation Error: Keys are limited to a maximum of 10.`);
         }
         for (const key of keys) {
             checkKey(key);
         }
-        const compressionMethod = yield getCompressionMethod();
+        const compressionMethod = yield utils.getCompressionMethod();
         let archivePath = '';
         try {
             // path are needed to compute version
             let cacheEntry;
             try {
-                cacheEntry = yield getCacheEntry(keys, paths, {
+                cacheEntry = yield cacheHttpClient.getCacheEntry(keys, paths, {
                     compressionMethod,
                     enableCrossOsArchive
                 });
@@ -97666,20 +98006,20 @@ function restoreCacheV1(paths_1, primaryKey_1, restoreKeys_1, options_1) {
                 return undefined;
             }
             if (options === null || options === void 0 ? void 0 : options.lookupOnly) {
-                info('Lookup only - skipping download');
+                core.info('Lookup only - skipping download');
                 return cacheEntry.cacheKey;
             }
-            archivePath = external_path_namespaceObject.join(yield createTempDirectory(), getCacheFileName(compressionMethod));
-            core_debug(`Archive Path: ${archivePath}`);
+            archivePath = path.join(yield utils.createTempDirectory(), utils.getCacheFileName(compressionMethod));
+            core.debug(`Archive Path: ${archivePath}`);
             // Download the cache from the cache entry
-            yield downloadCache(cacheEntry.archiveLocation, archivePath, options);
-            if (isDebug()) {
+            yield cacheHttpClient.downloadCache(cacheEntry.archiveLocation, archivePath, options);
+            if (core.isDebug()) {
                 yield listTar(archivePath, compressionMethod);
             }
-            const archiveFileSize = getArchiveFileSizeInBytes(archivePath);
-            info(`Cache Size: ~${Math.round(archiveFileSize / (1024 * 1024))} MB (${archiveFileSize} B)`);
+            const archiveFileSize = utils.getArchiveFileSizeInBytes(archivePath);
+            core.info(`Cache Size: ~${Math.round(archiveFileSize / (1024 * 1024))} MB (${archiveFileSize} B)`);
             yield extractTar(archivePath, compressionMethod);
-            info('Cache restored successfully');
+            core.info('Cache restored successfully');
             return cacheEntry.cacheKey;
         }
         catch (error) {
@@ -97695,20 +98035,20 @@ function restoreCacheV1(paths_1, primaryKey_1, restoreKeys_1, options_1) {
                 if (typedError instanceof HttpClientError &&
                     typeof typedError.statusCode === 'number' &&
                     typedError.statusCode >= 500) {
-                    core_error(`Failed to restore: ${error.message}`);
+                    core.error(`Failed to restore: ${error.message}`);
                 }
                 else {
-                    warning(`Failed to restore: ${error.message}`);
+                    core.warning(`Failed to restore: ${error.message}`);
                 }
             }
         }
         finally {
             // Try to delete the archive to save space
             try {
-                yield unlinkFile(archivePath);
+                yield utils.unlinkFile(archivePath);
             }
             catch (error) {
-                core_debug(`Failed to delete archive: ${error}`);
+                core.debug(`Failed to delete archive: ${error}`);
             }
         }
         return undefined;
@@ -97731,8 +98071,8 @@ function restoreCacheV2(paths_1, primaryKey_1, restoreKeys_1, options_1) {
         options = Object.assign(Object.assign({}, options), { useAzureSdk: true });
         restoreKeys = restoreKeys || [];
         const keys = [primaryKey, ...restoreKeys];
-        core_debug('Resolved Keys:');
-        core_debug(JSON.stringify(keys));
+        core.debug('Resolved Keys:');
+        core.debug(JSON.stringify(keys));
         if (keys.length > 10) {
             throw new ValidationError(`Key Validation Error: Keys are limited to a maximum of 10.`);
         }
@@ -97741,12 +98081,12 @@ function restoreCacheV2(paths_1, primaryKey_1, restoreKeys_1, options_1) {
         }
         let archivePath = '';
         try {
-            const twirpClient = internalCacheTwirpClient();
-            const compressionMethod = yield getCompressionMethod();
+            const twirpClient = cacheTwirpClient.internalCacheTwirpClient();
+            const compressionMethod = yield utils.getCompressionMethod();
             const request = {
                 key: primaryKey,
                 restoreKeys,
-                version: getCacheVersion(paths, compressionMethod, enableCrossOsArchive)
+                version: utils.getCacheVersion(paths, compressionMethod, enableCrossOsArchive)
             };
             let response;
             try {
@@ -97763,31 +98103,31 @@ function restoreCacheV2(paths_1, primaryKey_1, restoreKeys_1, options_1) {
                 throw error;
             }
             if (!response.ok) {
-                core_debug(`Cache not found for version ${request.version} of keys: ${keys.join(', ')}`);
+                core.debug(`Cache not found for version ${request.version} of keys: ${keys.join(', ')}`);
                 return undefined;
             }
             const isRestoreKeyMatch = request.key !== response.matchedKey;
             if (isRestoreKeyMatch) {
-                info(`Cache hit for restore-key: ${response.matchedKey}`);
+                core.info(`Cache hit for restore-key: ${response.matchedKey}`);
             }
             else {
-                info(`Cache hit for: ${response.matchedKey}`);
+                core.info(`Cache hit for: ${response.matchedKey}`);
             }
             if (options === null || options === void 0 ? void 0 : options.lookupOnly) {
-                info('Lookup only - skipping download');
+                core.info('Lookup only - skipping download');
                 return response.matchedKey;
             }
-            archivePath = external_path_namespaceObject.join(yield createTempDirectory(), getCacheFileName(compressionMethod));
-            core_debug(`Archive path: ${archivePath}`);
-            core_debug(`Starting download of archive to: ${archivePath}`);
-            yield downloadCache(response.signedDownloadUrl, archivePath, options);
-            const archiveFileSize = getArchiveFileSizeInBytes(archivePath);
-            info(`Cache Size: ~${Math.round(archiveFileSize / (1024 * 1024))} MB (${archiveFileSize} B)`);
-            if (isDebug()) {
+            archivePath = path.join(yield utils.createTempDirectory(), utils.getCacheFileName(compressionMethod));
+            core.debug(`Archive path: ${archivePath}`);
+            core.debug(`Starting download of archive to: ${archivePath}`);
+            yield cacheHttpClient.downloadCache(response.signedDownloadUrl, archivePath, options);
+            const archiveFileSize = utils.getArchiveFileSizeInBytes(archivePath);
+            core.info(`Cache Size: ~${Math.round(archiveFileSize / (1024 * 1024))} MB (${archiveFileSize} B)`);
+            if (core.isDebug()) {
                 yield listTar(archivePath, compressionMethod);
             }
             yield extractTar(archivePath, compressionMethod);
-            info('Cache restored successfully');
+            core.info('Cache restored successfully');
             return response.matchedKey;
         }
         catch (error) {
@@ -97803,21 +98143,21 @@ function restoreCacheV2(paths_1, primaryKey_1, restoreKeys_1, options_1) {
                 if (typedError instanceof HttpClientError &&
                     typeof typedError.statusCode === 'number' &&
                     typedError.statusCode >= 500) {
-                    core_error(`Failed to restore: ${error.message}`);
+                    core.error(`Failed to restore: ${error.message}`);
                 }
                 else {
-                    warning(`Failed to restore: ${error.message}`);
+                    core.warning(`Failed to restore: ${error.message}`);
                 }
             }
         }
         finally {
             try {
                 if (archivePath) {
-                    yield unlinkFile(archivePath);
+                    yield utils.unlinkFile(archivePath);
                 }
             }
             catch (error) {
-                core_debug(`Failed to delete archive: ${error}`);
+                core.debug(`Failed to delete archive: ${error}`);
             }
         }
         return undefined;
@@ -97834,11 +98174,11 @@ function restoreCacheV2(paths_1, primaryKey_1, restoreKeys_1, options_1) {
  */
 function cache_saveCache(paths_1, key_1, options_1) {
     return cache_awaiter(this, arguments, void 0, function* (paths, key, options, enableCrossOsArchive = false) {
-        const cacheServiceVersion = getCacheServiceVersion();
+        const cacheServiceVersion = config_getCacheServiceVersion();
         core_debug(`Cache service version: ${cacheServiceVersion}`);
         checkPaths(paths);
         checkKey(key);
-        const cacheMode = getCacheMode();
+        const cacheMode = config_getCacheMode();
         if (!isCacheWritable(cacheMode)) {
             info(`Cache save skipped: the effective cache-mode '${cacheMode}' does not permit writes.`);
             core_debug(`Skipped save for paths [${paths.join(', ')}] with key '${key}'.`);
@@ -97879,7 +98219,7 @@ function saveCacheV1(paths_1, key_1, options_1) {
         try {
             yield createTar(archiveFolder, cachePaths, compressionMethod);
             if (isDebug()) {
-                yield listTar(archivePath, compressionMethod);
+                yield tar_listTar(archivePath, compressionMethod);
             }
             const fileSizeLimit = 10 * 1024 * 1024 * 1024; // 10GB per repo limit
             const archiveFileSize = getArchiveFileSizeInBytes(archivePath);
@@ -97929,7 +98269,7 @@ function saveCacheV1(paths_1, key_1, options_1) {
                 // A write denied by policy (CacheWriteDeniedError) is not an
                 // HttpClientError and its name does not match the ReserveCacheError arm,
                 // so it falls here and is warned without failing the run.
-                if (typedError instanceof HttpClientError &&
+                if (typedError instanceof lib_HttpClientError &&
                     typeof typedError.statusCode === 'number' &&
                     typedError.statusCode >= 500) {
                     core_error(`Failed to save: ${typedError.message}`);
@@ -97982,7 +98322,7 @@ function saveCacheV2(paths_1, key_1, options_1) {
         try {
             yield createTar(archiveFolder, cachePaths, compressionMethod);
             if (isDebug()) {
-                yield listTar(archivePath, compressionMethod);
+                yield tar_listTar(archivePath, compressionMethod);
             }
             const archiveFileSize = getArchiveFileSizeInBytes(archivePath);
             core_debug(`File Size: ${archiveFileSize}`);
@@ -98050,7 +98390,7 @@ function saveCacheV2(paths_1, key_1, options_1) {
                 // A write denied by policy (CacheWriteDeniedError) is not an
                 // HttpClientError and its name does not match the ReserveCacheError arm,
                 // so it falls here and is warned without failing the run.
-                if (typedError instanceof HttpClientError &&
+                if (typedError instanceof lib_HttpClientError &&
                     typeof typedError.statusCode === 'number' &&
                     typedError.statusCode >= 500) {
                     core_error(`Failed to save: ${typedError.message}`);
@@ -98075,9 +98415,10 @@ function saveCacheV2(paths_1, key_1, options_1) {
 //# sourceMappingURL=cache.js.map
 ;// CONCATENATED MODULE: ./src/cache/backend.ts
 /**
- * The cache backend: @actions/cache behind a small interface that never throws
- * for service trouble. A service that is down, slow or refusing turns into a
- * warning and a miss (restore) or a skipped save; the job goes on.
+ * Saving through @actions/cache, behind a small interface that never throws
+ * for service trouble: a service that is down, slow or refusing turns into a
+ * skipped save with its reason; the job goes on. (Restoring is ours: see
+ * entry.ts and service/.)
  */
 
 class Timeout extends Error {
@@ -98132,34 +98473,7 @@ async function tapped(op) {
         process.stdout.write = original;
     }
 }
-const actionsCacheBackend = {
-    available() {
-        return isFeatureAvailable();
-    },
-    async lookup(paths, key, restoreKeys, timeoutMs) {
-        try {
-            const { value, failure } = await tapped(() => withTimeout(timeoutMs, 'cache lookup', () => restoreCache(paths, key, restoreKeys, { lookupOnly: true })));
-            if (value)
-                return { kind: 'hit', matchedKey: value };
-            if (failure)
-                return { kind: 'unavailable', reason: failure };
-            return { kind: 'miss' };
-        }
-        catch (e) {
-            return { kind: 'unavailable', reason: e.message };
-        }
-    },
-    async restore(paths, matchedKey) {
-        try {
-            const { value, archiveBytes, failure } = await tapped(() => restoreCache(paths, matchedKey, []));
-            if (value)
-                return { kind: 'restored', matchedKey: value, archiveBytes };
-            return { kind: 'failed', reason: failure ?? `entry ${matchedKey} could not be downloaded` };
-        }
-        catch (e) {
-            return { kind: 'failed', reason: e.message };
-        }
-    },
+const backend_actionsCacheBackend = {
     async save(paths, key, timeoutMs) {
         try {
             const { value, lines, archiveBytes, failure } = await tapped(() => withTimeout(timeoutMs, 'cache save', () => cache_saveCache(paths, key)));
@@ -98190,292 +98504,25 @@ const actionsCacheBackend = {
 function isConflict(reason) {
     return /\(409\)|already[ _]exists|conflict/i.test(reason);
 }
-function describeUnavailable(reason) {
-    return `Cache service unavailable (${reason}); going on without a cache.`;
-}
 
-;// CONCATENATED MODULE: ./src/cache/key.ts
-/**
- * Cache key derivation. Pure: every input arrives as an argument.
- *
- * A key is a `;`-separated list of labelled parts:
- *
- *   <prefix>;<os>-<arch>;env=<environment>;ref=<branch>;sum=<hash>
- *
- * and an entry is SAVED under that exact key plus a generation suffix
- * (`;gen=<run id>.<attempt>`). The cache service matches a key first exactly,
- * then as a prefix of newer entries, then each restore key as a prefix.
- * Because no entry is ever stored under the bare exact key, a lookup of the
- * exact key always lands on the NEWEST generation built from this go.sum:
- * a rebuilt entry therefore wins over the corrupt one it replaces, although
- * entries are immutable.
- *
- * Every part is sanitised to characters that cannot include the separator, so
- * environment "prod" can never read a key of environment "prod;x" or "prod-eu"
- * (the restore keys end with the separator).
- */
-
-const SEPARATOR = ';';
-/** GitHub rejects keys longer than this. */
-const MAX_KEY_LENGTH = 512;
-const MAX_PART = 64;
-const SAFE = /[^A-Za-z0-9._\-/@+]/g;
-function shortHash(value) {
-    return (0,external_node_crypto_.createHash)('sha256').update(value, 'utf8').digest('hex').slice(0, 8);
-}
-/**
- * Makes one key part safe. Returns the value unchanged when it is already safe
- * and short; otherwise replaces unsafe characters, truncates, and appends a
- * hash of the raw value so two different raw values never share a part.
- */
-function sanitizePart(raw, fallback) {
-    const value = raw.trim();
-    if (value === '')
-        return fallback;
-    const safe = value.replace(SAFE, '_');
-    if (safe === value && value.length <= MAX_PART)
-        return value;
-    return `${safe.slice(0, MAX_PART - 9)}~${shortHash(value)}`;
-}
-/** The branch a job's cache belongs to: the head branch of a pull request, else the ref name. */
-function branchFromEnv(env) {
-    const head = env['GITHUB_HEAD_REF'];
-    if (head)
-        return head;
-    const refName = env['GITHUB_REF_NAME'];
-    if (refName)
-        return refName;
-    const ref = env['GITHUB_REF'] ?? '';
-    return ref.replace(/^refs\/(heads|tags)\//, '');
-}
-/** Normalised runner OS and arch: `RUNNER_OS`/`RUNNER_ARCH` when set, else Node's view. */
-function platformFromEnv(env, nodePlatform, nodeArch) {
-    const os = (env['RUNNER_OS'] ?? '') || nodePlatform;
-    const arch = (env['RUNNER_ARCH'] ?? '') || nodeArch;
-    return { os: os.toLowerCase(), arch: arch.toLowerCase() };
-}
-function lineagePrefixes(parts) {
-    const prefix = sanitizePart(parts.prefix, 'vgc-v1');
-    const platform = `${sanitizePart(parts.os, 'unknown')}-${sanitizePart(parts.arch, 'unknown')}`;
-    const env = `env=${sanitizePart(parts.environment, 'default')}`;
-    const ref = `ref=${sanitizePart(parts.branch, 'detached')}`;
-    const envScope = [prefix, platform, env].join(SEPARATOR) + SEPARATOR;
-    return [`${envScope}${ref}${SEPARATOR}`, envScope];
-}
-/**
- * Derives the exact key (when the dependency hash is known) and the restore
- * lineage: same environment and branch with any go.sum, then the same
- * environment on any branch the service lets this branch read.
- */
-function deriveKeys(parts, dependencyHash) {
-    const [branchScope, envScope] = lineagePrefixes(parts);
-    const plan = { lineage: [branchScope, envScope] };
-    if (dependencyHash !== undefined) {
-        if (!/^[0-9a-f]{16,64}$/.test(dependencyHash)) {
-            throw new Error(`dependency hash must be hex, got "${dependencyHash}"`);
-        }
-        plan.exact = `${branchScope}sum=${dependencyHash}`;
-    }
-    for (const key of [plan.exact, ...plan.lineage]) {
-        if (key !== undefined && key.length > MAX_KEY_LENGTH - 40) {
-            throw new Error(`derived key is too long (${key.length} characters)`);
-        }
-    }
-    return plan;
-}
-/** Key under which a verified module cache is saved: the exact key plus a generation. */
-function generationKey(exact, runId, runAttempt) {
-    const gen = `${sanitizePart(runId, '0')}.${sanitizePart(runAttempt, '1')}`;
-    return `${exact}${SEPARATOR}gen=${gen}`;
-}
-/**
- * Classifies a matched key against the exact key: an entry saved under a
- * generation of this exact key is an exact hit; any other match is a lineage hit.
- */
-function classifyMatch(exact, matched) {
-    if (!matched)
-        return 'miss';
-    if (matched === exact || matched.startsWith(exact + SEPARATOR))
-        return 'exact';
-    return 'lineage';
-}
-/** Sha256 over the dependency files, each named by its path (forward slashes). */
-function hashDependencyFiles(files) {
-    const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    for (const f of sorted) {
-        const content = typeof f.content === 'string' ? Buffer.from(f.content) : f.content;
-        h.update(`${f.path.replace(/\\/g, '/')}\0${content.length}\0`);
-        h.update(content);
-    }
-    return h.digest('hex').slice(0, 40);
-}
-
-;// CONCATENATED MODULE: ./src/action/inputs.ts
-/**
- * Reads and validates the action's inputs. Parsing is pure (takes a getter),
- * so it is unit tested without the runner.
- */
-const DEFAULT_GO_SUM_FILES = ['**/go.sum', '**/go.work.sum'];
-class InputError extends Error {
-    input;
-    constructor(input, message) {
-        super(`Input '${input}': ${message}`);
-        this.input = input;
-        this.name = 'InputError';
-    }
-}
-function choice(get, name, allowed, dflt) {
-    const raw = get(name).trim().toLowerCase();
-    if (raw === '')
-        return dflt;
-    if (allowed.includes(raw))
-        return raw;
-    throw new InputError(name, `"${get(name).trim()}" is not one of ${allowed.map((a) => `"${a}"`).join(', ')}. ` +
-        `Set '${name}: ${dflt}' (the default) or remove the input.`);
-}
-function seconds(get, name, dflt) {
-    const raw = get(name).trim();
-    if (raw === '')
-        return dflt * 1000;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0 || n > 6 * 3600) {
-        throw new InputError(name, `"${raw}" is not a number of seconds between 1 and 21600. Use for example '${name}: ${dflt}'.`);
-    }
-    return Math.round(n * 1000);
-}
-function parseInputs(get) {
-    const globs = get('go-sum-files')
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter((l) => l !== '' && !l.startsWith('#'));
-    for (const g of globs) {
-        if (g.startsWith('/') || /^[A-Za-z]:[\\/]/.test(g) || g.split(/[\\/]/).includes('..')) {
-            throw new InputError('go-sum-files', `"${g}" must be a glob relative to working-directory (no absolute paths, no "..").`);
-        }
-    }
-    const workingDirectory = get('working-directory').trim() || '.';
-    if (workingDirectory.includes('\0')) {
-        throw new InputError('working-directory', 'contains a NUL character.');
-    }
-    const keyPrefix = get('key-prefix').trim() || 'vgc-v1';
-    if (keyPrefix.length > 64) {
-        throw new InputError('key-prefix', `is ${keyPrefix.length} characters; keep it to 64 or fewer.`);
-    }
-    return {
-        keyPrefix,
-        environment: get('environment').trim(),
-        goSumFiles: globs.length > 0 ? globs : DEFAULT_GO_SUM_FILES,
-        goSumFilesIsDefault: globs.length === 0 || globs.join('\n') === DEFAULT_GO_SUM_FILES.join('\n'),
-        workingDirectory,
-        onCorruption: choice(get, 'on-corruption', ['rebuild', 'fail'], 'rebuild'),
-        save: choice(get, 'save', ['auto', 'never'], 'auto'),
-        prune: choice(get, 'prune', ['true', 'false'], 'true') === 'true',
-        lookupTimeoutMs: seconds(get, 'lookup-timeout', 30),
-        saveTimeoutMs: seconds(get, 'save-timeout', 600),
-    };
-}
-
-;// CONCATENATED MODULE: ./src/action/context.ts
-/**
- * What every stage derives from the runner's environment and the inputs.
- */
-
-
-
-
-function loadContext(env = process.env) {
-    const inputs = parseInputs((name) => getInput(name));
-    const workspace = env['GITHUB_WORKSPACE'] || process.cwd();
-    const { os, arch } = platformFromEnv(env, process.platform, process.arch);
-    return {
-        inputs,
-        workspace,
-        workingDirectory: external_node_path_namespaceObject.resolve(workspace, inputs.workingDirectory),
-        keyParts: {
-            prefix: inputs.keyPrefix,
-            os,
-            arch,
-            environment: inputs.environment,
-            branch: branchFromEnv(env),
-        },
-        runId: env['GITHUB_RUN_ID'] || String(Date.now()),
-        runAttempt: env['GITHUB_RUN_ATTEMPT'] || '1',
-    };
-}
-function samePath(a, b) {
-    const norm = (p) => {
-        const r = path.resolve(p);
-        return process.platform === 'win32' ? r.toLowerCase() : r;
-    };
-    return norm(a) === norm(b);
-}
-
-;// CONCATENATED MODULE: ./src/action/decide.ts
-/**
- * pre never extracts over a non-empty module cache: tar would fail with "File
- * exists". Whether the service is there is restoreNewest's concern.
- */
-function preAction(o) {
-    return o.cacheNonEmpty ? 'skip-nonempty' : 'restore';
-}
-/**
- * What main does about restoring: trust pre's work when pre ran for the same
- * module cache directory Go uses; otherwise restore itself, unless something
- * is already there (then it verifies what it finds).
- */
-function mainRestoreAction(o) {
-    if (o.preRan && o.samePath(o.preModCache, o.goModCache))
-        return 'use-pre';
-    if (o.cacheNonEmpty)
-        return 'use-local';
-    return 'restore';
-}
-/** After a hit of this kind, does the cache need `go mod download` to be complete? */
-function needsDownload(kind) {
-    return kind !== 'exact';
-}
-function saveDecision(s) {
-    if (s.save === 'never')
-        return { save: false, why: "save is 'never' (restore-only job)" };
-    if (!s.mainCompleted)
-        return { save: false, why: 'main did not finish; nothing verified to save' };
-    if (s.securityError) {
-        return { save: false, why: 'go.sum checksum mismatch (SECURITY ERROR); nothing is saved' };
-    }
-    if (!s.verified)
-        return { save: false, why: 'the module cache is not verified' };
-    if (s.changedAfterMain && s.reverified === false) {
-        return { save: false, why: 'modules added after main failed verification; not saving them' };
-    }
-    if (s.changedAfterMain && s.reverified === undefined) {
-        return {
-            save: false,
-            why: 'the module cache changed after main and could not be verified again',
-        };
-    }
-    if (s.rebuilt)
-        return { save: true, why: 'the cache was rebuilt; the new entry replaces the corrupt one' };
-    if (s.keyChanged)
-        return { save: true, why: 'go.sum changed during the job; saving under its new key' };
-    switch (s.hitKind) {
-        case 'miss':
-            return { save: true, why: 'no entry existed for this environment' };
-        case 'lineage':
-            return {
-                save: true,
-                why: 'restored an older entry; saving the completed cache for this go.sum',
-            };
-        case 'local':
-            return s.exactEntryExists
-                ? { save: false, why: 'an entry for this go.sum already exists' }
-                : { save: true, why: 'no entry for this go.sum yet; saving the verified local cache' };
-        case 'exact':
-            return s.changedAfterMain
-                ? { save: true, why: 'later steps added verified modules to an exact hit' }
-                : { save: false, why: 'exact hit, verified, nothing new to save' };
-    }
-}
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __nccwpck_require__(8474);
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: external "zlib"
+const external_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
+var external_zlib_namespaceObject_0 = /*#__PURE__*/__nccwpck_require__.t(external_zlib_namespaceObject, 2);
+// EXTERNAL MODULE: external "node:assert"
+var external_node_assert_ = __nccwpck_require__(4589);
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./node_modules/tar/dist/esm/index.min.js
+var zr=Object.defineProperty;var Ur=(s,t)=>{for(var e in t)zr(s,e,{get:t[e],enumerable:!0})};var Ds=typeof process=="object"&&process?process:{stdout:null,stderr:null},Wr=s=>!!s&&typeof s=="object"&&(s instanceof A||s instanceof external_node_stream_||Gr(s)||Zr(s)),Gr=s=>!!s&&typeof s=="object"&&s instanceof external_node_events_.EventEmitter&&typeof s.pipe=="function"&&s.pipe!==external_node_stream_.Writable.prototype.pipe,Zr=s=>!!s&&typeof s=="object"&&s instanceof external_node_events_.EventEmitter&&typeof s.write=="function"&&typeof s.end=="function",Q=Symbol("EOF"),J=Symbol("maybeEmitEnd"),nt=Symbol("emittedEnd"),De=Symbol("emittingEnd"),qt=Symbol("emittedError"),Ne=Symbol("closed"),Ns=Symbol("read"),Ae=Symbol("flush"),As=Symbol("flushChunk"),z=Symbol("encoding"),Mt=Symbol("decoder"),g=Symbol("flowing"),Qt=Symbol("paused"),Bt=Symbol("resume"),b=Symbol("buffer"),N=Symbol("pipes"),_=Symbol("bufferLength"),bi=Symbol("bufferPush"),Ie=Symbol("bufferShift"),L=Symbol("objectMode"),S=Symbol("destroyed"),_i=Symbol("error"),Oi=Symbol("emitData"),Is=Symbol("emitEnd"),Ti=Symbol("emitEnd2"),Z=Symbol("async"),xi=Symbol("abort"),Ce=Symbol("aborted"),Jt=Symbol("signal"),Rt=Symbol("dataListeners"),C=Symbol("discarded"),jt=s=>Promise.resolve().then(s),Yr=s=>s(),Kr=s=>s==="end"||s==="finish"||s==="prefinish",Vr=s=>s instanceof ArrayBuffer||!!s&&typeof s=="object"&&s.constructor&&s.constructor.name==="ArrayBuffer"&&s.byteLength>=0,$r=s=>!Buffer.isBuffer(s)&&ArrayBuffer.isView(s),Fe=class{src;dest;opts;ondrain;constructor(t,e,i){this.src=t,this.dest=e,this.opts=i,this.ondrain=()=>t[Bt](),this.dest.on("drain",this.ondrain)}unpipe(){this.dest.removeListener("drain",this.ondrain)}proxyErrors(t){}end(){this.unpipe(),this.opts.end&&this.dest.end()}},Li=class extends Fe{unpipe(){this.src.removeListener("error",this.proxyErrors),super.unpipe()}constructor(t,e,i){super(t,e,i),this.proxyErrors=r=>this.dest.emit("error",r),t.on("error",this.proxyErrors)}},Xr=s=>!!s.objectMode,qr=s=>!s.objectMode&&!!s.encoding&&s.encoding!=="buffer",A=class extends external_node_events_.EventEmitter{[g]=!1;[Qt]=!1;[N]=[];[b]=[];[L];[z];[Z];[Mt];[Q]=!1;[nt]=!1;[De]=!1;[Ne]=!1;[qt]=null;[_]=0;[S]=!1;[Jt];[Ce]=!1;[Rt]=0;[C]=!1;writable=!0;readable=!0;constructor(...t){let e=t[0]||{};if(super(),e.objectMode&&typeof e.encoding=="string")throw new TypeError("Encoding and objectMode may not be used together");Xr(e)?(this[L]=!0,this[z]=null):qr(e)?(this[z]=e.encoding,this[L]=!1):(this[L]=!1,this[z]=null),this[Z]=!!e.async,this[Mt]=this[z]?new external_node_string_decoder_namespaceObject.StringDecoder(this[z]):null,e&&e.debugExposeBuffer===!0&&Object.defineProperty(this,"buffer",{get:()=>this[b]}),e&&e.debugExposePipes===!0&&Object.defineProperty(this,"pipes",{get:()=>this[N]});let{signal:i}=e;i&&(this[Jt]=i,i.aborted?this[xi]():i.addEventListener("abort",()=>this[xi]()))}get bufferLength(){return this[_]}get encoding(){return this[z]}set encoding(t){throw new Error("Encoding must be set at instantiation time")}setEncoding(t){throw new Error("Encoding must be set at instantiation time")}get objectMode(){return this[L]}set objectMode(t){throw new Error("objectMode must be set at instantiation time")}get async(){return this[Z]}set async(t){this[Z]=this[Z]||!!t}[xi](){this[Ce]=!0,this.emit("abort",this[Jt]?.reason),this.destroy(this[Jt]?.reason)}get aborted(){return this[Ce]}set aborted(t){}write(t,e,i){if(this[Ce])return!1;if(this[Q])throw new Error("write after end");if(this[S])return this.emit("error",Object.assign(new Error("Cannot call write after a stream was destroyed"),{code:"ERR_STREAM_DESTROYED"})),!0;typeof e=="function"&&(i=e,e="utf8"),e||(e="utf8");let r=this[Z]?jt:Yr;if(!this[L]&&!Buffer.isBuffer(t)){if($r(t))t=Buffer.from(t.buffer,t.byteOffset,t.byteLength);else if(Vr(t))t=Buffer.from(t);else if(typeof t!="string")throw new Error("Non-contiguous data written to non-objectMode stream")}return this[L]?(this[g]&&this[_]!==0&&this[Ae](!0),this[g]?this.emit("data",t):this[bi](t),this[_]!==0&&this.emit("readable"),i&&r(i),this[g]):t.length?(typeof t=="string"&&!(e===this[z]&&!this[Mt]?.lastNeed)&&(t=Buffer.from(t,e)),Buffer.isBuffer(t)&&this[z]&&(t=this[Mt].write(t)),this[g]&&this[_]!==0&&this[Ae](!0),this[g]?this.emit("data",t):this[bi](t),this[_]!==0&&this.emit("readable"),i&&r(i),this[g]):(this[_]!==0&&this.emit("readable"),i&&r(i),this[g])}read(t){if(this[S])return null;if(this[C]=!1,this[_]===0||t===0||t&&t>this[_])return this[J](),null;this[L]&&(t=null),this[b].length>1&&!this[L]&&(this[b]=[this[z]?this[b].join(""):Buffer.concat(this[b],this[_])]);let e=this[Ns](t||null,this[b][0]);return this[J](),e}[Ns](t,e){if(this[L])this[Ie]();else{let i=e;t===i.length||t===null?this[Ie]():typeof i=="string"?(this[b][0]=i.slice(t),e=i.slice(0,t),this[_]-=t):(this[b][0]=i.subarray(t),e=i.subarray(0,t),this[_]-=t)}return this.emit("data",e),!this[b].length&&!this[Q]&&this.emit("drain"),e}end(t,e,i){return typeof t=="function"&&(i=t,t=void 0),typeof e=="function"&&(i=e,e="utf8"),t!==void 0&&this.write(t,e),i&&this.once("end",i),this[Q]=!0,this.writable=!1,(this[g]||!this[Qt])&&this[J](),this}[Bt](){this[S]||(!this[Rt]&&!this[N].length&&(this[C]=!0),this[Qt]=!1,this[g]=!0,this.emit("resume"),this[b].length?this[Ae]():this[Q]?this[J]():this.emit("drain"))}resume(){return this[Bt]()}pause(){this[g]=!1,this[Qt]=!0,this[C]=!1}get destroyed(){return this[S]}get flowing(){return this[g]}get paused(){return this[Qt]}[bi](t){this[L]?this[_]+=1:this[_]+=t.length,this[b].push(t)}[Ie](){return this[L]?this[_]-=1:this[_]-=this[b][0].length,this[b].shift()}[Ae](t=!1){do;while(this[As](this[Ie]())&&this[b].length);!t&&!this[b].length&&!this[Q]&&this.emit("drain")}[As](t){return this.emit("data",t),this[g]}pipe(t,e){if(this[S])return t;this[C]=!1;let i=this[nt];return e=e||{},t===Ds.stdout||t===Ds.stderr?e.end=!1:e.end=e.end!==!1,e.proxyErrors=!!e.proxyErrors,i?e.end&&t.end():(this[N].push(e.proxyErrors?new Li(this,t,e):new Fe(this,t,e)),this[Z]?jt(()=>this[Bt]()):this[Bt]()),t}unpipe(t){let e=this[N].find(i=>i.dest===t);e&&(this[N].length===1?(this[g]&&this[Rt]===0&&(this[g]=!1),this[N]=[]):this[N].splice(this[N].indexOf(e),1),e.unpipe())}addListener(t,e){return this.on(t,e)}on(t,e){let i=super.on(t,e);if(t==="data")this[C]=!1,this[Rt]++,!this[N].length&&!this[g]&&this[Bt]();else if(t==="readable"&&this[_]!==0)super.emit("readable");else if(Kr(t)&&this[nt])super.emit(t),this.removeAllListeners(t);else if(t==="error"&&this[qt]){let r=e;this[Z]?jt(()=>r.call(this,this[qt])):r.call(this,this[qt])}return i}removeListener(t,e){return this.off(t,e)}off(t,e){let i=super.off(t,e);return t==="data"&&(this[Rt]=this.listeners("data").length,this[Rt]===0&&!this[C]&&!this[N].length&&(this[g]=!1)),i}removeAllListeners(t){let e=super.removeAllListeners(t);return(t==="data"||t===void 0)&&(this[Rt]=0,!this[C]&&!this[N].length&&(this[g]=!1)),e}get emittedEnd(){return this[nt]}[J](){!this[De]&&!this[nt]&&!this[S]&&this[b].length===0&&this[Q]&&(this[De]=!0,this.emit("end"),this.emit("prefinish"),this.emit("finish"),this[Ne]&&this.emit("close"),this[De]=!1)}emit(t,...e){let i=e[0];if(t!=="error"&&t!=="close"&&t!==S&&this[S])return!1;if(t==="data")return!this[L]&&!i?!1:this[Z]?(jt(()=>this[Oi](i)),!0):this[Oi](i);if(t==="end")return this[Is]();if(t==="close"){if(this[Ne]=!0,!this[nt]&&!this[S])return!1;let n=super.emit("close");return this.removeAllListeners("close"),n}else if(t==="error"){this[qt]=i,super.emit(_i,i);let n=!this[Jt]||this.listeners("error").length?super.emit("error",i):!1;return this[J](),n}else if(t==="resume"){let n=super.emit("resume");return this[J](),n}else if(t==="finish"||t==="prefinish"){let n=super.emit(t);return this.removeAllListeners(t),n}let r=super.emit(t,...e);return this[J](),r}[Oi](t){for(let i of this[N])i.dest.write(t)===!1&&this.pause();let e=this[C]?!1:super.emit("data",t);return this[J](),e}[Is](){return this[nt]?!1:(this[nt]=!0,this.readable=!1,this[Z]?(jt(()=>this[Ti]()),!0):this[Ti]())}[Ti](){if(this[Mt]){let e=this[Mt].end();if(e){for(let i of this[N])i.dest.write(e);this[C]||super.emit("data",e)}}for(let e of this[N])e.end();let t=super.emit("end");return this.removeAllListeners("end"),t}async collect(){let t=Object.assign([],{dataLength:0});this[L]||(t.dataLength=0);let e=this.promise();return this.on("data",i=>{t.push(i),this[L]||(t.dataLength+=i.length)}),await e,t}async concat(){if(this[L])throw new Error("cannot concat in objectMode");let t=await this.collect();return this[z]?t.join(""):Buffer.concat(t,t.dataLength)}async promise(){return new Promise((t,e)=>{this.on(S,()=>e(new Error("stream destroyed"))),this.on("error",i=>e(i)),this.on("end",()=>t())})}[Symbol.asyncIterator](){this[C]=!1;let t=!1,e=async()=>(this.pause(),t=!0,{value:void 0,done:!0});return{next:()=>{if(t)return e();let r=this.read();if(r!==null)return Promise.resolve({done:!1,value:r});if(this[Q])return e();let n,o,h=d=>{this.off("data",a),this.off("end",l),this.off(S,c),e(),o(d)},a=d=>{this.off("error",h),this.off("end",l),this.off(S,c),this.pause(),n({value:d,done:!!this[Q]})},l=()=>{this.off("error",h),this.off("data",a),this.off(S,c),e(),n({done:!0,value:void 0})},c=()=>h(new Error("stream destroyed"));return new Promise((d,y)=>{o=y,n=d,this.once(S,c),this.once("error",h),this.once("end",l),this.once("data",a)})},throw:e,return:e,[Symbol.asyncIterator](){return this},[Symbol.asyncDispose]:async()=>{}}}[Symbol.iterator](){this[C]=!1;let t=!1,e=()=>(this.pause(),this.off(_i,e),this.off(S,e),this.off("end",e),t=!0,{done:!0,value:void 0}),i=()=>{if(t)return e();let r=this.read();return r===null?e():{done:!1,value:r}};return this.once("end",e),this.once(_i,e),this.once(S,e),{next:i,throw:e,return:e,[Symbol.iterator](){return this},[Symbol.dispose]:()=>{}}}destroy(t){if(this[S])return t?this.emit("error",t):this.emit(S),this;this[S]=!0,this[C]=!0,this[b].length=0,this[_]=0;let e=this;return typeof e.close=="function"&&!this[Ne]&&e.close(),t?this.emit("error",t):this.emit(S),this}static get isStream(){return Wr}};var Jr=external_fs_namespaceObject.writev,ht=Symbol("_autoClose"),H=Symbol("_close"),te=Symbol("_ended"),m=Symbol("_fd"),Ni=Symbol("_finished"),tt=Symbol("_flags"),Ai=Symbol("_flush"),ki=Symbol("_handleChunk"),vi=Symbol("_makeBuf"),ie=Symbol("_mode"),ke=Symbol("_needDrain"),Ut=Symbol("_onerror"),Ht=Symbol("_onopen"),Ii=Symbol("_onread"),Pt=Symbol("_onwrite"),at=Symbol("_open"),U=Symbol("_path"),ot=Symbol("_pos"),Y=Symbol("_queue"),zt=Symbol("_read"),Ci=Symbol("_readSize"),j=Symbol("_reading"),ee=Symbol("_remain"),Fi=Symbol("_size"),ve=Symbol("_write"),gt=Symbol("_writing"),Me=Symbol("_defaultFlag"),bt=Symbol("_errored"),_t=class extends A{[bt]=!1;[m];[U];[Ci];[j]=!1;[Fi];[ee];[ht];constructor(t,e){if(e=e||{},super(e),this.readable=!0,this.writable=!1,typeof t!="string")throw new TypeError("path must be a string");this[bt]=!1,this[m]=typeof e.fd=="number"?e.fd:void 0,this[U]=t,this[Ci]=e.readSize||16*1024*1024,this[j]=!1,this[Fi]=typeof e.size=="number"?e.size:1/0,this[ee]=this[Fi],this[ht]=typeof e.autoClose=="boolean"?e.autoClose:!0,typeof this[m]=="number"?this[zt]():this[at]()}get fd(){return this[m]}get path(){return this[U]}write(){throw new TypeError("this is a readable stream")}end(){throw new TypeError("this is a readable stream")}[at](){external_fs_namespaceObject.open(this[U],"r",(t,e)=>this[Ht](t,e))}[Ht](t,e){t?this[Ut](t):(this[m]=e,this.emit("open",e),this[zt]())}[vi](){return Buffer.allocUnsafe(Math.min(this[Ci],this[ee]))}[zt](){if(!this[j]){this[j]=!0;let t=this[vi]();if(t.length===0)return process.nextTick(()=>this[Ii](null,0,t));external_fs_namespaceObject.read(this[m],t,0,t.length,null,(e,i,r)=>this[Ii](e,i,r))}}[Ii](t,e,i){this[j]=!1,t?this[Ut](t):this[ki](e,i)&&this[zt]()}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,external_fs_namespaceObject.close(t,e=>e?this.emit("error",e):this.emit("close"))}}[Ut](t){this[j]=!0,this[H](),this.emit("error",t)}[ki](t,e){let i=!1;return this[ee]-=t,t>0&&(i=super.write(t<e.length?e.subarray(0,t):e)),(t===0||this[ee]<=0)&&(i=!1,this[H](),super.end()),i}emit(t,...e){switch(t){case"prefinish":case"finish":return!1;case"drain":return typeof this[m]=="number"&&this[zt](),!1;case"error":return this[bt]?!1:(this[bt]=!0,super.emit(t,...e));default:return super.emit(t,...e)}}},Be=class extends _t{[at](){let t=!0;try{this[Ht](null,external_fs_namespaceObject.openSync(this[U],"r")),t=!1}finally{t&&this[H]()}}[zt](){let t=!0;try{if(!this[j]){this[j]=!0;do{let e=this[vi](),i=e.length===0?0:external_fs_namespaceObject.readSync(this[m],e,0,e.length,null);if(!this[ki](i,e))break}while(!0);this[j]=!1}t=!1}finally{t&&this[H]()}}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,external_fs_namespaceObject.closeSync(t),this.emit("close")}}},et=class extends external_events_{readable=!1;writable=!0;[bt]=!1;[gt]=!1;[te]=!1;[Y]=[];[ke]=!1;[U];[ie];[ht];[m];[Me];[tt];[Ni]=!1;[ot];constructor(t,e){e=e||{},super(e),this[U]=t,this[m]=typeof e.fd=="number"?e.fd:void 0,this[ie]=e.mode===void 0?438:e.mode,this[ot]=typeof e.start=="number"?e.start:void 0,this[ht]=typeof e.autoClose=="boolean"?e.autoClose:!0;let i=this[ot]!==void 0?"r+":"w";this[Me]=e.flags===void 0,this[tt]=e.flags===void 0?i:e.flags,this[m]===void 0&&this[at]()}emit(t,...e){if(t==="error"){if(this[bt])return!1;this[bt]=!0}return super.emit(t,...e)}get fd(){return this[m]}get path(){return this[U]}[Ut](t){this[H](),this[gt]=!0,this.emit("error",t)}[at](){external_fs_namespaceObject.open(this[U],this[tt],this[ie],(t,e)=>this[Ht](t,e))}[Ht](t,e){this[Me]&&this[tt]==="r+"&&t&&t.code==="ENOENT"?(this[tt]="w",this[at]()):t?this[Ut](t):(this[m]=e,this.emit("open",e),this[gt]||this[Ai]())}end(t,e){return t&&this.write(t,e),this[te]=!0,!this[gt]&&!this[Y].length&&typeof this[m]=="number"&&this[Pt](null,0),this}write(t,e){return typeof t=="string"&&(t=Buffer.from(t,e)),this[te]?(this.emit("error",new Error("write() after end()")),!1):this[m]===void 0||this[gt]||this[Y].length?(this[Y].push(t),this[ke]=!0,!1):(this[gt]=!0,this[ve](t),!0)}[ve](t){external_fs_namespaceObject.write(this[m],t,0,t.length,this[ot],(e,i)=>this[Pt](e,i))}[Pt](t,e){t?this[Ut](t):(this[ot]!==void 0&&typeof e=="number"&&(this[ot]+=e),this[Y].length?this[Ai]():(this[gt]=!1,this[te]&&!this[Ni]?(this[Ni]=!0,this[H](),this.emit("finish")):this[ke]&&(this[ke]=!1,this.emit("drain"))))}[Ai](){if(this[Y].length===0)this[te]&&this[Pt](null,0);else if(this[Y].length===1)this[ve](this[Y].pop());else{let t=this[Y];this[Y]=[],Jr(this[m],t,this[ot],(e,i)=>this[Pt](e,i))}}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,external_fs_namespaceObject.close(t,e=>e?this.emit("error",e):this.emit("close"))}}},Wt=class extends et{[at](){let t;if(this[Me]&&this[tt]==="r+")try{t=external_fs_namespaceObject.openSync(this[U],this[tt],this[ie])}catch(e){if(e?.code==="ENOENT")return this[tt]="w",this[at]();throw e}else t=external_fs_namespaceObject.openSync(this[U],this[tt],this[ie]);this[Ht](null,t)}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,external_fs_namespaceObject.closeSync(t),this.emit("close")}}[ve](t){let e=!0;try{this[Pt](null,external_fs_namespaceObject.writeSync(this[m],t,0,t.length,this[ot])),e=!1}finally{if(e)try{this[H]()}catch{}}}};var jr=new Map([["C","cwd"],["f","file"],["z","gzip"],["P","preservePaths"],["U","unlink"],["strip-components","strip"],["stripComponents","strip"],["keep-newer","newer"],["keepNewer","newer"],["keep-newer-files","newer"],["keepNewerFiles","newer"],["k","keep"],["keep-existing","keep"],["keepExisting","keep"],["m","noMtime"],["no-mtime","noMtime"],["p","preserveOwner"],["L","follow"],["h","follow"],["onentry","onReadEntry"]]),Fs=s=>!!s.sync&&!!s.file,ks=s=>!s.sync&&!!s.file,vs=s=>!!s.sync&&!s.file,Ms=s=>!s.sync&&!s.file;var Bs=s=>!!s.file;var tn=s=>{let t=jr.get(s);return t||s},se=(s={})=>{if(!s)return{};let t={};for(let[e,i]of Object.entries(s)){let r=tn(e);t[r]=i}return t.chmod===void 0&&t.noChmod===!1&&(t.chmod=!0),delete t.noChmod,t};var K=(s,t,e,i,r)=>Object.assign((n=[],o,h)=>{Array.isArray(n)&&(o=n,n={}),typeof o=="function"&&(h=o,o=void 0),o=o?Array.from(o):[];let a=se(n);if(r?.(a,o),Fs(a)){if(typeof h=="function")throw new TypeError("callback not supported for sync tar functions");return s(a,o)}else if(ks(a)){let l=t(a,o);return h?l.then(()=>h(),h):l}else if(vs(a)){if(typeof h=="function")throw new TypeError("callback not supported for sync tar functions");return e(a,o)}else if(Ms(a)){if(typeof h=="function")throw new TypeError("callback only supported with file option");return i(a,o)}throw new Error("impossible options??")},{syncFile:s,asyncFile:t,syncNoFile:e,asyncNoFile:i,validate:r});var sn=external_zlib_namespaceObject.constants||{ZLIB_VERNUM:4736},M=Object.freeze(Object.assign(Object.create(null),{Z_NO_FLUSH:0,Z_PARTIAL_FLUSH:1,Z_SYNC_FLUSH:2,Z_FULL_FLUSH:3,Z_FINISH:4,Z_BLOCK:5,Z_OK:0,Z_STREAM_END:1,Z_NEED_DICT:2,Z_ERRNO:-1,Z_STREAM_ERROR:-2,Z_DATA_ERROR:-3,Z_MEM_ERROR:-4,Z_BUF_ERROR:-5,Z_VERSION_ERROR:-6,Z_NO_COMPRESSION:0,Z_BEST_SPEED:1,Z_BEST_COMPRESSION:9,Z_DEFAULT_COMPRESSION:-1,Z_FILTERED:1,Z_HUFFMAN_ONLY:2,Z_RLE:3,Z_FIXED:4,Z_DEFAULT_STRATEGY:0,DEFLATE:1,INFLATE:2,GZIP:3,GUNZIP:4,DEFLATERAW:5,INFLATERAW:6,UNZIP:7,BROTLI_DECODE:8,BROTLI_ENCODE:9,Z_MIN_WINDOWBITS:8,Z_MAX_WINDOWBITS:15,Z_DEFAULT_WINDOWBITS:15,Z_MIN_CHUNK:64,Z_MAX_CHUNK:1/0,Z_DEFAULT_CHUNK:16384,Z_MIN_MEMLEVEL:1,Z_MAX_MEMLEVEL:9,Z_DEFAULT_MEMLEVEL:8,Z_MIN_LEVEL:-1,Z_MAX_LEVEL:9,Z_DEFAULT_LEVEL:-1,BROTLI_OPERATION_PROCESS:0,BROTLI_OPERATION_FLUSH:1,BROTLI_OPERATION_FINISH:2,BROTLI_OPERATION_EMIT_METADATA:3,BROTLI_MODE_GENERIC:0,BROTLI_MODE_TEXT:1,BROTLI_MODE_FONT:2,BROTLI_DEFAULT_MODE:0,BROTLI_MIN_QUALITY:0,BROTLI_MAX_QUALITY:11,BROTLI_DEFAULT_QUALITY:11,BROTLI_MIN_WINDOW_BITS:10,BROTLI_MAX_WINDOW_BITS:24,BROTLI_LARGE_MAX_WINDOW_BITS:30,BROTLI_DEFAULT_WINDOW:22,BROTLI_MIN_INPUT_BLOCK_BITS:16,BROTLI_MAX_INPUT_BLOCK_BITS:24,BROTLI_PARAM_MODE:0,BROTLI_PARAM_QUALITY:1,BROTLI_PARAM_LGWIN:2,BROTLI_PARAM_LGBLOCK:3,BROTLI_PARAM_DISABLE_LITERAL_CONTEXT_MODELING:4,BROTLI_PARAM_SIZE_HINT:5,BROTLI_PARAM_LARGE_WINDOW:6,BROTLI_PARAM_NPOSTFIX:7,BROTLI_PARAM_NDIRECT:8,BROTLI_DECODER_RESULT_ERROR:0,BROTLI_DECODER_RESULT_SUCCESS:1,BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT:2,BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:3,BROTLI_DECODER_PARAM_DISABLE_RING_BUFFER_REALLOCATION:0,BROTLI_DECODER_PARAM_LARGE_WINDOW:1,BROTLI_DECODER_NO_ERROR:0,BROTLI_DECODER_SUCCESS:1,BROTLI_DECODER_NEEDS_MORE_INPUT:2,BROTLI_DECODER_NEEDS_MORE_OUTPUT:3,BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_NIBBLE:-1,BROTLI_DECODER_ERROR_FORMAT_RESERVED:-2,BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_META_NIBBLE:-3,BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_ALPHABET:-4,BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_SAME:-5,BROTLI_DECODER_ERROR_FORMAT_CL_SPACE:-6,BROTLI_DECODER_ERROR_FORMAT_HUFFMAN_SPACE:-7,BROTLI_DECODER_ERROR_FORMAT_CONTEXT_MAP_REPEAT:-8,BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_1:-9,BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_2:-10,BROTLI_DECODER_ERROR_FORMAT_TRANSFORM:-11,BROTLI_DECODER_ERROR_FORMAT_DICTIONARY:-12,BROTLI_DECODER_ERROR_FORMAT_WINDOW_BITS:-13,BROTLI_DECODER_ERROR_FORMAT_PADDING_1:-14,BROTLI_DECODER_ERROR_FORMAT_PADDING_2:-15,BROTLI_DECODER_ERROR_FORMAT_DISTANCE:-16,BROTLI_DECODER_ERROR_DICTIONARY_NOT_SET:-19,BROTLI_DECODER_ERROR_INVALID_ARGUMENTS:-20,BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MODES:-21,BROTLI_DECODER_ERROR_ALLOC_TREE_GROUPS:-22,BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MAP:-25,BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_1:-26,BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_2:-27,BROTLI_DECODER_ERROR_ALLOC_BLOCK_TYPE_TREES:-30,BROTLI_DECODER_ERROR_UNREACHABLE:-31},sn));var rn=external_buffer_namespaceObject.Buffer.concat,zs=Object.getOwnPropertyDescriptor(external_buffer_namespaceObject.Buffer,"concat"),nn=s=>s,Bi=zs?.writable===!0||zs?.set!==void 0?s=>{external_buffer_namespaceObject.Buffer.concat=s?nn:rn}:s=>{},Tt=Symbol("_superWrite"),Gt=class extends Error{code;errno;constructor(t,e){super("zlib: "+t.message,{cause:t}),this.code=t.code,this.errno=t.errno,this.code||(this.code="ZLIB_ERROR"),this.message="zlib: "+t.message,Error.captureStackTrace(this,e??this.constructor)}get name(){return"ZlibError"}},Pi=Symbol("flushFlag"),re=class extends A{#t=!1;#i=!1;#s;#n;#r;#e;#o;get sawError(){return this.#t}get handle(){return this.#e}get flushFlag(){return this.#s}constructor(t,e){if(!t||typeof t!="object")throw new TypeError("invalid options for ZlibBase constructor");if(super(t),this.#s=t.flush??0,this.#n=t.finishFlush??0,this.#r=t.fullFlushFlag??0,typeof external_zlib_namespaceObject_0[e]!="function")throw new TypeError("Compression method not supported: "+e);try{this.#e=new external_zlib_namespaceObject_0[e](t)}catch(i){throw new Gt(i,this.constructor)}this.#o=i=>{this.#t||(this.#t=!0,this.close(),this.emit("error",i))},this.#e?.on("error",i=>this.#o(new Gt(i))),this.once("end",()=>this.close)}close(){this.#e&&(this.#e.close(),this.#e=void 0,this.emit("close"))}reset(){if(!this.#t)return external_assert_(this.#e,"zlib binding closed"),this.#e.reset?.()}flush(t){this.ended||(typeof t!="number"&&(t=this.#r),this.write(Object.assign(external_buffer_namespaceObject.Buffer.alloc(0),{[Pi]:t})))}end(t,e,i){return typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),t&&(e?this.write(t,e):this.write(t)),this.flush(this.#n),this.#i=!0,super.end(i)}get ended(){return this.#i}[Tt](t){return super.write(t)}write(t,e,i){if(typeof e=="function"&&(i=e,e="utf8"),typeof t=="string"&&(t=external_buffer_namespaceObject.Buffer.from(t,e)),this.#t)return;external_assert_(this.#e,"zlib binding closed");let r=this.#e._handle,n=r.close;r.close=()=>{};let o=this.#e.close;this.#e.close=()=>{},Bi(!0);let h;try{let l=typeof t[Pi]=="number"?t[Pi]:this.#s;h=this.#e._processChunk(t,l),Bi(!1)}catch(l){Bi(!1),this.#o(new Gt(l,this.write))}finally{this.#e&&(this.#e._handle=r,r.close=n,this.#e.close=o,this.#e.removeAllListeners("error"))}this.#e&&this.#e.on("error",l=>this.#o(new Gt(l,this.write)));let a;if(h)if(Array.isArray(h)&&h.length>0){let l=h[0];a=this[Tt](external_buffer_namespaceObject.Buffer.from(l));for(let c=1;c<h.length;c++)a=this[Tt](h[c])}else a=this[Tt](external_buffer_namespaceObject.Buffer.from(h));return i&&i(),a}},Pe=class extends re{#t;#i;constructor(t,e){t=t||{},t.flush=t.flush||M.Z_NO_FLUSH,t.finishFlush=t.finishFlush||M.Z_FINISH,t.fullFlushFlag=M.Z_FULL_FLUSH,super(t,e),this.#t=t.level,this.#i=t.strategy}params(t,e){if(!this.sawError){if(!this.handle)throw new Error("cannot switch params when binding is closed");if(!this.handle.params)throw new Error("not supported in this implementation");if(this.#t!==t||this.#i!==e){this.flush(M.Z_SYNC_FLUSH),external_assert_(this.handle,"zlib binding closed");let i=this.handle.flush;this.handle.flush=(r,n)=>{typeof r=="function"&&(n=r,r=this.flushFlag),this.flush(r),n?.()};try{this.handle.params(t,e)}finally{this.handle.flush=i}this.handle&&(this.#t=t,this.#i=e)}}}};var ze=class extends Pe{#t;constructor(t){super(t,"Gzip"),this.#t=t&&!!t.portable}[Tt](t){return this.#t?(this.#t=!1,t[9]=255,super[Tt](t)):super[Tt](t)}};var Ue=class extends Pe{constructor(t){super(t,"Unzip")}},He=class extends re{constructor(t,e){t=t||{},t.flush=t.flush||M.BROTLI_OPERATION_PROCESS,t.finishFlush=t.finishFlush||M.BROTLI_OPERATION_FINISH,t.fullFlushFlag=M.BROTLI_OPERATION_FLUSH,super(t,e)}},We=class extends He{constructor(t){super(t,"BrotliCompress")}},Ge=class extends He{constructor(t){super(t,"BrotliDecompress")}},Ze=class extends re{constructor(t,e){t=t||{},t.flush=t.flush||M.ZSTD_e_continue,t.finishFlush=t.finishFlush||M.ZSTD_e_end,t.fullFlushFlag=M.ZSTD_e_flush,super(t,e)}},Ye=class extends Ze{constructor(t){super(t,"ZstdCompress")}},Ke=class extends Ze{constructor(t){super(t,"ZstdDecompress")}};var Us=(s,t)=>{if(Number.isSafeInteger(s))s<0?an(s,t):hn(s,t);else throw Error("cannot encode number outside of javascript safe integer range");return t},hn=(s,t)=>{t[0]=128;for(var e=t.length;e>1;e--)t[e-1]=s&255,s=Math.floor(s/256)},an=(s,t)=>{t[0]=255;var e=!1;s=s*-1;for(var i=t.length;i>1;i--){var r=s&255;s=Math.floor(s/256),e?t[i-1]=Ws(r):r===0?t[i-1]=0:(e=!0,t[i-1]=Gs(r))}},Hs=s=>{let t=s[0],e=t===128?cn(s.subarray(1,s.length)):t===255?ln(s):null;if(e===null)throw Error("invalid base256 encoding");if(!Number.isSafeInteger(e))throw Error("parsed number outside of javascript safe integer range");return e},ln=s=>{for(var t=s.length,e=0,i=!1,r=t-1;r>-1;r--){var n=Number(s[r]),o;i?o=Ws(n):n===0?o=n:(i=!0,o=Gs(n)),o!==0&&(e-=o*Math.pow(256,t-r-1))}return e},cn=s=>{for(var t=s.length,e=0,i=t-1;i>-1;i--){var r=Number(s[i]);r!==0&&(e+=r*Math.pow(256,t-i-1))}return e},Ws=s=>(255^s)&255,Gs=s=>(255^s)+1&255;var Hi={};Ur(Hi,{code:()=>Ve,isCode:()=>ne,isName:()=>dn,name:()=>oe,normalFsTypes:()=>Ui});var ne=s=>oe.has(s),dn=s=>Ve.has(s),Ui=new Set(["0","","1","2","3","4","5","6","7","D"]),oe=new Map([["0","File"],["","OldFile"],["1","Link"],["2","SymbolicLink"],["3","CharacterDevice"],["4","BlockDevice"],["5","Directory"],["6","FIFO"],["7","ContiguousFile"],["g","GlobalExtendedHeader"],["x","ExtendedHeader"],["A","SolarisACL"],["D","GNUDumpDir"],["I","Inode"],["K","NextFileHasLongLinkpath"],["L","NextFileHasLongPath"],["M","ContinuationFile"],["N","OldGnuLongPath"],["S","SparseFile"],["V","TapeVolumeHeader"],["X","OldExtendedHeader"]]),Ve=new Map(Array.from(oe).map(s=>[s[1],s[0]]));var un=s=>s===void 0||s<0?void 0:s,F=class{cksumValid=!1;needPax=!1;nullBlock=!1;block;path;mode;uid;gid;size;cksum;#t="Unsupported";linkpath;uname;gname;devmaj=0;devmin=0;atime;ctime;mtime;charset;comment;constructor(t,e=0,i,r){Buffer.isBuffer(t)?this.decode(t,e||0,i,r):t&&this.#i(t)}decode(t,e,i,r){if(e||(e=0),!t||!(t.length>=e+512))throw new Error("need 512 bytes for header");let n=xt(t,e+156,1),o=Ui.has(n),h=o?i:void 0,a=o?r:void 0;if(this.path=h?.path??xt(t,e,100),this.mode=h?.mode??a?.mode??lt(t,e+100,8),this.uid=h?.uid??a?.uid??lt(t,e+108,8),this.gid=h?.gid??a?.gid??lt(t,e+116,8),this.size=un(h?.size??a?.size??lt(t,e+124,12)),this.mtime=h?.mtime??a?.mtime??Wi(t,e+136,12),this.cksum=lt(t,e+148,12),a&&this.#i(a,!0),h&&this.#i(h),ne(n)&&(this.#t=n||"0"),this.#t==="0"&&this.path.slice(-1)==="/"&&(this.#t="5"),this.#t==="5"&&(this.size=0),this.linkpath=xt(t,e+157,100),t.subarray(e+257,e+265).toString()==="ustar\x0000")if(this.uname=h?.uname??a?.uname??xt(t,e+265,32),this.gname=h?.gname??a?.gname??xt(t,e+297,32),this.devmaj=h?.devmaj??a?.devmaj??lt(t,e+329,8)??0,this.devmin=h?.devmin??a?.devmin??lt(t,e+337,8)??0,t[e+475]!==0){let c=xt(t,e+345,155);this.path=c+"/"+this.path}else{let c=xt(t,e+345,130);c&&(this.path=c+"/"+this.path),this.atime=i?.atime??r?.atime??Wi(t,e+476,12),this.ctime=i?.ctime??r?.ctime??Wi(t,e+488,12)}let l=256;for(let c=e;c<e+148;c++)l+=t[c];for(let c=e+156;c<e+512;c++)l+=t[c];this.cksumValid=l===this.cksum,this.cksum===void 0&&l===256&&(this.nullBlock=!0)}#i(t,e=!1){Object.assign(this,Object.fromEntries(Object.entries(t).filter(([i,r])=>!(r==null||i==="size"&&Number(r)<0||i==="path"&&e||i==="linkpath"&&e||i==="global"))))}encode(t,e=0){if(t||(t=this.block=Buffer.alloc(512)),this.#t==="Unsupported"&&(this.#t="0"),!(t.length>=e+512))throw new Error("need 512 bytes for header");let i=this.ctime||this.atime?130:155,r=mn(this.path||"",i),n=r[0],o=r[1];this.needPax=!!r[2],this.needPax=Lt(t,e,100,n)||this.needPax,this.needPax=ct(t,e+100,8,this.mode)||this.needPax,this.needPax=ct(t,e+108,8,this.uid)||this.needPax,this.needPax=ct(t,e+116,8,this.gid)||this.needPax,this.needPax=ct(t,e+124,12,this.size)||this.needPax,this.needPax=Gi(t,e+136,12,this.mtime)||this.needPax,t[e+156]=Number(this.#t.codePointAt(0)),this.needPax=Lt(t,e+157,100,this.linkpath)||this.needPax,t.write("ustar\x0000",e+257,8),this.needPax=Lt(t,e+265,32,this.uname)||this.needPax,this.needPax=Lt(t,e+297,32,this.gname)||this.needPax,this.needPax=ct(t,e+329,8,this.devmaj)||this.needPax,this.needPax=ct(t,e+337,8,this.devmin)||this.needPax,this.needPax=Lt(t,e+345,i,o)||this.needPax,t[e+475]!==0?this.needPax=Lt(t,e+345,155,o)||this.needPax:(this.needPax=Lt(t,e+345,130,o)||this.needPax,this.needPax=Gi(t,e+476,12,this.atime)||this.needPax,this.needPax=Gi(t,e+488,12,this.ctime)||this.needPax);let h=256;for(let a=e;a<e+148;a++)h+=t[a];for(let a=e+156;a<e+512;a++)h+=t[a];return this.cksum=h,ct(t,e+148,8,this.cksum),this.cksumValid=!0,this.needPax}get type(){return this.#t==="Unsupported"?this.#t:oe.get(this.#t)}get typeKey(){return this.#t}set type(t){let e=String(Ve.get(t));if(ne(e)||e==="Unsupported")this.#t=e;else if(ne(t))this.#t=t;else throw new TypeError("invalid entry type: "+t)}},mn=(s,t)=>{let i=s,r="",n,o=external_node_path_namespaceObject.posix.parse(s).root||".";if(Buffer.byteLength(i)<100)n=[i,r,!1];else{r=external_node_path_namespaceObject.posix.dirname(i),i=external_node_path_namespaceObject.posix.basename(i);do Buffer.byteLength(i)<=100&&Buffer.byteLength(r)<=t?n=[i,r,!1]:Buffer.byteLength(i)>100&&Buffer.byteLength(r)<=t?n=[i.slice(0,99),r,!0]:(i=external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.basename(r),i),r=external_node_path_namespaceObject.posix.dirname(r));while(r!==o&&n===void 0);n||(n=[s.slice(0,99),"",!0])}return n},xt=(s,t,e)=>s.subarray(t,t+e).toString("utf8").replace(/\0.*/,""),Wi=(s,t,e)=>pn(lt(s,t,e)),pn=s=>s===void 0?void 0:new Date(s*1e3),lt=(s,t,e)=>Number(s[t])&128?Hs(s.subarray(t,t+e)):wn(s,t,e),En=s=>isNaN(s)?void 0:s,wn=(s,t,e)=>En(parseInt(s.subarray(t,t+e).toString("utf8").replace(/\0.*$/,"").trim(),8)),Sn={12:8589934591,8:2097151},ct=(s,t,e,i)=>i===void 0?!1:i>Sn[e]||i<0?(Us(i,s.subarray(t,t+e)),!0):(yn(s,t,e,i),!1),yn=(s,t,e,i)=>s.write(Rn(i,e),t,e,"ascii"),Rn=(s,t)=>gn(Math.floor(s).toString(8),t),gn=(s,t)=>(s.length===t-1?s:new Array(t-s.length-1).join("0")+s+" ")+"\0",Gi=(s,t,e,i)=>i===void 0?!1:ct(s,t,e,i.getTime()/1e3),bn=new Array(156).join("\0"),Lt=(s,t,e,i)=>i===void 0?!1:(s.write(i+bn,t,e,"utf8"),i.length!==Buffer.byteLength(i)||i.length>e);var ft=class s{atime;mtime;ctime;charset;comment;gid;uid;gname;uname;linkpath;dev;ino;nlink;path;size;mode;global;constructor(t,e=!1){this.atime=t.atime,this.charset=t.charset,this.comment=t.comment,this.ctime=t.ctime,this.dev=t.dev,this.gid=t.gid,this.global=e,this.gname=t.gname,this.ino=t.ino,this.linkpath=t.linkpath,this.mtime=t.mtime,this.nlink=t.nlink,this.path=t.path,this.size=t.size,this.uid=t.uid,this.uname=t.uname}encode(){let t=this.encodeBody();if(t==="")return Buffer.allocUnsafe(0);let e=Buffer.byteLength(t),i=512*Math.ceil(1+e/512),r=Buffer.allocUnsafe(i);for(let n=0;n<512;n++)r[n]=0;new F({path:("PaxHeader/"+(0,external_node_path_namespaceObject.basename)(this.path??"")).slice(0,99),mode:this.mode||420,uid:this.uid,gid:this.gid,size:e,mtime:this.mtime,type:this.global?"GlobalExtendedHeader":"ExtendedHeader",linkpath:"",uname:this.uname||"",gname:this.gname||"",devmaj:0,devmin:0,atime:this.atime,ctime:this.ctime}).encode(r),r.write(t,512,e,"utf8");for(let n=e+512;n<r.length;n++)r[n]=0;return r}encodeBody(){return this.encodeField("path")+this.encodeField("ctime")+this.encodeField("atime")+this.encodeField("dev")+this.encodeField("ino")+this.encodeField("nlink")+this.encodeField("charset")+this.encodeField("comment")+this.encodeField("gid")+this.encodeField("gname")+this.encodeField("linkpath")+this.encodeField("mtime")+this.encodeField("size")+this.encodeField("uid")+this.encodeField("uname")}encodeField(t){if(this[t]===void 0)return"";let e=this[t],i=e instanceof Date?e.getTime()/1e3:e,r=" "+(t==="dev"||t==="ino"||t==="nlink"?"SCHILY.":"")+t+"="+i+`
+`,n=Buffer.byteLength(r),o=Math.floor(Math.log(n)/Math.log(10))+1;return n+o>=Math.pow(10,o)&&(o+=1),o+n+r}static parse(t,e,i=!1){return new s(On(Tn(t),e),i)}},On=(s,t)=>t?Object.assign({},t,s):s,Tn=s=>s.replace(/\n$/,"").split(`
+`).reduce(xn,Object.create(null)),xn=(s,t)=>{let e=parseInt(t,10);if(e!==Buffer.byteLength(t)+1)return s;t=t.slice((e+" ").length);let i=t.split("="),r=i.shift();if(!r)return s;let n=r.replace(/^SCHILY\.(dev|ino|nlink)/,"$1"),o=i.join("=").replace(/\0.*/,"");switch(n){case"path":case"linkpath":case"type":case"charset":case"comment":case"gname":case"uname":s[n]=o;break;case"ctime":case"atime":case"mtime":s[n]=new Date(Number(o)*1e3);break;case"size":let h=+o;h>=0&&(s[n]=h);break;case"gid":case"uid":case"dev":case"ino":case"nlink":case"mode":s[n]=+o;break}return s};var Ln=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,f=Ln!=="win32"?s=>String(s):s=>String(s).replaceAll(/\\/g,"/");var $e=class extends A{extended;globalExtended;header;startBlockSize;blockRemain;remain;type;meta=!1;ignore=!1;path;mode;uid;gid;uname;gname;size=0;mtime;atime;ctime;linkpath;dev;ino;nlink;invalid=!1;absolute;unsupported=!1;constructor(t,e,i){switch(super({}),this.pause(),this.extended=e,this.globalExtended=i,this.header=t,this.remain=t.size??0,this.startBlockSize=512*Math.ceil(this.remain/512),this.blockRemain=this.startBlockSize,this.type=t.type,this.type){case"File":case"OldFile":case"Link":case"SymbolicLink":case"CharacterDevice":case"BlockDevice":case"Directory":case"FIFO":case"ContiguousFile":case"GNUDumpDir":break;case"NextFileHasLongLinkpath":case"NextFileHasLongPath":case"OldGnuLongPath":case"GlobalExtendedHeader":case"ExtendedHeader":case"OldExtendedHeader":this.meta=!0;break;default:this.ignore=!0}if(!t.path)throw new Error("no path provided for tar.ReadEntry");this.path=f(t.path),this.mode=t.mode,this.mode&&(this.mode=this.mode&4095),this.uid=t.uid,this.gid=t.gid,this.uname=t.uname,this.gname=t.gname,this.size=this.remain,this.mtime=t.mtime,this.atime=t.atime,this.ctime=t.ctime,this.linkpath=t.linkpath?f(t.linkpath):void 0,this.uname=t.uname,this.gname=t.gname,e&&this.#t(e),i&&this.#t(i,!0)}write(t){let e=t.length;if(e>this.blockRemain)throw new Error("writing more to entry than is appropriate");let i=this.remain,r=this.blockRemain;return this.remain=Math.max(0,i-e),this.blockRemain=Math.max(0,r-e),this.ignore?!0:i>=e?super.write(t):super.write(t.subarray(0,i))}#t(t,e=!1){t.path&&(t.path=f(t.path)),t.linkpath&&(t.linkpath=f(t.linkpath)),Object.assign(this,Object.fromEntries(Object.entries(t).filter(([i,r])=>!(r==null||i==="path"&&e))))}};var Dt=(s,t,e,i={})=>{s.file&&(i.file=s.file),s.cwd&&(i.cwd=s.cwd),i.code=e instanceof Error&&e.code||t,i.tarCode=t,!s.strict&&i.recoverable!==!1?(e instanceof Error&&(i=Object.assign(e,i),e=e.message),s.emit("warn",t,e,i)):e instanceof Error?s.emit("error",Object.assign(e,i)):s.emit("error",Object.assign(new Error(`${t}: ${e}`),i))};var Nn=1024*1024,Xi=Buffer.from([31,139]),qi=Buffer.from([40,181,47,253]),An=Math.max(Xi.length,qi.length),B=Symbol("state"),Nt=Symbol("writeEntry"),it=Symbol("readEntry"),Zi=Symbol("nextEntry"),Zs=Symbol("processEntry"),V=Symbol("extendedHeader"),he=Symbol("globalExtendedHeader"),dt=Symbol("meta"),Ys=Symbol("emitMeta"),p=Symbol("buffer"),st=Symbol("queue"),ut=Symbol("ended"),Yi=Symbol("emittedEnd"),At=Symbol("emit"),w=Symbol("unzip"),Xe=Symbol("consumeChunk"),qe=Symbol("consumeChunkSub"),Ki=Symbol("consumeBody"),Ks=Symbol("consumeMeta"),Vs=Symbol("consumeHeader"),ae=Symbol("consuming"),Vi=Symbol("bufferConcat"),Qe=Symbol("maybeEnd"),Yt=Symbol("writing"),$=Symbol("aborted"),Je=Symbol("onDone"),It=Symbol("sawValidEntry"),je=Symbol("sawNullBlock"),ti=Symbol("sawEOF"),$s=Symbol("closeStream"),In=1e3,le=Symbol("compressedBytesRead"),$i=Symbol("decompressedBytesRead"),Xs=Symbol("checkDecompressionRatio"),Cn=()=>!0,rt=class extends external_events_.EventEmitter{file;strict;maxMetaEntrySize;filter;brotli;zstd;maxDecompressionRatio;writable=!0;readable=!1;[st]=[];[p];[it];[Nt];[B]="begin";[dt]="";[V];[he];[ut]=!1;[w];[$]=!1;[It];[je]=!1;[ti]=!1;[Yt]=!1;[ae]=!1;[Yi]=!1;[le]=0;[$i]=0;constructor(t={}){super(),this.file=t.file||"",this.on(Je,()=>{(this[B]==="begin"||this[It]===!1)&&this.warn("TAR_BAD_ARCHIVE","Unrecognized archive format")}),t.ondone?this.on(Je,t.ondone):this.on(Je,()=>{this.emit("prefinish"),this.emit("finish"),this.emit("end")}),this.strict=!!t.strict,this.maxDecompressionRatio=typeof t.maxDecompressionRatio=="number"?t.maxDecompressionRatio:In,this.maxMetaEntrySize=t.maxMetaEntrySize||Nn,this.filter=typeof t.filter=="function"?t.filter:Cn;let e=t.file&&(t.file.endsWith(".tar.br")||t.file.endsWith(".tbr"));this.brotli=!(t.gzip||t.zstd)&&t.brotli!==void 0?t.brotli:e?void 0:!1;let i=t.file&&(t.file.endsWith(".tar.zst")||t.file.endsWith(".tzst"));this.zstd=!(t.gzip||t.brotli)&&t.zstd!==void 0?t.zstd:i?!0:void 0,this.on("end",()=>this[$s]()),typeof t.onwarn=="function"&&this.on("warn",t.onwarn),typeof t.onReadEntry=="function"&&this.on("entry",t.onReadEntry)}warn(t,e,i={}){Dt(this,t,e,i)}[Vs](t,e){this[It]===void 0&&(this[It]=!1);let i;try{i=new F(t,e,this[V],this[he])}catch(r){return this.warn("TAR_ENTRY_INVALID",r)}if(i.nullBlock)this[je]?(this[ti]=!0,this[B]==="begin"&&(this[B]="header"),this[At]("eof")):(this[je]=!0,this[At]("nullBlock"));else if(this[je]=!1,!i.cksumValid)this.warn("TAR_ENTRY_INVALID","checksum failure",{header:i});else if(!i.path)this.warn("TAR_ENTRY_INVALID","path is required",{header:i});else{let r=i.type;if(/^(Symbolic)?Link$/.test(r)&&!i.linkpath)this.warn("TAR_ENTRY_INVALID","linkpath required",{header:i});else if(!/^(Symbolic)?Link$/.test(r)&&!/^(Global)?ExtendedHeader$/.test(r)&&i.linkpath)this.warn("TAR_ENTRY_INVALID","linkpath forbidden",{header:i});else{let n=this[Nt]=new $e(i,this[V],this[he]);if(!this[It])if(n.remain){let o=()=>{n.invalid||(this[It]=!0)};n.on("end",o)}else this[It]=!0;n.meta?n.size>this.maxMetaEntrySize?(n.ignore=!0,this[At]("ignoredEntry",n),this[B]="ignore",n.resume()):n.size>0&&(this[dt]="",n.on("data",o=>this[dt]+=o),this[B]="meta"):(this[V]=void 0,n.ignore=n.ignore||!this.filter(n.path,n),n.ignore?(this[At]("ignoredEntry",n),this[B]=n.remain?"ignore":"header",n.resume()):(n.remain?this[B]="body":(this[B]="header",n.end()),this[it]?this[st].push(n):(this[st].push(n),this[Zi]())))}}}[$s](){queueMicrotask(()=>this.emit("close"))}[Zs](t){let e=!0;if(!t)this[it]=void 0,e=!1;else if(Array.isArray(t)){let[i,...r]=t;this.emit(i,...r)}else this[it]=t,this.emit("entry",t),t.emittedEnd||(t.on("end",()=>this[Zi]()),e=!1);return e}[Zi](){do;while(this[Zs](this[st].shift()));if(this[st].length===0){let t=this[it];!t||t.flowing||t.size===t.remain?this[Yt]||this.emit("drain"):t.once("drain",()=>this.emit("drain"))}}[Ki](t,e){let i=this[Nt];if(!i)throw new Error("attempt to consume body without entry??");let r=i.blockRemain??0,n=r>=t.length&&e===0?t:t.subarray(e,e+r);return i.write(n),i.blockRemain||(this[B]="header",this[Nt]=void 0,i.end()),n.length}[Ks](t,e){let i=this[Nt],r=this[Ki](t,e);return!this[Nt]&&i&&this[Ys](i),r}[At](t,e,i){this[st].length===0&&!this[it]?this.emit(t,e,i):this[st].push([t,e,i])}[Ys](t){switch(this[At]("meta",this[dt]),t.type){case"ExtendedHeader":case"OldExtendedHeader":this[V]=ft.parse(this[dt],this[V],!1);break;case"GlobalExtendedHeader":this[he]=ft.parse(this[dt],this[he],!0);break;case"NextFileHasLongPath":case"OldGnuLongPath":{let e=this[V]??Object.create(null);this[V]=e,e.path=this[dt].replace(/\0.*/,"");break}case"NextFileHasLongLinkpath":{let e=this[V]||Object.create(null);this[V]=e,e.linkpath=this[dt].replace(/\0.*/,"");break}default:throw new Error("unknown meta: "+t.type)}}abort(t){if(!this[$]){if(this[w]){let e=this[w];e.write=()=>!0,e.end=()=>e,e.emit=()=>!1,e.destroy?.()}this[$]=!0,this.emit("abort",t),this.warn("TAR_ABORT",t,{recoverable:!1})}}[Xs](t){this[$i]+=t.length;let e=this[$i]/this[le];return e>this.maxDecompressionRatio?(this.abort(new Error(`max decompression ratio exceeded: ${e.toFixed(2)} > ${this.maxDecompressionRatio}`)),!1):!0}write(t,e,i){if(typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8")),this[$])return i?.(),!1;if((this[w]===void 0||this.brotli===void 0&&this[w]===!1)&&t){if(this[p]&&(t=Buffer.concat([this[p],t]),this[p]=void 0),t.length<An)return this[p]=t,i?.(),!0;for(let a=0;this[w]===void 0&&a<Xi.length;a++)t[a]!==Xi[a]&&(this[w]=!1);let o=!1;if(this[w]===!1&&this.zstd!==!1){o=!0;for(let a=0;a<qi.length;a++)if(t[a]!==qi[a]){o=!1;break}}let h=this.brotli===void 0&&!o;if(this[w]===!1&&h)if(t.length<512)if(this[ut])this.brotli=!0;else return this[p]=t,i?.(),!0;else try{new F(t.subarray(0,512)),this.brotli=!1}catch{this.brotli=!0}if(this[w]===void 0||this[w]===!1&&(this.brotli||o)){let a=this[ut];this[ut]=!1,this[w]=this[w]===void 0?new Ue({}):o?new Ke({}):new Ge({}),this[w].on("data",c=>{this[Xs](c)&&this[Xe](c)}),this[w].on("error",c=>{this[$]||this.abort(c)}),this[w].on("end",()=>{this[ut]=!0,this[Xe]()}),this[Yt]=!0,this[le]+=t.length;let l=!!this[w][a?"end":"write"](t);return this[Yt]=!1,i?.(),l}}this[Yt]=!0,this[w]?(this[le]+=t.length,this[w].write(t)):this[Xe](t),this[Yt]=!1;let n=this[st].length>0?!1:this[it]?this[it].flowing:!0;return!n&&this[st].length===0&&this[it]?.once("drain",()=>this.emit("drain")),i?.(),n}[Vi](t){t&&!this[$]&&(this[p]=this[p]?Buffer.concat([this[p],t]):t)}[Qe](){if(this[ut]&&!this[Yi]&&!this[$]&&!this[ae]){this[Yi]=!0;let t=this[Nt];if(t?.blockRemain){let e=this[p]?this[p].length:0;this.warn("TAR_BAD_ARCHIVE",`Truncated input (needed ${t.blockRemain} more bytes, only ${e} available)`,{entry:t}),this[p]&&t.write(this[p]),t.end()}this[At](Je)}}[Xe](t){if(this[ae]&&t)this[Vi](t);else if(!t&&!this[p])this[Qe]();else if(t){if(this[ae]=!0,this[p]){this[Vi](t);let e=this[p];this[p]=void 0,this[qe](e)}else this[qe](t);for(;this[p]&&this[p]?.length>=512&&!this[$]&&!this[ti];){let e=this[p];this[p]=void 0,this[qe](e)}this[ae]=!1}(!this[p]||this[ut])&&this[Qe]()}[qe](t){let e=0,i=t.length;for(;e+512<=i&&!this[$]&&!this[ti];)switch(this[B]){case"begin":case"header":this[Vs](t,e),e+=512;break;case"ignore":case"body":e+=this[Ki](t,e);break;case"meta":e+=this[Ks](t,e);break;default:throw new Error("invalid state: "+this[B])}e<i&&(this[p]=this[p]?Buffer.concat([t.subarray(e),this[p]]):t.subarray(e))}end(t,e,i){return typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,e)),i&&this.once("finish",i),this[$]||(this[w]?(t&&(this[le]+=t.length,this[w].write(t)),this[w].end()):(this[ut]=!0,(this.brotli===void 0||this.zstd===void 0)&&(t=t||Buffer.alloc(0)),t&&this.write(t),this[Qe]())),this}};var mt=s=>{let t=s.length-1,e=-1;for(;t>-1&&s.charAt(t)==="/";)e=t,t--;return e===-1?s:s.slice(0,e)};var vn=s=>{let t=s.onReadEntry;s.onReadEntry=t?e=>{t(e),e.resume()}:e=>e.resume()},Qi=(s,t)=>{let e=new Map(t.map(o=>[mt(o),!0])),i=s.filter,r=100,n=(o,h="",a=0)=>{if(a>=r)return e.set(o,!1),!1;let l=h||(0,external_path_namespaceObject.parse)(o).root||".",c;if(o===l)c=!1;else{let d=e.get(o);c=d!==void 0?d:n((0,external_path_namespaceObject.dirname)(o),l,a+1)}return e.set(o,c),c};s.filter=i?(o,h)=>i(o,h)&&n(mt(o)):o=>n(mt(o))},Mn=s=>{let t=new rt(s),e=s.file,i;try{i=external_node_fs_namespaceObject.openSync(e,"r");let r=external_node_fs_namespaceObject.fstatSync(i),n=s.maxReadSize||16*1024*1024;if(r.size<n){let o=Buffer.allocUnsafe(r.size),h=external_node_fs_namespaceObject.readSync(i,o,0,r.size,0);t.end(h===o.byteLength?o:o.subarray(0,h))}else{let o=0,h=Buffer.allocUnsafe(n);for(;o<r.size;){let a=external_node_fs_namespaceObject.readSync(i,h,0,n,o);if(a===0)break;o+=a,t.write(h.subarray(0,a))}t.end()}}finally{if(typeof i=="number")try{external_node_fs_namespaceObject.closeSync(i)}catch{}}},Bn=(s,t)=>{let e=new rt(s),i=s.maxReadSize||16*1024*1024,r=s.file;return new Promise((o,h)=>{e.on("error",h),e.on("end",o),external_node_fs_namespaceObject.stat(r,(a,l)=>{if(a)h(a);else{let c=new _t(r,{readSize:i,size:l.size});c.on("error",h),c.pipe(e)}})})},Ct=K(Mn,Bn,s=>new rt(s),s=>new rt(s),(s,t)=>{t?.length&&Qi(s,t),s.noResume||vn(s)});var Ji=(s,t,e)=>(s&=4095,e&&(s=(s|384)&-19),t&&(s&256&&(s|=64),s&32&&(s|=8),s&4&&(s|=1)),s);var{isAbsolute:zn,parse:qs}=external_node_path_namespaceObject.win32,ce=s=>{let t="",e=qs(s);for(;zn(s)||e.root;){let i=s.charAt(0)==="/"&&s.slice(0,4)!=="//?/"?"/":e.root;s=s.slice(i.length),t+=i,e=qs(s)}return[t,s]};var ei=["|","<",">","?",":"],ji=ei.map(s=>String.fromCodePoint(61440+Number(s.codePointAt(0)))),Un=new Map(ei.map((s,t)=>[s,ji[t]])),Hn=new Map(ji.map((s,t)=>[s,ei[t]])),ts=s=>ei.reduce((t,e)=>t.split(e).join(Un.get(e)),s),Qs=s=>ji.reduce((t,e)=>t.split(e).join(Hn.get(e)),s);var rr=(s,t)=>t?(s=f(s).replace(/^\.(\/|$)/,""),mt(t)+"/"+s):f(s),Wn=16*1024*1024,tr=Symbol("process"),er=Symbol("file"),ir=Symbol("directory"),is=Symbol("symlink"),sr=Symbol("hardlink"),fe=Symbol("header"),ii=Symbol("read"),ss=Symbol("lstat"),si=Symbol("onlstat"),rs=Symbol("onread"),ns=Symbol("onreadlink"),index_min_os=Symbol("openfile"),hs=Symbol("onopenfile"),pt=Symbol("close"),ri=Symbol("mode"),as=Symbol("awaitDrain"),es=Symbol("ondrain"),q=Symbol("prefix"),de=class extends A{path;portable;myuid=process.getuid&&process.getuid()||0;myuser=process.env.USER||"";maxReadSize;linkCache;statCache;preservePaths;cwd;strict;mtime;noPax;noMtime;prefix;fd;blockLen=0;blockRemain=0;buf;pos=0;remain=0;length=0;offset=0;win32;absolute;header;type;linkpath;stat;onWriteEntry;#t=!1;constructor(t,e={}){let i=se(e);super(),this.path=f(t),this.portable=!!i.portable,this.maxReadSize=i.maxReadSize||Wn,this.linkCache=i.linkCache||new Map,this.statCache=i.statCache||new Map,this.preservePaths=!!i.preservePaths,this.cwd=f(i.cwd||process.cwd()),this.strict=!!i.strict,this.noPax=!!i.noPax,this.noMtime=!!i.noMtime,this.mtime=i.mtime,this.prefix=i.prefix?f(i.prefix):void 0,this.onWriteEntry=i.onWriteEntry,typeof i.onwarn=="function"&&this.on("warn",i.onwarn);let r=!1;if(!this.preservePaths){let[o,h]=ce(this.path);o&&typeof h=="string"&&(this.path=h,r=o)}this.win32=!!i.win32||process.platform==="win32",this.win32&&(this.path=Qs(this.path.replaceAll(/\\/g,"/")),t=t.replaceAll(/\\/g,"/")),this.absolute=f(i.absolute||external_path_namespaceObject.resolve(this.cwd,t)),this.path===""&&(this.path="./"),r&&this.warn("TAR_ENTRY_INFO",`stripping ${r} from absolute path`,{entry:this,path:r+this.path});let n=this.statCache.get(this.absolute);n?this[si](n):this[ss]()}warn(t,e,i={}){return Dt(this,t,e,i)}emit(t,...e){return t==="error"&&(this.#t=!0),super.emit(t,...e)}[ss](){external_fs_namespaceObject.lstat(this.absolute,(t,e)=>{if(t)return this.emit("error",t);this[si](e)})}[si](t){this.statCache.set(this.absolute,t),this.stat=t,t.isFile()||(t.size=0),this.type=Gn(t),this.emit("stat",t),this[tr]()}[tr](){switch(this.type){case"File":return this[er]();case"Directory":return this[ir]();case"SymbolicLink":return this[is]();default:return this.end()}}[ri](t){return Ji(t,this.type==="Directory",this.portable)}[q](t){return rr(t,this.prefix)}[fe](){if(!this.stat)throw new Error("cannot write header before stat");this.type==="Directory"&&this.portable&&(this.noMtime=!0),this.onWriteEntry?.(this),this.header=new F({path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,mode:this[ri](this.stat.mode),uid:this.portable?void 0:this.stat.uid,gid:this.portable?void 0:this.stat.gid,size:this.stat.size,mtime:this.noMtime?void 0:this.mtime||this.stat.mtime,type:this.type==="Unsupported"?void 0:this.type,uname:this.portable?void 0:this.stat.uid===this.myuid?this.myuser:"",atime:this.portable?void 0:this.stat.atime,ctime:this.portable?void 0:this.stat.ctime}),this.header.encode()&&!this.noPax&&super.write(new ft({atime:this.portable?void 0:this.header.atime,ctime:this.portable?void 0:this.header.ctime,gid:this.portable?void 0:this.header.gid,mtime:this.noMtime?void 0:this.mtime||this.header.mtime,path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,size:this.header.size,uid:this.portable?void 0:this.header.uid,uname:this.portable?void 0:this.header.uname,dev:this.portable?void 0:this.stat.dev,ino:this.portable?void 0:this.stat.ino,nlink:this.portable?void 0:this.stat.nlink}).encode());let t=this.header?.block;if(!t)throw new Error("failed to encode header");super.write(t)}[ir](){if(!this.stat)throw new Error("cannot create directory entry without stat");this.path.slice(-1)!=="/"&&(this.path+="/"),this.stat.size=0,this[fe](),this.end()}[is](){external_fs_namespaceObject.readlink(this.absolute,(t,e)=>{if(t)return this.emit("error",t);this[ns](e)})}[ns](t){this.linkpath=f(t),this[fe](),this.end()}[sr](t){if(!this.stat)throw new Error("cannot create link entry without stat");this.type="Link",this.linkpath=f(external_path_namespaceObject.relative(this.cwd,t)),this.stat.size=0,this[fe](),this.end()}[er](){if(!this.stat)throw new Error("cannot create file entry without stat");if(this.stat.nlink>1){let t=`${this.stat.dev}:${this.stat.ino}`,e=this.linkCache.get(t);if(e?.indexOf(this.cwd)===0)return this[sr](e);this.linkCache.set(t,this.absolute)}if(this[fe](),this.stat.size===0)return this.end();this[index_min_os]()}[index_min_os](){external_fs_namespaceObject.open(this.absolute,"r",(t,e)=>{if(t)return this.emit("error",t);this[hs](e)})}[hs](t){if(this.fd=t,this.#t)return this[pt]();if(!this.stat)throw new Error("should stat before calling onopenfile");this.blockLen=512*Math.ceil(this.stat.size/512),this.blockRemain=this.blockLen;let e=Math.min(this.blockLen,this.maxReadSize);this.buf=Buffer.allocUnsafe(e),this.offset=0,this.pos=0,this.remain=this.stat.size,this.length=this.buf.length,this[ii]()}[ii](){let{fd:t,buf:e,offset:i,length:r,pos:n}=this;if(t===void 0||e===void 0)throw new Error("cannot read file without first opening");external_fs_namespaceObject.read(t,e,i,r,n,(o,h)=>{if(o)return this[pt](()=>this.emit("error",o));this[rs](h)})}[pt](t=()=>{}){this.fd!==void 0&&external_fs_namespaceObject.close(this.fd,t)}[rs](t){if(t<=0&&this.remain>0){let r=Object.assign(new Error("encountered unexpected EOF"),{path:this.absolute,syscall:"read",code:"EOF"});return this[pt](()=>this.emit("error",r))}if(t>this.remain){let r=Object.assign(new Error("did not encounter expected EOF"),{path:this.absolute,syscall:"read",code:"EOF"});return this[pt](()=>this.emit("error",r))}if(!this.buf)throw new Error("should have created buffer prior to reading");if(t===this.remain)for(let r=t;r<this.length&&t<this.blockRemain;r++)this.buf[r+this.offset]=0,t++,this.remain++;let e=this.offset===0&&t===this.buf.length?this.buf:this.buf.subarray(this.offset,this.offset+t);this.write(e)?this[es]():this[as](()=>this[es]())}[as](t){this.once("drain",t)}write(t,e,i){if(typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8")),this.blockRemain<t.length){let r=Object.assign(new Error("writing more data than expected"),{path:this.absolute});return this.emit("error",r)}return this.remain-=t.length,this.blockRemain-=t.length,this.pos+=t.length,this.offset+=t.length,super.write(t,null,i)}[es](){if(!this.remain)return this.blockRemain&&super.write(Buffer.alloc(this.blockRemain)),this[pt](t=>t?this.emit("error",t):this.end());if(!this.buf)throw new Error("buffer lost somehow in ONDRAIN");this.offset>=this.length&&(this.buf=Buffer.allocUnsafe(Math.min(this.blockRemain,this.buf.length)),this.offset=0),this.length=this.buf.length-this.offset,this[ii]()}},ni=class extends de{sync=!0;[ss](){this[si](external_fs_namespaceObject.lstatSync(this.absolute))}[is](){this[ns](external_fs_namespaceObject.readlinkSync(this.absolute))}[index_min_os](){this[hs](external_fs_namespaceObject.openSync(this.absolute,"r"))}[ii](){let t=!0;try{let{fd:e,buf:i,offset:r,length:n,pos:o}=this;if(e===void 0||i===void 0)throw new Error("fd and buf must be set in READ method");let h=external_fs_namespaceObject.readSync(e,i,r,n,o);this[rs](h),t=!1}finally{if(t)try{this[pt](()=>{})}catch{}}}[as](t){t()}[pt](t=()=>{}){this.fd!==void 0&&external_fs_namespaceObject.closeSync(this.fd),t()}},oi=class extends A{blockLen=0;blockRemain=0;buf=0;pos=0;remain=0;length=0;preservePaths;portable;strict;noPax;noMtime;readEntry;type;prefix;path;mode;uid;gid;uname;gname;header;mtime;atime;ctime;linkpath;size;onWriteEntry;warn(t,e,i={}){return Dt(this,t,e,i)}constructor(t,e={}){let i=se(e);super(),this.preservePaths=!!i.preservePaths,this.portable=!!i.portable,this.strict=!!i.strict,this.noPax=!!i.noPax,this.noMtime=!!i.noMtime,this.onWriteEntry=i.onWriteEntry,this.readEntry=t;let{type:r}=t;if(r==="Unsupported")throw new Error("writing entry that should be ignored");this.type=r,this.type==="Directory"&&this.portable&&(this.noMtime=!0),this.prefix=i.prefix,this.path=f(t.path),this.mode=t.mode!==void 0?this[ri](t.mode):void 0,this.uid=this.portable?void 0:t.uid,this.gid=this.portable?void 0:t.gid,this.uname=this.portable?void 0:t.uname,this.gname=this.portable?void 0:t.gname,this.size=t.size,this.mtime=this.noMtime?void 0:i.mtime||t.mtime,this.atime=this.portable?void 0:t.atime,this.ctime=this.portable?void 0:t.ctime,this.linkpath=t.linkpath!==void 0?f(t.linkpath):void 0,typeof i.onwarn=="function"&&this.on("warn",i.onwarn);let n=!1;if(!this.preservePaths){let[h,a]=ce(this.path);h&&typeof a=="string"&&(this.path=a,n=h)}this.remain=t.size,this.blockRemain=t.startBlockSize,this.onWriteEntry?.(this),this.header=new F({path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,mode:this.mode,uid:this.portable?void 0:this.uid,gid:this.portable?void 0:this.gid,size:this.size,mtime:this.noMtime?void 0:this.mtime,type:this.type,uname:this.portable?void 0:this.uname,atime:this.portable?void 0:this.atime,ctime:this.portable?void 0:this.ctime}),n&&this.warn("TAR_ENTRY_INFO",`stripping ${n} from absolute path`,{entry:this,path:n+this.path}),this.header.encode()&&!this.noPax&&super.write(new ft({atime:this.portable?void 0:this.atime,ctime:this.portable?void 0:this.ctime,gid:this.portable?void 0:this.gid,mtime:this.noMtime?void 0:this.mtime,path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,size:this.size,uid:this.portable?void 0:this.uid,uname:this.portable?void 0:this.uname,dev:this.portable?void 0:this.readEntry.dev,ino:this.portable?void 0:this.readEntry.ino,nlink:this.portable?void 0:this.readEntry.nlink}).encode());let o=this.header?.block;if(!o)throw new Error("failed to encode header");super.write(o),t.pipe(this)}[q](t){return rr(t,this.prefix)}[ri](t){return Ji(t,this.type==="Directory",this.portable)}write(t,e,i){typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8"));let r=t.length;if(r>this.blockRemain)throw new Error("writing more to entry than is appropriate");return this.blockRemain-=r,super.write(t,i)}end(t,e,i){return this.blockRemain&&super.write(Buffer.alloc(this.blockRemain)),typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,e??"utf8")),i&&this.once("finish",i),t?super.end(t,i):super.end(i),this}},Gn=s=>s.isFile()?"File":s.isDirectory()?"Directory":s.isSymbolicLink()?"SymbolicLink":"Unsupported";var hi=class s{tail;head;length=0;static create(t=[]){return new s(t)}constructor(t=[]){for(let e of t)this.push(e)}*[Symbol.iterator](){for(let t=this.head;t;t=t.next)yield t.value}removeNode(t){if(t.list!==this)throw new Error("removing node which does not belong to this list");let e=t.next,i=t.prev;return e&&(e.prev=i),i&&(i.next=e),t===this.head&&(this.head=e),t===this.tail&&(this.tail=i),this.length--,t.next=void 0,t.prev=void 0,t.list=void 0,e}unshiftNode(t){if(t===this.head)return;t.list&&t.list.removeNode(t);let e=this.head;t.list=this,t.next=e,e&&(e.prev=t),this.head=t,this.tail||(this.tail=t),this.length++}pushNode(t){if(t===this.tail)return;t.list&&t.list.removeNode(t);let e=this.tail;t.list=this,t.prev=e,e&&(e.next=t),this.tail=t,this.head||(this.head=t),this.length++}push(...t){for(let e=0,i=t.length;e<i;e++)Yn(this,t[e]);return this.length}unshift(...t){for(var e=0,i=t.length;e<i;e++)Kn(this,t[e]);return this.length}pop(){if(!this.tail)return;let t=this.tail.value,e=this.tail;return this.tail=this.tail.prev,this.tail?this.tail.next=void 0:this.head=void 0,e.list=void 0,this.length--,t}shift(){if(!this.head)return;let t=this.head.value,e=this.head;return this.head=this.head.next,this.head?this.head.prev=void 0:this.tail=void 0,e.list=void 0,this.length--,t}forEach(t,e){e=e||this;for(let i=this.head,r=0;i;r++)t.call(e,i.value,r,this),i=i.next}forEachReverse(t,e){e=e||this;for(let i=this.tail,r=this.length-1;i;r--)t.call(e,i.value,r,this),i=i.prev}get(t){let e=0,i=this.head;for(;i&&e<t;e++)i=i.next;if(e===t&&i)return i.value}getReverse(t){let e=0,i=this.tail;for(;i&&e<t;e++)i=i.prev;if(e===t&&i)return i.value}map(t,e){e=e||this;let i=new s;for(let r=this.head;r;)i.push(t.call(e,r.value,this)),r=r.next;return i}mapReverse(t,e){e=e||this;var i=new s;for(let r=this.tail;r;)i.push(t.call(e,r.value,this)),r=r.prev;return i}reduce(t,e){let i,r=this.head;if(arguments.length>1)i=e;else if(this.head)r=this.head.next,i=this.head.value;else throw new TypeError("Reduce of empty list with no initial value");for(var n=0;r;n++)i=t(i,r.value,n),r=r.next;return i}reduceReverse(t,e){let i,r=this.tail;if(arguments.length>1)i=e;else if(this.tail)r=this.tail.prev,i=this.tail.value;else throw new TypeError("Reduce of empty list with no initial value");for(let n=this.length-1;r;n--)i=t(i,r.value,n),r=r.prev;return i}toArray(){let t=new Array(this.length);for(let e=0,i=this.head;i;e++)t[e]=i.value,i=i.next;return t}toArrayReverse(){let t=new Array(this.length);for(let e=0,i=this.tail;i;e++)t[e]=i.value,i=i.prev;return t}slice(t=0,e=this.length){e<0&&(e+=this.length),t<0&&(t+=this.length);let i=new s;if(e<t||e<0)return i;t<0&&(t=0),e>this.length&&(e=this.length);let r=this.head,n=0;for(n=0;r&&n<t;n++)r=r.next;for(;r&&n<e;n++,r=r.next)i.push(r.value);return i}sliceReverse(t=0,e=this.length){e<0&&(e+=this.length),t<0&&(t+=this.length);let i=new s;if(e<t||e<0)return i;t<0&&(t=0),e>this.length&&(e=this.length);let r=this.length,n=this.tail;for(;n&&r>e;r--)n=n.prev;for(;n&&r>t;r--,n=n.prev)i.push(n.value);return i}splice(t,e=0,...i){t>this.length&&(t=this.length-1),t<0&&(t=this.length+t);let r=this.head;for(let o=0;r&&o<t;o++)r=r.next;let n=[];for(let o=0;r&&o<e;o++)n.push(r.value),r=this.removeNode(r);r?r!==this.tail&&(r=r.prev):r=this.tail;for(let o of i)r=Zn(this,r,o);return n}reverse(){let t=this.head,e=this.tail;for(let i=t;i;i=i.prev){let r=i.prev;i.prev=i.next,i.next=r}return this.head=e,this.tail=t,this}};function Zn(s,t,e){let i=t,r=t?t.next:s.head,n=new ue(e,i,r,s);return n.next===void 0&&(s.tail=n),n.prev===void 0&&(s.head=n),s.length++,n}function Yn(s,t){s.tail=new ue(t,s.tail,void 0,s),s.head||(s.head=s.tail),s.length++}function Kn(s,t){s.head=new ue(t,void 0,s.head,s),s.tail||(s.tail=s.head),s.length++}var ue=class{list;next;prev;value;constructor(t,e,i,r){this.list=r,this.value=t,e?(e.next=this,this.prev=e):this.prev=void 0,i?(i.prev=this,this.next=i):this.next=void 0}};var pi=class{path;absolute;entry;stat;readdir;pending=!1;pendingLink=!1;ignore=!1;piped=!1;constructor(t,e){this.path=t||"./",this.absolute=e}},nr=Buffer.alloc(1024),li=Symbol("onStat"),me=Symbol("ended"),W=Symbol("queue"),pe=Symbol("pendingLinks"),Et=Symbol("current"),Ft=Symbol("process"),Ee=Symbol("processing"),ai=Symbol("processJob"),G=Symbol("jobs"),ls=Symbol("jobDone"),ci=Symbol("addFSEntry"),or=Symbol("addTarEntry"),ds=Symbol("stat"),us=Symbol("readdir"),fi=Symbol("onreaddir"),di=Symbol("pipe"),hr=Symbol("entry"),cs=Symbol("entryOpt"),ui=Symbol("writeEntryClass"),lr=Symbol("write"),index_min_fs=Symbol("ondrain"),wt=class extends A{sync=!1;opt;cwd;maxReadSize;preservePaths;strict;noPax;prefix;linkCache;statCache;file;portable;zip;readdirCache;noDirRecurse;follow;noMtime;mtime;filter;jobs;[ui];onWriteEntry;[W];[pe]=new Map;[G]=0;[Ee]=!1;[me]=!1;constructor(t={}){if(super(),this.opt=t,this.file=t.file||"",this.cwd=t.cwd||process.cwd(),this.maxReadSize=t.maxReadSize,this.preservePaths=!!t.preservePaths,this.strict=!!t.strict,this.noPax=!!t.noPax,this.prefix=f(t.prefix||""),this.linkCache=t.linkCache||new Map,this.statCache=t.statCache||new Map,this.readdirCache=t.readdirCache||new Map,this.onWriteEntry=t.onWriteEntry,this[ui]=de,typeof t.onwarn=="function"&&this.on("warn",t.onwarn),this.portable=!!t.portable,t.gzip||t.brotli||t.zstd){if((t.gzip?1:0)+(t.brotli?1:0)+(t.zstd?1:0)>1)throw new TypeError("gzip, brotli, zstd are mutually exclusive");if(t.gzip&&(typeof t.gzip!="object"&&(t.gzip={}),this.portable&&(t.gzip.portable=!0),this.zip=new ze(t.gzip)),t.brotli&&(typeof t.brotli!="object"&&(t.brotli={}),this.zip=new We(t.brotli)),t.zstd&&(typeof t.zstd!="object"&&(t.zstd={}),this.zip=new Ye(t.zstd)),!this.zip)throw new Error("impossible");let e=this.zip;e.on("data",i=>super.write(i)),e.on("end",()=>super.end()),e.on("drain",()=>this[index_min_fs]()),this.on("resume",()=>e.resume())}else this.on("drain",this[index_min_fs]);this.noDirRecurse=!!t.noDirRecurse,this.follow=!!t.follow,this.noMtime=!!t.noMtime,t.mtime&&(this.mtime=t.mtime),this.filter=typeof t.filter=="function"?t.filter:()=>!0,this[W]=new hi,this[G]=0,this.jobs=Number(t.jobs)||4,this[Ee]=!1,this[me]=!1}[lr](t){return super.write(t)}add(t){return this.write(t),this}end(t,e,i){return typeof t=="function"&&(i=t,t=void 0),typeof e=="function"&&(i=e,e=void 0),t&&this.add(t),this[me]=!0,this[Ft](),i&&i(),this}write(t){if(this[me])throw new Error("write after end");return typeof t=="string"?this[ci](t):this[or](t),this.flowing}[or](t){let e=f(external_path_namespaceObject.resolve(this.cwd,t.path));if(!this.filter(t.path,t))t.resume();else{let i=new pi(t.path,e);i.entry=new oi(t,this[cs](i)),i.entry.on("end",()=>this[ls](i)),this[G]+=1,this[W].push(i)}this[Ft]()}[ci](t){let e=f(external_path_namespaceObject.resolve(this.cwd,t));this[W].push(new pi(t,e)),this[Ft]()}[ds](t){t.pending=!0,this[G]+=1;let e=this.follow?"stat":"lstat";external_fs_namespaceObject[e](t.absolute,(i,r)=>{t.pending=!1,this[G]-=1,i?this.emit("error",i):this[li](t,r)})}[li](t,e){if(this.statCache.set(t.absolute,e),t.stat=e,!this.filter(t.path,e))t.ignore=!0;else if(e.isFile()&&e.nlink>1&&!this.linkCache.get(`${e.dev}:${e.ino}`)&&!this.sync)if(t===this[Et])this[ai](t);else{let i=`${e.dev}:${e.ino}`,r=this[pe].get(i);r?r.push(t):this[pe].set(i,[t]),t.pendingLink=!0,t.pending=!0}this[Ft]()}[us](t){t.pending=!0,this[G]+=1,external_fs_namespaceObject.readdir(t.absolute,(e,i)=>{if(t.pending=!1,this[G]-=1,e)return this.emit("error",e);this[fi](t,i)})}[fi](t,e){this.readdirCache.set(t.absolute,e),t.readdir=e,this[Ft]()}[Ft](){if(!this[Ee]){this[Ee]=!0;for(let t=this[W].head;t&&this[G]<this.jobs;t=t.next)if(this[ai](t.value),t.value.ignore){let e=t.next;this[W].removeNode(t),t.next=e}this[Ee]=!1,this[me]&&this[W].length===0&&this[G]===0&&(this.zip?this.zip.end(nr):(super.write(nr),super.end()))}}get[Et](){return this[W]&&this[W].head&&this[W].head.value}[ls](t){this[W].shift(),this[G]-=1;let{stat:e}=t;if(e&&e.isFile()&&e.nlink>1){let i=`${e.dev}:${e.ino}`,r=this[pe].get(i);if(r){this[pe].delete(i);for(let n of r)n.pending=!1,this[ai](n)}}this[Ft]()}[ai](t){if(t.pending&&t.pendingLink&&t===this[Et]&&(t.pending=!1,t.pendingLink=!1),!t.pending){if(t.entry){t===this[Et]&&!t.piped&&this[di](t);return}if(!t.stat){let e=this.statCache.get(t.absolute);e?this[li](t,e):this[ds](t)}if(t.stat&&!t.ignore){if(!this.noDirRecurse&&t.stat.isDirectory()&&!t.readdir){let e=this.readdirCache.get(t.absolute);if(e?this[fi](t,e):this[us](t),!t.readdir)return}if(t.entry=this[hr](t),!t.entry){t.ignore=!0;return}t===this[Et]&&!t.piped&&this[di](t)}}}[cs](t){return{onwarn:(e,i,r)=>this.warn(e,i,r),noPax:this.noPax,cwd:this.cwd,absolute:t.absolute,preservePaths:this.preservePaths,maxReadSize:this.maxReadSize,strict:this.strict,portable:this.portable,linkCache:this.linkCache,statCache:this.statCache,noMtime:this.noMtime,mtime:this.mtime,prefix:this.prefix,onWriteEntry:this.onWriteEntry}}[hr](t){this[G]+=1;try{return new this[ui](t.path,this[cs](t)).on("end",()=>this[ls](t)).on("error",i=>this.emit("error",i))}catch(e){this.emit("error",e)}}[index_min_fs](){this[Et]&&this[Et].entry&&this[Et].entry.resume()}[di](t){t.piped=!0,t.readdir&&t.readdir.forEach(r=>{let n=t.path,o=n==="./"?"":n.replace(/\/*$/,"/");this[ci](o+r)});let e=t.entry,i=this.zip;if(!e)throw new Error("cannot pipe without source");i?e.on("data",r=>{i.write(r)||e.pause()}):e.on("data",r=>{super.write(r)||e.pause()})}pause(){return this.zip&&this.zip.pause(),super.pause()}warn(t,e,i={}){Dt(this,t,e,i)}},kt=class extends wt{sync=!0;constructor(t){super(t),this[ui]=ni}pause(){}resume(){}[ds](t){let e=this.follow?"statSync":"lstatSync";this[li](t,external_fs_namespaceObject[e](t.absolute))}[us](t){this[fi](t,external_fs_namespaceObject.readdirSync(t.absolute))}[di](t){let e=t.entry,i=this.zip;if(t.readdir&&t.readdir.forEach(r=>{let n=t.path,o=n==="./"?"":n.replace(/\/*$/,"/");this[ci](o+r)}),!e)throw new Error("Cannot pipe without source");i?e.on("data",r=>{i.write(r)}):e.on("data",r=>{super[lr](r)})}};var Vn=(s,t)=>{let e=new kt(s),i=new Wt(s.file,{mode:s.mode||438});e.pipe(i),fr(e,t)},$n=(s,t)=>{let e=new wt(s),i=new et(s.file,{mode:s.mode||438});e.pipe(i);let r=new Promise((n,o)=>{i.on("error",o),i.on("close",n),e.on("error",o)});return dr(e,t).catch(n=>e.emit("error",n)),r},fr=(s,t)=>{t.forEach(e=>{e.charAt(0)==="@"?Ct({file:external_node_path_namespaceObject.resolve(s.cwd,e.slice(1)),sync:!0,noResume:!0,onReadEntry:i=>s.add(i)}):s.add(e)}),s.end()},dr=async(s,t)=>{for(let e of t)e.charAt(0)==="@"?await Ct({file:external_node_path_namespaceObject.resolve(String(s.cwd),e.slice(1)),noResume:!0,onReadEntry:i=>{s.add(i)}}):s.add(e);s.end()},Xn=(s,t)=>{let e=new kt(s);return fr(e,t),e},qn=(s,t)=>{let e=new wt(s);return dr(e,t).catch(i=>e.emit("error",i)),e},Qn=K(Vn,$n,Xn,qn,(s,t)=>{if(!t?.length)throw new TypeError("no paths specified to add to archive")});var Jn=process.env.__FAKE_PLATFORM__||process.platform,Er=Jn==="win32",{O_CREAT:wr,O_NOFOLLOW:ur,O_TRUNC:Sr,O_WRONLY:yr}=external_fs_namespaceObject.constants,Rr=Number(process.env.__FAKE_FS_O_FILENAME__)||external_fs_namespaceObject.constants.UV_FS_O_FILEMAP||0,jn=Er&&!!Rr,to=512*1024,eo=Rr|Sr|wr|yr,mr=!Er&&typeof ur=="number"?ur|Sr|wr|yr:null,ms=mr!==null?()=>mr:jn?s=>s<to?eo:"w":()=>"w";var ps=(s,t,e)=>{try{return external_node_fs_namespaceObject.lchownSync(s,t,e)}catch(i){if(i?.code!=="ENOENT")throw i}},Ei=(s,t,e,i)=>{external_node_fs_namespaceObject.lchown(s,t,e,r=>{i(r&&r?.code!=="ENOENT"?r:null)})},index_min_io=(s,t,e,i,r)=>{if(t.isDirectory())Es(external_node_path_namespaceObject.resolve(s,t.name),e,i,n=>{if(n)return r(n);let o=external_node_path_namespaceObject.resolve(s,t.name);Ei(o,e,i,r)});else{let n=external_node_path_namespaceObject.resolve(s,t.name);Ei(n,e,i,r)}},Es=(s,t,e,i)=>{external_node_fs_namespaceObject.readdir(s,{withFileTypes:!0},(r,n)=>{if(r){if(r.code==="ENOENT")return i();if(r.code!=="ENOTDIR"&&r.code!=="ENOTSUP")return i(r)}if(r||!n.length)return Ei(s,t,e,i);let o=n.length,h=null,a=l=>{if(!h){if(l)return i(h=l);if(--o===0)return Ei(s,t,e,i)}};for(let l of n)index_min_io(s,l,t,e,a)})},so=(s,t,e,i)=>{t.isDirectory()&&ws(external_node_path_namespaceObject.resolve(s,t.name),e,i),ps(external_node_path_namespaceObject.resolve(s,t.name),e,i)},ws=(s,t,e)=>{let i;try{i=external_node_fs_namespaceObject.readdirSync(s,{withFileTypes:!0})}catch(r){let n=r;if(n?.code==="ENOENT")return;if(n?.code==="ENOTDIR"||n?.code==="ENOTSUP")return ps(s,t,e);throw n}for(let r of i)so(s,r,t,e);return ps(s,t,e)};var Se=class extends Error{path;code;syscall="chdir";constructor(t,e){super(`${e}: Cannot cd into '${t}'`),this.path=t,this.code=e}get name(){return"CwdError"}};var St=class extends Error{path;symlink;syscall="symlink";code="TAR_SYMLINK_ERROR";constructor(t,e){super("TAR_SYMLINK_ERROR: Cannot extract through symbolic link"),this.symlink=t,this.path=e}get name(){return"SymlinkError"}};var no=(s,t)=>{external_node_fs_namespaceObject.stat(s,(e,i)=>{(e||!i.isDirectory())&&(e=new Se(s,e?.code||"ENOTDIR")),t(e)})},gr=(s,t,e)=>{s=f(s);let i=t.umask??18,r=t.mode|448,n=(r&i)!==0,o=t.uid,h=t.gid,a=typeof o=="number"&&typeof h=="number"&&(o!==t.processUid||h!==t.processGid),l=t.preserve,c=t.unlink,d=f(t.cwd),y=(E,x)=>{E?e(E):x&&a?Es(x,o,h,Le=>y(Le)):n?external_node_fs_namespaceObject.chmod(s,r,e):e()};if(s===d)return no(s,y);if(l)return promises_namespaceObject.mkdir(s,{mode:r,recursive:!0}).then(E=>y(null,E??void 0),y);let D=f(external_node_path_namespaceObject.relative(d,s)).split("/");Ss(d,D,r,c,d,void 0,y)},Ss=(s,t,e,i,r,n,o)=>{if(t.length===0)return o(null,n);let h=t.shift(),a=f(external_node_path_namespaceObject.resolve(s+"/"+h));external_node_fs_namespaceObject.mkdir(a,e,br(a,t,e,i,r,n,o))},br=(s,t,e,i,r,n,o)=>h=>{h?external_node_fs_namespaceObject.lstat(s,(a,l)=>{if(a)a.path=a.path&&f(a.path),o(a);else if(l.isDirectory())Ss(s,t,e,i,r,n,o);else if(i)external_node_fs_namespaceObject.unlink(s,c=>{if(c)return o(c);external_node_fs_namespaceObject.mkdir(s,e,br(s,t,e,i,r,n,o))});else{if(l.isSymbolicLink())return o(new St(s,s+"/"+t.join("/")));o(h)}}):(n=n||s,Ss(s,t,e,i,r,n,o))},oo=s=>{let t=!1,e;try{t=external_node_fs_namespaceObject.statSync(s).isDirectory()}catch(i){e=i?.code}finally{if(!t)throw new Se(s,e??"ENOTDIR")}},_r=(s,t)=>{s=f(s);let e=t.umask??18,i=t.mode|448,r=(i&e)!==0,n=t.uid,o=t.gid,h=typeof n=="number"&&typeof o=="number"&&(n!==t.processUid||o!==t.processGid),a=t.preserve,l=t.unlink,c=f(t.cwd),d=E=>{E&&h&&ws(E,n,o),r&&external_node_fs_namespaceObject.chmodSync(s,i)};if(s===c)return oo(c),d();if(a)return d(external_node_fs_namespaceObject.mkdirSync(s,{mode:i,recursive:!0})??void 0);let T=f(external_node_path_namespaceObject.relative(c,s)).split("/"),D;for(let E=T.shift(),x=c;E&&(x+="/"+E);E=T.shift()){x=f(external_node_path_namespaceObject.resolve(x));try{external_node_fs_namespaceObject.mkdirSync(x,i),D=D||x}catch{let Le=external_node_fs_namespaceObject.lstatSync(x);if(Le.isDirectory())continue;if(l){external_node_fs_namespaceObject.unlinkSync(x),external_node_fs_namespaceObject.mkdirSync(x,i),D=D||x;continue}else if(Le.isSymbolicLink())return new St(x,x+"/"+T.join("/"))}}return d(D)};var ys=Object.create(null),Or=1e4,Vt=new Set,Tr=s=>{Vt.has(s)?Vt.delete(s):ys[s]=s.normalize("NFD").toLocaleLowerCase("en").toLocaleUpperCase("en"),Vt.add(s);let t=ys[s],e=Vt.size-Or;if(e>Or/10){for(let i of Vt)if(Vt.delete(i),delete ys[i],--e<=0)break}return t};var ho=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,ao=ho==="win32",lo=s=>s.split("/").slice(0,-1).reduce((e,i)=>{let r=e.at(-1);return r!==void 0&&(i=(0,external_node_path_namespaceObject.join)(r,i)),e.push(i||"/"),e},[]),yi=class{#t=new Map;#i=new Map;#s=new Set;reserve(t,e){t=ao?["win32 parallelization disabled"]:t.map(r=>mt((0,external_node_path_namespaceObject.join)(Tr(r))));let i=new Set(t.map(r=>lo(r)).reduce((r,n)=>r.concat(n)));this.#i.set(e,{dirs:i,paths:t});for(let r of t){let n=this.#t.get(r);n?n.push(e):this.#t.set(r,[e])}for(let r of i){let n=this.#t.get(r);if(!n)this.#t.set(r,[new Set([e])]);else{let o=n.at(-1);o instanceof Set?o.add(e):n.push(new Set([e]))}}return this.#r(e)}#n(t){let e=this.#i.get(t);if(!e)throw new Error("function does not have any path reservations");return{paths:e.paths.map(i=>this.#t.get(i)),dirs:[...e.dirs].map(i=>this.#t.get(i))}}check(t){let{paths:e,dirs:i}=this.#n(t);return e.every(r=>r&&r[0]===t)&&i.every(r=>r&&r[0]instanceof Set&&r[0].has(t))}#r(t){return this.#s.has(t)||!this.check(t)?!1:(this.#s.add(t),t(()=>this.#e(t)),!0)}#e(t){if(!this.#s.has(t))return!1;let e=this.#i.get(t);if(!e)throw new Error("invalid reservation");let{paths:i,dirs:r}=e,n=new Set;for(let o of i){let h=this.#t.get(o);if(!h||h?.[0]!==t)continue;let a=h[1];if(!a){this.#t.delete(o);continue}if(h.shift(),typeof a=="function")n.add(a);else for(let l of a)n.add(l)}for(let o of r){let h=this.#t.get(o),a=h?.[0];if(!(!h||!(a instanceof Set)))if(a.size===1&&h.length===1){this.#t.delete(o);continue}else if(a.size===1){h.shift();let l=h[0];typeof l=="function"&&n.add(l)}else a.delete(t)}return this.#s.delete(t),n.forEach(o=>this.#r(o)),!0}};var Lr=()=>process.umask();var Dr=Symbol("onEntry"),_s=Symbol("checkFs"),Nr=Symbol("checkFs2"),Os=Symbol("isReusable"),P=Symbol("makeFs"),Ts=Symbol("file"),xs=Symbol("directory"),gi=Symbol("link"),Ar=Symbol("symlink"),Ir=Symbol("hardlink"),Re=Symbol("ensureNoSymlink"),Cr=Symbol("unsupported"),Fr=Symbol("checkPath"),Rs=Symbol("stripAbsolutePath"),yt=Symbol("mkdir"),O=Symbol("onError"),Ri=Symbol("pending"),kr=Symbol("pend"),$t=Symbol("unpend"),gs=Symbol("ended"),bs=Symbol("maybeClose"),Ls=Symbol("skip"),ge=Symbol("doChown"),be=Symbol("uid"),_e=Symbol("gid"),Oe=Symbol("checkedCwd"),fo=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,Te=fo==="win32",uo=1024,mo=(s,t)=>{if(!Te)return external_node_fs_namespaceObject.unlink(s,t);let e=s+".DELETE."+(0,external_node_crypto_.randomBytes)(16).toString("hex");external_node_fs_namespaceObject.rename(s,e,i=>{if(i)return t(i);external_node_fs_namespaceObject.unlink(e,t)})},po=s=>{if(!Te)return external_node_fs_namespaceObject.unlinkSync(s);let t=s+".DELETE."+(0,external_node_crypto_.randomBytes)(16).toString("hex");external_node_fs_namespaceObject.renameSync(s,t),external_node_fs_namespaceObject.unlinkSync(t)},vr=(s,t,e)=>s!==void 0&&s===s>>>0?s:t!==void 0&&t===t>>>0?t:e,Xt=class extends rt{[gs]=!1;[Oe]=!1;[Ri]=0;reservations=new yi;transform;writable=!0;readable=!1;uid;gid;setOwner;preserveOwner;processGid;processUid;maxDepth;forceChown;win32;newer;keep;noMtime;preservePaths;unlink;cwd;strip;processUmask;umask;dmode;fmode;chmod;constructor(t={}){if(t.ondone=()=>{this[gs]=!0,this[bs]()},super(t),this.transform=t.transform,this.chmod=!!t.chmod,typeof t.uid=="number"||typeof t.gid=="number"){if(typeof t.uid!="number"||typeof t.gid!="number")throw new TypeError("cannot set owner without number uid and gid");if(t.preserveOwner)throw new TypeError("cannot preserve owner in archive and also set owner explicitly");this.uid=t.uid,this.gid=t.gid,this.setOwner=!0}else this.uid=void 0,this.gid=void 0,this.setOwner=!1;this.preserveOwner=t.preserveOwner===void 0&&typeof t.uid!="number"?process.getuid?.()===0:!!t.preserveOwner,this.processUid=(this.preserveOwner||this.setOwner)&&process.getuid?process.getuid():void 0,this.processGid=(this.preserveOwner||this.setOwner)&&process.getgid?process.getgid():void 0,this.maxDepth=typeof t.maxDepth=="number"?t.maxDepth:uo,this.forceChown=t.forceChown===!0,this.win32=!!t.win32||Te,this.newer=!!t.newer,this.keep=!!t.keep,this.noMtime=!!t.noMtime,this.preservePaths=!!t.preservePaths,this.unlink=!!t.unlink,this.cwd=f(external_node_path_namespaceObject.resolve(t.cwd||process.cwd())),this.strip=Number(t.strip)||0,this.processUmask=this.chmod?typeof t.processUmask=="number"?t.processUmask:Lr():0,this.umask=typeof t.umask=="number"?t.umask:this.processUmask,this.dmode=t.dmode||511&~this.umask,this.fmode=t.fmode||438&~this.umask,this.on("entry",e=>this[Dr](e))}warn(t,e,i={}){return(t==="TAR_BAD_ARCHIVE"||t==="TAR_ABORT")&&(i.recoverable=!1),super.warn(t,e,i)}[bs](){this[gs]&&this[Ri]===0&&(this.emit("prefinish"),this.emit("finish"),this.emit("end"))}[Rs](t,e){let i=t[e],{type:r}=t;if(!i||this.preservePaths)return!0;let[n,o]=ce(i),h=o.replaceAll(/\\/g,"/").split("/");if(h.includes("..")||Te&&/^[a-z]:\.\.$/i.test(h[0]??"")){if(e==="path"||r==="Link")return this.warn("TAR_ENTRY_ERROR",`${e} contains '..'`,{entry:t,[e]:i}),!1;let a=external_node_path_namespaceObject.posix.dirname(t.path),l=external_node_path_namespaceObject.posix.normalize(external_node_path_namespaceObject.posix.join(a,h.join("/")));if(l.startsWith("../")||l==="..")return this.warn("TAR_ENTRY_ERROR",`${e} escapes extraction directory`,{entry:t,[e]:i}),!1}return n&&(t[e]=String(o),this.warn("TAR_ENTRY_INFO",`stripping ${n} from absolute ${e}`,{entry:t,[e]:i})),!0}[Fr](t){let e=f(t.path),i=e.split("/");if(this.strip){if(i.length<this.strip)return!1;if(t.type==="Link"){let r=f(String(t.linkpath)).split("/");if(r.length>=this.strip)t.linkpath=r.slice(this.strip).join("/");else return!1}i.splice(0,this.strip),t.path=i.join("/")}if(isFinite(this.maxDepth)&&i.length>this.maxDepth)return this.warn("TAR_ENTRY_ERROR","path excessively deep",{entry:t,path:e,depth:i.length,maxDepth:this.maxDepth}),!1;if(!this[Rs](t,"path")||!this[Rs](t,"linkpath"))return!1;if(t.absolute=external_node_path_namespaceObject.isAbsolute(t.path)?f(external_node_path_namespaceObject.resolve(t.path)):f(external_node_path_namespaceObject.resolve(this.cwd,t.path)),!this.preservePaths&&typeof t.absolute=="string"&&t.absolute.indexOf(this.cwd+"/")!==0&&t.absolute!==this.cwd)return this.warn("TAR_ENTRY_ERROR","path escaped extraction target",{entry:t,path:f(t.path),resolvedPath:t.absolute,cwd:this.cwd}),!1;if(t.absolute===this.cwd&&t.type!=="Directory"&&t.type!=="GNUDumpDir")return!1;if(this.win32){let{root:r}=external_node_path_namespaceObject.win32.parse(String(t.absolute));t.absolute=r+ts(String(t.absolute).slice(r.length));let{root:n}=external_node_path_namespaceObject.win32.parse(t.path);t.path=n+ts(t.path.slice(n.length))}return!0}[Dr](t){if(!this[Fr](t))return t.resume();switch(external_node_assert_.equal(typeof t.absolute,"string"),t.type){case"Directory":case"GNUDumpDir":t.mode&&(t.mode=t.mode|448);case"File":case"OldFile":case"ContiguousFile":case"Link":case"SymbolicLink":return this[_s](t);default:return this[Cr](t)}}[O](t,e){t.name==="CwdError"?this.emit("error",t):(this.warn("TAR_ENTRY_ERROR",t,{entry:e}),this[$t](),e.resume())}[yt](t,e,i){gr(f(t),{uid:this.uid,gid:this.gid,processUid:this.processUid,processGid:this.processGid,umask:this.processUmask,preserve:this.preservePaths,unlink:this.unlink,cwd:this.cwd,mode:e},i)}[ge](t){return this.forceChown||this.preserveOwner&&(typeof t.uid=="number"&&t.uid!==this.processUid||typeof t.gid=="number"&&t.gid!==this.processGid)||typeof this.uid=="number"&&this.uid!==this.processUid||typeof this.gid=="number"&&this.gid!==this.processGid}[be](t){return vr(this.uid,t.uid,this.processUid)}[_e](t){return vr(this.gid,t.gid,this.processGid)}[Ts](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.fmode,r=new et(String(t.absolute),{flags:ms(t.size),mode:i,autoClose:!1});r.on("error",a=>{r.fd&&external_node_fs_namespaceObject.close(r.fd,()=>{}),r.write=()=>!0,this[O](a,t),e()});let n=1,o=a=>{if(a){r.fd&&external_node_fs_namespaceObject.close(r.fd,()=>{}),this[O](a,t),e();return}--n===0&&r.fd!==void 0&&external_node_fs_namespaceObject.close(r.fd,l=>{l?this[O](l,t):this[$t](),e()})};r.on("finish",()=>{let a=String(t.absolute),l=r.fd;if(typeof l=="number"&&t.mtime&&!this.noMtime){n++;let c=t.atime||new Date,d=t.mtime;external_node_fs_namespaceObject.futimes(l,c,d,y=>y?external_node_fs_namespaceObject.utimes(a,c,d,T=>o(T&&y)):o())}if(typeof l=="number"&&this[ge](t)){n++;let c=this[be](t),d=this[_e](t);typeof c=="number"&&typeof d=="number"&&external_node_fs_namespaceObject.fchown(l,c,d,y=>y?external_node_fs_namespaceObject.chown(a,c,d,T=>o(T&&y)):o())}o()});let h=this.transform&&this.transform(t)||t;h!==t&&(h.on("error",a=>{this[O](a,t),e()}),t.pipe(h)),h.pipe(r)}[xs](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.dmode;this[yt](String(t.absolute),i,r=>{if(r){this[O](r,t),e();return}let n=1,o=()=>{--n===0&&(e(),this[$t](),t.resume())};t.mtime&&!this.noMtime&&(n++,external_node_fs_namespaceObject.utimes(String(t.absolute),t.atime||new Date,t.mtime,o)),this[ge](t)&&(n++,external_node_fs_namespaceObject.chown(String(t.absolute),Number(this[be](t)),Number(this[_e](t)),o)),o()})}[Cr](t){t.unsupported=!0,this.warn("TAR_ENTRY_UNSUPPORTED",`unsupported entry type: ${t.type}`,{entry:t}),t.resume()}[Ar](t,e){let i=f(external_node_path_namespaceObject.relative(this.cwd,external_node_path_namespaceObject.resolve(external_node_path_namespaceObject.dirname(String(t.absolute)),String(t.linkpath)))).split("/");this[Re](t,this.cwd,i,()=>this[gi](t,String(t.linkpath),"symlink",e),r=>{this[O](r,t),e()})}[Ir](t,e){let i=f(external_node_path_namespaceObject.resolve(this.cwd,String(t.linkpath))),r=f(String(t.linkpath)).split("/");this[Re](t,this.cwd,r,()=>this[gi](t,i,"link",e),n=>{this[O](n,t),e()})}[Re](t,e,i,r,n){let o=i.shift();if(this.preservePaths||o===void 0)return r();let h=external_node_path_namespaceObject.resolve(e,o);external_node_fs_namespaceObject.lstat(h,(a,l)=>{if(a)return r();if(l?.isSymbolicLink())return n(new St(h,external_node_path_namespaceObject.resolve(h,i.join("/"))));this[Re](t,h,i,r,n)})}[kr](){this[Ri]++}[$t](){this[Ri]--,this[bs]()}[Ls](t){this[$t](),t.resume()}[Os](t,e){return t.type==="File"&&!this.unlink&&e.isFile()&&e.nlink<=1&&!Te}[_s](t){this[kr]();let e=[t.path];t.linkpath&&e.push(t.linkpath),this.reservations.reserve(e,i=>this[Nr](t,i))}[Nr](t,e){let i=h=>{e(h)},r=()=>{this[yt](this.cwd,this.dmode,h=>{if(h){this[O](h,t),i();return}this[Oe]=!0,n()})},n=()=>{if(t.absolute!==this.cwd){let h=f(external_node_path_namespaceObject.dirname(String(t.absolute)));if(h!==this.cwd)return this[yt](h,this.dmode,a=>{if(a){this[O](a,t),i();return}o()})}o()},o=()=>{external_node_fs_namespaceObject.lstat(String(t.absolute),(h,a)=>{if(a&&(this.keep||this.newer&&a.mtime>(t.mtime??a.mtime))){this[Ls](t),i();return}if(h||this[Os](t,a))return this[P](null,t,i);if(a.isDirectory()){if(t.type==="Directory"){let l=this.chmod&&t.mode&&(a.mode&4095)!==t.mode,c=d=>this[P](d??null,t,i);return l?external_node_fs_namespaceObject.chmod(String(t.absolute),Number(t.mode),c):c()}if(t.absolute!==this.cwd)return external_node_fs_namespaceObject.rmdir(String(t.absolute),l=>this[P](l??null,t,i))}if(t.absolute===this.cwd)return this[P](null,t,i);mo(String(t.absolute),l=>this[P](l??null,t,i))})};this[Oe]?n():r()}[P](t,e,i){if(t){this[O](t,e),i();return}switch(e.type){case"File":case"OldFile":case"ContiguousFile":return this[Ts](e,i);case"Link":return this[Ir](e,i);case"SymbolicLink":return this[Ar](e,i);case"Directory":case"GNUDumpDir":return this[xs](e,i)}}[gi](t,e,i,r){external_node_fs_namespaceObject[i](e,String(t.absolute),n=>{n?this[O](n,t):(this[$t](),t.resume()),r()})}},ye=s=>{try{return[null,s()]}catch(t){return[t,null]}},xe=class extends Xt{sync=!0;[P](t,e){return super[P](t,e,()=>{})}[_s](t){if(!this[Oe]){let n=this[yt](this.cwd,this.dmode);if(n)return this[O](n,t);this[Oe]=!0}if(t.absolute!==this.cwd){let n=f(external_node_path_namespaceObject.dirname(String(t.absolute)));if(n!==this.cwd){let o=this[yt](n,this.dmode);if(o)return this[O](o,t)}}let[e,i]=ye(()=>external_node_fs_namespaceObject.lstatSync(String(t.absolute)));if(i&&(this.keep||this.newer&&i.mtime>(t.mtime??i.mtime)))return this[Ls](t);if(e||this[Os](t,i))return this[P](null,t);if(i.isDirectory()){if(t.type==="Directory"){let o=this.chmod&&t.mode&&(i.mode&4095)!==t.mode,[h]=o?ye(()=>{external_node_fs_namespaceObject.chmodSync(String(t.absolute),Number(t.mode))}):[];return this[P](h,t)}let[n]=ye(()=>external_node_fs_namespaceObject.rmdirSync(String(t.absolute)));this[P](n,t)}let[r]=t.absolute===this.cwd?[]:ye(()=>po(String(t.absolute)));this[P](r,t)}[Ts](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.fmode,r=h=>{let a;try{external_node_fs_namespaceObject.closeSync(n)}catch(l){a=l}(h||a)&&this[O](h||a,t),e()},n;try{n=external_node_fs_namespaceObject.openSync(String(t.absolute),ms(t.size),i)}catch(h){return r(h)}let o=this.transform&&this.transform(t)||t;o!==t&&(o.on("error",h=>this[O](h,t)),t.pipe(o)),o.on("data",h=>{try{external_node_fs_namespaceObject.writeSync(n,h,0,h.length)}catch(a){r(a)}}),o.on("end",()=>{let h=null;if(t.mtime&&!this.noMtime){let a=t.atime||new Date,l=t.mtime;try{external_node_fs_namespaceObject.futimesSync(n,a,l)}catch(c){try{external_node_fs_namespaceObject.utimesSync(String(t.absolute),a,l)}catch{h=c}}}if(this[ge](t)){let a=this[be](t),l=this[_e](t);try{external_node_fs_namespaceObject.fchownSync(n,Number(a),Number(l))}catch(c){try{external_node_fs_namespaceObject.chownSync(String(t.absolute),Number(a),Number(l))}catch{h=h||c}}}r(h)})}[xs](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.dmode,r=this[yt](String(t.absolute),i);if(r){this[O](r,t),e();return}if(t.mtime&&!this.noMtime)try{external_node_fs_namespaceObject.utimesSync(String(t.absolute),t.atime||new Date,t.mtime)}catch{}if(this[ge](t))try{external_node_fs_namespaceObject.chownSync(String(t.absolute),Number(this[be](t)),Number(this[_e](t)))}catch{}e(),t.resume()}[yt](t,e){try{return _r(f(t),{uid:this.uid,gid:this.gid,processUid:this.processUid,processGid:this.processGid,umask:this.processUmask,preserve:this.preservePaths,unlink:this.unlink,cwd:this.cwd,mode:e})}catch(i){return i}}[Re](t,e,i,r,n){if(this.preservePaths||i.length===0)return r();let o=e;for(let h of i){o=external_node_path_namespaceObject.resolve(o,h);let[a,l]=ye(()=>external_node_fs_namespaceObject.lstatSync(o));if(a)return r();if(l.isSymbolicLink())return n(new St(o,external_node_path_namespaceObject.resolve(e,i.join("/"))))}r()}[gi](t,e,i,r){let n=`${i}Sync`;try{external_node_fs_namespaceObject[n](e,String(t.absolute)),r(),t.resume()}catch(o){return this[O](o,t)}}};var Eo=s=>{let t=new xe(s),e=s.file,i=external_node_fs_namespaceObject.statSync(e),r=s.maxReadSize||16*1024*1024;new Be(e,{readSize:r,size:i.size}).pipe(t)},wo=(s,t)=>{let e=new Xt(s),i=s.maxReadSize||16*1024*1024,r=s.file;return new Promise((o,h)=>{e.on("error",h),e.on("close",o),external_node_fs_namespaceObject.stat(r,(a,l)=>{if(a)h(a);else{let c=new _t(r,{readSize:i,size:l.size});c.on("error",h),c.pipe(e)}})})},So=K(Eo,wo,s=>new xe(s),s=>new Xt(s),(s,t)=>{t?.length&&Qi(s,t)});var yo=(s,t)=>{let e=new kt(s),i=!0,r,n;try{try{r=external_node_fs_namespaceObject.openSync(s.file,"r+")}catch(a){if(a?.code==="ENOENT")r=external_node_fs_namespaceObject.openSync(s.file,"w+");else throw a}let o=external_node_fs_namespaceObject.fstatSync(r),h=Buffer.alloc(512);t:for(n=0;n<o.size;n+=512){for(let c=0,d=0;c<512;c+=d){if(d=external_node_fs_namespaceObject.readSync(r,h,c,h.length-c,n+c),n===0&&h[0]===31&&h[1]===139)throw new Error("cannot append to compressed archives");if(!d)break t}let a=new F(h);if(!a.cksumValid)break;let l=512*Math.ceil((a.size||0)/512);if(n+l+512>o.size)break;n+=l,s.mtimeCache&&a.mtime&&s.mtimeCache.set(String(a.path),a.mtime)}i=!1,Ro(s,e,n,r,t)}finally{if(i)try{external_node_fs_namespaceObject.closeSync(r)}catch{}}},Ro=(s,t,e,i,r)=>{let n=new Wt(s.file,{fd:i,start:e});t.pipe(n),bo(t,r)},go=(s,t)=>{t=Array.from(t);let e=new wt(s),i=(n,o,h)=>{let a=(T,D)=>{T?external_node_fs_namespaceObject.close(n,E=>h(T)):h(null,D)},l=0;if(o===0)return a(null,0);let c=0,d=Buffer.alloc(512),y=(T,D)=>{if(T||D===void 0)return a(T);if(c+=D,c<512&&D)return external_node_fs_namespaceObject.read(n,d,c,d.length-c,l+c,y);if(l===0&&d[0]===31&&d[1]===139)return a(new Error("cannot append to compressed archives"));if(c<512)return a(null,l);let E=new F(d);if(!E.cksumValid)return a(null,l);let x=512*Math.ceil((E.size??0)/512);if(l+x+512>o||(l+=x+512,l>=o))return a(null,l);s.mtimeCache&&E.mtime&&s.mtimeCache.set(String(E.path),E.mtime),c=0,external_node_fs_namespaceObject.read(n,d,0,512,l,y)};external_node_fs_namespaceObject.read(n,d,0,512,l,y)};return new Promise((n,o)=>{e.on("error",o);let h="r+",a=(l,c)=>{if(l&&l.code==="ENOENT"&&h==="r+")return h="w+",external_node_fs_namespaceObject.open(s.file,h,a);if(l||!c)return o(l);external_node_fs_namespaceObject.fstat(c,(d,y)=>{if(d)return external_node_fs_namespaceObject.close(c,()=>o(d));i(c,y.size,(T,D)=>{if(T)return o(T);let E=new et(s.file,{fd:c,start:D});e.pipe(E),E.on("error",o),E.on("close",n),_o(e,t)})})};external_node_fs_namespaceObject.open(s.file,h,a)})},bo=(s,t)=>{t.forEach(e=>{e.charAt(0)==="@"?Ct({file:external_node_path_namespaceObject.resolve(s.cwd,e.slice(1)),sync:!0,noResume:!0,onReadEntry:i=>s.add(i)}):s.add(e)}),s.end()},_o=async(s,t)=>{for(let e of t)e.charAt(0)==="@"?await Ct({file:external_node_path_namespaceObject.resolve(String(s.cwd),e.slice(1)),noResume:!0,onReadEntry:i=>s.add(i)}):s.add(e);s.end()},vt=K(yo,go,()=>{throw new TypeError("file is required")},()=>{throw new TypeError("file is required")},(s,t)=>{if(!Bs(s))throw new TypeError("file is required");if(s.gzip||s.brotli||s.zstd||s.file.endsWith(".br")||s.file.endsWith(".tbr"))throw new TypeError("cannot append to compressed archives");if(!t?.length)throw new TypeError("no paths specified to add/replace")});var Oo=K(vt.syncFile,vt.asyncFile,vt.syncNoFile,vt.asyncNoFile,(s,t=[])=>{vt.validate?.(s,t),To(s)}),To=s=>{let t=s.filter;s.mtimeCache||(s.mtimeCache=new Map),s.filter=t?(e,i)=>t(e,i)&&!((s.mtimeCache?.get(e)??i.mtime??0)>(i.mtime??0)):(e,i)=>!((s.mtimeCache?.get(e)??i.mtime??0)>(i.mtime??0))};
+//# sourceMappingURL=index.min.js.map
 
 ;// CONCATENATED MODULE: ./src/go/gosum.ts
 /**
@@ -98530,15 +98577,15 @@ function gosum_unescapeModulePath(p) {
 /** The `h1:` hash of a single go.mod file, as go.sum records it for `<v>/go.mod` lines. */
 function gosum_goModHash(content) {
     const data = typeof content === 'string' ? Buffer.from(content) : content;
-    const fileSum = createHash('sha256').update(data).digest('hex');
+    const fileSum = (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
     const summary = `${fileSum}  go.mod\n`;
-    return 'h1:' + createHash('sha256').update(summary).digest('base64');
+    return 'h1:' + (0,external_node_crypto_.createHash)('sha256').update(summary).digest('base64');
 }
 /**
  * The `h1:` hash of a module tree (golang.org/x/mod/sumdb/dirhash Hash1):
  * sha256 over sorted lines `<hex sha256 of file>  <prefix>/<name>\n`.
  */
-function hash1(files) {
+function gosum_hash1(files) {
     const sorted = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const h = createHash('sha256');
     for (const f of sorted) {
@@ -98547,6 +98594,2084 @@ function hash1(files) {
         h.update(`${f.sha256hex}  ${f.name}\n`);
     }
     return 'h1:' + h.digest('base64');
+}
+
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./src/verify/dirhash.ts
+/**
+ * Go's module hashes (golang.org/x/mod/sumdb/dirhash): the `h1:` of a module
+ * tree on disk (HashDir) and of a module zip's content (HashZip), plus a small
+ * worker pool that hashes zips off the main thread while an archive extracts.
+ */
+
+
+
+
+
+
+/**
+ * Go's Hash1: sha256 over the lines `<hex sha256>  <name>\n` sorted by name.
+ *
+ * Go sorts the names as byte strings (UTF-8). JavaScript's `<` compares UTF-16
+ * code units, which orders characters above U+FFFF before U+E000..U+FFFF, so
+ * the names are compared as UTF-8 bytes here (src/go/gosum.ts's hash1 does
+ * not, and differs for such names).
+ */
+function dirhash_hash1(files) {
+    const keyed = files.map((f) => {
+        if (f.name.includes('\n'))
+            throw new Error(`dirhash: file name with a newline is not allowed: ${JSON.stringify(f.name)}`);
+        return { key: Buffer.from(f.name, 'utf8'), f };
+    });
+    keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    for (const { f } of keyed)
+        h.update(`${f.sha256hex}  ${f.name}\n`);
+    return 'h1:' + h.digest('base64');
+}
+function sha256hex(data) {
+    return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+}
+/** Files at or below this size are read in one call; larger ones stream. */
+const WHOLE_READ_LIMIT = (/* unused pure expression or super */ null && (8 << 20));
+/**
+ * Opens a file for reading only if it is a regular file. O_NOFOLLOW and
+ * O_NONBLOCK: a symlink or fifo (perhaps swapped in after listing) fails here
+ * instead of being followed or blocking forever (both flags are 0 on Windows).
+ */
+async function openRegular(file) {
+    const { O_RDONLY = 0, O_NOFOLLOW = 0, O_NONBLOCK = 0 } = fs.constants;
+    let handle;
+    try {
+        handle = await fs.open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    }
+    catch (e) {
+        if (e.code === 'ELOOP')
+            throw new Error(`dirhash: ${file} is a symbolic link`, { cause: e });
+        throw e;
+    }
+    const st = await handle.stat();
+    if (!st.isFile()) {
+        await handle.close();
+        throw new Error(`dirhash: ${file} is not a regular file`);
+    }
+    return handle;
+}
+/** A regular file's bytes; throws for symlinks, fifos, devices (see openRegular). */
+async function dirhash_readRegularFile(file) {
+    const handle = await openRegular(file);
+    try {
+        return await handle.readFile();
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** sha256 of one file's bytes, refusing anything that is not a regular file. */
+async function hashFile(file) {
+    const handle = await openRegular(file);
+    try {
+        const st = await handle.stat();
+        if (st.size <= WHOLE_READ_LIMIT)
+            return sha256hex(await handle.readFile());
+        const h = createHash('sha256');
+        const buf = Buffer.allocUnsafe(1 << 20);
+        for (;;) {
+            const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+            if (bytesRead === 0)
+                break;
+            h.update(buf.subarray(0, bytesRead));
+        }
+        return h.digest('hex');
+    }
+    finally {
+        await handle.close();
+    }
+}
+/**
+ * A counting semaphore: bounds how many files are open at once when many
+ * trees are hashed in parallel.
+ */
+class dirhash_Limiter {
+    max;
+    active = 0;
+    waiting = [];
+    constructor(max) {
+        this.max = max;
+    }
+    async run(fn) {
+        // A finishing task hands its slot straight to the next waiter.
+        if (this.active >= this.max)
+            await new Promise((r) => this.waiting.push(r));
+        else
+            this.active++;
+        try {
+            return await fn();
+        }
+        finally {
+            const next = this.waiting.shift();
+            if (next)
+                next();
+            else
+                this.active--;
+        }
+    }
+}
+const defaultReadLimiter = new dirhash_Limiter(16);
+/** Relative paths (forward slashes) of every non-directory under dir. */
+async function listFiles(dir, rel, out) {
+    const entries = await fs.readdir(rel === '' ? dir : path.join(dir, rel), {
+        withFileTypes: true,
+    });
+    await Promise.all(entries.map(async (e) => {
+        const child = rel === '' ? e.name : `${rel}/${e.name}`;
+        if (e.isDirectory())
+            await listFiles(dir, child, out);
+        else if (e.isFile())
+            out.push(child);
+        else
+            throw new Error(`dirhash: ${path.join(dir, child)} is ${e.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}: Go's extraction never creates one, so the tree was changed`);
+    }));
+}
+/**
+ * Go's HashDir(dir, prefix, Hash1): every file under dir named
+ * `<prefix>/<relative path>` with forward slashes. Go would follow a symlink
+ * and hash its target; Go's own extraction never creates one, so a tree that
+ * holds one (or a device, a socket) was tampered with and this throws, naming it.
+ */
+async function hashDirOnDisk(dir, prefix, limiter = defaultReadLimiter) {
+    return dirhash_hash1(await dirhash_dirDigests(dir, prefix, limiter));
+}
+/** The lines HashDir hashes: each file under dir as `<prefix>/<rel>` with its sha256. */
+async function dirhash_dirDigests(dir, prefix, limiter = defaultReadLimiter) {
+    const rels = [];
+    await listFiles(dir, '', rels);
+    return Promise.all(rels.map(async (rel) => ({
+        name: `${prefix}/${rel}`,
+        sha256hex: await limiter.run(() => hashFile(path.join(dir, ...rel.split('/')))),
+    })));
+}
+/**
+ * Go's HashZip over an in-memory zip: every entry's name and the sha256 of its
+ * inflated content (stored or deflate; zip64 included). Self-contained (no
+ * imports, no closures) because its source text also runs in a worker.
+ * Go's reader also checks each entry's CRC-32; here a damaged entry shows up as
+ * a different hash or an inflate/size error instead.
+ */
+function zipHashCore(buf, deps) {
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const u16 = (o) => dv.getUint16(o, true);
+    const u32 = (o) => dv.getUint32(o, true);
+    const u64 = (o) => Number(dv.getBigUint64(o, true));
+    const fail = (why) => {
+        throw new Error(`zip: ${why}`);
+    };
+    let eocd = -1;
+    for (let i = buf.length - 22; i >= 0 && i >= buf.length - 22 - 0xffff; i--) {
+        if (u32(i) === 0x06054b50) {
+            eocd = i;
+            break;
+        }
+    }
+    if (eocd < 0)
+        fail('no end of central directory record (not a zip file)');
+    let count = u16(eocd + 10);
+    let cdOffset = u32(eocd + 16);
+    if ((count === 0xffff || cdOffset === 0xffffffff) &&
+        eocd >= 20 &&
+        u32(eocd - 20) === 0x07064b50) {
+        const z64 = u64(eocd - 20 + 8);
+        if (z64 + 56 > buf.length || u32(z64) !== 0x06064b50)
+            fail('bad zip64 end record');
+        count = u64(z64 + 32);
+        cdOffset = u64(z64 + 48);
+    }
+    const names = [];
+    const content = new Map();
+    const decoder = new TextDecoder('utf-8');
+    let p = cdOffset;
+    for (let n = 0; n < count; n++) {
+        if (p + 46 > buf.length || u32(p) !== 0x02014b50)
+            fail(`bad central directory entry ${n}`);
+        const method = u16(p + 10);
+        let csize = u32(p + 20);
+        let usize = u32(p + 24);
+        const nameLen = u16(p + 28);
+        const extraLen = u16(p + 30);
+        const commentLen = u16(p + 32);
+        let local = u32(p + 42);
+        const name = decoder.decode(buf.subarray(p + 46, p + 46 + nameLen));
+        let e = p + 46 + nameLen;
+        const extraEnd = e + extraLen;
+        while (e + 4 <= extraEnd) {
+            const id = u16(e);
+            const size = u16(e + 2);
+            if (id === 0x0001) {
+                let q = e + 4;
+                if (usize === 0xffffffff) {
+                    usize = u64(q);
+                    q += 8;
+                }
+                if (csize === 0xffffffff) {
+                    csize = u64(q);
+                    q += 8;
+                }
+                if (local === 0xffffffff)
+                    local = u64(q);
+            }
+            e += 4 + size;
+        }
+        names.push(name);
+        content.set(name, { method, csize, usize, local });
+        p = extraEnd + commentLen;
+    }
+    const files = names.map((name) => {
+        const f = content.get(name);
+        if (f.local + 30 > buf.length || u32(f.local) !== 0x04034b50)
+            fail(`bad local header for ${name}`);
+        const start = f.local + 30 + u16(f.local + 26) + u16(f.local + 28);
+        if (start + f.csize > buf.length)
+            fail(`entry ${name} runs past the end of the zip`);
+        const raw = buf.subarray(start, start + f.csize);
+        let data;
+        if (f.method === 0)
+            data = raw;
+        else if (f.method === 8)
+            data = deps.inflateRaw(raw);
+        else
+            data = fail(`entry ${name} uses unsupported compression method ${f.method}`);
+        if (data.length !== f.usize)
+            fail(`entry ${name} has ${data.length} bytes, header says ${f.usize}`);
+        return { name, sha256hex: deps.sha256hex(data) };
+    });
+    return deps.hash1(files);
+}
+const mainThreadDeps = {
+    inflateRaw: (d) => external_node_zlib_.inflateRawSync(d),
+    sha256hex,
+    hash1: dirhash_hash1,
+};
+/** Go's HashZip of a zip held in memory. Throws `zip: ...` for a damaged zip. */
+function hashZipBuffer(buf) {
+    return zipHashCore(buf, mainThreadDeps);
+}
+/**
+ * The worker's source: node built-ins only, so the single-file ncc bundle
+ * needs no extra file on disk. zipHashCore's text is reused as is (it uses no
+ * imports, which bundlers rename); hash1 and sha256hex are restated in plain
+ * JavaScript for the same reason, and tests compare both threads' results.
+ * `__name` is a no-op stand-in for the helper esbuild (tsx) inserts into
+ * function bodies it compiles with keepNames.
+ */
+function workerSource() {
+    return `
+const { parentPort } = require('node:worker_threads');
+const zlib = require('node:zlib');
+const { createHash } = require('node:crypto');
+const __name = (f) => f;
+const sha256hex = (d) => createHash('sha256').update(d).digest('hex');
+const hash1 = (files) => {
+  const keyed = files.map((f) => {
+    if (f.name.includes('\\n')) throw new Error('dirhash: file name with a newline is not allowed: ' + JSON.stringify(f.name));
+    return { key: Buffer.from(f.name, 'utf8'), f };
+  });
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  const h = createHash('sha256');
+  for (const { f } of keyed) h.update(f.sha256hex + '  ' + f.name + '\\n');
+  return 'h1:' + h.digest('base64');
+};
+const zipHashCore = ${zipHashCore.toString()};
+const deps = { inflateRaw: (d) => zlib.inflateRawSync(d), sha256hex, hash1 };
+parentPort.on('message', ({ id, buf }) => {
+  try {
+    parentPort.postMessage({ id, h1: zipHashCore(buf, deps) });
+  } catch (e) {
+    parentPort.postMessage({ id, error: String(e && e.message ? e.message : e) });
+  }
+});
+`;
+}
+/** Workers a machine can spare for zip hashing while the main thread extracts. */
+function defaultZipWorkers() {
+    const cpus = typeof external_node_os_namespaceObject.availableParallelism === 'function' ? external_node_os_namespaceObject.availableParallelism() : external_node_os_namespaceObject.cpus().length;
+    return Math.max(1, Math.min(4, cpus - 1));
+}
+/**
+ * A few worker threads that compute HashZip, so inflating zips overlaps the
+ * extraction's own work. With `size` 0 it hashes on the calling thread.
+ * Buffers are transferred when they own their memory, copied otherwise.
+ */
+class dirhash_ZipHashPool {
+    size;
+    workers = [];
+    idle = [];
+    queue = [];
+    running = new Map();
+    nextId = 0;
+    closed = false;
+    constructor(size = defaultZipWorkers()) {
+        this.size = size;
+        const source = size > 0 ? workerSource() : '';
+        for (let i = 0; i < size; i++) {
+            const w = new external_node_worker_threads_.Worker(source, { eval: true });
+            w.on('message', (m) => this.done(w, m));
+            w.on('error', (e) => this.crashed(w, e));
+            this.workers.push(w);
+            this.idle.push(w);
+        }
+    }
+    /**
+     * Hashes a zip. With `transfer` the buffer's memory moves to the worker (no
+     * copy) when the view covers all of it; the caller must not use it again.
+     * Never transfer a view into memory someone else still reads (stream chunks).
+     */
+    hash(buf, transfer = false) {
+        if (this.closed)
+            return Promise.reject(new Error('ZipHashPool is closed'));
+        if (this.size === 0) {
+            try {
+                return Promise.resolve(hashZipBuffer(buf));
+            }
+            catch (e) {
+                return Promise.reject(e);
+            }
+        }
+        return new Promise((resolve, reject) => {
+            this.queue.push({ id: this.nextId++, buf, transfer, resolve, reject });
+            this.pump();
+        });
+    }
+    pump() {
+        while (this.idle.length > 0 && this.queue.length > 0) {
+            const w = this.idle.pop();
+            const job = this.queue.shift();
+            this.running.set(w, job);
+            const owns = job.transfer &&
+                job.buf.byteOffset === 0 &&
+                job.buf.byteLength === job.buf.buffer.byteLength;
+            // A copy of its own (Buffer#slice would share memory, and transferring it would detach the owner's).
+            const buf = owns ? job.buf : new Uint8Array(job.buf);
+            w.postMessage({ id: job.id, buf }, [buf.buffer]);
+        }
+    }
+    done(w, m) {
+        const job = this.running.get(w);
+        this.running.delete(w);
+        this.idle.push(w);
+        if (job && job.id === m.id) {
+            if (m.h1 !== undefined)
+                job.resolve(m.h1);
+            else
+                job.reject(new Error(m.error ?? 'zip hashing failed'));
+        }
+        this.pump();
+    }
+    crashed(w, e) {
+        const job = this.running.get(w);
+        this.running.delete(w);
+        job?.reject(e);
+        const i = this.workers.indexOf(w);
+        if (i >= 0)
+            this.workers.splice(i, 1);
+        if (this.workers.length === 0) {
+            for (const j of this.queue.splice(0))
+                j.reject(e);
+        }
+    }
+    async close() {
+        this.closed = true;
+        for (const j of this.queue.splice(0))
+            j.reject(new Error('ZipHashPool closed'));
+        await Promise.all(this.workers.map((w) => w.terminate()));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cache/archive.ts
+/**
+ * Confined, streaming extraction of a module cache archive (as @actions/cache's
+ * saveCache makes them: GNU tar --posix, zstd or gzip, paths relative to the
+ * module cache root) into an EMPTY directory, hashing every module file as it
+ * streams through so that verification against go.sum needs no second read.
+ *
+ * Unlike `tar -xP`, every member is checked before anything is written for it:
+ * only regular files and directories, no absolute names, no `..`, nothing that
+ * resolves outside the destination. Directories and files are created by this
+ * code alone (no links are ever made), so no member can be redirected through
+ * an earlier one.
+ */
+
+
+
+
+
+
+
+
+
+/** The archive holds a member this extractor will not write (or is not a valid tar). */
+class ArchiveRejected extends Error {
+    member;
+    why;
+    constructor(member, why) {
+        super(`cache archive rejected: ${member === '' ? '(archive)' : JSON.stringify(member)}: ${why}`);
+        this.member = member;
+        this.why = why;
+        this.name = 'ArchiveRejected';
+    }
+}
+// ---------------------------------------------------------------------------
+// Pure rules: member names and where a file belongs in the module cache.
+/**
+ * Normalises a member name to a relative path with forward slashes (`''` for
+ * the archive root `./`), or throws ArchiveRejected saying why it may not be
+ * extracted.
+ */
+function memberPath(name) {
+    const reject = (why) => {
+        throw new ArchiveRejected(name, why);
+    };
+    if (name.includes('\0'))
+        reject('name contains a NUL byte');
+    if (name.includes('\\'))
+        reject('name contains a backslash');
+    if (/^[A-Za-z]:/.test(name))
+        reject('name starts with a drive letter');
+    if (name.startsWith('/'))
+        reject('absolute name');
+    const segments = name.split('/').filter((s) => s !== '' && s !== '.');
+    if (segments.includes('..'))
+        reject('name contains a ".." segment');
+    return segments.join('/');
+}
+/** Resolves a normalised member path under dest, re-checking confinement. */
+function confinedPath(dest, rel, member) {
+    const root = external_node_path_namespaceObject.resolve(dest);
+    const abs = external_node_path_namespaceObject.resolve(root, ...(rel === '' ? [] : rel.split('/')));
+    if (abs !== root && !abs.startsWith(root + external_node_path_namespaceObject.sep))
+        throw new ArchiveRejected(member, `resolves outside ${root}`);
+    return abs;
+}
+const DOWNLOAD_EXTS = ['.ziphash', '.zip', '.mod', '.info', '.partial'];
+/**
+ * Classifies a module cache path: an extracted tree is identified by the first
+ * segment containing '@' (`golang.org/x/tools@v0.1.0/...` and
+ * `golang.org/x/tools/gopls@v0.24.0/...` are different modules); download files
+ * are `cache/download/<escaped path>/@v/<escaped version><ext>`.
+ */
+function placeOf(rel) {
+    const segs = rel.split('/');
+    if (segs[0] === 'cache') {
+        const at = segs.indexOf('@v');
+        if (segs[1] !== 'download' || at < 3 || at !== segs.length - 2)
+            return { kind: 'other' };
+        const file = segs[segs.length - 1];
+        const ext = DOWNLOAD_EXTS.find((x) => file.endsWith(x) && file.length > x.length);
+        if (!ext)
+            return { kind: 'other' };
+        return {
+            kind: 'download',
+            path: gosum_unescapeModulePath(segs.slice(2, at).join('/')),
+            version: gosum_unescapeModulePath(file.slice(0, -ext.length)),
+            ext,
+        };
+    }
+    const i = segs.findIndex((s) => s.includes('@'));
+    if (i < 0)
+        return { kind: 'other' };
+    const seg = segs[i];
+    const at = seg.lastIndexOf('@');
+    const escPath = [...segs.slice(0, i), seg.slice(0, at)].join('/');
+    const escVersion = seg.slice(at + 1);
+    if (seg.slice(0, at) === '' || escVersion === '')
+        return { kind: 'other' };
+    return {
+        kind: 'tree',
+        root: segs.slice(0, i + 1).join('/'),
+        path: gosum_unescapeModulePath(escPath),
+        version: gosum_unescapeModulePath(escVersion),
+        inner: segs.slice(i + 1).join('/'),
+    };
+}
+/** placeOf for a regular file: a file standing where a tree directory belongs is just other. */
+function filePlaceOf(rel) {
+    const place = placeOf(rel);
+    return place.kind === 'tree' && place.inner === '' ? { kind: 'other' } : place;
+}
+/** Go's modes: trees read-only (files 0444, dirs 0555 once filled), the rest 0644 / 0755. */
+function fileModeFor(place) {
+    return place.kind === 'tree' ? 0o444 : 0o644;
+}
+// ---------------------------------------------------------------------------
+// Record building, shared by extraction and recordFromDisk.
+/** Fixed key order and no undefined fields, so equal records serialise equally. */
+function normalised(m) {
+    const out = { path: m.path, version: m.version, info: m.info, partial: m.partial };
+    if (m.treeH1 !== undefined)
+        out.treeH1 = m.treeH1;
+    if (m.treeFiles !== undefined)
+        out.treeFiles = m.treeFiles;
+    if (m.treeError !== undefined)
+        out.treeError = m.treeError;
+    if (m.zipH1 !== undefined)
+        out.zipH1 = m.zipH1;
+    if (m.zipError !== undefined)
+        out.zipError = m.zipError;
+    if (m.ziphash !== undefined)
+        out.ziphash = m.ziphash;
+    if (m.modH1 !== undefined)
+        out.modH1 = m.modH1;
+    return out;
+}
+/** Collects the facts for one module cache, then renders the sorted record. */
+class RecordBuilder {
+    modules = new Map();
+    treeFiles = new Map();
+    other = [];
+    module(p, v) {
+        const id = `${p}@${v}`;
+        let m = this.modules.get(id);
+        if (!m) {
+            m = { path: p, version: v, info: false, partial: false };
+            this.modules.set(id, m);
+        }
+        return m;
+    }
+    /** A tree directory exists (possibly empty). */
+    tree(p, v) {
+        const id = `${p}@${v}`;
+        this.module(p, v);
+        if (!this.treeFiles.has(id))
+            this.treeFiles.set(id, []);
+    }
+    treeFile(p, v, inner, digest) {
+        this.tree(p, v);
+        this.treeFiles.get(`${p}@${v}`).push({ name: `${p}@${v}/${inner}`, sha256hex: digest });
+    }
+    /** Small download files whose content the record needs. */
+    downloadFile(p, v, ext, data) {
+        const m = this.module(p, v);
+        if (ext === '.info')
+            m.info = true;
+        else if (ext === '.partial')
+            m.partial = true;
+        else if (ext === '.ziphash' && data)
+            m.ziphash = data.toString('utf8').trim();
+        else if (ext === '.mod' && data)
+            m.modH1 = gosum_goModHash(data);
+    }
+    build() {
+        for (const [id, files] of this.treeFiles) {
+            const m = this.modules.get(id);
+            if (m.treeError === undefined) {
+                m.treeH1 = dirhash_hash1(files);
+                m.treeFiles = files.length;
+            }
+        }
+        const cmp = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+        const modules = [...this.modules.values()]
+            .map(normalised)
+            .sort((a, b) => cmp(a.path, b.path) || cmp(a.version, b.version));
+        return { modules, other: [...this.other].sort(cmp) };
+    }
+}
+function detectCompression(head) {
+    if (head.length >= 4 &&
+        head[0] === 0x28 &&
+        head[1] === 0xb5 &&
+        head[2] === 0x2f &&
+        head[3] === 0xfd)
+        return 'zstd';
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b)
+        return 'gzip';
+    return 'none';
+}
+/** Reads the first bytes of a stream and returns them with a stream of the whole. */
+async function sniff(input) {
+    const it = input[Symbol.asyncIterator]();
+    const parts = [];
+    let len = 0;
+    let ended = false;
+    while (len < 4) {
+        const r = await it.next();
+        if (r.done) {
+            ended = true;
+            break;
+        }
+        const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+        parts.push(b);
+        len += b.length;
+    }
+    const head = Buffer.concat(parts);
+    async function* replay() {
+        try {
+            if (head.length > 0)
+                yield head;
+            if (ended)
+                return;
+            for (;;) {
+                const r = await it.next();
+                if (r.done)
+                    return;
+                yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+            }
+        }
+        finally {
+            if (!ended)
+                await it.return?.();
+        }
+    }
+    return { head, whole: external_node_stream_.Readable.from(replay(), { objectMode: false, highWaterMark: 1 << 20 }) };
+}
+const CHUNK = 256 << 10;
+/** zstd through Node's zlib (22.15+ / 24), else through the system `zstd -d`. */
+function zstdStream(whole) {
+    const z = external_node_zlib_;
+    if (typeof z.createZstdDecompress === 'function') {
+        const d = z.createZstdDecompress({ chunkSize: CHUNK });
+        return pipeDecompressor(whole, d, 'zstd');
+    }
+    const child = (0,external_node_child_process_namespaceObject.spawn)('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s) => {
+        if (stderr.length < 4000)
+            stderr += s;
+    });
+    let aborted = false;
+    let inputError;
+    let failInput = () => undefined;
+    const done = new Promise((resolve, reject) => {
+        // The input's own failure (a dropped download) is the error to report, not zstd's.
+        failInput = (e) => {
+            if (!aborted)
+                reject(e);
+        };
+        child.on('error', (e) => reject(e.code === 'ENOENT'
+            ? new Error('zstd is not on PATH and this Node has no zlib zstd: install zstd (apt-get install zstd) or run on Node >= 22.15')
+            : e));
+        child.on('close', (code, signal) => {
+            if (inputError && !aborted)
+                reject(inputError);
+            else if (code === 0 || aborted)
+                resolve();
+            else
+                reject(new ArchiveRejected('', `zstd -d failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no message'}`));
+        });
+    });
+    whole.on('error', (e) => {
+        inputError = e;
+        failInput(e);
+        child.kill();
+    });
+    child.stdin.on('error', () => undefined); // EPIPE when zstd stops early; its exit code tells why
+    whole.pipe(child.stdin);
+    return {
+        out: child.stdout,
+        done,
+        abort() {
+            aborted = true;
+            whole.destroy();
+            child.kill();
+        },
+    };
+}
+function pipeDecompressor(whole, d, what) {
+    let aborted = false;
+    const done = new Promise((resolve, reject) => {
+        d.on('end', () => resolve());
+        d.on('error', (e) => aborted ? resolve() : reject(new ArchiveRejected('', `${what}: ${e.message}`)));
+        whole.on('error', (e) => (aborted ? resolve() : reject(e)));
+    });
+    whole.pipe(d);
+    return {
+        out: d,
+        done,
+        abort() {
+            aborted = true;
+            whole.unpipe(d);
+            whole.destroy();
+            d.destroy();
+        },
+    };
+}
+async function openTarStream(input) {
+    const { head, whole } = await sniff(input);
+    const compression = detectCompression(head);
+    if (compression === 'none') {
+        let aborted = false;
+        const done = new Promise((resolve, reject) => {
+            whole.on('end', () => resolve());
+            whole.on('error', (e) => (aborted ? resolve() : reject(e)));
+        });
+        return {
+            tar: whole,
+            compression,
+            done,
+            abort() {
+                aborted = true;
+                whole.destroy();
+            },
+        };
+    }
+    const s = compression === 'gzip'
+        ? pipeDecompressor(whole, external_node_zlib_.createGunzip({ chunkSize: CHUNK }), 'gzip')
+        : zstdStream(whole);
+    return { tar: s.out, compression, done: s.done, abort: s.abort };
+}
+// ---------------------------------------------------------------------------
+// Extraction.
+/** Files up to this size are buffered and written in one call; larger ones stream. */
+const SMALL_FILE = 1 << 20;
+/** Bytes held by unfinished writes and zip hashes before reading pauses. */
+const MAX_PENDING_BYTES = 64 << 20;
+const MAX_PENDING_OPS = 64;
+const ACCEPTED_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+async function ensureEmptyDir(dest) {
+    await external_node_fs_namespaceObject.promises.mkdir(dest, { recursive: true });
+    const entries = await external_node_fs_namespaceObject.promises.readdir(dest);
+    if (entries.length > 0)
+        throw new Error(`extraction target ${dest} is not empty (${entries.length} entries): extract into an empty directory and move it into place`);
+}
+/** Receives the parser's entries, validates, writes and hashes them. */
+class Extractor {
+    pool;
+    maxBytes;
+    record = new RecordBuilder();
+    files = 0;
+    bytes = 0;
+    error;
+    /** Called with the first error so the reading side stops. */
+    onFail = () => undefined;
+    root;
+    dirs = new Set(['']);
+    fileNames = new Set();
+    /** Directories inside module trees, made read-only at the end. */
+    treeDirs = [];
+    pending = new Set();
+    pendingBytes = 0;
+    waiter;
+    constructor(dest, pool, maxBytes = Infinity) {
+        this.pool = pool;
+        this.maxBytes = maxBytes;
+        this.root = external_node_path_namespaceObject.resolve(dest);
+    }
+    fail(e) {
+        if (this.error)
+            return;
+        this.error = e instanceof Error ? e : new Error(String(e));
+        this.onFail(this.error);
+    }
+    /** The parser's 'entry' handler: synchronous, consumes the entry later if busy. */
+    onEntry(entry) {
+        if (this.error) {
+            entry.resume();
+            return;
+        }
+        try {
+            const rel = memberPath(entry.path);
+            const abs = confinedPath(this.root, rel, entry.path);
+            if (entry.type === 'Directory') {
+                entry.resume();
+                this.ensureDir(rel, entry.path);
+                const place = placeOf(rel);
+                if (place.kind === 'tree')
+                    this.record.tree(place.path, place.version);
+                return;
+            }
+            if (!ACCEPTED_FILE_TYPES.has(entry.type))
+                throw new ArchiveRejected(entry.path, `${entry.type} members are not allowed (only regular files and directories)`);
+            if (rel === '')
+                throw new ArchiveRejected(entry.path, 'a file cannot be the archive root');
+            if (this.fileNames.has(rel) || this.dirs.has(rel))
+                throw new ArchiveRejected(entry.path, 'appears twice in the archive');
+            this.fileNames.add(rel);
+            this.ensureDir(rel.split('/').slice(0, -1).join('/'), entry.path);
+            this.whenRoom(() => this.consumeFile(entry, rel, abs));
+        }
+        catch (e) {
+            entry.resume();
+            this.fail(e);
+        }
+    }
+    /** An entry of a type the parser skips (sparse files, oversized headers...). */
+    onIgnored(entry) {
+        this.fail(new ArchiveRejected(entry.path ?? '', `${entry.type} members are not allowed (only regular files and directories)`));
+    }
+    /** Creates a directory and its parents, each checked against what this extraction made. */
+    ensureDir(rel, member) {
+        if (this.dirs.has(rel))
+            return;
+        if (this.fileNames.has(rel))
+            throw new ArchiveRejected(member, `${rel} is both a file and a directory in the archive`);
+        const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+        this.ensureDir(parent, member);
+        const abs = confinedPath(this.root, rel, member);
+        try {
+            (0,external_node_fs_namespaceObject.mkdirSync)(abs, { mode: 0o755 });
+        }
+        catch (e) {
+            const code = e.code;
+            if (code === 'EEXIST' || code === 'ENOTDIR')
+                throw new ArchiveRejected(member, `${rel} already exists and was not made by this extraction`);
+            throw e;
+        }
+        this.dirs.add(rel);
+        const place = placeOf(rel);
+        if (place.kind === 'tree')
+            this.treeDirs.push(abs);
+    }
+    /** Runs fn now when few writes are in flight, else once some finish. */
+    whenRoom(fn) {
+        const room = () => this.pending.size === 0 ||
+            (this.pendingBytes < MAX_PENDING_BYTES && this.pending.size < MAX_PENDING_OPS);
+        if (room()) {
+            fn();
+            return;
+        }
+        this.waiter = () => {
+            if (!room())
+                return;
+            this.waiter = undefined;
+            fn();
+        };
+    }
+    track(p, bytes, rel = '') {
+        this.pendingBytes += bytes;
+        const tracked = p
+            .catch((e) => this.fail(translateWriteError(e, rel)))
+            .finally(() => {
+            this.pending.delete(tracked);
+            this.pendingBytes -= bytes;
+            this.waiter?.();
+        });
+        this.pending.add(tracked);
+    }
+    consumeFile(entry, rel, abs) {
+        if (this.error) {
+            entry.resume();
+            return;
+        }
+        const place = filePlaceOf(rel);
+        const mode = fileModeFor(place);
+        const size = entry.size;
+        this.files++;
+        this.bytes += size;
+        if (this.bytes > this.maxBytes) {
+            entry.resume();
+            this.fail(new ArchiveRejected(rel, `the archive's files exceed the ${this.maxBytes}-byte limit`));
+            return;
+        }
+        const keep = place.kind === 'download' && place.ext !== '.info' && place.ext !== '.partial';
+        if (size > SMALL_FILE && !keep) {
+            this.streamFile(entry, rel, abs, mode, place);
+            return;
+        }
+        const chunks = [];
+        entry.on('data', (c) => chunks.push(c));
+        entry.on('end', () => {
+            if (place.kind === 'download' && place.ext === '.zip') {
+                this.writeZip(place.path, place.version, rel, abs, ownedCopy(chunks, size));
+                return;
+            }
+            const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+            if (place.kind === 'tree')
+                this.record.treeFile(place.path, place.version, place.inner, sha256hex(data));
+            else if (place.kind === 'download')
+                this.record.downloadFile(place.path, place.version, place.ext, data);
+            else
+                this.record.other.push(rel);
+            this.writeSmall(rel, abs, data, mode);
+        });
+    }
+    /** Large tree or other files: written as they arrive, hashed on the way. */
+    streamFile(entry, rel, abs, mode, place) {
+        const hash = place.kind === 'tree' ? (0,external_node_crypto_.createHash)('sha256') : undefined;
+        const out = (0,external_node_fs_namespaceObject.createWriteStream)(abs, { flags: 'wx', mode });
+        const finished = new Promise((resolve, reject) => {
+            out.on('error', (e) => {
+                entry.resume();
+                reject(e);
+            });
+            out.on('close', () => resolve());
+        });
+        entry.on('data', (c) => {
+            hash?.update(c);
+            if (!out.write(c)) {
+                entry.pause();
+                out.once('drain', () => entry.resume());
+            }
+        });
+        entry.on('end', () => {
+            out.end();
+            if (place.kind === 'tree')
+                this.record.treeFile(place.path, place.version, place.inner, hash.digest('hex'));
+            else
+                this.record.other.push(rel);
+        });
+        this.track(finished, 0, rel);
+    }
+    /**
+     * Writes a small file in three synchronous calls: measured faster than
+     * fs.promises.writeFile (whose FileHandle round trips dominate for tens of
+     * thousands of small files), and the main thread has nothing else to do
+     * meanwhile: decompression runs in zstd or zlib's threads, zip hashing in workers.
+     */
+    writeSmall(rel, abs, data, mode) {
+        try {
+            (0,external_node_fs_namespaceObject.writeFileSync)(abs, data, { flag: 'wx', mode });
+        }
+        catch (e) {
+            this.fail(translateWriteError(e, rel));
+        }
+    }
+    /** Writes a zip, then hands its (owned) bytes to the pool: HashZip overlaps extraction. */
+    writeZip(p, v, rel, abs, data) {
+        const m = this.record.module(p, v);
+        this.writeSmall(rel, abs, data, 0o644);
+        if (this.error)
+            return;
+        const job = this.pool.hash(data, true).then((h1) => {
+            m.zipH1 = h1;
+        }, (e) => {
+            m.zipError = e instanceof Error ? e.message : String(e);
+        });
+        this.track(job, data.length);
+    }
+    /** Waits for every write and hash, then makes module trees read-only as Go does. */
+    async finish() {
+        await this.settle();
+        if (this.error)
+            throw this.error;
+        this.treeDirs.sort((a, b) => b.length - a.length);
+        for (const d of this.treeDirs)
+            await external_node_fs_namespaceObject.promises.chmod(d, 0o555);
+    }
+    /** Resolves once nothing is in flight (so a caller may clean up safely). */
+    async settle() {
+        while (this.pending.size > 0)
+            await Promise.allSettled([...this.pending]);
+    }
+}
+/** The chunks copied into memory of their own, safe to transfer to a worker. */
+function ownedCopy(chunks, size) {
+    const out = new Uint8Array(new ArrayBuffer(size));
+    let at = 0;
+    for (const c of chunks) {
+        out.set(c, at);
+        at += c.length;
+    }
+    return out;
+}
+/** A write that collides with another member is the archive's fault; anything else (ENOSPC...) is not. */
+function translateWriteError(e, rel) {
+    const err = e;
+    if (err && (err.code === 'EEXIST' || err.code === 'EISDIR' || err.code === 'ENOTDIR'))
+        return new ArchiveRejected(rel, `conflicts with another member (${err.code})`);
+    return err instanceof Error ? err : new Error(String(e));
+}
+/** Turns node-tar's strict-mode errors (bad checksum, truncation, not a tar) into rejections. */
+function parserError(e) {
+    if (e instanceof ArchiveRejected)
+        return e;
+    return new ArchiveRejected('', `not a valid tar stream: ${e.message}`);
+}
+/**
+ * Extracts a module cache archive from a stream into an empty (or missing)
+ * directory `dest`. Compression is found from magic bytes (zstd, gzip, or
+ * none). Every member is validated before it is written; the first bad one
+ * throws ArchiveRejected, after all writes in flight have settled. Removing
+ * the half-written `dest` is the caller's job (trees are read-only: see
+ * forceRemove in src/go/modcache.ts).
+ */
+async function extractArchive(input, dest, o = {}) {
+    await ensureEmptyDir(dest);
+    const pool = new dirhash_ZipHashPool(o.workers);
+    const ex = new Extractor(dest, pool, o.maxBytes);
+    let stream;
+    try {
+        stream = await openTarStream(input);
+        const s = stream;
+        const parser = new rt({ strict: true, zstd: false, brotli: false });
+        parser.on('entry', (e) => ex.onEntry(e));
+        parser.on('ignoredEntry', (e) => ex.onIgnored(e));
+        await new Promise((resolve, reject) => {
+            let settled = false;
+            const stop = (e) => {
+                if (settled)
+                    return;
+                settled = true;
+                s.abort();
+                reject(e);
+            };
+            ex.onFail = stop;
+            let tarEnded = false;
+            parser.on('error', (e) => {
+                // At the end of the stream a truncated tar usually means a truncated
+                // download: the decompressor's own error says so better.
+                if (!tarEnded)
+                    ex.fail(parserError(e));
+                else
+                    s.done.then(() => ex.fail(parserError(e)), (d) => ex.fail(d));
+            });
+            s.done.catch((e) => ex.fail(e));
+            // The tar stream's errors also settle s.done, which names them better.
+            s.tar.on('error', () => undefined);
+            let draining = false;
+            s.tar.on('data', (chunk) => {
+                if (settled)
+                    return;
+                if (!parser.write(chunk) && !draining) {
+                    draining = true;
+                    s.tar.pause();
+                    parser.once('drain', () => {
+                        draining = false;
+                        s.tar.resume();
+                    });
+                }
+            });
+            s.tar.on('end', () => {
+                tarEnded = true;
+                parser.end();
+            });
+            parser.on('end', () => {
+                s.done.then(() => {
+                    if (!settled) {
+                        settled = true;
+                        resolve();
+                    }
+                }, () => undefined);
+            });
+        });
+        await ex.finish();
+        return {
+            record: ex.record.build(),
+            files: ex.files,
+            bytes: ex.bytes,
+            compression: stream.compression,
+        };
+    }
+    catch (e) {
+        stream?.abort();
+        await ex.settle();
+        throw ex.error ?? e;
+    }
+    finally {
+        await pool.close();
+    }
+}
+// ---------------------------------------------------------------------------
+// The same record from a module cache already on disk.
+/** Lists files (relative, forward slashes) under dir; directories that are module trees are reported apart. */
+async function walk(root, rel, onTree, onFile, onOdd) {
+    const entries = await fs.readdir(rel === '' ? root : path.join(root, ...rel.split('/')), {
+        withFileTypes: true,
+    });
+    await Promise.all(entries.map(async (e) => {
+        const child = rel === '' ? e.name : `${rel}/${e.name}`;
+        const place = placeOf(child);
+        if (e.isDirectory()) {
+            if (place.kind === 'tree' && place.inner === '')
+                onTree(child);
+            else
+                await walk(root, child, onTree, onFile, onOdd);
+        }
+        else if (e.isFile())
+            onFile(child);
+        else
+            onOdd(child);
+    }));
+}
+/**
+ * The ExtractRecord of a module cache already on disk: each tree hashed with
+ * HashDir, each zip with HashZip (in the worker pool), `.ziphash`/`.mod` read.
+ * For caches restored earlier, after repairs, and as a cross-check of
+ * extractArchive. Trees and zips are processed in parallel.
+ */
+async function recordFromDisk(modCache, o = {}) {
+    const root = path.resolve(modCache);
+    const rb = new RecordBuilder();
+    const trees = [];
+    const files = [];
+    // Symlinks, fifos and devices outside trees are only listed: Go never makes them, and
+    // reading one could leave the cache or block.
+    await walk(root, '', (t) => trees.push(t), (f) => files.push(f), (odd) => rb.other.push(odd));
+    const pool = new ZipHashPool(o.workers);
+    const limiter = new Limiter(16);
+    const abs = (rel) => path.join(root, ...rel.split('/'));
+    try {
+        const treeJobs = trees.map(async (t) => {
+            const place = placeOf(t);
+            if (place.kind !== 'tree')
+                return;
+            const m = rb.module(place.path, place.version);
+            try {
+                const digests = await dirDigests(abs(t), `${place.path}@${place.version}`, limiter);
+                m.treeH1 = hash1(digests);
+                m.treeFiles = digests.length;
+            }
+            catch (e) {
+                m.treeError = e instanceof Error ? e.message : String(e);
+            }
+        });
+        const fileJobs = files.map(async (f) => {
+            const place = filePlaceOf(f);
+            if (place.kind !== 'download') {
+                rb.other.push(f);
+                return;
+            }
+            if (place.ext === '.info' || place.ext === '.partial') {
+                rb.downloadFile(place.path, place.version, place.ext);
+                return;
+            }
+            const data = await limiter.run(() => readRegularFile(abs(f)));
+            if (place.ext !== '.zip') {
+                rb.downloadFile(place.path, place.version, place.ext, data);
+                return;
+            }
+            const m = rb.module(place.path, place.version);
+            try {
+                m.zipH1 = await pool.hash(data, true);
+            }
+            catch (e) {
+                m.zipError = e instanceof Error ? e.message : String(e);
+            }
+        });
+        await Promise.all([...treeJobs, ...fileJobs]);
+    }
+    finally {
+        await pool.close();
+    }
+    return rb.build();
+}
+
+;// CONCATENATED MODULE: ./src/cache/download.ts
+
+
+
+const DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024;
+const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_RETRIES = 5;
+const DEFAULT_RETRY_DELAY_MS = 500;
+const MAX_BACKOFF_MS = 8_000;
+const MAX_RETRY_AFTER_MS = 30_000;
+/** A failed attempt; `retryable` says whether asking again can help. */
+class AttemptFailure extends Error {
+    retryable;
+    waitMs;
+    constructor(message, retryable, waitMs) {
+        super(message);
+        this.retryable = retryable;
+        this.waitMs = waitMs;
+    }
+}
+/** A Content-Range header `bytes a-b/total` (total may be `*`). */
+function parseContentRange(header) {
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec((header ?? '').trim());
+    if (!m)
+        return undefined;
+    return {
+        start: Number(m[1]),
+        end: Number(m[2]),
+        total: m[3] === '*' ? undefined : Number(m[3]),
+    };
+}
+/** The URL without its query (a signed URL's signature is a secret). */
+function redactUrl(url) {
+    try {
+        const u = new URL(url);
+        return `${u.origin}${u.pathname}`;
+    }
+    catch {
+        return '<invalid URL>';
+    }
+}
+function rangeText(start, end) {
+    return `bytes ${start}-${end ?? ''}`;
+}
+function statusFailure(res) {
+    const status = res.statusCode ?? 0;
+    res.resume();
+    if (status === 429) {
+        const header = res.headers['retry-after'];
+        const seconds = Number(header);
+        const waitMs = Number.isFinite(seconds)
+            ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS)
+            : undefined;
+        return new AttemptFailure('HTTP 429 (rate limited)', true, waitMs);
+    }
+    if (status === 408 || status >= 500)
+        return new AttemptFailure(`HTTP ${status}`, true);
+    const hint = status === 403 || status === 401
+        ? ' (the signed download URL may have expired: look the entry up again)'
+        : status === 404 || status === 410
+            ? ' (the entry is gone: it may have been evicted or deleted)'
+            : '';
+    return new AttemptFailure(`HTTP ${status}${hint}`, false);
+}
+function toAttemptFailure(e) {
+    if (e instanceof AttemptFailure)
+        return e;
+    const err = e;
+    return new AttemptFailure(err.code ? `${err.code} (${err.message})` : String(err.message ?? e), true);
+}
+class DownloadStream extends external_node_stream_.Readable {
+    url;
+    options;
+    /** The archive size, once known. */
+    sizeBytes;
+    /** `ranged` once the server honoured Range, `whole` when it ignored it. */
+    mode;
+    /** Retries spent over all segments. */
+    retriesUsed = 0;
+    segmentBytes;
+    concurrency;
+    timeoutMs;
+    retries;
+    retryDelayMs;
+    agent;
+    transport;
+    live = new Set();
+    segments = [];
+    head = 0;
+    launched = 0;
+    readerWants = false;
+    started = false;
+    over = false;
+    pumping = false;
+    onAbort = () => {
+        this.destroy(new Error(`download of ${redactUrl(this.url)} aborted`));
+    };
+    constructor(url, options = {}) {
+        super({ highWaterMark: 1024 * 1024 });
+        this.url = url;
+        this.options = options;
+        this.segmentBytes = Math.max(1, Math.floor(options.segmentBytes ?? DEFAULT_SEGMENT_BYTES));
+        this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CONCURRENCY));
+        this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+        this.retries = Math.max(0, options.retries ?? DEFAULT_RETRIES);
+        this.retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+        const https_ = new URL(url).protocol === 'https:';
+        this.transport = https_ ? external_node_https_namespaceObject : external_node_http_;
+        this.agent = new (https_ ? external_node_https_namespaceObject.Agent : external_node_http_.Agent)({
+            keepAlive: true,
+            maxSockets: this.concurrency + 1,
+        });
+        if (options.signal?.aborted)
+            queueMicrotask(this.onAbort);
+        else
+            options.signal?.addEventListener('abort', this.onAbort, { once: true });
+    }
+    _read() {
+        this.readerWants = true;
+        if (!this.started) {
+            this.started = true;
+            void this.begin();
+            return;
+        }
+        this.pump();
+    }
+    _destroy(error, callback) {
+        this.over = true;
+        this.options.signal?.removeEventListener('abort', this.onAbort);
+        for (const req of this.live)
+            req.destroy();
+        this.live.clear();
+        this.agent.destroy();
+        callback(error);
+    }
+    /** Probes with the first segment's range and sets up the rest from the answer. */
+    async begin() {
+        const first = {
+            index: 0,
+            start: 0,
+            end: this.segmentBytes - 1,
+            received: 0,
+            chunks: [],
+            done: false,
+            held: false,
+        };
+        let failures = 0;
+        for (;;) {
+            try {
+                const res = await this.request(first.start, first.end);
+                if (this.over)
+                    return void res.resume();
+                const status = res.statusCode ?? 0;
+                if (status === 206)
+                    return this.startRanged(first, res);
+                if (status === 200)
+                    return this.startWhole(res);
+                if (status === 416)
+                    return this.startEmpty(res);
+                throw statusFailure(res);
+            }
+            catch (e) {
+                if (this.over)
+                    return;
+                const f = toAttemptFailure(e);
+                if (!f.retryable || failures >= this.retries)
+                    return this.fail(first, f, failures + 1);
+                failures++;
+                this.retriesUsed++;
+                await this.backoff(failures, f);
+            }
+        }
+    }
+    startRanged(first, res) {
+        const range = parseContentRange(res.headers['content-range']);
+        if (!range || range.start !== 0 || range.total === undefined) {
+            res.resume();
+            return this.fail(first, new AttemptFailure(`206 with an unusable Content-Range "${res.headers['content-range'] ?? ''}"`, false), 1);
+        }
+        this.mode = 'ranged';
+        this.sizeBytes = range.total;
+        // The server may send less (a short archive) or more than asked; trust what it says it sends.
+        first.end = range.end;
+        this.segments = [first];
+        for (let start = range.end + 1; start < range.total; start += this.segmentBytes) {
+            const end = Math.min(start + this.segmentBytes, range.total) - 1;
+            this.segments.push({
+                index: this.segments.length,
+                start,
+                end,
+                received: 0,
+                chunks: [],
+                done: false,
+                held: false,
+            });
+        }
+        this.launched = 1;
+        void this.runSegment(first, res);
+        this.launch();
+    }
+    startWhole(res) {
+        this.mode = 'whole';
+        const length = Number(res.headers['content-length']);
+        const known = res.headers['content-length'] !== undefined && Number.isFinite(length);
+        if (known)
+            this.sizeBytes = length;
+        const only = {
+            index: 0,
+            start: 0,
+            end: known ? length - 1 : undefined,
+            received: 0,
+            chunks: [],
+            done: false,
+            held: false,
+        };
+        this.segments = [only];
+        this.launched = 1;
+        if (known && length === 0) {
+            res.resume();
+            only.done = true;
+            return this.pump();
+        }
+        void this.runSegment(only, res);
+    }
+    /** 416 to `bytes=0-...`: an empty archive, if the server says its size is 0. */
+    startEmpty(res) {
+        res.resume();
+        const total = /^bytes \*\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
+        if (total && Number(total[1]) === 0) {
+            this.mode = 'ranged';
+            this.sizeBytes = 0;
+            this.segments = [];
+            this.push(null);
+            return;
+        }
+        this.destroy(new Error(`download of ${redactUrl(this.url)} failed: HTTP 416 for bytes 0-`));
+    }
+    /** Starts segments while fewer than `concurrency` are ahead of the reader. */
+    launch() {
+        while (this.launched < this.segments.length && this.launched < this.head + this.concurrency) {
+            const seg = this.segments[this.launched++];
+            void this.runSegment(seg);
+        }
+    }
+    /** Fetches one segment to its end, retrying for the bytes it still lacks. Never rejects. */
+    async runSegment(seg, initial) {
+        let res = initial;
+        let failures = 0;
+        for (;;) {
+            try {
+                if (!res)
+                    res = await this.reopen(seg);
+                await this.consume(seg, res);
+                seg.done = true;
+                this.pump();
+                return;
+            }
+            catch (e) {
+                res = undefined;
+                if (this.over)
+                    return;
+                const f = toAttemptFailure(e);
+                if (!f.retryable || failures >= this.retries)
+                    return this.fail(seg, f, failures + 1);
+                failures++;
+                this.retriesUsed++;
+                await this.backoff(failures, f);
+                if (this.over)
+                    return;
+            }
+        }
+    }
+    /** Asks again for what `seg` still lacks. */
+    async reopen(seg) {
+        if (this.mode === 'whole') {
+            const res = await this.request(undefined, undefined);
+            if (res.statusCode !== 200)
+                throw statusFailure(res);
+            return res;
+        }
+        const from = seg.start + seg.received;
+        const res = await this.request(from, seg.end);
+        if (res.statusCode !== 206) {
+            if (res.statusCode === 200) {
+                res.resume();
+                throw new AttemptFailure('the server stopped honouring Range (HTTP 200)', false);
+            }
+            throw statusFailure(res);
+        }
+        const range = parseContentRange(res.headers['content-range']);
+        if (!range || range.start !== from || range.end !== seg.end || range.total !== this.sizeBytes) {
+            res.resume();
+            throw new AttemptFailure(`asked for ${rangeText(from, seg.end)}/${this.sizeBytes}, got Content-Range "${res.headers['content-range'] ?? ''}" (did the entry change?)`, false);
+        }
+        return res;
+    }
+    /**
+     * Reads a response body into `seg`. In `whole` mode a repeated GET starts
+     * from byte 0, so the bytes already passed on are skipped.
+     */
+    consume(seg, res) {
+        return new Promise((resolve, reject) => {
+            let skip = this.mode === 'whole' ? seg.received : 0;
+            const expected = seg.end === undefined ? undefined : seg.end - seg.start + 1;
+            let settled = false;
+            let timer;
+            const settle = (error) => {
+                if (settled)
+                    return;
+                settled = true;
+                clearTimeout(timer);
+                seg.res = undefined;
+                seg.held = false;
+                seg.touch = undefined;
+                seg.rest = undefined;
+                if (error) {
+                    res.destroy();
+                    reject(error);
+                }
+                else
+                    resolve();
+            };
+            seg.touch = () => {
+                clearTimeout(timer);
+                timer = setTimeout(() => settle(new AttemptFailure(`no data for ${this.timeoutMs} ms`, true)), this.timeoutMs);
+            };
+            seg.rest = () => clearTimeout(timer);
+            seg.res = res;
+            seg.touch();
+            res.on('data', (chunk) => {
+                if (settled)
+                    return;
+                seg.touch?.();
+                if (skip > 0) {
+                    const dropped = Math.min(skip, chunk.length);
+                    skip -= dropped;
+                    chunk = chunk.subarray(dropped);
+                    if (chunk.length === 0)
+                        return;
+                }
+                if (expected !== undefined && seg.received + chunk.length > expected) {
+                    return settle(new AttemptFailure(`more bytes than the ${expected} announced`, false));
+                }
+                seg.received += chunk.length;
+                seg.chunks.push(chunk);
+                this.pump();
+            });
+            res.on('end', () => {
+                if (expected !== undefined && seg.received < expected) {
+                    return settle(new AttemptFailure(`connection closed after ${seg.received} of ${expected} bytes`, true));
+                }
+                if (expected === undefined) {
+                    seg.end = seg.start + seg.received - 1;
+                    this.sizeBytes = seg.received;
+                }
+                settle();
+            });
+            res.on('error', (e) => settle(toAttemptFailure(e)));
+            res.on('close', () => {
+                if (!res.complete)
+                    settle(new AttemptFailure(`connection closed after ${seg.received} bytes`, true));
+            });
+            this.pump();
+        });
+    }
+    /** Passes queued bytes to the reader in order, as far as it wants them; holds the head response when it does not. */
+    pump() {
+        if (this.over || this.pumping)
+            return;
+        this.pumping = true;
+        try {
+            while (this.readerWants) {
+                const seg = this.segments[this.head];
+                if (!seg)
+                    break;
+                const chunk = seg.chunks.shift();
+                if (chunk) {
+                    this.readerWants = this.push(chunk);
+                    continue;
+                }
+                if (!seg.done)
+                    break;
+                this.head++;
+                if (this.head >= this.segments.length) {
+                    this.over = true;
+                    this.push(null);
+                    return;
+                }
+                this.launch();
+            }
+        }
+        finally {
+            this.pumping = false;
+        }
+        this.holdOrRelease();
+    }
+    holdOrRelease() {
+        const seg = this.segments[this.head];
+        if (!seg?.res)
+            return;
+        if (!this.readerWants && !seg.held) {
+            seg.held = true;
+            seg.rest?.();
+            seg.res.pause();
+        }
+        else if (this.readerWants && seg.held) {
+            seg.held = false;
+            seg.touch?.();
+            seg.res.resume();
+        }
+    }
+    request(start, end) {
+        return new Promise((resolve, reject) => {
+            const headers = { 'accept-encoding': 'identity' };
+            if (start !== undefined)
+                headers['range'] = `bytes=${start}-${end ?? ''}`;
+            const req = this.transport.request(this.url, { headers, agent: this.agent });
+            this.live.add(req);
+            const timer = setTimeout(() => req.destroy(new AttemptFailure(`no response within ${this.timeoutMs} ms`, true)), this.timeoutMs);
+            req.on('response', (res) => {
+                clearTimeout(timer);
+                resolve(res);
+            });
+            req.on('error', (e) => {
+                clearTimeout(timer);
+                reject(e);
+            });
+            req.on('close', () => {
+                clearTimeout(timer);
+                this.live.delete(req);
+            });
+            req.end();
+        });
+    }
+    backoff(failures, f) {
+        const ms = f.waitMs ?? Math.min(MAX_BACKOFF_MS, this.retryDelayMs * 2 ** (failures - 1));
+        return new Promise((resolve) => {
+            const done = () => {
+                clearTimeout(t);
+                this.off('close', done);
+                resolve();
+            };
+            const t = setTimeout(done, ms);
+            this.once('close', done);
+        });
+    }
+    fail(seg, f, attempts) {
+        if (this.over)
+            return;
+        const at = rangeText(seg.start + seg.received, seg.end);
+        this.destroy(new Error(`download of ${redactUrl(this.url)} failed at ${at}${this.sizeBytes === undefined ? '' : `/${this.sizeBytes}`}: ${f.message} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`));
+    }
+}
+/**
+ * The archive at `url` as a Readable of its bytes in order, fetched in
+ * parallel ranges (see the file comment). The stream fails with an Error
+ * when a part cannot be fetched; it never ends short without an error.
+ */
+function downloadStream(url, options = {}) {
+    return new DownloadStream(url, options);
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/http.ts
+/**
+ * One JSON call to the cache service with the retry policy both protocols
+ * share. Service trouble comes back as a value, never as an exception:
+ *
+ * - 500/502/503/504/408 and resets are retried with exponential backoff;
+ * - 429 is retried after its Retry-After when that fits the cap and budget;
+ * - connection refused, unknown host and timeouts end the call at once: a
+ *   service that is not there will not be there 500 ms later either, and a
+ *   retry storm only delays the job;
+ * - every wait and attempt fits in one overall budget (`timeoutMs`).
+ */
+
+
+const DEFAULTS = {
+    maxAttempts: 4,
+    baseDelayMs: 500,
+    maxRetryAfterMs: 10_000,
+};
+const http_MAX_BACKOFF_MS = 8_000;
+const MAX_BODY_BYTES = 1024 * 1024;
+const RETRIED_STATUSES = new Set([408, 500, 502, 503, 504]);
+/** Network errors that mean "nobody is listening": no point in asking again. */
+const FINAL_NETWORK_CODES = new Set([
+    'ECONNREFUSED',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+]);
+class CallTimeout extends Error {
+}
+/** Parses Retry-After (seconds or an HTTP date) into milliseconds from now. */
+function retryAfterMs(header, now = Date.now()) {
+    if (!header)
+        return undefined;
+    const trimmed = header.trim();
+    if (/^\d+$/.test(trimmed))
+        return Number(trimmed) * 1000;
+    const at = Date.parse(trimmed);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+/** Backoff before attempt `attempt + 1` (attempt counts from 0): base * 2^n, jittered +-20%. */
+function backoffMs(attempt, baseDelayMs) {
+    const plain = Math.min(http_MAX_BACKOFF_MS, baseDelayMs * 2 ** attempt);
+    return Math.round(plain * (0.8 + Math.random() * 0.4));
+}
+function describeNetworkError(e) {
+    return e.code ? `${e.code} (${e.message})` : e.message;
+}
+/** Sends one request; resolves with the answer, rejects with the network error. */
+function sendOnce(req, timeoutMs) {
+    return new Promise((resolve, reject) => {
+        const url = new URL(req.url);
+        const transport = url.protocol === 'https:' ? external_node_https_namespaceObject : external_node_http_;
+        const headers = { ...req.headers };
+        if (req.body !== undefined)
+            headers['content-length'] = String(Buffer.byteLength(req.body));
+        const r = transport.request(url, { method: req.method, headers }, (res) => {
+            const chunks = [];
+            let size = 0;
+            res.on('data', (c) => {
+                size += c.length;
+                if (size <= MAX_BODY_BYTES)
+                    chunks.push(c);
+            });
+            res.on('end', () => {
+                clearTimeout(timer);
+                resolve({
+                    status: res.statusCode ?? 0,
+                    headers: res.headers,
+                    text: Buffer.concat(chunks).toString('utf8'),
+                });
+            });
+            res.on('error', (e) => {
+                clearTimeout(timer);
+                reject(e);
+            });
+        });
+        const timer = setTimeout(() => {
+            r.destroy(new CallTimeout(`no answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+        r.on('error', (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
+        r.end(req.body);
+    });
+}
+const http_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** A short, single-line excerpt of an error body for a reason string. */
+function bodyExcerpt(text) {
+    const line = text.replace(/\s+/g, ' ').trim();
+    return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
+/**
+ * Makes the call, retrying as described above. A final answer is returned
+ * whatever its status (the caller decides what a 403 or 404 means); only
+ * exhausted retries, timeouts and network failures become `failed`.
+ */
+async function callWithRetries(req, tuning = {}) {
+    const t = { ...DEFAULTS, ...tuning };
+    const deadline = Date.now() + req.timeoutMs;
+    let last = '';
+    let made = 0;
+    for (let attempt = 0; attempt < t.maxAttempts; attempt++) {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0)
+            break;
+        let waitMs;
+        made++;
+        try {
+            const answer = await sendOnce(req, remaining);
+            if (answer.status === 429) {
+                const after = retryAfterMs(answer.headers['retry-after']);
+                last = `rate limited (429${after === undefined ? '' : `, Retry-After ${Math.ceil(after / 1000)} s`})`;
+                if (after !== undefined && after > t.maxRetryAfterMs) {
+                    return { kind: 'failed', reason: last };
+                }
+                waitMs = after ?? backoffMs(attempt, t.baseDelayMs);
+            }
+            else if (RETRIED_STATUSES.has(answer.status)) {
+                last = `HTTP ${answer.status}${answer.text ? `: ${bodyExcerpt(answer.text)}` : ''}`;
+                waitMs = backoffMs(attempt, t.baseDelayMs);
+            }
+            else {
+                return { kind: 'answer', answer };
+            }
+        }
+        catch (e) {
+            if (e instanceof CallTimeout) {
+                return { kind: 'failed', reason: `no answer within ${req.timeoutMs} ms` };
+            }
+            const err = e;
+            if (err.code && FINAL_NETWORK_CODES.has(err.code)) {
+                return { kind: 'failed', reason: describeNetworkError(err) };
+            }
+            last = describeNetworkError(err);
+            waitMs = backoffMs(attempt, t.baseDelayMs);
+        }
+        if (attempt + 1 >= t.maxAttempts)
+            break;
+        if (Date.now() + waitMs >= deadline) {
+            return {
+                kind: 'failed',
+                reason: `${last}; no time left for a retry within ${req.timeoutMs} ms`,
+            };
+        }
+        await http_sleep(waitMs);
+    }
+    return {
+        kind: 'failed',
+        reason: `${last || 'no answer'} after ${made} attempt${made === 1 ? '' : 's'}`,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/common.ts
+/** The stable prefix GitHub's cache service puts in a policy refusal of a read. */
+const READ_DENIED_PREFIX = 'cache read denied:';
+const MAX_KEYS = 10;
+const common_MAX_KEY_LENGTH = 512;
+/**
+ * Throws for keys the service would refuse: more than 10 keys, a key over 512
+ * characters, or one containing a comma (v1 joins keys with commas).
+ */
+function checkKeys(primaryKey, restoreKeys) {
+    const keys = [primaryKey, ...restoreKeys];
+    if (keys.length > MAX_KEYS) {
+        throw new Error(`Too many cache keys: ${keys.length} (the primary key and at most ${MAX_KEYS - 1} restore keys); drop some restore keys.`);
+    }
+    for (const key of keys) {
+        if (key.length === 0)
+            throw new Error('A cache key is empty; give every key some text.');
+        if (key.length > common_MAX_KEY_LENGTH) {
+            throw new Error(`Cache key "${key.slice(0, 40)}..." is ${key.length} characters; the service allows ${common_MAX_KEY_LENGTH}. Shorten it.`);
+        }
+        if (key.includes(',')) {
+            throw new Error(`Cache key "${key}" contains a comma, which the service refuses; remove it.`);
+        }
+    }
+}
+const KNOWN_MODES = new Set(['none', 'read', 'write', 'write-only']);
+/**
+ * `denied` when ACTIONS_CACHE_MODE forbids reads (`write-only`, `none`), as
+ * @actions/cache decides it: unknown or unset modes allow reading.
+ */
+function cacheModeGate(mode) {
+    const m = (mode ?? '').trim().toLowerCase();
+    if (!KNOWN_MODES.has(m) || m === 'read' || m === 'write')
+        return undefined;
+    return {
+        kind: 'denied',
+        reason: `the effective cache-mode '${m}' does not permit reads (ACTIONS_CACHE_MODE)`,
+    };
+}
+/** The service's own error text from a JSON error body (twirp `msg`, v1 `message`), else the raw text. */
+function errorText(text) {
+    try {
+        const json = JSON.parse(text);
+        const msg = json['msg'] ?? json['message'] ?? json['Message'];
+        if (typeof msg === 'string')
+            return msg;
+    }
+    catch {
+        // not JSON: use the text as it is
+    }
+    return text;
+}
+/** A policy denial of the read, recognised by its stable prefix anywhere in the error text. */
+function deniedReason(status, text) {
+    const msg = errorText(text);
+    if (!msg.includes(READ_DENIED_PREFIX))
+        return undefined;
+    return `${msg.slice(msg.indexOf(READ_DENIED_PREFIX))} (HTTP ${status})`;
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/v2.ts
+/**
+ * Cache service v2 lookup: twirp JSON `GetCacheEntryDownloadURL` under
+ * `{ACTIONS_RESULTS_URL}/twirp/...`, as @actions/cache's twirp client sends it
+ * (proto field names, a bearer token). `ok: false` is a miss.
+ */
+
+
+const SERVICE = 'github.actions.results.api.v1.CacheService';
+const USER_AGENT = 'verified-go-cache';
+class V2CacheService {
+    config;
+    protocol = 'v2';
+    constructor(config) {
+        this.config = config;
+    }
+    /** Twirp routes are absolute: any path in the base URL is dropped, as the toolkit's client does. */
+    methodUrl(method) {
+        return new URL(`/twirp/${SERVICE}/${method}`, this.config.baseUrl).href;
+    }
+    async lookup(primaryKey, restoreKeys, version, options) {
+        checkKeys(primaryKey, restoreKeys);
+        const gate = cacheModeGate(this.config.cacheMode);
+        if (gate)
+            return gate;
+        const result = await callWithRetries({
+            method: 'POST',
+            url: this.methodUrl('GetCacheEntryDownloadURL'),
+            headers: {
+                'content-type': 'application/json',
+                accept: 'application/json',
+                authorization: `Bearer ${this.config.token}`,
+                'user-agent': USER_AGENT,
+            },
+            body: JSON.stringify({ key: primaryKey, restore_keys: restoreKeys, version }),
+            timeoutMs: options.timeoutMs,
+        }, this.config.tuning);
+        if (result.kind === 'failed') {
+            return { kind: 'unavailable', reason: `cache service v2 lookup: ${result.reason}` };
+        }
+        const { status, text } = result.answer;
+        if (status < 200 || status >= 300) {
+            const denied = deniedReason(status, text);
+            if (denied)
+                return { kind: 'denied', reason: denied };
+            return {
+                kind: 'unavailable',
+                reason: `cache service v2 lookup answered HTTP ${status}: ${bodyExcerpt(errorText(text))}`,
+            };
+        }
+        return parseV2Answer(text);
+    }
+}
+/** Reads a GetCacheEntryDownloadURL answer; anything malformed is `unavailable`, not a crash. */
+function parseV2Answer(text) {
+    let json;
+    try {
+        json = JSON.parse(text);
+    }
+    catch {
+        return {
+            kind: 'unavailable',
+            reason: `cache service v2 answered non-JSON: ${bodyExcerpt(text)}`,
+        };
+    }
+    if (json['ok'] !== true)
+        return { kind: 'miss' };
+    const url = json['signed_download_url'] ?? json['signedDownloadUrl'];
+    const key = json['matched_key'] ?? json['matchedKey'];
+    if (typeof url !== 'string' || url === '' || typeof key !== 'string' || key === '') {
+        return {
+            kind: 'unavailable',
+            reason: 'cache service v2 reported a hit without a download URL or matched key',
+        };
+    }
+    return { kind: 'hit', entry: { matchedKey: key, downloadUrl: url } };
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/v1.ts
+/**
+ * Cache service v1 lookup: REST `GET {ACTIONS_CACHE_URL}_apis/artifactcache/cache`
+ * with all keys comma-joined, as @actions/cache's HTTP client sends it. Still
+ * spoken by GHES and by nektos/act's built-in service. 204 is a miss.
+ */
+
+
+
+class V1CacheService {
+    config;
+    protocol = 'v1';
+    constructor(config) {
+        this.config = config;
+    }
+    /** The toolkit appends the resource to the base URL as text; the base ends with a slash. */
+    lookupUrl(keys, version) {
+        return `${this.config.baseUrl}_apis/artifactcache/cache?keys=${encodeURIComponent(keys.join(','))}&version=${version}`;
+    }
+    async lookup(primaryKey, restoreKeys, version, options) {
+        checkKeys(primaryKey, restoreKeys);
+        const gate = cacheModeGate(this.config.cacheMode);
+        if (gate)
+            return gate;
+        const result = await callWithRetries({
+            method: 'GET',
+            url: this.lookupUrl([primaryKey, ...restoreKeys], version),
+            headers: {
+                accept: 'application/json;api-version=6.0-preview.1',
+                ...(this.config.token ? { authorization: `Bearer ${this.config.token}` } : {}),
+                'user-agent': USER_AGENT,
+            },
+            timeoutMs: options.timeoutMs,
+        }, this.config.tuning);
+        if (result.kind === 'failed') {
+            return { kind: 'unavailable', reason: `cache service v1 lookup: ${result.reason}` };
+        }
+        const { status, text } = result.answer;
+        if (status === 204)
+            return { kind: 'miss' };
+        if (status < 200 || status >= 300) {
+            const denied = deniedReason(status, text);
+            if (denied)
+                return { kind: 'denied', reason: denied };
+            return {
+                kind: 'unavailable',
+                reason: `cache service v1 lookup answered HTTP ${status}: ${bodyExcerpt(errorText(text))}`,
+            };
+        }
+        return parseV1Answer(text);
+    }
+}
+/** Reads a v1 lookup answer `{cacheKey, archiveLocation, ...}`. */
+function parseV1Answer(text) {
+    let json;
+    try {
+        json = JSON.parse(text);
+    }
+    catch {
+        return {
+            kind: 'unavailable',
+            reason: `cache service v1 answered non-JSON: ${bodyExcerpt(text)}`,
+        };
+    }
+    const url = json['archiveLocation'];
+    const key = json['cacheKey'];
+    if (typeof url !== 'string' || url === '' || typeof key !== 'string' || key === '') {
+        return {
+            kind: 'unavailable',
+            reason: 'cache service v1 reported a hit without an archiveLocation or cacheKey',
+        };
+    }
+    return { kind: 'hit', entry: { matchedKey: key, downloadUrl: url } };
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/index.ts
+/**
+ * Our client of the GitHub Actions cache service, for the restore side:
+ * which protocol the runner offers, the entry `version` @actions/cache stamps
+ * on what it saves, and the compression it will use for that save.
+ */
+
+
+
+
+
+
+
+/** Salt @actions/cache adds to every version (bumped there on breaking archive changes). */
+const VERSION_SALT = '1.0';
+/**
+ * GHES, by @actions/cache's rule: a server URL that is neither github.com nor
+ * *.ghe.com nor *.localhost. GHES has no v2 service.
+ */
+function service_isGhes(env) {
+    const host = new URL(env['GITHUB_SERVER_URL'] || 'https://github.com').hostname
+        .trimEnd()
+        .toUpperCase();
+    return !(host === 'GITHUB.COM' || host.endsWith('.GHE.COM') || host.endsWith('.LOCALHOST'));
+}
+/** The protocol @actions/cache would speak in this environment. */
+function protocolFromEnv(env) {
+    if (service_isGhes(env))
+        return 'v1';
+    return env['ACTIONS_CACHE_SERVICE_V2'] ? 'v2' : 'v1';
+}
+/**
+ * The cache service of this job, or undefined when the runner gave no URL (or,
+ * for v2, no token: outside Actions, or a step without the runtime variables): callers
+ * then treat the cache as unavailable. URLs are chosen as @actions/cache does:
+ * v2 `ACTIONS_RESULTS_URL`; v1 `ACTIONS_CACHE_URL`, else `ACTIONS_RESULTS_URL`.
+ */
+function cacheServiceFromEnv(env = process.env, tuning) {
+    const token = env['ACTIONS_RUNTIME_TOKEN'] ?? '';
+    const protocol = protocolFromEnv(env);
+    // v2 needs the runtime token; a v1 service may not (nektos/act's gives none,
+    // and @actions/cache's v1 client goes on without it).
+    if (!token && protocol === 'v2')
+        return undefined;
+    const baseUrl = protocol === 'v2'
+        ? env['ACTIONS_RESULTS_URL']
+        : env['ACTIONS_CACHE_URL'] || env['ACTIONS_RESULTS_URL'];
+    if (!baseUrl)
+        return undefined;
+    const config = { baseUrl, token, cacheMode: env['ACTIONS_CACHE_MODE'], tuning };
+    return protocol === 'v2' ? new V2CacheService(config) : new V1CacheService(config);
+}
+/**
+ * The entry version @actions/cache computes for `paths` (as given, not
+ * resolved): sha256 of the paths, the compression method, `windows-only` on a
+ * win32 runner unless cross-OS archives are enabled, and the salt, joined by
+ * `|`. A lookup must send exactly what the saving client stamped.
+ */
+function entryVersion(paths, compression, platform, crossOs = false) {
+    const parts = [...paths];
+    if (compression)
+        parts.push(compression);
+    if (platform === 'win32' && !crossOs)
+        parts.push('windows-only');
+    parts.push(VERSION_SALT);
+    return (0,external_node_crypto_.createHash)('sha256').update(parts.join('|')).digest('hex');
+}
+/** Output of `<command> --quiet --version` (stdout and stderr), '' when it cannot run. */
+function versionOutput(command) {
+    return new Promise((resolve) => {
+        try {
+            (0,external_node_child_process_namespaceObject.execFile)(command, ['--quiet', '--version'], { timeout: 10_000 }, (error, stdout, stderr) => {
+                const out = `${stdout ?? ''}${stderr ?? ''}`.trim();
+                // The toolkit ignores the exit code; only a command that cannot start yields ''.
+                resolve(error && error.code === 'ENOENT' ? '' : out);
+            });
+        }
+        catch {
+            resolve('');
+        }
+    });
+}
+const compressionCache = new Map();
+/**
+ * The compression @actions/cache will pick when it saves on this machine:
+ * `zstd-without-long` when `zstd --quiet --version` prints anything, else
+ * `gzip`. Asked once per process (per command, for tests).
+ */
+function compressionForSave(zstdCommand = 'zstd') {
+    let known = compressionCache.get(zstdCommand);
+    if (!known) {
+        known = versionOutput(zstdCommand).then((out) => (out === '' ? 'gzip' : 'zstd-without-long'));
+        compressionCache.set(zstdCommand, known);
+    }
+    return known;
 }
 
 ;// CONCATENATED MODULE: ./src/go/modcache.ts
@@ -98558,25 +100683,6 @@ function hash1(files) {
 
 
 
-
-/**
- * Where Go will put the module cache, found without running Go (pre runs before
- * setup-go): GOMODCACHE, else GOPATH's first entry + pkg/mod, else ~/go/pkg/mod.
- */
-function locateModCacheWithoutGo(env, platform = process.platform, home = external_node_os_namespaceObject.homedir()) {
-    const p = platform === 'win32' ? external_node_path_namespaceObject.win32 : external_node_path_namespaceObject.posix;
-    const explicit = env['GOMODCACHE']?.trim();
-    if (explicit)
-        return explicit;
-    const gopath = env['GOPATH']?.trim();
-    if (gopath) {
-        const first = gopath.split(platform === 'win32' ? ';' : ':').find((e) => e.trim() !== '');
-        if (first)
-            return p.join(first, 'pkg', 'mod');
-    }
-    const homeDir = (platform === 'win32' ? env['USERPROFILE'] : env['HOME']) || home;
-    return p.join(homeDir, 'go', 'pkg', 'mod');
-}
 async function isNonEmptyDir(dir) {
     try {
         const entries = await external_node_fs_namespaceObject.promises.readdir(dir);
@@ -98719,108 +100825,300 @@ async function forceRemove(dir) {
     await makeWritable(dir);
     await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true });
 }
+
+;// CONCATENATED MODULE: ./src/cache/entry.ts
+/**
+ * Cache entries as directories: restore one into an empty directory, save one
+ * from a directory. The archive holds paths relative to that directory, so an
+ * entry saved on one runner lands in the right place on any other, whatever
+ * its workspace depth, HOME or container layout.
+ *
+ * Restoring is ours: lookup on the service (v1 or v2), a streaming download,
+ * decompression and a confined extraction that hashes every file as it is
+ * written (src/cache/archive.ts). Saving is @actions/cache's: it is run with
+ * the directory as its workspace and `.` as its only path.
+ */
+
+
+
+
+
+
+/** The only path handed to @actions/cache: archives are relative to the saved directory. */
+const ENTRY_PATHS = ['.'];
+/** The version the entries we save carry, as @actions/cache computes it on this runner. */
+async function entryVersionHere() {
+    return entryVersion(ENTRY_PATHS, await compressionForSave(), process.platform);
+}
+/** Looks the keys up without downloading anything. */
+async function lookupEntry(primaryKey, restoreKeys, lookupTimeoutMs) {
+    const service = cacheServiceFromEnv();
+    if (!service)
+        return { kind: 'unavailable', reason: 'no cache service URL in this job' };
+    const found = await service.lookup(primaryKey, restoreKeys, await entryVersionHere(), {
+        timeoutMs: lookupTimeoutMs,
+    });
+    if (found.kind !== 'hit')
+        return found;
+    // The download URL is signed: keep it out of the logs.
+    core_setSecret(found.entry.downloadUrl);
+    return { kind: 'hit', matchedKey: found.entry.matchedKey, url: found.entry.downloadUrl };
+}
+/**
+ * Restores the newest entry matching the keys into `dest`, which must be empty
+ * or absent. Never throws for service trouble or a bad archive: a rejected or
+ * broken archive leaves `dest` removed, so nothing half-written is ever used.
+ */
+async function restoreEntry(req) {
+    const found = await lookupEntry(req.primaryKey, req.restoreKeys, req.lookupTimeoutMs);
+    if (found.kind !== 'hit')
+        return found;
+    const started = Date.now();
+    let transport;
+    try {
+        const source = downloadStream(found.url, {});
+        source.once('error', (e) => (transport = e));
+        const result = await extractArchive(source, req.dest);
+        return {
+            kind: 'restored',
+            matchedKey: found.matchedKey,
+            archiveBytes: source.sizeBytes ?? 0,
+            record: req.hash ? result.record : undefined,
+            ms: Date.now() - started,
+        };
+    }
+    catch (e) {
+        await forceRemove(req.dest);
+        // A member the extractor refuses is the entry's fault; a download that
+        // broke, or a stream that is not a whole archive, is the transport's.
+        if (e instanceof ArchiveRejected && !transport && e.member !== '') {
+            return {
+                kind: 'rejected',
+                matchedKey: found.matchedKey,
+                reason: `member ${JSON.stringify(e.member)}: ${e.why}`,
+            };
+        }
+        return {
+            kind: 'unavailable',
+            reason: `restoring ${found.matchedKey} failed: ${(transport ?? e).message}`,
+        };
+    }
+}
+/**
+ * Saves the content of `src` under `key` through @actions/cache. The client
+ * archives paths relative to GITHUB_WORKSPACE and resolves patterns against
+ * the working directory, so both point at `src` for the duration of the save.
+ */
+async function saveDirectory(o) {
+    const cwd = process.cwd();
+    const workspace = process.env['GITHUB_WORKSPACE'];
+    process.chdir(o.src);
+    process.env['GITHUB_WORKSPACE'] = o.src;
+    try {
+        return await actionsCacheBackend.save(ENTRY_PATHS, o.key, o.timeoutMs);
+    }
+    finally {
+        process.chdir(cwd);
+        if (workspace === undefined)
+            delete process.env['GITHUB_WORKSPACE'];
+        else
+            process.env['GITHUB_WORKSPACE'] = workspace;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cache/mode.ts
+function cacheModeFromEnv(env = process.env) {
+    const raw = (env['ACTIONS_CACHE_MODE'] ?? '').trim().toLowerCase();
+    switch (raw) {
+        case 'read':
+            return { name: 'read', canRead: true, canWrite: false };
+        case 'write-only':
+            return { name: 'write-only', canRead: false, canWrite: true };
+        case 'none':
+            return { name: 'none', canRead: false, canWrite: false };
+        case 'write':
+            return { name: 'write', canRead: true, canWrite: true };
+        default:
+            return { name: 'unset', canRead: true, canWrite: true };
+    }
+}
+/** The summary's line for the mode; empty when the runner set none. */
+function describeCacheMode(m) {
+    switch (m.name) {
+        case 'unset':
+            return '';
+        case 'write':
+            return 'write (restore and save)';
+        case 'read':
+            return 'read (restore and verify only; nothing is saved)';
+        case 'write-only':
+            return 'write-only (no restore; the verified cache is saved)';
+        case 'none':
+            return 'none (no restore, no save)';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/go/paths.ts
+/**
+ * Platform-dependent path logic, with the platform as a parameter so that the
+ * Windows and macOS rules are unit tested on any machine (no hosted Windows or
+ * macOS runner can run the test suite). Pure: no file system access.
+ *
+ * What differs between the platforms:
+ * - path syntax: `\` and drive letters on win32 (`/` is accepted too);
+ * - GOPATH list separator: `;` on win32, `:` elsewhere (Go's
+ *   filepath.SplitList; on win32 an entry may be double-quoted to hold a `;`);
+ * - the home directory Go uses for the default GOPATH: %USERPROFILE% on win32,
+ *   $HOME elsewhere (Go's os.UserHomeDir);
+ * - environment variable names: case-insensitive on win32;
+ * - file name comparison: case-insensitive on win32 and on macOS (APFS and
+ *   HFS+ as formatted by default), and macOS also folds Unicode
+ *   normalization (NFC/NFD) of names;
+ * - read-only trees: Go makes extracted modules read-only (0444 files, 0555
+ *   directories). On POSIX a file can be deleted from a writable directory
+ *   whatever its own mode, so directories must be made writable; on win32 the
+ *   read-only attribute of a file blocks its deletion while directories are
+ *   never blocked, so files must be made writable.
+ */
+
+
+/** Node's path functions for `platform`'s path syntax. */
+function pathApi(platform) {
+    return platform === 'win32' ? external_node_path_namespaceObject.win32 : external_node_path_namespaceObject.posix;
+}
+/** True where the default file system compares names without regard to case. */
+function caseInsensitiveFs(platform) {
+    return platform === 'win32' || platform === 'darwin';
+}
+/**
+ * Reads an environment variable as the platform does: names are
+ * case-insensitive on win32 (`Path`, `GoModCache`). An empty or blank value
+ * counts as unset, as it does for Go.
+ */
+function envValue(env, name, platform) {
+    let value = env[name];
+    if (value === undefined && platform === 'win32') {
+        const upper = name.toUpperCase();
+        const found = Object.keys(env).find((k) => k.toUpperCase() === upper);
+        value = found === undefined ? undefined : env[found];
+    }
+    const trimmed = value?.trim();
+    return trimmed ? trimmed : undefined;
+}
+/**
+ * Splits a GOPATH-style list like Go's filepath.SplitList: `;` on win32 (where
+ * an entry may be wrapped in double quotes to contain a `;`), `:` elsewhere.
+ * Empty entries are kept, as Go keeps them.
+ */
+function splitPathList(list, platform) {
+    if (list === '')
+        return [];
+    if (platform !== 'win32')
+        return list.split(':');
+    const out = [];
+    let current = '';
+    let quoted = false;
+    for (const ch of list) {
+        if (ch === '"')
+            quoted = !quoted;
+        else if (ch === ';' && !quoted) {
+            out.push(current);
+            current = '';
+        }
+        else
+            current += ch;
+    }
+    out.push(current);
+    return out;
+}
+/**
+ * Where Go will put the module cache, found without running Go (pre runs
+ * before setup-go): GOMODCACHE, else the first GOPATH entry + pkg/mod, else
+ * `<home>/go/pkg/mod` with home from USERPROFILE on win32 and HOME elsewhere,
+ * falling back to `home`. Empty GOPATH entries are skipped (Go would refuse
+ * the list; main asks Go itself and notices the difference).
+ */
+function locateModCacheWithoutGo(env, platform = process.platform, home = external_node_os_namespaceObject.homedir()) {
+    const p = pathApi(platform);
+    const explicit = envValue(env, 'GOMODCACHE', platform);
+    if (explicit)
+        return explicit;
+    const gopath = envValue(env, 'GOPATH', platform);
+    if (gopath) {
+        const first = splitPathList(gopath, platform).find((e) => e.trim() !== '');
+        if (first)
+            return p.join(first.trim(), 'pkg', 'mod');
+    }
+    const homeDir = envValue(env, platform === 'win32' ? 'USERPROFILE' : 'HOME', platform) || home;
+    return p.join(homeDir, 'go', 'pkg', 'mod');
+}
+/** Upper-cases a win32 drive letter (`c:\x` -> `C:\x`); other paths unchanged. */
+function normalizeDriveLetter(p) {
+    return /^[a-z]:/.test(p) ? p[0].toUpperCase() + p.slice(1) : p;
+}
+/** A name or path in the form two of them are compared in on `platform`. */
+function comparable(s, platform) {
+    const n = platform === 'darwin' ? s.normalize('NFC') : s;
+    return caseInsensitiveFs(platform) ? n.toLowerCase() : n;
+}
+/**
+ * Whether two paths name the same directory on `platform`, without touching
+ * the disk: resolved, then compared case-insensitively on win32 and macOS
+ * (and across Unicode normalization forms on macOS). Symbolic links are not
+ * followed.
+ */
+function samePath(a, b, platform = process.platform) {
+    const p = pathApi(platform);
+    return comparable(p.resolve(a), platform) === comparable(p.resolve(b), platform);
+}
+/**
+ * `child` relative to `parent` when it lies strictly inside it, spelled with
+ * `child`'s own names; undefined otherwise. Names are compared one by one,
+ * case-insensitively where the file system is.
+ */
+function relativeInside(parent, child, platform) {
+    const p = pathApi(platform);
+    const parts = (x) => p
+        .resolve(x)
+        .split(p.sep)
+        .filter((s) => s !== '');
+    const from = parts(parent);
+    const to = parts(child);
+    if (to.length <= from.length)
+        return undefined;
+    for (let i = 0; i < from.length; i++) {
+        if (comparable(from[i], platform) !== comparable(to[i], platform))
+            return undefined;
+    }
+    return to.slice(from.length).join(p.sep);
+}
 /**
  * The path pattern handed to @actions/cache. The service keys an entry's
  * version on the patterns as written, so a module cache under the home
- * directory is named `~/...`: runners whose home directories differ (hosted
- * and self-hosted, or test runners) then share entries.
+ * directory is named `~<sep>...` (runners whose home directories differ, such
+ * as hosted and self-hosted ones, then share entries; @actions/glob expands a
+ * leading `~` followed by the platform's separator). Elsewhere the absolute
+ * path, with the drive letter upper-cased on win32 so that `c:\` and `C:\`
+ * do not make two cache versions.
  */
-function cachePathSpec(modCache, home = external_node_os_namespaceObject.homedir()) {
-    const rel = external_node_path_namespaceObject.relative(home, modCache);
-    if (home && rel !== '' && !rel.startsWith('..') && !external_node_path_namespaceObject.isAbsolute(rel)) {
-        return `~${external_node_path_namespaceObject.sep}${rel}`;
+function cachePathSpec(modCache, home = os.homedir(), platform = process.platform) {
+    const p = pathApi(platform);
+    if (home) {
+        const rel = relativeInside(home, modCache, platform);
+        if (rel !== undefined)
+            return `~${p.sep}${rel}`;
     }
-    return modCache;
-}
-/** Modules Go keeps in the module cache for itself, never pruned. */
-const NEVER_PRUNE = (/* unused pure expression or super */ null && (['golang.org/toolchain']));
-/**
- * What pruning would remove so that an entry holds what go.sum needs and no
- * more: Go never trims the module cache, so a cache restored from an older
- * go.sum and saved again grows with every generation. Pure.
- */
-function planPrune(scan, sums) {
-    const items = [];
-    for (const v of scan.versions) {
-        if (NEVER_PRUNE.includes(v.path))
-            continue;
-        const zipNeeded = sums.has(sumId(v.path, v.version, false));
-        const modNeeded = sums.has(sumId(v.path, v.version, true));
-        if (zipNeeded)
-            continue;
-        if (modNeeded) {
-            if (v.hasZip || v.ziphash !== undefined)
-                items.push({ path: v.path, version: v.version, drop: 'zip' });
-            continue;
-        }
-        items.push({ path: v.path, version: v.version, drop: 'all' });
-    }
-    return items;
-}
-/** Removes what `planPrune` chose. Returns the number of module versions touched. */
-async function applyPrune(modCache, items) {
-    const esc = escapeModulePath;
-    for (const item of items) {
-        const tree = path.join(modCache, ...`${esc(item.path)}@${esc(item.version)}`.split('/'));
-        await forceRemove(tree);
-        const base = path.join(modCache, 'cache', 'download', ...esc(item.path).split('/'), '@v', esc(item.version));
-        const exts = item.drop === 'all'
-            ? ['.zip', '.ziphash', '.partial', '.mod', '.info', '.lock']
-            : ['.zip', '.ziphash', '.partial'];
-        await Promise.all(exts.map((x) => fs.rm(base + x, { force: true })));
-    }
-    return items.length;
-}
-
-;// CONCATENATED MODULE: ./src/go/project.ts
-/**
- * The Go project in the workspace: its dependency files, their hash, and the
- * directories where Go commands must run.
- */
-
-
-
-
-function resolveWorkingDirectory(workspace, workingDirectory) {
-    return path.resolve(workspace, workingDirectory);
-}
-async function findDependencyFiles(workingDirectory, patterns) {
-    if (!(0,external_node_fs_namespaceObject.existsSync)(workingDirectory)) {
-        return { workingDirectory, files: [], hash: hashDependencyFiles([]) };
-    }
-    const abs = patterns.map((p) => external_node_path_namespaceObject.join(workingDirectory, p));
-    const globber = await create(abs.join('\n'), {
-        followSymbolicLinks: false,
-        implicitDescendants: false,
-        matchDirectories: false,
-    });
-    const files = (await globber.glob())
-        .filter((f) => !f.split(external_node_path_namespaceObject.sep).includes('node_modules'))
-        .sort();
-    const contents = await Promise.all(files.map(async (f) => ({
-        path: external_node_path_namespaceObject.relative(workingDirectory, f).split(external_node_path_namespaceObject.sep).join('/'),
-        content: await external_node_fs_namespaceObject.promises.readFile(f),
-    })));
-    return { workingDirectory, files, hash: hashDependencyFiles(contents) };
+    return platform === 'win32' ? normalizeDriveLetter(p.normalize(modCache)) : modCache;
 }
 /**
- * Directories where `go mod download` and `go mod verify` run: the working
- * directory alone when it is in a go.work workspace (one run covers every
- * member), else every directory holding a matched go.sum and a go.mod, plus
- * the working directory if it has a go.mod.
+ * The mode to give an entry of a read-only module cache tree before deleting
+ * it, or undefined when its mode does not matter on `platform` (see the file
+ * comment): directories on POSIX, files on win32.
  */
-function moduleRoots(workingDirectory, files, goWork) {
-    if (goWork !== '' && goWork !== 'off')
-        return [workingDirectory];
-    const roots = new Set();
-    if (existsSync(path.join(workingDirectory, 'go.mod')))
-        roots.add(workingDirectory);
-    for (const f of files) {
-        const dir = path.dirname(f);
-        if (path.basename(f) === 'go.sum' && existsSync(path.join(dir, 'go.mod')))
-            roots.add(dir);
-    }
-    return [...roots].sort();
+function modeBeforeRemove(kind, platform) {
+    if (platform === 'win32')
+        return kind === 'file' ? 0o666 : undefined;
+    return kind === 'dir' ? 0o755 : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/report/report.ts
@@ -98874,6 +101172,7 @@ function summaryMarkdown(d) {
         ['Verification', d.verification],
         ['Saved', d.saved],
         ['Saved archive', formatBytes(d.savedBytes)],
+        ...(d.extra ?? []),
         ...Object.entries(d.timings).map(([k, v]) => [`Time: ${k}`, formatMs(v)]),
     ];
     let md = '### verified-go-cache\n\n| | |\n|---|---|\n';
@@ -98882,74 +101181,18 @@ function summaryMarkdown(d) {
         md += '\n**Bad modules**\n\n| module | reason |\n|---|---|\n';
         md += d.bad.map((b) => `| \`${cell(b.module)}\` | ${cell(b.reason)} |`).join('\n') + '\n';
     }
+    for (const section of d.sections ?? [])
+        md += `\n${section.trim()}\n`;
     return md;
 }
-
-;// CONCATENATED MODULE: ./src/cache/restore.ts
-/**
- * Restoring the newest entry of a lineage into an empty module cache: the
- * sequence pre and main share. Service trouble and broken archives become a
- * warning and an empty module cache, never a failure.
- */
-
-
-
-async function restoreNewest(backend, modCache, primaryKey, restoreKeys, lookupTimeoutMs) {
-    if (!backend.available()) {
-        warning(describeUnavailable('no cache service URL in this job'));
-        return { kind: 'unavailable' };
-    }
-    const paths = [cachePathSpec(modCache)];
-    info(`Looking up ${primaryKey}${restoreKeys.length ? ` then ${restoreKeys.join(', ')}` : ''}`);
-    const found = await backend.lookup(paths, primaryKey, restoreKeys, lookupTimeoutMs);
-    if (found.kind === 'unavailable') {
-        warning(describeUnavailable(found.reason));
-        return { kind: 'unavailable' };
-    }
-    if (found.kind === 'miss') {
-        info('No entry for this environment yet.');
-        return { kind: 'miss' };
-    }
-    const restored = await backend.restore(paths, found.matchedKey);
-    if (restored.kind === 'failed') {
-        warning(`Restoring ${found.matchedKey} failed (${restored.reason}); removing what was extracted ` +
-            'and going on without a cache.');
-        await forceRemove(modCache);
-        return { kind: 'unavailable' };
-    }
-    return restored;
-}
-
-;// CONCATENATED MODULE: ./src/action/state.ts
-/**
- * What one stage hands to the next through the runner's state file.
- */
-
-function savePre(s) {
-    saveState('pre', JSON.stringify(s));
-}
-function saveMain(s) {
-    core.saveState('main', JSON.stringify(s));
-}
-function state_read(name) {
-    const raw = core.getState(name);
-    if (!raw)
-        return undefined;
-    try {
-        return JSON.parse(raw);
-    }
-    catch {
-        return undefined;
-    }
-}
-const readPre = () => state_read('pre');
-const readMain = () => state_read('main');
 
 ;// CONCATENATED MODULE: ./src/stages/pre.ts
 /**
  * pre: runs at job start, before checkout and before setup-go. Restores the
  * newest entry of this environment's lineage into the module cache, without
- * Go and usually without go.sum. Never fails the job for cache trouble.
+ * Go and usually without go.sum, hashing every module as it is extracted so
+ * that main only has to compare those hashes with go.sum. Never fails the job
+ * for cache trouble.
  */
 
 
@@ -98961,45 +101204,85 @@ const readMain = () => state_read('main');
 
 
 
-async function runPre(backend = actionsCacheBackend) {
+
+
+
+async function writeRecord(record) {
+    const dir = external_node_path_namespaceObject.join(process.env['RUNNER_TEMP'] || external_node_os_namespaceObject.tmpdir(), 'verified-go-cache');
+    await external_node_fs_namespaceObject.promises.mkdir(dir, { recursive: true });
+    const file = external_node_path_namespaceObject.join(dir, `record-${process.pid}-${Date.now()}.json`);
+    await external_node_fs_namespaceObject.promises.writeFile(file, JSON.stringify(record));
+    return file;
+}
+async function restore(ctx, state) {
+    const mode = cacheModeFromEnv();
+    if (!mode.canRead) {
+        state.outcome = 'mode';
+        info(`Cache mode '${mode.name}': no restore.`);
+        return;
+    }
+    if (preAction({ cacheNonEmpty: await isNonEmptyDir(state.modCache) }) === 'skip-nonempty') {
+        state.outcome = 'skipped-nonempty';
+        info(`The module cache ${state.modCache} is not empty: not extracting over it. main verifies ` +
+            'what is there.');
+        return;
+    }
+    // go.sum is not on disk yet (pre runs before checkout): the newest entry of
+    // the lineage is restored, and main pins the exact key once it can.
+    const plan = deriveKeys(ctx.keyParts);
+    info(`Module cache: ${state.modCache}`);
+    info(`Looking up ${plan.lineage.join(', then ')}`);
+    const r = await restoreEntry({
+        dest: state.modCache,
+        primaryKey: plan.lineage[0],
+        restoreKeys: plan.lineage.slice(1),
+        lookupTimeoutMs: ctx.inputs.lookupTimeoutMs,
+        hash: true,
+    });
+    state.outcome = r.kind;
+    switch (r.kind) {
+        case 'restored':
+            state.matchedKey = r.matchedKey;
+            state.archiveBytes = r.archiveBytes;
+            state.recordFile = await writeRecord(r.record);
+            info(`Restored ${r.matchedKey} (${r.archiveBytes} bytes, ${r.record?.modules.length ?? 0} ` +
+                `module versions hashed while extracting) in ${r.ms} ms; main compares them with go.sum.`);
+            return;
+        case 'rejected':
+            warning(`Rejected cache entry ${r.matchedKey}: ${r.reason}. Nothing of it was kept; the job goes ` +
+                "on as a miss. Only a workflow writing to this repository's cache outside " +
+                'verified-go-cache can create such an entry.');
+            return;
+        case 'miss':
+            info('No entry for this environment yet.');
+            return;
+        case 'denied':
+            info(`Not restoring: ${r.reason}.`);
+            return;
+        case 'unavailable':
+            warning(`Cache service unavailable (${r.reason}); going on without a cache.`);
+            return;
+    }
+}
+async function runPre() {
     const started = Date.now();
     const modCache = locateModCacheWithoutGo(process.env);
     const state = { ran: true, modCache, outcome: 'miss', matchedKey: '' };
     const timings = {};
     try {
         const ctx = loadContext();
-        await phase(timings, 'restore (pre)', async () => {
-            if (preAction({ cacheNonEmpty: await isNonEmptyDir(modCache) }) === 'skip-nonempty') {
-                state.outcome = 'skipped-nonempty';
-                info(`The module cache ${modCache} is not empty: not extracting over it ` +
-                    '(that is what makes tar fail with "File exists"). main will verify what is there.');
-                return;
-            }
-            // go.sum is usually not on disk yet (pre runs before checkout); on a
-            // self-hosted runner with a kept workspace it may be, and may be stale.
-            // main re-derives the exact key either way.
-            const deps = await findDependencyFiles(ctx.workingDirectory, ctx.inputs.goSumFiles);
-            const plan = deriveKeys(ctx.keyParts, deps.files.length > 0 ? deps.hash : undefined);
-            const primary = plan.exact ?? plan.lineage[0];
-            const restoreKeys = plan.exact ? plan.lineage : plan.lineage.slice(1);
-            info(`Module cache: ${modCache}`);
-            const outcome = await restoreNewest(backend, modCache, primary, restoreKeys, ctx.inputs.lookupTimeoutMs);
-            state.outcome = outcome.kind;
-            if (outcome.kind !== 'restored')
-                return;
-            state.matchedKey = outcome.matchedKey;
-            state.archiveBytes = outcome.archiveBytes;
-            info(`Restored ${outcome.matchedKey}; main verifies it once go.sum is on disk.`);
-        });
+        if (ctx.inputs.mode === 'health') {
+            state.outcome = 'health';
+            return;
+        }
+        await phase(timings, 'restore (pre)', () => restore(ctx, state));
     }
     catch (e) {
         const err = e;
-        if (err.name === 'InputError') {
+        if (err.name === 'InputError')
             setFailed(err.message);
-        }
-        else {
-            warning(`pre could not restore the module cache: ${err.message}. main will go on without it.`);
-        }
+        else
+            warning(`pre could not restore the module cache: ${err.message}. main goes on without it.`);
     }
     finally {
         state.ms = Date.now() - started;
