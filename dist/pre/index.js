@@ -99512,31 +99512,25 @@ class Extractor {
         this.track(finished, 0, rel);
     }
     /**
-     * Writes a small file in three synchronous calls: measured faster than
-     * fs.promises.writeFile (whose FileHandle round trips dominate for tens of
-     * thousands of small files), and the main thread has nothing else to do
-     * meanwhile: decompression runs in zstd or zlib's threads, zip hashing in workers.
+     * Small files are written without waiting: up to MAX_PENDING_OPS writes run
+     * on libuv's threads while the main thread parses and hashes the next
+     * members (a slow disk then stalls a thread, not the extraction).
      */
     writeSmall(rel, abs, data, mode) {
-        try {
-            (0,external_node_fs_namespaceObject.writeFileSync)(abs, data, { flag: 'wx', mode });
-        }
-        catch (e) {
-            this.fail(translateWriteError(e, rel));
-        }
+        this.track(writeBytes(abs, data, mode), data.length, rel);
     }
     /** Writes a zip, then hands its (owned) bytes to the pool: HashZip overlaps extraction. */
     writeZip(p, v, rel, abs, data) {
         const m = this.record.module(p, v);
-        this.writeSmall(rel, abs, data, 0o644);
-        if (this.error)
-            return;
-        const job = this.pool.hash(data, true).then((h1) => {
+        this.track(writeBytes(abs, data, 0o644).then(() => this.hashZipBytes(m, data)), data.length, rel);
+    }
+    /** HashZip in the pool; a zip that cannot be read is recorded, not thrown. */
+    hashZipBytes(m, data) {
+        return this.pool.hash(data, true).then((h1) => {
             m.zipH1 = h1;
         }, (e) => {
             m.zipError = e instanceof Error ? e.message : String(e);
         });
-        this.track(job, data.length);
     }
     /** Waits for every write and hash, then makes module trees read-only as Go does. */
     async finish() {
@@ -99552,6 +99546,10 @@ class Extractor {
         while (this.pending.size > 0)
             await Promise.allSettled([...this.pending]);
     }
+}
+/** One exclusive-create write (open, write, close) through the callback API: fewer round trips than fs.promises. */
+function writeBytes(abs, data, mode) {
+    return new Promise((resolve, reject) => (0,external_node_fs_namespaceObject.writeFile)(abs, data, { flag: 'wx', mode }, (e) => (e ? reject(e) : resolve())));
 }
 /** The chunks copied into memory of their own, safe to transfer to a worker. */
 function ownedCopy(chunks, size) {
