@@ -34,4 +34,3 @@ export function loadContext(env: NodeJS.ProcessEnv = process.env): Context {
     runAttempt: env['GITHUB_RUN_ATTEMPT'] || '1',
   };
 }
-

@@ -92,20 +92,26 @@ export function saveDecision(s: SaveInput): SaveDecision {
     return { save: true, why: 'go.sum changed during the job; saving under its new key' };
   }
   if (s.exactEntryExists) {
-    return { save: false, why: 'an entry for this go.sum exists already' };
+    return { save: false, why: 'an entry for this go.sum already exists' };
   }
   switch (s.hitKind) {
     case 'miss':
       return { save: true, why: 'no entry existed for this environment' };
     case 'lineage':
-      return { save: true, why: 'restored an older entry; saving the completed cache for this go.sum' };
+      return {
+        save: true,
+        why: 'restored an older entry; saving the completed cache for this go.sum',
+      };
     case 'incomplete':
       return { save: true, why: 'the exact entry was incomplete; saving the completed cache' };
     case 'local':
       return { save: true, why: 'no entry for this go.sum yet; saving the verified local cache' };
     case 'exact':
       return s.added > 0
-        ? { save: true, why: `later steps added ${s.added} verified module versions to an exact hit` }
+        ? {
+            save: true,
+            why: `later steps added ${s.added} verified module versions to an exact hit`,
+          }
         : { save: false, why: 'exact hit, verified, nothing new to save' };
   }
 }

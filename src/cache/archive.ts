@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, promises as fs, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, promises as fs, writeFile as writeFileCb } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
@@ -655,25 +655,27 @@ class Extractor {
   }
 
   /**
-   * Writes a small file in three synchronous calls: measured faster than
-   * fs.promises.writeFile (whose FileHandle round trips dominate for tens of
-   * thousands of small files), and the main thread has nothing else to do
-   * meanwhile: decompression runs in zstd or zlib's threads, zip hashing in workers.
+   * Small files are written without waiting: up to MAX_PENDING_OPS writes run
+   * on libuv's threads while the main thread parses and hashes the next
+   * members (a slow disk then stalls a thread, not the extraction).
    */
   private writeSmall(rel: string, abs: string, data: Uint8Array, mode: number): void {
-    try {
-      writeFileSync(abs, data, { flag: 'wx', mode });
-    } catch (e) {
-      this.fail(translateWriteError(e, rel));
-    }
+    this.track(writeBytes(abs, data, mode), data.length, rel);
   }
 
   /** Writes a zip, then hands its (owned) bytes to the pool: HashZip overlaps extraction. */
   private writeZip(p: string, v: string, rel: string, abs: string, data: Uint8Array): void {
     const m = this.record.module(p, v);
-    this.writeSmall(rel, abs, data, 0o644);
-    if (this.error) return;
-    const job = this.pool.hash(data, true).then(
+    this.track(
+      writeBytes(abs, data, 0o644).then(() => this.hashZipBytes(m, data)),
+      data.length,
+      rel,
+    );
+  }
+
+  /** HashZip in the pool; a zip that cannot be read is recorded, not thrown. */
+  private hashZipBytes(m: ModuleRecord, data: Uint8Array): Promise<void> {
+    return this.pool.hash(data, true).then(
       (h1) => {
         m.zipH1 = h1;
       },
@@ -681,7 +683,6 @@ class Extractor {
         m.zipError = e instanceof Error ? e.message : String(e);
       },
     );
-    this.track(job, data.length);
   }
 
   /** Waits for every write and hash, then makes module trees read-only as Go does. */
@@ -696,6 +697,13 @@ class Extractor {
   async settle(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
+}
+
+/** One exclusive-create write (open, write, close) through the callback API: fewer round trips than fs.promises. */
+function writeBytes(abs: string, data: Uint8Array, mode: number): Promise<void> {
+  return new Promise<void>((resolve, reject) =>
+    writeFileCb(abs, data, { flag: 'wx', mode }, (e) => (e ? reject(e) : resolve())),
+  );
 }
 
 /** The chunks copied into memory of their own, safe to transfer to a worker. */

@@ -100,4 +100,3 @@ export const actionsCacheBackend: Backend = {
 export function isConflict(reason: string): boolean {
   return /\(409\)|already[ _]exists|conflict/i.test(reason);
 }
-

@@ -20,11 +20,18 @@ import { forceRemove } from '../go/modcache.js';
 export const ENTRY_PATHS = ['.'];
 
 export type RestoreOutcome =
-  | { kind: 'restored'; matchedKey: string; archiveBytes: number; record?: ExtractRecord; ms: number }
+  | {
+      kind: 'restored';
+      matchedKey: string;
+      archiveBytes: number;
+      record?: ExtractRecord;
+      ms: number;
+    }
   | { kind: 'miss' }
   | { kind: 'unavailable'; reason: string }
   | { kind: 'denied'; reason: string }
-  | { kind: 'rejected'; matchedKey: string; reason: string };
+  | { kind: 'rejected'; matchedKey: string; reason: string }
+  | { kind: 'failed'; matchedKey: string; reason: string };
 
 export interface RestoreRequest {
   dest: string;
@@ -94,8 +101,9 @@ export async function restoreEntry(req: RestoreRequest): Promise<RestoreOutcome>
       };
     }
     return {
-      kind: 'unavailable',
-      reason: `restoring ${found.matchedKey} failed: ${(transport ?? (e as Error)).message}`,
+      kind: 'failed',
+      matchedKey: found.matchedKey,
+      reason: (transport ?? (e as Error)).message,
     };
   }
 }

@@ -124,6 +124,17 @@ export function deriveKeys(parts: KeyParts, dependencyHash?: string): KeyPlan {
  * random tail. The service returns the newest entry under a prefix, so the
  * newest verified generation wins whatever its name.
  */
+/**
+ * Key of the first entry for a go.sum (after a miss or a lineage hit): run id
+ * and attempt only, so matrix siblings of one run that build the same go.sum
+ * collide on it and exactly one of them saves. An entry that REPLACES one (a
+ * repair, a completed incomplete entry) uses `generationKey`, which never
+ * collides with the entry it replaces, even where run ids repeat.
+ */
+export function firstGenerationKey(exact: string, runId: string, runAttempt: string): string {
+  return `${exact}${SEPARATOR}gen=${sanitizePart(runId, '0')}.${sanitizePart(runAttempt, '1')}`;
+}
+
 export function generationKey(
   exact: string,
   runId: string,

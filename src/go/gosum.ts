@@ -73,16 +73,5 @@ export function goModHash(content: Buffer | string): string {
   return 'h1:' + createHash('sha256').update(summary).digest('base64');
 }
 
-/**
- * The `h1:` hash of a module tree (golang.org/x/mod/sumdb/dirhash Hash1):
- * sha256 over sorted lines `<hex sha256 of file>  <prefix>/<name>\n`.
- */
-export function hash1(files: { name: string; sha256hex: string }[]): string {
-  const sorted = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const h = createHash('sha256');
-  for (const f of sorted) {
-    if (f.name.includes('\n')) throw new Error(`file name with newline: ${JSON.stringify(f.name)}`);
-    h.update(`${f.sha256hex}  ${f.name}\n`);
-  }
-  return 'h1:' + h.digest('base64');
-}
+/** Go's dirhash Hash1 (names sorted as UTF-8 bytes, as Go sorts them). */
+export { hash1 } from '../verify/dirhash.js';

@@ -226,6 +226,7 @@ async function restoreForCheck(
       return undefined;
     case 'unavailable':
     case 'denied':
+    case 'failed':
       report.status = 'unavailable';
       report.verification = `not checked: ${r.reason}`;
       return undefined;

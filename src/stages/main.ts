@@ -6,10 +6,12 @@
  * "repaired"; a SECURITY ERROR always fails the step.
  */
 import * as core from '@actions/core';
+import * as glob from '@actions/glob';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadContext, type Context } from '../action/context.js';
+import { InputError } from '../action/inputs.js';
 import { samePath } from '../go/paths.js';
 import { convergeAction, mainRestoreAction } from '../action/decide.js';
 import { readPre, saveMain, type MainState, type PreState } from '../action/state.js';
@@ -33,7 +35,7 @@ import {
   type ModuleFacts,
 } from '../verify/judge.js';
 import { repairModules } from '../verify/repair.js';
-import { checkToolchains, neededToolchains } from '../verify/toolchains.js';
+import { checkToolchains, fetchToolchains, neededToolchains } from '../verify/toolchains.js';
 import { compareGoVersions } from '../go/workspace.js';
 import { computeDrift, driftMarkdown, entryContentVersions } from '../report/drift.js';
 import { corruptModuleList, loadSums } from '../verify/verify.js';
@@ -127,6 +129,7 @@ async function locate(ctx: Context, st: MainState): Promise<Setup> {
     goSumFiles: ctx.inputs.goSumFiles,
     goSumFilesIsDefault: ctx.inputs.goSumFilesIsDefault,
   });
+  await checkExplicitGlobs(ctx);
   const projectErrors = annotate(project, ctx.workspace);
   for (const m of project.members) core.info(`In scope: ${m.modulePath} (${m.dir}; ${m.why})`);
   st.depHash = project.depHash;
@@ -171,6 +174,25 @@ function withoutReplaced(sums: Map<string, string>, project: GoProject): Map<str
     }
   }
   return out;
+}
+
+/** Explicit go-sum-files globs must each match something: a glob that does not is a typo. */
+async function checkExplicitGlobs(ctx: Context): Promise<void> {
+  if (ctx.inputs.goSumFilesIsDefault) return;
+  for (const pattern of ctx.inputs.goSumFiles) {
+    if (pattern.startsWith('!')) continue;
+    const globber = await glob.create(path.join(ctx.workingDirectory, pattern), {
+      followSymbolicLinks: false,
+      matchDirectories: false,
+    });
+    if ((await globber.glob()).length > 0) continue;
+    throw new InputError(
+      'go-sum-files',
+      `no file under ${ctx.workingDirectory} matches ${pattern}. Fix the globs (they are ` +
+        'relative to working-directory), or remove the input: the module at working-directory ' +
+        'and its go.work members are always in scope.',
+    );
+  }
 }
 
 async function readRecordFile(file: string | undefined): Promise<ExtractRecord | undefined> {
@@ -222,6 +244,12 @@ async function restoreHere(
       return none;
     case 'denied':
       core.info(`Not restoring: ${r.reason}.`);
+      return none;
+    case 'failed':
+      core.warning(
+        `Restoring ${r.matchedKey} failed (${r.reason}); removed what was extracted and going ` +
+          'on without a cache.',
+      );
       return none;
     case 'unavailable':
       core.warning(`Cache service unavailable (${r.reason}); going on without a cache.`);
@@ -355,6 +383,7 @@ async function prove(
   const toolchains = await checkToolchains(s.go, s.modCache, j.unnamed, os.tmpdir());
   for (const t of toolchains.removed)
     core.warning(`Removed cached toolchain ${t.module}: ${t.reason}`);
+  for (const [id, ms] of Object.entries(toolchains.ms)) core.info(`Verified ${id} in ${ms} ms.`);
   st.toolchains = toolchains.verified;
   st.neededToolchains = neededToolchains(
     s.project.members,
@@ -363,6 +392,21 @@ async function prove(
     s.hostArch,
     compareGoVersions,
   );
+  // A toolchain the project needs is part of completeness: fetched here
+  // (never run), so that it is saved once and exact hits have it offline.
+  const absent = st.neededToolchains.filter((t) => !st.toolchains.includes(t));
+  const fetched = await fetchToolchains(s.go, s.modCache, absent, os.tmpdir());
+  for (const t of fetched.failed)
+    core.warning(`Could not download toolchain ${t.module} the project asks for: ${t.reason}`);
+  st.toolchains.push(...fetched.fetched);
+  st.downloaded = [...fetched.fetched];
+  // A removed toolchain is a corrupt entry like any module; fetched again, it is repaired.
+  for (const t of toolchains.removed) {
+    st.bad.push({ module: t.module, reason: t.reason });
+    if (!fetched.fetched.includes(t.module)) continue;
+    const fetchedBytes = await zipBytes(s.modCache, [t.module]);
+    st.repaired.push({ module: t.module, how: 'download', fetchedBytes });
+  }
   if (got.hitKind === 'lineage') {
     st.drift = computeDrift(entryContentVersions(facts), s.sums);
   }

@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import { loadContext, type Context } from '../action/context.js';
 import { saveDecision } from '../action/decide.js';
 import { readMain, readPre, type MainState } from '../action/state.js';
-import { saveDirectory } from '../cache/entry.js';
-import { deriveKeys, generationKey, type HitKind } from '../cache/key.js';
+import { lookupEntry, saveDirectory } from '../cache/entry.js';
+import { deriveKeys, firstGenerationKey, generationKey, type HitKind } from '../cache/key.js';
 import { cacheModeFromEnv, describeCacheMode, type CacheMode } from '../cache/mode.js';
 import { entryPaths, stageSnapshot } from '../cache/snapshot.js';
 import { sumId } from '../go/gosum.js';
@@ -176,7 +176,22 @@ async function save(
     return;
   }
   const exact = cur.keyChanged ? deriveKeys(ctx.keyParts, cur.depHash).exact! : main.exactKey;
-  const key = generationKey(exact, ctx.runId, ctx.runAttempt);
+  if (main.repaired.length === 0 && !main.rebuilt && (await savedMeanwhile(ctx, mode, exact))) {
+    out.saved = 'nothing: an entry for this go.sum was saved while this job ran';
+    core.notice(
+      `An entry for this go.sum was saved while this job ran (a matrix sibling building the same ` +
+        `go.sum); this job saves nothing, so the branch keeps one entry per go.sum.`,
+    );
+    return;
+  }
+  const replaces =
+    main.repaired.length > 0 ||
+    main.rebuilt ||
+    main.hitKind === 'incomplete' ||
+    main.hitKind === 'exact';
+  const key = replaces
+    ? generationKey(exact, ctx.runId, ctx.runAttempt)
+    : firstGenerationKey(exact, ctx.runId, ctx.runAttempt);
   const needed = new Set(main.neededToolchains ?? []);
   const toolchains = [...cur.toolchains].filter((t) => needed.has(t));
   if (cur.leftOut.length > 0) {
@@ -214,6 +229,13 @@ async function save(
   } finally {
     await forceRemove(stage);
   }
+}
+
+/** Did another job save an entry for this exact key after main looked? */
+async function savedMeanwhile(ctx: Context, mode: CacheMode, exact: string): Promise<boolean> {
+  if (!mode.canRead) return false;
+  const r = await lookupEntry(exact, [], ctx.inputs.lookupTimeoutMs);
+  return r.kind === 'hit';
 }
 
 function summaryRows(main: MainState | undefined, mode: CacheMode): [string, string][] {

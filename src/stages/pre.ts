@@ -78,6 +78,12 @@ async function restore(ctx: Context, state: PreState): Promise<void> {
     case 'denied':
       core.info(`Not restoring: ${r.reason}.`);
       return;
+    case 'failed':
+      core.warning(
+        `Restoring ${r.matchedKey} failed (${r.reason}); removed what was extracted and going ` +
+          'on without a cache.',
+      );
+      return;
     case 'unavailable':
       core.warning(`Cache service unavailable (${r.reason}); going on without a cache.`);
       return;

@@ -95,7 +95,9 @@ function checkOne(
   }
   const tree = m.treeH1 !== undefined || m.fresh === true;
   const complete =
-    tree && m.ziphash !== undefined && (!o.zipsExpected || m.zipH1 !== undefined || m.fresh === true);
+    tree &&
+    m.ziphash !== undefined &&
+    (!o.zipsExpected || m.zipH1 !== undefined || m.fresh === true);
   return { problems, how: zipGood ? 're-extract' : 'download', complete };
 }
 

@@ -112,11 +112,15 @@ export async function repairModules(
     }
     const f = files(modCache, item.path, item.version);
     const fetchedBytes =
-      item.how === 'download' ? (await sizeOf(f.base + '.zip')) + (await sizeOf(f.base + '.mod')) : 0;
+      item.how === 'download'
+        ? (await sizeOf(f.base + '.zip')) + (await sizeOf(f.base + '.mod'))
+        : 0;
     result.repaired.push({ module: id, how: item.how, fetchedBytes });
   }
   if (r.code !== 0 && result.failed.length === 0 && errors.size === 0) {
-    result.failed.push(`go mod download failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    result.failed.push(
+      `go mod download failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`,
+    );
   }
   return result;
 }

@@ -49,7 +49,8 @@ describe('a matrix over environments', () => {
     expect(world.server.keys().filter((k) => k.includes(';env=siblings;'))).toHaveLength(1);
     const notices = jobs.flatMap((j) => j.annotations.filter((a) => a.level === 'notice'));
     expect(notices).toHaveLength(1);
-    expect(notices[0]!.message).toContain('Another job is saving');
+    // Which notice depends on timing: the sibling's save was in flight, or already done.
+    expect(notices[0]!.message).toMatch(/Another job is saving|was saved while this job ran/);
   });
 });
 

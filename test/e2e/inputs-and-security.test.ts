@@ -105,7 +105,7 @@ describe('SECURITY ERROR', () => {
     const text = errors(job);
     expect(text).toContain('SECURITY ERROR');
     expect(text).toContain('verifying example.com/m002@v1.0.0: checksum mismatch');
-    expect(text).toContain('NOT cache corruption');
+    expect(text).toContain('not module cache corruption');
     expect(job.outputs['verified']).toBe('false');
     expect(job.outputs['rebuilt']).toBe('false');
     expect(world.server.calls('CreateCacheEntry').length).toBe(before);

@@ -69,7 +69,9 @@ describe('judge', () => {
     const m = full();
     m[0] = { ...m[0]!, partial: true };
     const j = judge(m, sums, { zipsExpected: true });
-    expect(repairPlan(j)).toEqual([{ path: 'example.com/a', version: 'v1.0.0', how: 're-extract' }]);
+    expect(repairPlan(j)).toEqual([
+      { path: 'example.com/a', version: 'v1.0.0', how: 're-extract' },
+    ]);
   });
 
   it('a wrong go.mod is bad and needs a download', () => {

@@ -3,6 +3,7 @@ import {
   branchFromEnv,
   classifyMatch,
   deriveKeys,
+  firstGenerationKey,
   generationKey,
   hashDependencyFiles,
   lineagePrefixes,
@@ -112,6 +113,10 @@ describe('generations and matches', () => {
     const keys = new Set<string>();
     for (let i = 0; i < 50; i++) keys.add(generationKey(exact, '1', '1'));
     expect(keys.size).toBe(50);
+  });
+  it('a first entry for a go.sum is keyed by run id and attempt, so matrix siblings collide on it', () => {
+    expect(firstGenerationKey(exact, '17', '2')).toBe(`${exact};gen=17.2`);
+    expect(classifyMatch(exact, firstGenerationKey(exact, '17', '2'))).toBe('exact');
   });
   it('a matched key is compared with the exact key without regard to case', () => {
     expect(classifyMatch(exact, generationKey(exact, '1', '1').toUpperCase())).toBe('exact');
