@@ -51,7 +51,7 @@ async function tapped<T>(
         /Cache Size: ~\d+ MB \((\d+) B\)/.exec(line) ?? /^::debug::File Size: (\d+)/.exec(line);
       if (size) archiveBytes = Number(size[1]);
       const fail = /^::(?:error|warning)::(Failed to (?:restore|save): .*)$/.exec(line);
-      if (fail) failure = fail[1];
+      if (fail) failure = unescapeCommand(fail[1]!);
     }
     text = text.replace(/^::error::(Failed to (?:restore|save))/gm, '::warning::$1');
     return (original as (...a: unknown[]) => boolean)(text, ...rest);
@@ -81,13 +81,10 @@ export const actionsCacheBackend: Backend = {
         // creating this cache"; its debug line says what really happened.
         const why = lines
           .map((l) => /^::debug::Failed to reserve cache: (.*)$/.exec(l)?.[1])
-          .find((r) => r !== undefined)
-          ?.replace(/%0D/g, '\r')
-          .replace(/%0A/g, '\n')
-          .replace(/%25/g, '%')
-          .split('\n')[0];
-        if (why === undefined || isConflict(why)) return { kind: 'conflict', key };
-        return { kind: 'failed', reason: why };
+          .find((r) => r !== undefined);
+        const first = why === undefined ? undefined : unescapeCommand(why).split('\n')[0];
+        if (first === undefined || isConflict(first)) return { kind: 'conflict', key };
+        return { kind: 'failed', reason: first };
       }
       return { kind: 'failed', reason: failure ?? 'the cache service did not accept the entry' };
     } catch (e) {
@@ -99,4 +96,13 @@ export const actionsCacheBackend: Backend = {
 /** A reservation refused because the key exists or is being uploaded, as opposed to a service failure. */
 export function isConflict(reason: string): boolean {
   return /\(409\)|already[ _]exists|conflict/i.test(reason);
+}
+
+/**
+ * A workflow command's text as it was before @actions/core escaped it. Lines
+ * captured from the client's output are escaped; re-emitting them unescaped
+ * through core.warning keeps a newline a newline (not a visible `%250A`).
+ */
+export function unescapeCommand(text: string): string {
+  return text.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 }
