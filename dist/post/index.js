@@ -98475,7 +98475,7 @@ async function tapped(op) {
                 archiveBytes = Number(size[1]);
             const fail = /^::(?:error|warning)::(Failed to (?:restore|save): .*)$/.exec(line);
             if (fail)
-                failure = fail[1];
+                failure = unescapeCommand(fail[1]);
         }
         text = text.replace(/^::error::(Failed to (?:restore|save))/gm, '::warning::$1');
         return original(text, ...rest);
@@ -98500,14 +98500,11 @@ const actionsCacheBackend = {
                 // creating this cache"; its debug line says what really happened.
                 const why = lines
                     .map((l) => /^::debug::Failed to reserve cache: (.*)$/.exec(l)?.[1])
-                    .find((r) => r !== undefined)
-                    ?.replace(/%0D/g, '\r')
-                    .replace(/%0A/g, '\n')
-                    .replace(/%25/g, '%')
-                    .split('\n')[0];
-                if (why === undefined || isConflict(why))
+                    .find((r) => r !== undefined);
+                const first = why === undefined ? undefined : unescapeCommand(why).split('\n')[0];
+                if (first === undefined || isConflict(first))
                     return { kind: 'conflict', key };
-                return { kind: 'failed', reason: why };
+                return { kind: 'failed', reason: first };
             }
             return { kind: 'failed', reason: failure ?? 'the cache service did not accept the entry' };
         }
@@ -98519,6 +98516,14 @@ const actionsCacheBackend = {
 /** A reservation refused because the key exists or is being uploaded, as opposed to a service failure. */
 function isConflict(reason) {
     return /\(409\)|already[ _]exists|conflict/i.test(reason);
+}
+/**
+ * A workflow command's text as it was before @actions/core escaped it. Lines
+ * captured from the client's output are escaped; re-emitting them unescaped
+ * through core.warning keeps a newline a newline (not a visible `%250A`).
+ */
+function unescapeCommand(text) {
+    return text.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
@@ -101193,11 +101198,12 @@ async function checkReplace(r, c) {
         ? ''
         : ' Go does not need it for this build yet, but will once it is required.';
     const directive = `replace ${from} => ${r.New.Path}`;
+    const shown = relative(c.root, dir);
     if (!isDir(dir)) {
         c.diagnostics.push({
             level,
             ...at,
-            message: `${directive}: the directory ${dir} does not exist in the checkout, so Go cannot load the ` +
+            message: `${directive}: the directory ${shown} does not exist in the checkout, so Go cannot load the ` +
                 'module graph. Check it out before this step (for example a second actions/checkout with ' +
                 `'path:'), or remove the replace directive.${later}`,
         });
@@ -101206,7 +101212,7 @@ async function checkReplace(r, c) {
         c.diagnostics.push({
             level,
             ...at,
-            message: `${directive}: ${dir} has no go.mod; a local replacement must be a module root. Point the ` +
+            message: `${directive}: ${shown} has no go.mod; a local replacement must be a module root. Point the ` +
                 `directive at the folder holding ${r.Old.Path}'s go.mod, or add one there.${later}`,
         });
     }
@@ -101216,7 +101222,7 @@ async function checkReplace(r, c) {
             c.diagnostics.push({
                 level,
                 ...at,
-                message: `${directive}: ${path.join(dir, 'go.mod')} declares module ${declared}, not ` +
+                message: `${directive}: ${relative(c.root, path.join(dir, 'go.mod'))} declares module ${declared}, not ` +
                     `${r.Old.Path}; Go fails with 'module declares its path as'. Point the directive at the ` +
                     `folder of ${r.Old.Path}, or fix the module line there.${later}`,
             });
@@ -101302,7 +101308,7 @@ async function startingMembers(go, workingDirectory, env, goWork, diagnostics) {
                 diagnostics.push({
                     level: 'error',
                     ...at,
-                    message: `use ${use.DiskPath}: the directory ${dir} does not exist in the checkout. Check it ` +
+                    message: `use ${use.DiskPath}: the directory ${relative(workingDirectory, dir)} does not exist in the checkout. Check it ` +
                         'out before this step, or remove it from go.work.',
                 });
             }
@@ -101310,7 +101316,7 @@ async function startingMembers(go, workingDirectory, env, goWork, diagnostics) {
                 diagnostics.push({
                     level: 'error',
                     ...at,
-                    message: `use ${use.DiskPath}: ${dir} has no go.mod. Add one, or remove it from go.work.`,
+                    message: `use ${use.DiskPath}: ${relative(workingDirectory, dir)} has no go.mod. Add one, or remove it from go.work.`,
                 });
             }
             else {
@@ -101429,6 +101435,7 @@ async function readProject(go, workingDirectory, o) {
             required: inWork ? workRequired : requiredPaths([p.json]),
             sums,
             diagnostics,
+            root: workingDirectory,
         };
         const replaces = [];
         for (const r of p.json.Replace ?? [])
@@ -101459,6 +101466,7 @@ async function readProject(go, workingDirectory, o) {
             required: workRequired,
             sums,
             diagnostics,
+            root: workingDirectory,
         };
         for (const r of start.work.Replace ?? [])
             workReplaces.push(await checkReplace(r, check));
@@ -102257,16 +102265,18 @@ async function save(ctx, main, mode, out) {
         return;
     }
     const exact = cur.keyChanged ? deriveKeys(ctx.keyParts, cur.depHash).exact : main.exactKey;
-    if (main.repaired.length === 0 && !main.rebuilt && (await savedMeanwhile(ctx, mode, exact))) {
+    // An entry that replaces one (a repair, a completed or grown exact entry) is
+    // always saved; a first entry for a go.sum is not, if a sibling saved one.
+    const replaces = main.repaired.length > 0 ||
+        main.rebuilt ||
+        main.hitKind === 'incomplete' ||
+        main.hitKind === 'exact';
+    if (!replaces && (await savedMeanwhile(ctx, mode, exact))) {
         out.saved = 'nothing: an entry for this go.sum was saved while this job ran';
         notice(`An entry for this go.sum was saved while this job ran (a matrix sibling building the same ` +
             `go.sum); this job saves nothing, so the branch keeps one entry per go.sum.`);
         return;
     }
-    const replaces = main.repaired.length > 0 ||
-        main.rebuilt ||
-        main.hitKind === 'incomplete' ||
-        main.hitKind === 'exact';
     const key = replaces
         ? generationKey(exact, ctx.runId, ctx.runAttempt)
         : firstGenerationKey(exact, ctx.runId, ctx.runAttempt);
@@ -102330,6 +102340,8 @@ function summaryRows(main, mode) {
                 : `fetched again (${r.fetchedBytes} bytes)`,
         ]);
     }
+    for (const e of main.projectErrors ?? [])
+        rows.push(['Project problem', e]);
     for (const r of main.replaced ?? [])
         rows.push([`replace ${r.from}`, r.note]);
     for (const d of main.vendored ?? []) {

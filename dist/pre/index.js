@@ -98475,7 +98475,7 @@ async function tapped(op) {
                 archiveBytes = Number(size[1]);
             const fail = /^::(?:error|warning)::(Failed to (?:restore|save): .*)$/.exec(line);
             if (fail)
-                failure = fail[1];
+                failure = unescapeCommand(fail[1]);
         }
         text = text.replace(/^::error::(Failed to (?:restore|save))/gm, '::warning::$1');
         return original(text, ...rest);
@@ -98500,14 +98500,11 @@ const backend_actionsCacheBackend = {
                 // creating this cache"; its debug line says what really happened.
                 const why = lines
                     .map((l) => /^::debug::Failed to reserve cache: (.*)$/.exec(l)?.[1])
-                    .find((r) => r !== undefined)
-                    ?.replace(/%0D/g, '\r')
-                    .replace(/%0A/g, '\n')
-                    .replace(/%25/g, '%')
-                    .split('\n')[0];
-                if (why === undefined || isConflict(why))
+                    .find((r) => r !== undefined);
+                const first = why === undefined ? undefined : unescapeCommand(why).split('\n')[0];
+                if (first === undefined || isConflict(first))
                     return { kind: 'conflict', key };
-                return { kind: 'failed', reason: why };
+                return { kind: 'failed', reason: first };
             }
             return { kind: 'failed', reason: failure ?? 'the cache service did not accept the entry' };
         }
@@ -98519,6 +98516,14 @@ const backend_actionsCacheBackend = {
 /** A reservation refused because the key exists or is being uploaded, as opposed to a service failure. */
 function isConflict(reason) {
     return /\(409\)|already[ _]exists|conflict/i.test(reason);
+}
+/**
+ * A workflow command's text as it was before @actions/core escaped it. Lines
+ * captured from the client's output are escaped; re-emitting them unescaped
+ * through core.warning keeps a newline a newline (not a visible `%250A`).
+ */
+function unescapeCommand(text) {
+    return text.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"

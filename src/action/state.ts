@@ -51,6 +51,8 @@ export interface MainState {
   notes: string[];
   replaced?: { from: string; to: string; kind: string; note: string }[];
   vendored?: string[];
+  /** Error diagnostics of the project (`file:line: message`): not the cache's problems. */
+  projectErrors?: string[];
   /** The go.sum-named versions the restored entry held, for the drift report. */
   restoredVersions?: string[];
   /** go.sum-named versions neither the build nor the module graph needed (go.sum not tidy). */

@@ -206,6 +206,8 @@ interface ReplaceCheck {
   required: Set<string>;
   sums: Set<string>;
   diagnostics: Diagnostic[];
+  /** working-directory: paths in messages are shown relative to it, as in the repository. */
+  root: string;
 }
 
 /** Module path declared by the go.mod in `dir`, read with Go's parser; undefined if unreadable. */
@@ -246,12 +248,13 @@ async function checkReplace(r: ReplaceJson, c: ReplaceCheck): Promise<ReplaceInf
     ? ''
     : ' Go does not need it for this build yet, but will once it is required.';
   const directive = `replace ${from} => ${r.New.Path}`;
+  const shown = relative(c.root, dir);
   if (!isDir(dir)) {
     c.diagnostics.push({
       level,
       ...at,
       message:
-        `${directive}: the directory ${dir} does not exist in the checkout, so Go cannot load the ` +
+        `${directive}: the directory ${shown} does not exist in the checkout, so Go cannot load the ` +
         'module graph. Check it out before this step (for example a second actions/checkout with ' +
         `'path:'), or remove the replace directive.${later}`,
     });
@@ -260,7 +263,7 @@ async function checkReplace(r: ReplaceJson, c: ReplaceCheck): Promise<ReplaceInf
       level,
       ...at,
       message:
-        `${directive}: ${dir} has no go.mod; a local replacement must be a module root. Point the ` +
+        `${directive}: ${shown} has no go.mod; a local replacement must be a module root. Point the ` +
         `directive at the folder holding ${r.Old.Path}'s go.mod, or add one there.${later}`,
     });
   } else {
@@ -270,7 +273,7 @@ async function checkReplace(r: ReplaceJson, c: ReplaceCheck): Promise<ReplaceInf
         level,
         ...at,
         message:
-          `${directive}: ${path.join(dir, 'go.mod')} declares module ${declared}, not ` +
+          `${directive}: ${relative(c.root, path.join(dir, 'go.mod'))} declares module ${declared}, not ` +
           `${r.Old.Path}; Go fails with 'module declares its path as'. Point the directive at the ` +
           `folder of ${r.Old.Path}, or fix the module line there.${later}`,
       });
@@ -380,14 +383,14 @@ async function startingMembers(
           level: 'error',
           ...at,
           message:
-            `use ${use.DiskPath}: the directory ${dir} does not exist in the checkout. Check it ` +
+            `use ${use.DiskPath}: the directory ${relative(workingDirectory, dir)} does not exist in the checkout. Check it ` +
             'out before this step, or remove it from go.work.',
         });
       } else if (!isFile(path.join(dir, 'go.mod'))) {
         diagnostics.push({
           level: 'error',
           ...at,
-          message: `use ${use.DiskPath}: ${dir} has no go.mod. Add one, or remove it from go.work.`,
+          message: `use ${use.DiskPath}: ${relative(workingDirectory, dir)} has no go.mod. Add one, or remove it from go.work.`,
         });
       } else {
         members.push({ goMod: path.join(dir, 'go.mod'), why: 'go.work use' });
@@ -520,6 +523,7 @@ export async function readProject(
       required: inWork ? workRequired : requiredPaths([p.json]),
       sums,
       diagnostics,
+      root: workingDirectory,
     };
     const replaces: ReplaceInfo[] = [];
     for (const r of p.json.Replace ?? []) replaces.push(await checkReplace(r, check));
@@ -549,6 +553,7 @@ export async function readProject(
       required: workRequired,
       sums,
       diagnostics,
+      root: workingDirectory,
     };
     for (const r of start.work.Replace ?? []) workReplaces.push(await checkReplace(r, check));
     const tooNew = versionDiagnostic(goWork, start.workText, start.work.Go, installed);

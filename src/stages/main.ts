@@ -131,12 +131,15 @@ async function locate(ctx: Context, st: MainState): Promise<Setup> {
   });
   await checkExplicitGlobs(ctx);
   const projectErrors = annotate(project, ctx.workspace);
+  st.projectErrors = projectErrors;
   for (const m of project.members) core.info(`In scope: ${m.modulePath} (${m.dir}; ${m.why})`);
   st.depHash = project.depHash;
   st.keyFiles = project.keyFiles;
   st.sumFiles = project.sumFiles;
   st.replaced = project.replaced;
-  st.vendored = project.members.filter((m) => m.vendored).map((m) => m.dir);
+  st.vendored = project.members
+    .filter((m) => m.vendored)
+    .map((m) => path.relative(ctx.workspace, m.dir) || '.');
   const all = await loadSums(project.sumFiles);
   const sums = withoutReplaced(all, project);
   // Post judges completeness on the go.sum files again: it must leave these out too.

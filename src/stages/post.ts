@@ -176,7 +176,14 @@ async function save(
     return;
   }
   const exact = cur.keyChanged ? deriveKeys(ctx.keyParts, cur.depHash).exact! : main.exactKey;
-  if (main.repaired.length === 0 && !main.rebuilt && (await savedMeanwhile(ctx, mode, exact))) {
+  // An entry that replaces one (a repair, a completed or grown exact entry) is
+  // always saved; a first entry for a go.sum is not, if a sibling saved one.
+  const replaces =
+    main.repaired.length > 0 ||
+    main.rebuilt ||
+    main.hitKind === 'incomplete' ||
+    main.hitKind === 'exact';
+  if (!replaces && (await savedMeanwhile(ctx, mode, exact))) {
     out.saved = 'nothing: an entry for this go.sum was saved while this job ran';
     core.notice(
       `An entry for this go.sum was saved while this job ran (a matrix sibling building the same ` +
@@ -184,11 +191,6 @@ async function save(
     );
     return;
   }
-  const replaces =
-    main.repaired.length > 0 ||
-    main.rebuilt ||
-    main.hitKind === 'incomplete' ||
-    main.hitKind === 'exact';
   const key = replaces
     ? generationKey(exact, ctx.runId, ctx.runAttempt)
     : firstGenerationKey(exact, ctx.runId, ctx.runAttempt);
@@ -254,6 +256,7 @@ function summaryRows(main: MainState | undefined, mode: CacheMode): [string, str
         : `fetched again (${r.fetchedBytes} bytes)`,
     ]);
   }
+  for (const e of main.projectErrors ?? []) rows.push(['Project problem', e]);
   for (const r of main.replaced ?? []) rows.push([`replace ${r.from}`, r.note]);
   for (const d of main.vendored ?? []) {
     rows.push([

@@ -7,14 +7,19 @@
  *
  * So, before any go command may switch toolchains: every cached toolchain's
  * tree (and zip) must hash to its `.ziphash`, and that `.ziphash` must pass
- * Go's own checksum-database check (GOSUMDB, GONOSUMDB, GOPRIVATE and
- * GOSUMDB=off as the job sets them). One that fails is removed.
+ * Go's own checksum-database check. For golang.org/toolchain Go insists on
+ * that check even under GOSUMDB=off or a matching GONOSUMDB/GOPRIVATE
+ * (modfetch.useSumDB: "downloaded toolchains cannot be listed in go.sum"); its
+ * only exceptions are a GOPROXY that is a single file:// URL and the proxy's
+ * own bootstrap. Running Go's check therefore honours exactly what Go honours.
+ * One that fails is removed.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { forceRemove } from '../go/modcache.js';
 import type { Go } from '../go/toolchain.js';
 import { entryPaths } from '../cache/snapshot.js';
+import { dirDigests, hash1, type FileDigest } from './dirhash.js';
 import type { ModuleFacts } from './judge.js';
 
 export const TOOLCHAIN_MODULE = 'golang.org/toolchain';
@@ -23,6 +28,35 @@ export interface ToolchainCheck {
   /** `path@version` of toolchains that passed both checks. */
   verified: string[];
   removed: { module: string; reason: string }[];
+  /** Milliseconds spent per toolchain (tree hash plus Go's checksum-database check). */
+  ms: Record<string, number>;
+}
+
+/**
+ * Pure: the files of a toolchain tree as its zip had them. On first use Go
+ * copies every `_go.mod` of a toolchain to a `go.mod` beside it
+ * (cmd/go/internal/toolchain, so that the toolchain's source is not a module
+ * of its own in the zip but is one in GOROOT); such a copy is left out. A
+ * `go.mod` whose content differs from its `_go.mod` is kept, so it fails the
+ * hash like any other change.
+ */
+export function withoutGoModCopies(files: readonly FileDigest[]): FileDigest[] {
+  const underscore = new Map<string, string>();
+  for (const f of files) {
+    if (f.name === '_go.mod' || f.name.endsWith('/_go.mod'))
+      underscore.set(f.name.slice(0, -'_go.mod'.length), f.sha256hex);
+  }
+  return files.filter((f) => {
+    if (f.name !== 'go.mod' && !f.name.endsWith('/go.mod')) return true;
+    return underscore.get(f.name.slice(0, -'go.mod'.length)) !== f.sha256hex;
+  });
+}
+
+/** The dirhash of a cached toolchain's tree as Go extracted it, or undefined without a tree. */
+async function toolchainTreeH1(modCache: string, id: string): Promise<string | undefined> {
+  const { tree } = entryPaths(id, { tree: true, zip: false });
+  const digests = await dirDigests(path.join(modCache, tree!), id).catch(() => undefined);
+  return digests === undefined ? undefined : hash1(withoutGoModCopies(digests));
 }
 
 /** Pure: the tree and zip against the cache's own `.ziphash`. */
@@ -57,21 +91,28 @@ export async function checkToolchains(
   unnamed: ModuleFacts[],
   scratchParent: string,
 ): Promise<ToolchainCheck> {
-  const out: ToolchainCheck = { verified: [], removed: [] };
+  const out: ToolchainCheck = { verified: [], removed: [], ms: {} };
   const toolchains = unnamed.filter((m) => m.path === TOOLCHAIN_MODULE);
   if (toolchains.length === 0) return out;
   const scratch = await fs.mkdtemp(path.join(scratchParent, 'vgc-toolchain-'));
   try {
     for (const m of toolchains) {
       const id = `${m.path}@${m.version}`;
-      const self = toolchainSelfCheck(m);
+      const started = Date.now();
+      // A scan that hashed the tree as it lies counts Go's go.mod copies (or
+      // did not hash an unnamed version at all): hash it the toolchain's way.
+      const treeH1 =
+        m.treeH1 !== undefined && m.treeH1 === m.ziphash
+          ? m.treeH1
+          : await toolchainTreeH1(modCache, id);
+      const self = toolchainSelfCheck({ ...m, treeH1 });
       if (self) {
         await removeVersion(modCache, id);
         out.removed.push({ module: id, reason: `${self}; it was never executed` });
         continue;
       }
       // Go compares the cached .ziphash with the checksum database here (or
-      // skips that, as it would for the job, when GOSUMDB=off / GONOSUMDB).
+      // skips it where Go would: only for a single file:// GOPROXY).
       const r = await go.run(['mod', 'download', '-json', id], scratch, {
         GOFLAGS: '-mod=mod',
         GOWORK: 'off',
@@ -86,6 +127,45 @@ export async function checkToolchains(
         continue;
       }
       out.verified.push(id);
+      out.ms[id] = Date.now() - started;
+    }
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+  return out;
+}
+
+export interface ToolchainFetch {
+  fetched: string[];
+  failed: { module: string; reason: string }[];
+}
+
+/**
+ * Downloads toolchains the project needs but the cache lacks, without running
+ * them: `go mod download <id>` by the go command the job was given
+ * (GOTOOLCHAIN=local) in an empty directory. Go checks the download against
+ * the checksum database exactly as a toolchain switch would (GOSUMDB=off does
+ * not turn that off for toolchains), so what lands in the cache is what the
+ * switch would have fetched, and it is saved once.
+ */
+export async function fetchToolchains(
+  go: Go,
+  modCache: string,
+  ids: readonly string[],
+  scratchParent: string,
+): Promise<ToolchainFetch> {
+  const out: ToolchainFetch = { fetched: [], failed: [] };
+  if (ids.length === 0) return out;
+  const scratch = await fs.mkdtemp(path.join(scratchParent, 'vgc-toolchain-'));
+  try {
+    for (const id of ids) {
+      const r = await go.run(['mod', 'download', '-json', id], scratch, {
+        GOFLAGS: '-mod=mod',
+        GOWORK: 'off',
+        GOMODCACHE: modCache,
+      });
+      if (r.code === 0) out.fetched.push(id);
+      else out.failed.push({ module: id, reason: r.stdout.trim() || r.stderr.trim() });
     }
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });

@@ -229,11 +229,15 @@ describe('readProject: replace directives', () => {
       [file, 16],
       [file, 17],
     ]);
-    expect(errors[0]!.message).toMatch(/missing does not exist in the checkout.*actions\/checkout/);
-    expect(errors[1]!.message).toMatch(/has no go\.mod/);
-    expect(errors[2]!.message).toMatch(
-      /declares module example\.com\/somethingelse, not example\.com\/wrong/,
+    // Paths as the repository names them (relative to working-directory), not the runner's.
+    expect(errors[0]!.message).toMatch(
+      /the directory \.\.\/missing does not exist in the checkout.*actions\/checkout/,
     );
+    expect(errors[1]!.message).toMatch(/: nomod has no go\.mod/);
+    expect(errors[2]!.message).toMatch(
+      /wrong\/go\.mod declares module example\.com\/somethingelse, not example\.com\/wrong/,
+    );
+    for (const e of errors) expect(e.message).not.toContain(dir);
     expect(p.diagnostics.filter((d) => d.level !== 'error')).toEqual([]);
     expect(p.replaced.map((r) => [r.kind, r.note])).toEqual([
       [
@@ -288,8 +292,8 @@ describe('readProject: workspaces, vendoring, Go version', () => {
       ['error', goWork, 7],
       ['error', goWork, 10],
     ]);
-    expect(p.diagnostics[0]!.message).toContain('use ./gone');
-    expect(p.diagnostics[1]!.message).toContain('has no go.mod');
+    expect(p.diagnostics[0]!.message).toContain('use ./gone: the directory gone does not exist');
+    expect(p.diagnostics[1]!.message).toContain('use ./nomod: nomod has no go.mod');
     expect(p.members.map((m) => m.modulePath)).toEqual(['example.com/a', 'example.com/b']);
   });
 
