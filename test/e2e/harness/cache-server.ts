@@ -267,6 +267,17 @@ export class CacheServer {
     return entry;
   }
 
+  /**
+   * Stores raw archive bytes as a finalized entry, bypassing any client: what
+   * a workflow writing to the repository's cache could plant (tests only).
+   */
+  async putArchive(branch: string, key: string, version: string, data: Buffer): Promise<void> {
+    const entry = this.reserve(branch, key, version);
+    if (!entry) throw new Error(`cannot plant ${key}: the key is taken`);
+    await fs.writeFile(entry.file, data);
+    this.finalize(entry, data.length);
+  }
+
   private finalize(entry: Entry, size: number): void {
     entry.size = size;
     entry.finalized = true;

@@ -1,0 +1,104 @@
+/**
+ * A restore cannot write outside the module cache. Entries planted the way a
+ * workflow with write access to the repository's cache could plant them
+ * (raw archives under this action's key prefix, newest in the lineage) hold
+ * an absolute name, a `..` escape, a symlink, a hard link, a device or a FIFO:
+ * each is rejected with a warning naming the entry and the member, nothing is
+ * written outside the module cache, and the job goes on green as a miss.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entryVersion } from '../../src/cache/service/index.js';
+import { World } from './harness/world.js';
+
+let world: World;
+let prefix: string;
+
+beforeAll(async () => {
+  world = await World.create({ modules: 4 });
+  const probe = await world.job({ inputs: { environment: 'probe' } });
+  expect(probe.succeeded, probe.log).toBe(true);
+  prefix = probe.outputs['cache-key']!.replace(/;env=probe;.*$/, '');
+});
+
+afterAll(async () => {
+  await world?.dispose();
+});
+
+type Kind = 'absolute' | 'dotdot' | 'symlink' | 'hardlink' | 'device' | 'fifo';
+
+/**
+ * A zstd tar whose first members look like a module cache, then the planted
+ * member. Python's tarfile writes the headers; nothing here touches the disk
+ * outside `dir`.
+ */
+function plantedArchive(dir: string, kind: Kind, target: string): Buffer {
+  const script = `
+import io, sys, tarfile
+kind, target, out = sys.argv[1], sys.argv[2], sys.argv[3]
+def add(tf, name, data=b'x', type=tarfile.REGTYPE, linkname=''):
+    ti = tarfile.TarInfo(name)
+    ti.type = type
+    ti.linkname = linkname
+    ti.mode = 0o644
+    if type == tarfile.REGTYPE:
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    else:
+        tf.addfile(ti)
+with tarfile.open(out, 'w', format=tarfile.PAX_FORMAT) as tf:
+    d = tarfile.TarInfo('./cache/download/example.com/evil/@v'); d.type = tarfile.DIRTYPE; d.mode = 0o755
+    tf.addfile(d)
+    add(tf, './cache/download/example.com/evil/@v/v1.0.0.mod', b'module example.com/evil\\n')
+    if kind == 'absolute':
+        add(tf, target + '/pwned', b'owned')
+    elif kind == 'dotdot':
+        add(tf, './../../../pwned', b'owned')
+    elif kind == 'symlink':
+        add(tf, './example.com/evil@v1.0.0/link', type=tarfile.SYMTYPE, linkname=target)
+        add(tf, './example.com/evil@v1.0.0/link/pwned', b'owned')
+    elif kind == 'hardlink':
+        add(tf, './example.com/evil@v1.0.0/hard', type=tarfile.LNKTYPE, linkname=target + '/victim')
+    elif kind == 'device':
+        add(tf, './example.com/evil@v1.0.0/dev', type=tarfile.CHRTYPE)
+    elif kind == 'fifo':
+        add(tf, './example.com/evil@v1.0.0/fifo', type=tarfile.FIFOTYPE)
+`;
+  const tar = path.join(dir, `${kind}.tar`);
+  execFileSync('python3', ['-c', script, kind, target, tar]);
+  return execFileSync('zstd', ['-q', '-c', tar]);
+}
+
+describe.each(['absolute', 'dotdot', 'symlink', 'hardlink', 'device', 'fifo'] as Kind[])(
+  'a planted entry with a %s member',
+  (kind) => {
+    it('is rejected by name, writes nothing outside the module cache, and the job stays green', async () => {
+      const env = `planted-${kind}`;
+      const work = path.join(world.root, `plant-${kind}`);
+      const sentinel = path.join(work, 'sentinel');
+      mkdirSync(sentinel, { recursive: true });
+      const key = `${prefix};env=${env};ref=main;sum=${'0'.repeat(40)};gen=planted`;
+      const version = entryVersion(['.'], 'zstd-without-long', process.platform);
+      await world.server.putArchive('main', key, version, plantedArchive(work, kind, sentinel));
+
+      const job = await world.job({ inputs: { environment: env } });
+      expect(job.succeeded, job.log).toBe(true);
+      expect(job.outputs['hit-kind']).toBe('miss');
+      expect(job.outputs['verified']).toBe('true');
+      const warning = job.annotations.find((a) => a.message.startsWith('Rejected cache entry'));
+      expect(warning?.message, job.log).toContain(key);
+      expect(warning?.message).toMatch(/member "/);
+      // Nothing landed outside the module cache: not in the sentinel, not beside HOME.
+      expect(readdirSync(sentinel)).toEqual([]);
+      expect(existsSync(path.join(job.home, 'pwned'))).toBe(false);
+      expect(existsSync(path.join(job.home, 'go', 'pwned'))).toBe(false);
+      // Nothing of the planted entry was kept inside it either.
+      const mc = world.modCache(job.home);
+      expect(existsSync(path.join(mc, 'example.com', 'evil@v1.0.0'))).toBe(false);
+      expect(existsSync(path.join(mc, 'cache', 'download', 'example.com', 'evil'))).toBe(false);
+      expect(Number(job.outputs['module-count'])).toBeGreaterThan(0);
+    });
+  },
+);
