@@ -1,10 +1,16 @@
 /**
  * A corrupt entry in the cache service: each kind is caught, reported by
- * module, healed by a rebuild, and the rebuilt entry is what the next job gets.
+ * module, repaired alone, and the repaired entry is what the next job gets.
+ * `go mod verify` stays as an independent cross-check of the verifier that
+ * replaced it on the warm path.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordFromDisk } from '../../src/cache/archive.js';
+import { factsFromRecord } from '../../src/verify/facts.js';
+import { judge } from '../../src/verify/judge.js';
+import { loadSums } from '../../src/verify/verify.js';
 import { CORRUPTIONS, corrupt, type Corruption } from './harness/corrupt.js';
 import { World } from './harness/world.js';
 
@@ -116,4 +122,52 @@ describe('consistent replacement', () => {
     });
     expect(out).toContain('all modules verified');
   });
+});
+
+/** `go mod verify` on a module cache, for the project of the world: its verdict and output. */
+function goModVerify(home: string, project: string): { ok: boolean; output: string } {
+  const r = spawnSync('go', ['mod', 'verify'], {
+    cwd: project,
+    env: { ...process.env, ...world.jobEnv(home, 'main'), GOFLAGS: '-mod=mod' },
+    encoding: 'utf8',
+  });
+  return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+}
+
+/** Our verdict from disk: the module versions that disagree with go.sum or are incomplete. */
+async function ourVerdict(modCache: string, project: string): Promise<string[]> {
+  const facts = factsFromRecord(await recordFromDisk(modCache));
+  const j = judge(facts, await loadSums([path.join(project, 'go.sum')]), { zipsExpected: true });
+  return [...new Set([...j.bad.map((b) => b.module), ...j.missing])].sort();
+}
+
+describe('the verifier against go mod verify and go.sum, as an independent cross-check', () => {
+  it('both pass the clean cache', async () => {
+    const runner = world.cloneRunner(seedHome);
+    const project = path.join(runner, 'project');
+    execFileSync('cp', ['-R', world.project, project]);
+    const home = path.join(runner, 'home');
+    expect(goModVerify(home, project).ok).toBe(true);
+    expect(await ourVerdict(path.join(home, 'go', 'pkg', 'mod'), project)).toEqual([]);
+  });
+
+  it.each(CORRUPTIONS)(
+    '%s: ours names exactly the victim; go mod verify agrees where it can see it',
+    async (kind) => {
+      const runner = world.cloneRunner(seedHome);
+      const project = path.join(runner, 'project');
+      execFileSync('cp', ['-R', world.project, project]);
+      const home = path.join(runner, 'home');
+      const modCache = path.join(home, 'go', 'pkg', 'mod');
+      corrupt(modCache, VICTIM.path, VICTIM.version, kind);
+      expect(await ourVerdict(modCache, project)).toEqual([`${VICTIM.path}@${VICTIM.version}`]);
+      const go = goModVerify(home, project);
+      if (kind === 'consistent-replacement') {
+        // The case go mod verify cannot see: it compares with the cache's own .ziphash.
+        expect(go.ok).toBe(true);
+      } else if (!go.ok) {
+        expect(go.output).toContain(VICTIM.path);
+      }
+    },
+  );
 });
