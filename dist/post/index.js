@@ -38247,7 +38247,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _stages_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(0);
+/* harmony import */ var _stages_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8839);
 // Entry point of the post stage; the logic lives in stages/post.ts.
 
 await (0,_stages_post_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
@@ -38260,7 +38260,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 0:
+/***/ 8839:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39908,7 +39908,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat: io_util_lstat, mkdir: io_util_mkdir, open: io_util_open, readdir: io_util_readdir, rename: io_util_rename, rm: io_util_rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -39952,7 +39952,7 @@ function exists(fsPath) {
 }
 function isDirectory(fsPath_1) {
     return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        const stats = useStat ? yield stat(fsPath) : yield io_util_lstat(fsPath);
         return stats.isDirectory();
     });
 }
@@ -40024,7 +40024,7 @@ function tryGetExecutablePath(filePath, extensions) {
                     try {
                         const directory = external_path_namespaceObject.dirname(filePath);
                         const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
+                        for (const actualName of yield io_util_readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
                                 filePath = external_path_namespaceObject.join(directory, actualName);
                                 break;
@@ -40097,7 +40097,7 @@ var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _argum
  * @param     dest      destination path
  * @param     options   optional. See CopyOptions.
  */
-function cp(source_1, dest_1) {
+function io_cp(source_1, dest_1) {
     return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
         const { force, recursive, copySourceDirectory } = readCopyOptions(options);
         const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
@@ -40175,7 +40175,7 @@ function rmRF(inputPath) {
         }
         try {
             // note if path does not exist, error is silent
-            yield rm(inputPath, {
+            yield io_util_rm(inputPath, {
                 force: true,
                 maxRetries: 3,
                 recursive: true,
@@ -40197,7 +40197,7 @@ function rmRF(inputPath) {
 function mkdirP(fsPath) {
     return io_awaiter(this, void 0, void 0, function* () {
         (0,external_assert_.ok)(fsPath, 'a path argument must be provided');
-        yield mkdir(fsPath, { recursive: true });
+        yield io_util_mkdir(fsPath, { recursive: true });
     });
 }
 /**
@@ -41435,9 +41435,9 @@ var external_node_crypto_ = __nccwpck_require__(7598);
  * "prod" stay two environments after any case folding.
  */
 
-const SEPARATOR = ';';
+const key_SEPARATOR = ';';
 /** GitHub rejects keys longer than this. */
-const MAX_KEY_LENGTH = 512;
+const key_MAX_KEY_LENGTH = 512;
 const MAX_PART = 64;
 const SAFE = /[^a-z0-9._\-/@+]/g;
 function shortHash(value) {
@@ -41448,7 +41448,7 @@ function shortHash(value) {
  * and short; otherwise replaces unsafe characters, truncates, and appends a
  * hash of the raw value so two different raw values never share a part.
  */
-function sanitizePart(raw, fallback) {
+function key_sanitizePart(raw, fallback) {
     const value = raw.trim();
     if (value === '')
         return fallback;
@@ -41475,12 +41475,12 @@ function platformFromEnv(env, nodePlatform, nodeArch) {
     return { os: os.toLowerCase(), arch: arch.toLowerCase() };
 }
 function lineagePrefixes(parts) {
-    const prefix = sanitizePart(parts.prefix, 'vgc-v1');
-    const platform = `${sanitizePart(parts.os, 'unknown')}-${sanitizePart(parts.arch, 'unknown')}`;
-    const env = `env=${sanitizePart(parts.environment, 'default')}`;
-    const ref = `ref=${sanitizePart(parts.branch, 'detached')}`;
-    const envScope = [prefix, platform, env].join(SEPARATOR) + SEPARATOR;
-    return [`${envScope}${ref}${SEPARATOR}`, envScope];
+    const prefix = key_sanitizePart(parts.prefix, 'vgc-v1');
+    const platform = `${key_sanitizePart(parts.os, 'unknown')}-${key_sanitizePart(parts.arch, 'unknown')}`;
+    const env = `env=${key_sanitizePart(parts.environment, 'default')}`;
+    const ref = `ref=${key_sanitizePart(parts.branch, 'detached')}`;
+    const envScope = [prefix, platform, env].join(key_SEPARATOR) + key_SEPARATOR;
+    return [`${envScope}${ref}${key_SEPARATOR}`, envScope];
 }
 /**
  * Derives the exact key (when the dependency hash is known) and the restore
@@ -41497,7 +41497,7 @@ function deriveKeys(parts, dependencyHash) {
         plan.exact = `${branchScope}sum=${dependencyHash}`;
     }
     for (const key of [plan.exact, ...plan.lineage]) {
-        if (key !== undefined && key.length > MAX_KEY_LENGTH - 40) {
+        if (key !== undefined && key.length > key_MAX_KEY_LENGTH - 40) {
             throw new Error(`derived key is too long (${key.length} characters)`);
         }
     }
@@ -41519,22 +41519,22 @@ function deriveKeys(parts, dependencyHash) {
  * collides with the entry it replaces, even where run ids repeat.
  */
 function firstGenerationKey(exact, runId, runAttempt) {
-    return `${exact}${SEPARATOR}gen=${sanitizePart(runId, '0')}.${sanitizePart(runAttempt, '1')}`;
+    return `${exact}${key_SEPARATOR}gen=${key_sanitizePart(runId, '0')}.${key_sanitizePart(runAttempt, '1')}`;
 }
 function generationKey(exact, runId, runAttempt, now = Date.now(), nonce = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
-    const gen = `${sanitizePart(runId, '0')}.${sanitizePart(runAttempt, '1')}.${now.toString(36)}${nonce}`;
-    return `${exact}${SEPARATOR}gen=${gen}`;
+    const gen = `${key_sanitizePart(runId, '0')}.${key_sanitizePart(runAttempt, '1')}.${now.toString(36)}${nonce}`;
+    return `${exact}${key_SEPARATOR}gen=${gen}`;
 }
 /**
  * Classifies a matched key against the exact key: an entry saved under a
  * generation of this exact key is an exact hit; any other match is a lineage hit.
  */
-function classifyMatch(exact, matched) {
+function key_classifyMatch(exact, matched) {
     if (!matched)
         return 'miss';
     const m = matched.toLowerCase();
     const e = exact.toLowerCase();
-    if (m === e || m.startsWith(e + SEPARATOR))
+    if (m === e || m.startsWith(e + key_SEPARATOR))
         return 'exact';
     return 'lineage';
 }
@@ -100876,7 +100876,7 @@ async function lookupEntry(primaryKey, restoreKeys, lookupTimeoutMs) {
  * or absent. Never throws for service trouble or a bad archive: a rejected or
  * broken archive leaves `dest` removed, so nothing half-written is ever used.
  */
-async function restoreEntry(req) {
+async function entry_restoreEntry(req) {
     const found = await lookupEntry(req.primaryKey, req.restoreKeys, req.lookupTimeoutMs);
     if (found.kind !== 'hit')
         return found;
@@ -100935,7 +100935,7 @@ async function saveDirectory(o) {
 }
 
 ;// CONCATENATED MODULE: ./src/cache/mode.ts
-function cacheModeFromEnv(env = process.env) {
+function mode_cacheModeFromEnv(env = process.env) {
     const raw = (env['ACTIONS_CACHE_MODE'] ?? '').trim().toLowerCase();
     switch (raw) {
         case 'read':
@@ -101674,7 +101674,7 @@ class Go {
 function formatMs(ms) {
     return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
-function formatBytes(bytes) {
+function report_formatBytes(bytes) {
     if (bytes === undefined || Number.isNaN(bytes))
         return '-';
     if (bytes < 1024)
@@ -101711,11 +101711,11 @@ function summaryMarkdown(d) {
         ['Key', d.exactKey ? `\`${d.exactKey}\`` : '-'],
         ['Matched key', d.matchedKey ? `\`${d.matchedKey}\`` : '-'],
         ['Hit kind', d.hitKind || '-'],
-        ['Restored archive', formatBytes(d.restoredBytes)],
+        ['Restored archive', report_formatBytes(d.restoredBytes)],
         ['Modules', d.moduleCount === undefined ? '-' : String(d.moduleCount)],
         ['Verification', d.verification],
         ['Saved', d.saved],
-        ['Saved archive', formatBytes(d.savedBytes)],
+        ['Saved archive', report_formatBytes(d.savedBytes)],
         ...(d.extra ?? []),
         ...Object.entries(d.timings).map(([k, v]) => [`Time: ${k}`, formatMs(v)]),
     ];
@@ -102031,6 +102031,678 @@ function neededToolchains(directives, running, hostOs, hostArch, newer) {
     return [...out].sort();
 }
 
+;// CONCATENATED MODULE: ./src/buildcache/key.ts
+/**
+ * Keys of the build cache (GOCACHE) entry. Pure: every input is an argument.
+ *
+ *   <prefix>-build;<os>-<arch>;env=<environment>;go=<GOVERSION>;
+ *     target=<GOOS>-<GOARCH>-cgo<0|1>;flags=<hash of GOFLAGS|none>;ref=<branch>;sum=<hash>
+ *
+ * The prefix differs from the module cache's (`<prefix>;...`) so that no
+ * restore key of one can ever match an entry of the other: the module cache's
+ * lineage ends with `<prefix>;` and the build cache's starts `<prefix>-build;`.
+ *
+ * Go's own action IDs already include the Go version and every setting that
+ * changes compilation, so a mismatched entry is never wrong, only useless: the
+ * Go version and the target are in every key (also the restore keys) because
+ * an entry built by another toolchain would be restored only to be trimmed.
+ * The go.sum hash is last so that a go.sum change still restores the newest
+ * entry of the same branch (most packages compile the same), then of any
+ * branch the cache service lets this branch read.
+ */
+
+
+/**
+ * GOFLAGS as a key part: `none` when empty, else a short hash of the flags in
+ * the order given (reordering flags is rare and only costs a cold build).
+ */
+function flagsPart(goflags) {
+    const flags = goflags.trim().split(/\s+/).filter(Boolean).join(' ');
+    if (flags === '')
+        return 'none';
+    return createHash('sha256').update(flags, 'utf8').digest('hex').slice(0, 12);
+}
+function targetPart(s) {
+    const cgo = s.cgoEnabled.trim() === '1' ? '1' : '0';
+    return `${sanitizePart(s.goos, 'unknown')}-${sanitizePart(s.goarch, 'unknown')}-cgo${cgo}`;
+}
+/**
+ * Derives the build cache's exact key and its lineage. `dependencyHash` is the
+ * same go.sum hash the module cache's key uses.
+ */
+function key_deriveBuildKeys(parts, settings, dependencyHash) {
+    if (!/^[0-9a-f]{16,64}$/.test(dependencyHash)) {
+        throw new Error(`dependency hash must be hex, got "${dependencyHash}"`);
+    }
+    if (settings.goVersion.trim() === '') {
+        throw new Error("'go env GOVERSION' is empty: the build cache needs the Go version in its key");
+    }
+    const prefix = `${sanitizePart(parts.prefix, 'vgc-v1')}-build`;
+    const platform = `${sanitizePart(parts.os, 'unknown')}-${sanitizePart(parts.arch, 'unknown')}`;
+    const envScope = [
+        prefix,
+        platform,
+        `env=${sanitizePart(parts.environment, 'default')}`,
+        `go=${sanitizePart(settings.goVersion, 'unknown')}`,
+        `target=${targetPart(settings)}`,
+        `flags=${flagsPart(settings.goflags)}`,
+    ].join(SEPARATOR) + SEPARATOR;
+    const branchScope = `${envScope}ref=${sanitizePart(parts.branch, 'detached')}${SEPARATOR}`;
+    const exact = `${branchScope}sum=${dependencyHash}`;
+    // Room for the generation suffix generationKey() appends.
+    if (exact.length > MAX_KEY_LENGTH - 40) {
+        throw new Error(`build cache key is too long (${exact.length} characters); shorten key-prefix or environment`);
+    }
+    return { exact, lineage: [branchScope, envScope] };
+}
+
+;// CONCATENATED MODULE: ./src/buildcache/policy.ts
+/**
+ * Whether this job may save the build cache.
+ *
+ * Go cannot check a build cache against anything: an entry maps a hash of the
+ * inputs of a compilation to its output, and whoever wrote the entry chose
+ * that output. The module cache is verified against go.sum; the build cache
+ * cannot be. So the only defence is who may write it: by default only pushes
+ * to the default branch (code that already passed review), and never a pull
+ * request whatever the input says: its code is not reviewed yet, and an entry
+ * it wrote would be restored into its later runs.
+ */
+
+/** Every pull-request-like event: the code under test is not reviewed yet. */
+function isPullRequest(eventName, baseRef) {
+    return eventName.startsWith('pull_request') || baseRef.trim() !== '';
+}
+/** Pure: may this job save the build cache, and why (for the summary). */
+function buildCacheSavePolicy(f) {
+    if (f.mode === 'never')
+        return { save: false, why: "build-cache-save is 'never'" };
+    if (isPullRequest(f.eventName, f.baseRef)) {
+        return {
+            save: false,
+            why: `a ${f.eventName || 'pull request'} job never saves the build cache (it cannot be verified)`,
+        };
+    }
+    if (f.mode === 'always')
+        return { save: true, why: "build-cache-save is 'always'" };
+    if (f.eventName !== 'push') {
+        return {
+            save: false,
+            why: `only pushes to the default branch save the build cache, this is a ` +
+                `'${f.eventName || 'unknown'}' event (set build-cache-save: always to save from it)`,
+        };
+    }
+    if (!f.defaultBranch) {
+        return {
+            save: false,
+            why: 'the default branch is unknown (no repository.default_branch in the event payload)',
+        };
+    }
+    if (f.ref !== `refs/heads/${f.defaultBranch}`) {
+        return {
+            save: false,
+            why: `only pushes to the default branch (${f.defaultBranch}) save the build cache, this is ${f.ref}`,
+        };
+    }
+    return { save: true, why: `push to the default branch (${f.defaultBranch})` };
+}
+/** `repository.default_branch` from the event payload at GITHUB_EVENT_PATH, if readable. */
+function defaultBranchFromEvent(eventPath) {
+    if (!eventPath)
+        return undefined;
+    try {
+        const payload = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(eventPath, 'utf8'));
+        const branch = payload.repository?.default_branch;
+        return typeof branch === 'string' && branch !== '' ? branch : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** The facts from the runner's environment. */
+function saveFactsFromEnv(mode, env) {
+    return {
+        mode,
+        eventName: env['GITHUB_EVENT_NAME'] ?? '',
+        ref: env['GITHUB_REF'] ?? '',
+        baseRef: env['GITHUB_BASE_REF'] ?? '',
+        defaultBranch: defaultBranchFromEvent(env['GITHUB_EVENT_PATH']),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/buildcache/trim.ts
+/**
+ * Bounding the build cache: keep only what this job used or created.
+ *
+ * How Go marks use (cmd/go/internal/cache/cache.go): every lookup of an action
+ * entry (`<id>-a`) and every use of an output (`<id>-d`) calls markUsed, which
+ * sets the file's mtime to now, but only when the mtime is at least an hour old
+ * (mtimeInterval), to spare inode writes. Go's own Trim, at most once a day
+ * (trim.txt holds the time of the last one), deletes `-a`/`-d` files unused for
+ * five days plus an hour.
+ *
+ * The design:
+ *  - after restoring, every `-a`/`-d` file gets the mtime `restoredAt - 2h`
+ *    (STAMP_AGE). Older than an hour, so the first use in this job refreshes
+ *    it; younger than five days, so Go's own Trim during the job deletes none
+ *    of them (stamping them far in the past would let the first go command,
+ *    finding no trim.txt, delete everything it did not touch itself);
+ *  - at save, a file is used when its mtime is at least `restoredAt - 1h`
+ *    (USED_MARGIN: an hour of slack for coarse file-system clocks). Created
+ *    files carry their creation time and count as used;
+ *  - an unused `-d` is still kept when a kept `-a` names it: an action entry
+ *    is worthless without its output, and a use that refreshed only the
+ *    action entry must not cost a rebuild next time;
+ *  - `trim.txt` is deleted after restoring and before saving, so a restored
+ *    cache never tells Go it was trimmed recently.
+ *
+ * The entry saved after N go.sum generations therefore holds exactly what the
+ * last job's build used, whatever the generations before it held.
+ */
+
+
+/** How far before the restore the restored files' mtimes are set. */
+const STAMP_AGE_MS = (/* unused pure expression or super */ null && (2 * 3600_000));
+/** A file whose mtime is at least this long before the restore was not used. */
+const USED_MARGIN_MS = 3600_000;
+/** Go's record of its last trim; never restored, never saved. */
+const TRIM_FILE = 'trim.txt';
+const ENTRY_NAME = /^([0-9a-f]{64})-([ad])$/;
+const SUBDIR = /^[0-9a-f]{2}$/;
+/** `<hex>-a` -> 'a', `<hex>-d` -> 'd', anything else undefined. */
+function entryKind(name) {
+    return ENTRY_NAME.exec(name)?.[2];
+}
+/** The mtime restored files get. */
+function stampTime(restoredAtMs) {
+    return restoredAtMs - STAMP_AGE_MS;
+}
+/** Whether a file with this mtime was used (or created) after a restore at `restoredAtMs`. */
+function isUsed(mtimeMs, restoredAtMs) {
+    if (restoredAtMs === undefined)
+        return true;
+    return mtimeMs >= restoredAtMs - USED_MARGIN_MS;
+}
+/**
+ * Parses an action entry: `v1 <action id> <output id> <size> <time ns>\n`
+ * (fixed width, cache.go entrySize). Undefined when it does not parse.
+ */
+function parseActionEntry(text) {
+    const m = /^v1 [0-9a-f]{64} ([0-9a-f]{64}) +(\d+) +(\d+)\n$/.exec(text);
+    if (!m)
+        return undefined;
+    return { outputId: m[1], createdMs: Math.floor(Number(m[3]) / 1e6) };
+}
+/**
+ * Pure: which files to keep. `restoredAtMs` undefined means nothing was
+ * restored (every file was written by this job): everything is kept.
+ */
+function planTrim(files, restoredAtMs) {
+    const keepA = files.filter((f) => f.kind === 'a' && isUsed(f.mtimeMs, restoredAtMs));
+    const named = new Set(keepA.flatMap((f) => (f.outputId ? [f.outputId] : [])));
+    const keep = [];
+    const drop = [];
+    for (const f of files) {
+        const used = isUsed(f.mtimeMs, restoredAtMs);
+        const kept = used || (f.kind === 'd' && named.has(external_node_path_namespaceObject.posix.basename(f.rel).slice(0, 64)));
+        (kept ? keep : drop).push(f);
+    }
+    const sum = (xs) => xs.reduce((n, f) => n + f.bytes, 0);
+    const created = keepA.filter((f) => restoredAtMs === undefined || (f.createdMs !== undefined && f.createdMs >= restoredAtMs)).length;
+    return { keep, drop, keptBytes: sum(keep), droppedBytes: sum(drop), created };
+}
+// ---- disk ----
+/** Runs `fn` over `items`, `limit` at a time. */
+async function pool(items, limit, fn) {
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length)
+            await fn(items[next++]);
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+async function subdirs(dir) {
+    try {
+        return (await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true }))
+            .filter((d) => d.isDirectory() && SUBDIR.test(d.name))
+            .map((d) => d.name);
+    }
+    catch {
+        return [];
+    }
+}
+/** Bytes of a file, or of every file under a directory (a cached executable). */
+async function sizeOf(p) {
+    const st = await (0,promises_namespaceObject.lstat)(p);
+    if (!st.isDirectory())
+        return st.size;
+    let total = 0;
+    for (const e of await (0,promises_namespaceObject.readdir)(p))
+        total += await sizeOf(external_node_path_namespaceObject.join(p, e));
+    return total;
+}
+/** Every `-a`/`-d` file under GOCACHE (names relative to it). */
+async function listEntryNames(gocache) {
+    const out = [];
+    for (const sub of await subdirs(gocache)) {
+        for (const name of await (0,promises_namespaceObject.readdir)(external_node_path_namespaceObject.join(gocache, sub))) {
+            if (entryKind(name))
+                out.push(`${sub}/${name}`);
+        }
+    }
+    return out;
+}
+/** Whether GOCACHE holds any entry (Go creates the 256 subdirectories empty on first use). */
+async function trim_hasEntries(gocache) {
+    for (const sub of await subdirs(gocache)) {
+        if ((await (0,promises_namespaceObject.readdir)(external_node_path_namespaceObject.join(gocache, sub))).some((n) => entryKind(n)))
+            return true;
+    }
+    return false;
+}
+/**
+ * Lists the entries with their mtimes and sizes, and reads the used action
+ * entries (only those: the planner needs their output ids and creation times).
+ */
+async function scanEntries(gocache, restoredAtMs) {
+    const names = await listEntryNames(gocache);
+    const files = [];
+    await pool(names, 32, async (rel) => {
+        const abs = external_node_path_namespaceObject.join(gocache, rel);
+        try {
+            const st = await (0,promises_namespaceObject.stat)(abs);
+            const f = {
+                rel,
+                kind: entryKind(external_node_path_namespaceObject.posix.basename(rel)),
+                mtimeMs: st.mtimeMs,
+                bytes: st.isDirectory() ? await sizeOf(abs) : st.size,
+            };
+            if (f.kind === 'a' && isUsed(f.mtimeMs, restoredAtMs)) {
+                const fh = await (0,promises_namespaceObject.open)(abs, 'r');
+                try {
+                    const buf = Buffer.alloc(256);
+                    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+                    const parsed = parseActionEntry(buf.subarray(0, bytesRead).toString('latin1'));
+                    if (parsed)
+                        Object.assign(f, parsed);
+                }
+                finally {
+                    await fh.close();
+                }
+            }
+            files.push(f);
+        }
+        catch {
+            // Removed while scanning (a concurrent go clean): not there to save.
+        }
+    });
+    return files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+}
+/**
+ * Sets every restored entry's mtime to `stampTime(restoredAtMs)` and removes
+ * the restored trim.txt. Returns how many entries were stamped.
+ */
+async function trim_stampRestored(dir, restoredAtMs) {
+    const names = await listEntryNames(dir);
+    const t = new Date(stampTime(restoredAtMs));
+    await pool(names, 32, (rel) => utimes(path.join(dir, rel), t, t));
+    await rm(path.join(dir, TRIM_FILE), { force: true });
+    return names.length;
+}
+/**
+ * Moves a restored cache from `from` into GOCACHE without replacing anything
+ * there: Go may have opened GOCACHE meanwhile (it creates the 256 empty
+ * subdirectories, README and trim.txt), and a file Go wrote itself wins.
+ * Renames keep the stamped mtimes. Returns how many entries were moved.
+ */
+async function trim_mergeInto(from, gocache) {
+    await mkdir(gocache, { recursive: true });
+    let moved = 0;
+    for (const top of await readdir(from, { withFileTypes: true })) {
+        const src = path.join(from, top.name);
+        const dst = path.join(gocache, top.name);
+        if (top.name === TRIM_FILE)
+            continue;
+        if (!top.isDirectory() || !SUBDIR.test(top.name)) {
+            if (!(await trim_exists(dst)))
+                await move(src, dst);
+            continue;
+        }
+        await mkdir(dst, { recursive: true });
+        const names = await readdir(src);
+        await pool(names, 32, async (name) => {
+            const to = path.join(dst, name);
+            if (await trim_exists(to))
+                return;
+            await move(path.join(src, name), to);
+            if (entryKind(name))
+                moved++;
+        });
+    }
+    return moved;
+}
+async function trim_exists(p) {
+    try {
+        await lstat(p);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/** rename, or copy and remove when `from` is on another file system. */
+async function move(from, to) {
+    try {
+        await rename(from, to);
+    }
+    catch (e) {
+        if (e.code !== 'EXDEV')
+            throw e;
+        await cp(from, to, { recursive: true, preserveTimestamps: true });
+        await rm(from, { recursive: true, force: true });
+    }
+}
+/** Deletes the dropped entries and trim.txt. */
+async function applyTrim(gocache, plan) {
+    await pool(plan.drop, 32, (f) => (0,promises_namespaceObject.rm)(external_node_path_namespaceObject.join(gocache, f.rel), { recursive: true, force: true }));
+    await (0,promises_namespaceObject.rm)(external_node_path_namespaceObject.join(gocache, TRIM_FILE), { force: true });
+}
+
+;// CONCATENATED MODULE: ./src/buildcache/buildcache.ts
+/**
+ * The build cache (GOCACHE), opt-in with `build-cache: true`: its own entry,
+ * keyed apart from the module cache, restored in main (only main knows the Go
+ * version) while the module cache is being verified, trimmed to what the job
+ * used and saved in post, from trusted jobs only.
+ *
+ * Two stage hooks:
+ *  - restoreBuildCache (main): returns the state post needs; sets the
+ *    `build-cache-hit` output itself (empty when the feature is off);
+ *  - saveBuildCache (post): returns a report for the job summary.
+ */
+
+
+
+
+
+
+
+
+
+
+
+async function goBuildEnv(go, cwd) {
+    const vars = ['GOCACHE', 'GOVERSION', 'GOFLAGS', 'GOOS', 'GOARCH', 'CGO_ENABLED', 'GOCACHEPROG'];
+    const r = await go.run(['env', '-json', ...vars], cwd);
+    if (r.code !== 0)
+        throw new Error(`'go env' failed (exit ${r.code}): ${r.stderr.trim()}`);
+    const v = JSON.parse(r.stdout);
+    return {
+        gocache: v['GOCACHE'] ?? '',
+        gocacheprog: v['GOCACHEPROG'] ?? '',
+        goVersion: v['GOVERSION'] ?? '',
+        goflags: v['GOFLAGS'] ?? '',
+        goos: v['GOOS'] ?? '',
+        goarch: v['GOARCH'] ?? '',
+        cgoEnabled: v['CGO_ENABLED'] ?? '',
+    };
+}
+function initialState(enabled) {
+    return {
+        enabled,
+        outcome: enabled ? 'error' : 'disabled',
+        gocache: '',
+        exactKey: '',
+        matchedKey: '',
+        hitKind: 'none',
+        ms: 0,
+    };
+}
+const say = (msg) => info(`build cache: ${msg}`);
+/**
+ * main's hook. Never throws: a build cache problem costs compile time, never
+ * the job. Runs alongside the module cache's verification, so it logs with a
+ * prefix instead of a log group.
+ */
+async function restoreBuildCache(o) {
+    const st = initialState(o.ctx.inputs.buildCache);
+    const started = Date.now();
+    try {
+        if (!st.enabled)
+            return st;
+        const env = await goBuildEnv(o.go, o.ctx.workingDirectory);
+        if (env.gocache === '' || env.gocache === 'off' || env.gocacheprog !== '') {
+            st.outcome = 'unsupported';
+            st.note =
+                env.gocacheprog !== ''
+                    ? 'GOCACHEPROG is set: that program owns the build cache'
+                    : 'GOCACHE is off';
+            say(`${st.note}; not restoring or saving it.`);
+            return st;
+        }
+        st.gocache = env.gocache;
+        const plan = deriveBuildKeys(o.ctx.keyParts, env, o.depHash);
+        st.exactKey = plan.exact;
+        if (await hasEntries(env.gocache)) {
+            st.outcome = 'local';
+            st.note = `${env.gocache} already holds build outputs; using them, not restoring or saving`;
+            say(`${st.note}.`);
+            return st;
+        }
+        if (!cacheModeFromEnv().canRead) {
+            st.outcome = 'unavailable';
+            st.hitKind = 'miss';
+            st.note = 'the cache mode of this run does not allow restoring';
+            say(`${st.note}.`);
+            return st;
+        }
+        say(`looking up ${plan.exact} then ${plan.lineage.join(', ')}`);
+        // A sibling of GOCACHE: the same file system, so the merge is renames.
+        const parent = path.dirname(env.gocache);
+        await mkdir(parent, { recursive: true });
+        const temp = await mkdtemp(path.join(parent, '.vgc-build-restore-'));
+        await forceRemove(temp);
+        try {
+            const outcome = await restoreEntry({
+                dest: temp,
+                primaryKey: plan.exact,
+                restoreKeys: plan.lineage,
+                lookupTimeoutMs: o.timeoutMs,
+                hash: false,
+            });
+            if (outcome.kind === 'miss') {
+                st.outcome = 'miss';
+                st.hitKind = 'miss';
+                say('no entry yet; Go starts from an empty build cache.');
+                return st;
+            }
+            if (outcome.kind !== 'restored') {
+                st.outcome = 'unavailable';
+                st.hitKind = 'miss';
+                st.note = `${outcome.kind}: ${'reason' in outcome ? outcome.reason : ''}`;
+                core.warning(`Build cache not restored (${st.note}); Go compiles from scratch.`);
+                return st;
+            }
+            const restoredAt = Date.now();
+            st.restoredEntries = await stampRestored(temp, restoredAt);
+            await mergeInto(temp, env.gocache);
+            st.restoredAtMs = restoredAt;
+            st.outcome = 'restored';
+            st.matchedKey = outcome.matchedKey;
+            st.restoredBytes = outcome.archiveBytes;
+            st.hitKind = classifyMatch(plan.exact, outcome.matchedKey) === 'exact' ? 'exact' : 'lineage';
+            say(`restored ${outcome.matchedKey} (${st.hitKind}, ${st.restoredEntries} entries, ` +
+                `${formatBytes(outcome.archiveBytes)}); not verifiable: Go cannot check compiled ` +
+                'outputs against go.sum.');
+            return st;
+        }
+        finally {
+            await forceRemove(temp);
+        }
+    }
+    catch (e) {
+        st.outcome = 'error';
+        st.note = e.message;
+        core.warning(`Build cache not restored: ${st.note}. The job goes on without it.`);
+        return st;
+    }
+    finally {
+        st.ms = Date.now() - started;
+        // As action.yml declares it: any restored entry is a hit; empty when the feature is off.
+        core.setOutput('build-cache-hit', st.enabled ? String(st.outcome === 'restored') : '');
+    }
+}
+/**
+ * post's hook. Trims GOCACHE to what this job used and saves it, when the
+ * policy allows. Never throws.
+ */
+async function saveBuildCache(
+/** main's BuildCacheState as read back from the runner's state file (validated here). */
+saved, o) {
+    const state = asBuildCacheState(saved);
+    const st = state ?? initialState(o.ctx.inputs.buildCache);
+    const started = Date.now();
+    const report = { state: st, saved: 'nothing', ms: 0 };
+    const skip = (why) => {
+        report.saved = `nothing: ${why}`;
+        say(`not saving: ${why}.`);
+        return report;
+    };
+    try {
+        if (!st.enabled)
+            return { ...report, saved: 'nothing: build-cache is false' };
+        if (!state)
+            return skip('main did not run');
+        if (st.outcome === 'unsupported' || st.outcome === 'local' || st.outcome === 'error') {
+            return skip(st.note ?? st.outcome);
+        }
+        const policy = buildCacheSavePolicy(saveFactsFromEnv(o.ctx.inputs.buildCacheSave, o.env ?? process.env));
+        if (!policy.save)
+            return skip(policy.why);
+        if (!mode_cacheModeFromEnv(o.env ?? process.env).canWrite) {
+            return skip('the cache mode of this run does not allow saving');
+        }
+        if (!o.moduleCacheVerified) {
+            return skip('the module cache was not verified, so what was compiled from it is not saved');
+        }
+        if (!(await trim_hasEntries(st.gocache)))
+            return skip('GOCACHE is empty (nothing was built)');
+        // Go deletes nothing younger than five days during a job, so on an exact
+        // hit the same number of entries means nothing new: no need to stat them all.
+        if (st.hitKind === 'exact' &&
+            (await listEntryNames(st.gocache)).length <= (st.restoredEntries ?? 0)) {
+            return skip('exact hit and nothing new was built');
+        }
+        const files = await scanEntries(st.gocache, st.restoredAtMs);
+        const plan = planTrim(files, st.restoredAtMs);
+        report.keptEntries = plan.keep.length;
+        report.trimmedEntries = plan.drop.length;
+        report.trimmedBytes = plan.droppedBytes;
+        report.createdEntries = plan.created;
+        if (st.hitKind === 'exact' && plan.created === 0) {
+            return skip('exact hit and nothing new was built');
+        }
+        await applyTrim(st.gocache, plan);
+        say(`trimmed ${plan.drop.length} entries this job did not use (${report_formatBytes(plan.droppedBytes)}); ` +
+            `keeping ${plan.keep.length} (${report_formatBytes(plan.keptBytes)}, ${plan.created} new).`);
+        const key = generationKey(st.exactKey, o.ctx.runId, o.ctx.runAttempt);
+        say(`saving ${st.gocache} as ${key} (${policy.why}).`);
+        const result = await saveDirectory({ src: st.gocache, key, timeoutMs: o.timeoutMs });
+        if (result.kind === 'saved') {
+            report.saved = `\`${key}\``;
+            report.savedKey = key;
+            report.savedBytes = result.archiveBytes;
+            return report;
+        }
+        if (result.kind === 'conflict')
+            return skip(`${key} is being saved by another job`);
+        const reason = result.reason ?? 'the cache service refused it';
+        warning(`Could not save the build cache: ${reason}. The job is not affected.`);
+        report.saved = `nothing: save failed (${reason})`;
+        return report;
+    }
+    catch (e) {
+        warning(`post could not save the build cache: ${e.message}`);
+        report.saved = `nothing: ${e.message}`;
+        return report;
+    }
+    finally {
+        report.ms = Date.now() - started;
+    }
+}
+/**
+ * main's state as post reads it back: JSON from the runner's state file, so
+ * checked before use (an action upgraded between stages, a hand-edited file).
+ */
+function asBuildCacheState(raw) {
+    if (typeof raw !== 'object' || raw === null)
+        return undefined;
+    const r = raw;
+    if (typeof r.enabled !== 'boolean' || typeof r.outcome !== 'string')
+        return undefined;
+    if (typeof r.gocache !== 'string' || typeof r.exactKey !== 'string')
+        return undefined;
+    if (r.restoredAtMs !== undefined && typeof r.restoredAtMs !== 'number')
+        return undefined;
+    return r;
+}
+/** The restore in words, for the summary. */
+function describeRestore(st) {
+    switch (st.outcome) {
+        case 'restored':
+            return `restored, not verifiable (${st.hitKind} hit: \`${st.matchedKey}\`)`;
+        case 'miss':
+            return 'miss (empty build cache)';
+        case 'local':
+            return `not restored: ${st.note ?? 'GOCACHE already held build outputs'}`;
+        case 'disabled':
+            return 'off';
+        default:
+            return `not restored: ${st.note ?? st.outcome}`;
+    }
+}
+/** Summary rows for the build cache; empty when the feature is off. */
+function buildCacheSummaryRows(r) {
+    const st = r.state;
+    if (!st.enabled)
+        return [];
+    const rows = [
+        ['Build cache', describeRestore(st)],
+        ['Build cache key', st.exactKey ? `\`${st.exactKey}\`` : '-'],
+        ['Build cache restored', report_formatBytes(st.restoredBytes)],
+        ['Build cache saved', r.saved],
+        ['Build cache saved archive', report_formatBytes(r.savedBytes)],
+    ];
+    if (r.trimmedEntries !== undefined) {
+        rows.push([
+            'Build cache entries trimmed',
+            `${r.trimmedEntries} (${report_formatBytes(r.trimmedBytes)}); kept ${r.keptEntries ?? 0}, ` +
+                `${r.createdEntries ?? 0} new`,
+        ]);
+    }
+    rows.push(['Time: build cache restore', formatMs(st.ms)], ['Time: build cache save', formatMs(r.ms)]);
+    return rows;
+}
+function buildcache_cell(s) {
+    return s.replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+/**
+ * The build cache's part of the job summary: a trust line (Go cannot verify a
+ * build cache, and the summary says so in those words) and a table.
+ */
+function buildCacheSummaryMarkdown(r) {
+    const rows = buildCacheSummaryRows(r);
+    if (rows.length === 0)
+        return '';
+    const trust = r.state.outcome === 'restored'
+        ? 'build cache: restored, not verifiable (Go cannot check compiled outputs against go.sum; ' +
+            'only trusted jobs write it)'
+        : `build cache: ${describeRestore(r.state)}`;
+    return (`\n#### Build cache (GOCACHE)\n\n${buildcache_cell(trust)}\n\n| | |\n|---|---|\n` +
+        rows.map(([k, v]) => `| ${buildcache_cell(k)} | ${buildcache_cell(v)} |`).join('\n') +
+        '\n');
+}
+
 ;// CONCATENATED MODULE: ./src/verify/verify.ts
 /**
  * Verification of the module cache, in two independent halves:
@@ -102117,6 +102789,7 @@ function corruptModuleList(bad) {
  * verified module versions only (src/cache/snapshot.ts): nothing a later step
  * left unverified, and never a cache that is incomplete for its go.sum.
  */
+
 
 
 
@@ -102360,8 +103033,11 @@ async function runPost() {
     if (main?.mode === 'health')
         return;
     const timings = { ...(main?.timings ?? {}) };
-    const out = { saved: 'nothing' };
-    const mode = cacheModeFromEnv();
+    const out = {
+        saved: 'nothing',
+        sections: [],
+    };
+    const mode = mode_cacheModeFromEnv();
     try {
         if (!main) {
             out.saved = 'nothing (main did not run)';
@@ -102369,6 +103045,14 @@ async function runPost() {
         }
         const ctx = loadContext();
         await phase(timings, 'save (post)', () => save(ctx, main, mode, out));
+        if (ctx.inputs.buildCache) {
+            const report = await phase(timings, 'build cache (post)', () => saveBuildCache(main.buildCache, {
+                ctx,
+                moduleCacheVerified: main.verified && !main.securityError,
+                timeoutMs: ctx.inputs.saveTimeoutMs,
+            }));
+            out.sections.push(buildCacheSummaryMarkdown(report));
+        }
     }
     catch (e) {
         warning(`post could not save the module cache: ${e.message}`);
@@ -102387,7 +103071,7 @@ async function runPost() {
             saved: out.saved,
             timings,
             extra: summaryRows(main, mode),
-            sections: main?.sections ?? [],
+            sections: [...(main?.sections ?? []), ...out.sections],
         };
         try {
             await summary.addRaw(summaryMarkdown(data)).write();

@@ -40,6 +40,7 @@ import { compareGoVersions } from '../go/workspace.js';
 import { computeDrift, driftMarkdown, entryContentVersions } from '../report/drift.js';
 import { corruptModuleList, loadSums } from '../verify/verify.js';
 import { runHealth } from './health.js';
+import { restoreBuildCache, type BuildCacheState } from '../buildcache/buildcache.js';
 
 /** A checksum mismatch Go reported for a fresh download: never cache corruption. */
 export class SecurityError extends Error {
@@ -539,6 +540,9 @@ async function converge(
 export async function runMain(): Promise<void> {
   const pre = readPre();
   const st = newState(pre);
+  // The build cache restores in parallel with the module cache's restore and
+  // verification, once Go is known (its key needs GOVERSION).
+  let buildCache: Promise<BuildCacheState> | undefined;
   try {
     const ctx = loadContext();
     if (ctx.inputs.mode === 'health') {
@@ -550,6 +554,14 @@ export async function runMain(): Promise<void> {
     st.cacheMode = mode.name;
     st.workingDirectory = ctx.workingDirectory;
     const s = await phase(st.timings, 'project and keys', () => locate(ctx, st));
+    if (ctx.inputs.buildCache) {
+      buildCache = restoreBuildCache({
+        go: s.go,
+        ctx,
+        depHash: s.project.depHash,
+        timeoutMs: ctx.inputs.lookupTimeoutMs,
+      });
+    }
     let got = await phase(st.timings, 'restore (main)', () => obtain(ctx, s, pre, mode));
     got = await phase(st.timings, 'converge', () => converge(ctx, s, got, mode, st));
     st.hitKind = got.hitKind;
@@ -585,6 +597,7 @@ export async function runMain(): Promise<void> {
     if (err instanceof SecurityError) st.securityError = true;
     core.setFailed(err.message);
   } finally {
+    if (buildCache) st.buildCache = await buildCache.catch(() => undefined);
     if (st.mode !== 'health') {
       core.setOutput('cache-hit', String(st.hitKind === 'exact'));
       core.setOutput('cache-key', st.exactKey);

@@ -23,6 +23,7 @@ import { phase, summaryMarkdown, type SummaryData } from '../report/report.js';
 import { hashDirOnDisk } from '../verify/dirhash.js';
 import { namedVersions } from '../verify/judge.js';
 import { checkToolchains, TOOLCHAIN_MODULE } from '../verify/toolchains.js';
+import { buildCacheSummaryMarkdown, saveBuildCache } from '../buildcache/buildcache.js';
 import { corruptModuleList, loadSums } from '../verify/verify.js';
 
 function verificationText(m: MainState): string {
@@ -273,7 +274,10 @@ export async function runPost(): Promise<void> {
   const main = readMain();
   if (main?.mode === 'health') return;
   const timings: Record<string, number> = { ...(main?.timings ?? {}) };
-  const out: { saved: string; savedBytes?: number } = { saved: 'nothing' };
+  const out: { saved: string; savedBytes?: number; sections: string[] } = {
+    saved: 'nothing',
+    sections: [],
+  };
   const mode = cacheModeFromEnv();
   try {
     if (!main) {
@@ -282,6 +286,16 @@ export async function runPost(): Promise<void> {
     }
     const ctx = loadContext();
     await phase(timings, 'save (post)', () => save(ctx, main, mode, out));
+    if (ctx.inputs.buildCache) {
+      const report = await phase(timings, 'build cache (post)', () =>
+        saveBuildCache(main.buildCache, {
+          ctx,
+          moduleCacheVerified: main.verified && !main.securityError,
+          timeoutMs: ctx.inputs.saveTimeoutMs,
+        }),
+      );
+      out.sections.push(buildCacheSummaryMarkdown(report));
+    }
   } catch (e) {
     core.warning(`post could not save the module cache: ${(e as Error).message}`);
     out.saved = `nothing: ${(e as Error).message}`;
@@ -298,7 +312,7 @@ export async function runPost(): Promise<void> {
       saved: out.saved,
       timings,
       extra: summaryRows(main, mode),
-      sections: main?.sections ?? [],
+      sections: [...(main?.sections ?? []), ...out.sections],
     };
     try {
       await core.summary.addRaw(summaryMarkdown(data)).write();
