@@ -9,6 +9,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, readGoSum, runGo, writeProject } from './harness/goproxy.js';
+import { parseAnnotations } from './harness/runner.js';
 import { World } from './harness/world.js';
 
 let world: World;
@@ -39,35 +40,6 @@ function entryListing(key: string): string[] {
   return execFileSync('tar', ['-tf', entry.file], { encoding: 'utf8', maxBuffer: 1 << 26 })
     .split('\n')
     .filter((l) => l !== '');
-}
-
-interface Command {
-  level: string;
-  file?: string;
-  line?: number;
-  msg: string;
-}
-
-/** Workflow commands with their properties: what GitHub turns into annotations on a file. */
-function commandsIn(stdout: string): Command[] {
-  const out: Command[] = [];
-  for (const l of stdout.split(/\r?\n/)) {
-    const m = /^::(error|warning|notice)(?: ([^:]*))?::(.*)$/.exec(l);
-    if (!m) continue;
-    const props = Object.fromEntries(
-      (m[2] ?? '')
-        .split(',')
-        .filter((p) => p.includes('='))
-        .map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]),
-    );
-    out.push({
-      level: m[1]!,
-      ...(props['file'] ? { file: props['file'] } : {}),
-      ...(props['line'] ? { line: Number(props['line']) } : {}),
-      msg: m[3]!.replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%'),
-    });
-  }
-  return out;
 }
 
 /** 1-based number of the first line of `file` that equals `text` once trimmed. */
@@ -123,15 +95,15 @@ describe('a broken local replacement is an error on its replace line', () => {
       expect(job.outputs['verified']).toBe('false');
       expect(job.outputs['rebuilt']).toBe('false');
       expect(job.outputs['corrupt-modules']).toBe('');
-      const err = commandsIn(job.main.stdout).find(
-        (c) => c.level === 'error' && c.msg.includes(says),
+      const err = parseAnnotations(job.main.stdout).find(
+        (c) => c.level === 'error' && c.message.includes(says),
       );
       expect(err, job.log).toBeDefined();
       expect(err!.file).toBe('go.mod');
       expect(err!.line).toBe(lineOf(gomod, directive));
-      expect(err!.msg).toContain(directive);
+      expect(err!.message).toContain(directive);
       // Paths as in the repository, not the runner's checkout folder.
-      expect(err!.msg).not.toContain(job.workspace);
+      expect(err!.message).not.toContain(job.workspace);
       expect(job.main.stdout).not.toContain('go clean');
       // The step fails naming the file and line; the summary says nothing was verified or saved.
       expect(job.main.stdout).toContain(`::error::The project cannot be loaded`);
@@ -217,14 +189,14 @@ describe('a go.work use line naming a missing directory', () => {
 
     const job = await world.job({ project: dir, inputs: { environment: env } });
     expect(job.main.exitCode, job.log).toBe(1);
-    const err = commandsIn(job.main.stdout).find(
-      (c) => c.level === 'error' && c.msg.includes('use ./gone'),
+    const err = parseAnnotations(job.main.stdout).find(
+      (c) => c.level === 'error' && c.message.includes('use ./gone'),
     );
     expect(err, job.log).toBeDefined();
     expect(err!.file).toBe('go.work');
     expect(err!.line).toBe(lineOf(goWork, 'use ./gone'));
-    expect(err!.msg).toContain('the directory gone does not exist in the checkout');
-    expect(err!.msg).not.toContain(job.workspace);
+    expect(err!.message).toContain('the directory gone does not exist in the checkout');
+    expect(err!.message).not.toContain(job.workspace);
     expect(job.summary).toContain('| Verification | not completed |');
     expect(job.summary).toContain('| Saved | nothing: main did not finish');
     expect(entriesOf(env)).toHaveLength(0);
@@ -247,8 +219,8 @@ describe('a vendored module', () => {
     const lines = job.summary.split('\n').filter((l) => l.includes('vendors its dependencies'));
     expect(lines, job.summary).toHaveLength(1);
     expect(lines[0]).toContain('| Vendored |');
-    const notices = commandsIn(job.main.stdout).filter((c) =>
-      c.msg.includes('vendors its dependencies'),
+    const notices = parseAnnotations(job.main.stdout).filter((c) =>
+      c.message.includes('vendors its dependencies'),
     );
     expect(notices).toHaveLength(1);
     expect(notices[0]!.level).toBe('notice');

@@ -10,6 +10,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, readGoSum, runGo, writeProject } from './harness/goproxy.js';
+import { parseAnnotations } from './harness/runner.js';
 import { World } from './harness/world.js';
 
 let world: World;
@@ -46,30 +47,6 @@ function entryListing(key: string): string[] {
   return execFileSync('tar', ['-tf', entry.file], { encoding: 'utf8', maxBuffer: 1 << 26 })
     .split('\n')
     .filter((l) => l !== '');
-}
-
-/** Workflow commands with their properties: what GitHub turns into annotations on a file. */
-function commandsIn(
-  stdout: string,
-): { level: string; file?: string; line?: number; msg: string }[] {
-  const out: { level: string; file?: string; line?: number; msg: string }[] = [];
-  for (const l of stdout.split(/\r?\n/)) {
-    const m = /^::(error|warning|notice)(?: ([^:]*))?::(.*)$/.exec(l);
-    if (!m) continue;
-    const props = Object.fromEntries(
-      (m[2] ?? '')
-        .split(',')
-        .filter((p) => p.includes('='))
-        .map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]),
-    );
-    out.push({
-      level: m[1]!,
-      ...(props['file'] ? { file: props['file'] } : {}),
-      ...(props['line'] ? { line: Number(props['line']) } : {}),
-      msg: m[3]!.replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%'),
-    });
-  }
-  return out;
 }
 
 /** 1-based number of the first line of `file` that equals `text` once trimmed. */
@@ -132,11 +109,11 @@ describe('testdata modules are fixtures', () => {
 
       if (globs) {
         // The user asked for every go.sum: say why this one was left out.
-        const notice = commandsIn(job.main.stdout).find((c) =>
-          c.msg.includes('directories Go ignores'),
+        const notice = parseAnnotations(job.main.stdout).find((c) =>
+          c.message.includes('directories Go ignores'),
         );
         expect(notice?.level, job.log).toBe('notice');
-        expect(notice?.msg).toContain('testdata/fixture');
+        expect(notice?.message).toContain('testdata/fixture');
       }
     },
   );
@@ -377,16 +354,16 @@ describe('a go directive newer than the installed Go', () => {
     });
     expect(job.main.exitCode).toBe(1);
     expect(job.outputs['verified']).toBe('false');
-    const err = commandsIn(job.main.stdout).find(
-      (c) => c.level === 'error' && c.msg.includes('1.99'),
+    const err = parseAnnotations(job.main.stdout).find(
+      (c) => c.level === 'error' && c.message.includes('1.99'),
     );
     expect(err, job.log).toBeDefined();
     expect(err!.file).toBe('go.mod');
     expect(err!.line).toBe(lineOf(gomod, 'go 1.99'));
-    expect(err!.msg).toContain('needs Go >= 1.99');
-    expect(err!.msg).toContain(`the installed Go is ${installed}`);
-    expect(err!.msg).toContain('actions/setup-go');
-    expect(err!.msg).toContain('GOTOOLCHAIN=auto');
+    expect(err!.message).toContain('needs Go >= 1.99');
+    expect(err!.message).toContain(`the installed Go is ${installed}`);
+    expect(err!.message).toContain('actions/setup-go');
+    expect(err!.message).toContain('GOTOOLCHAIN=auto');
     expect(job.summary).toContain('| Verification | not completed |');
     expect(job.summary).toContain('| Saved | nothing: main did not finish');
     expect(entriesOf(env)).toHaveLength(0);

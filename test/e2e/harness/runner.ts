@@ -51,6 +51,9 @@ export function parseFileCommands(text: string): Record<string, string> {
 export interface Annotation {
   level: 'error' | 'warning' | 'notice';
   message: string;
+  /** The `file` and `line` properties: where GitHub shows the annotation. */
+  file?: string;
+  line?: number;
 }
 
 export interface StageResult {
@@ -67,14 +70,21 @@ export interface StageResult {
 
 export function parseAnnotations(stdout: string): Annotation[] {
   const out: Annotation[] = [];
-  for (const line of stdout.split(/\r?\n/)) {
-    const m = /^::(error|warning|notice)(?: [^:]*)?::(.*)$/.exec(line);
-    if (m) {
-      out.push({
-        level: m[1] as Annotation['level'],
-        message: (m[2] as string).replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%'),
-      });
-    }
+  for (const l of stdout.split(/\r?\n/)) {
+    const m = /^::(error|warning|notice)(?: ([^:]*))?::(.*)$/.exec(l);
+    if (!m) continue;
+    const props = Object.fromEntries(
+      (m[2] ?? '')
+        .split(',')
+        .filter((p) => p.includes('='))
+        .map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]),
+    );
+    out.push({
+      level: m[1] as Annotation['level'],
+      message: m[3]!.replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%'),
+      ...(props['file'] ? { file: props['file'] } : {}),
+      ...(props['line'] ? { line: Number(props['line']) } : {}),
+    });
   }
   return out;
 }
