@@ -103044,7 +103044,14 @@ async function runPost() {
             return;
         }
         const ctx = loadContext();
-        await phase(timings, 'save (post)', () => save(ctx, main, mode, out));
+        try {
+            await phase(timings, 'save (post)', () => save(ctx, main, mode, out));
+        }
+        catch (e) {
+            warning(`post could not save the module cache: ${e.message}`);
+            out.saved = `nothing: ${e.message}`;
+        }
+        // The build cache has its own entry: a module-cache save problem does not stop it.
         if (ctx.inputs.buildCache) {
             const report = await phase(timings, 'build cache (post)', () => saveBuildCache(main.buildCache, {
                 ctx,

@@ -285,7 +285,13 @@ export async function runPost(): Promise<void> {
       return;
     }
     const ctx = loadContext();
-    await phase(timings, 'save (post)', () => save(ctx, main, mode, out));
+    try {
+      await phase(timings, 'save (post)', () => save(ctx, main, mode, out));
+    } catch (e) {
+      core.warning(`post could not save the module cache: ${(e as Error).message}`);
+      out.saved = `nothing: ${(e as Error).message}`;
+    }
+    // The build cache has its own entry: a module-cache save problem does not stop it.
     if (ctx.inputs.buildCache) {
       const report = await phase(timings, 'build cache (post)', () =>
         saveBuildCache(main.buildCache, {
