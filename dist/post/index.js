@@ -101454,6 +101454,7 @@ async function readProject(go, workingDirectory, o) {
             ...(p.json.Toolchain ? { toolchain: p.json.Toolchain } : {}),
             replaces,
             vendored,
+            requires: (p.json.Require ?? []).flatMap((r) => r.Version ? [`${r.Path}@${r.Version}`] : []),
             why: p.why,
         });
     }

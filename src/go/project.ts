@@ -66,6 +66,8 @@ export interface Member {
   replaces: ReplaceInfo[];
   /** vendor/modules.txt exists: Go builds from vendor/, not from the module cache. */
   vendored: boolean;
+  /** `path@version` of every `require` line: what `go mod download` fetches (go >= 1.17). */
+  requires: string[];
   /** Why it is in scope: 'working-directory', 'go.work use' or "go-sum-files glob 'x'". */
   why: string;
 }
@@ -540,6 +542,9 @@ export async function readProject(
       ...(p.json.Toolchain ? { toolchain: p.json.Toolchain } : {}),
       replaces,
       vendored,
+      requires: (p.json.Require ?? []).flatMap((r) =>
+        r.Version ? [`${r.Path}@${r.Version}`] : [],
+      ),
       why: p.why,
     });
   }

@@ -415,6 +415,19 @@ async function prove(
     st.drift = computeDrift(entryContentVersions(facts), s.sums);
   }
 
+  if (!isComplete(j) && got.hitKind === 'exact' && coversRequirements(s, j)) {
+    // The entry was saved for this very go.mod/go.sum by a job that established
+    // what the build needs; what go.sum names beyond the requirements (an
+    // untidy go.sum, graph-only lines) is not fetched again, so an exact hit
+    // stays offline.
+    const extra = j.missing.length + j.missingMods.length;
+    st.unneeded = [...(st.unneeded ?? []), ...j.missing, ...j.missingMods];
+    st.notes.push(
+      `go.sum names ${extra} module versions beyond what the go.mod requirements need ` +
+        '(go.sum is not tidy); they are not part of the cache.',
+    );
+    return { judgement: j, scan: await scanModCache(s.modCache) };
+  }
   if (!isComplete(j)) {
     if (s.projectErrors.length > 0) {
       throw new GoCommandError(
@@ -455,6 +468,23 @@ async function prove(
     return { judgement: j, scan };
   }
   return { judgement: j, scan: await scanModCache(s.modCache) };
+}
+
+/**
+ * Does the cache hold every module the go.mod files require (what `go mod
+ * download` fetches for go >= 1.17 modules), and every module replacement?
+ * Only then may go.sum lines beyond them be left aside. Workspaces and older
+ * go directives download more (`all`), so they never take this shortcut.
+ */
+function coversRequirements(s: Setup, j: Judgement): boolean {
+  if (s.project.mode !== 'module') return false;
+  const modern = s.project.members.every(
+    (m) => m.goVersion !== undefined && (compareGoVersions(m.goVersion, '1.17') ?? -1) >= 0,
+  );
+  if (!modern) return false;
+  const needed = new Set(s.project.members.flatMap((m) => m.requires));
+  for (const r of s.project.replaced) if (r.kind === 'module') needed.add(r.to);
+  return !j.missing.some((id) => needed.has(id));
 }
 
 /** An exact or local cache lacked modules go.sum names: say which entry, how many, and why. */

@@ -132,6 +132,39 @@ describe('completeness is part of verification', () => {
   });
 });
 
+describe('an untidy go.sum on an exact hit', () => {
+  it('lines beyond the go.mod requirements are noted, not fetched: the exact hit runs no go command', async () => {
+    const env = 'untidy';
+    const bumped = world.writeProject(path.join(world.root, 'project-untidy-src'), {
+      'example.com/m001': 'v1.1.0',
+    });
+    const extra = readFileSync(path.join(bumped, 'go.sum'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('example.com/m001 v1.1.0 '));
+    expect(extra.length).toBeGreaterThan(0);
+    const project = path.join(world.root, 'project-untidy');
+    cpSync(world.project, project, { recursive: true });
+    const sum = path.join(project, 'go.sum');
+    writeFileSync(sum, readFileSync(sum, 'utf8') + extra.join('\n') + '\n');
+
+    const first = await world.job({ project, inputs: { environment: env } });
+    expect(first.succeeded, first.log).toBe(true);
+    expect(first.summary).toContain('go.sum is not tidy');
+    const warm = await world.job({
+      project,
+      inputs: { environment: env },
+      env: { GOPROXY: 'off' },
+      stepsAfterMain: ['go build -o app . && ./app'],
+    });
+    expect(warm.succeeded, warm.log).toBe(true);
+    expect(warm.outputs['hit-kind']).toBe('exact');
+    expect(warm.outputs['cache-hit']).toBe('true');
+    expect(warm.main.stdout).not.toContain('go mod download (in');
+    expect(warm.summary).toContain('go.sum is not tidy');
+    expect(entriesOf(env)).toHaveLength(1);
+  });
+});
+
 describe('keys survive case folding', () => {
   it('Prod and prod are two environments on a service that folds case', async () => {
     const upper = await world.job({ inputs: { environment: 'Prod' } });
