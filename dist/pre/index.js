@@ -98971,12 +98971,12 @@ function sumIndex(files) {
         for (const l of f.lines) {
             if (!l.hash.startsWith('h1:'))
                 continue;
-            index.set(gosum_sumId(l.path, l.version, l.goMod), l.hash);
+            index.set(sumId(l.path, l.version, l.goMod), l.hash);
         }
     }
     return index;
 }
-function gosum_sumId(path, version, goMod) {
+function sumId(path, version, goMod) {
     return `${path}@${version}${goMod ? '/go.mod' : ''}`;
 }
 /** Module cache escaping: every upper-case letter becomes `!` plus its lower case. */
@@ -100683,8 +100683,8 @@ function compressionForSave(zstdCommand = 'zstd') {
 
 ;// CONCATENATED MODULE: ./src/go/modcache.ts
 /**
- * The Go module cache on disk: where it is without asking Go, whether it is
- * empty, and a scan of its download area (cache/download/<escaped path>/@v).
+ * The Go module cache on disk: whether it is empty, a cheap scan of its
+ * download area (cache/download/<escaped path>/@v), and removing read-only trees.
  */
 
 
@@ -100779,39 +100779,6 @@ async function scanModCache(modCache) {
     }
     const fingerprint = createHash('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
     return { versions, fingerprint };
-}
-/** Module versions that have a downloaded zip: what `module-count` reports. */
-function countModules(scan) {
-    return scan.versions.filter((v) => v.hasZip || v.ziphash !== undefined).length;
-}
-/**
- * Compares the cache with go.sum: the cache's own `.ziphash` and `.mod` files
- * against the hashes go.sum records, plus the cache's own consistency (a zip
- * without ziphash, a leftover `.partial`). Pure over the scan.
- *
- * This is what `go mod verify` cannot see: it checks the zip and tree against
- * the cache's ziphash, so content replaced consistently in all three passes it.
- */
-function compareWithGoSum(scan, sums) {
-    const bad = [];
-    for (const v of scan.versions) {
-        const module = `${v.path}@${v.version}`;
-        if (v.partial) {
-            bad.push({ module, reason: 'leftover .partial file: an extraction was interrupted' });
-        }
-        if (v.hasZip && v.ziphash === undefined) {
-            bad.push({ module, reason: 'zip without ziphash' });
-        }
-        const wantZip = sums.get(sumId(v.path, v.version, false));
-        if (v.ziphash !== undefined && wantZip !== undefined && v.ziphash !== wantZip) {
-            bad.push({ module, reason: `ziphash ${v.ziphash} differs from go.sum ${wantZip}` });
-        }
-        const wantMod = sums.get(sumId(v.path, v.version, true));
-        if (v.modHash !== undefined && wantMod !== undefined && v.modHash !== wantMod) {
-            bad.push({ module, reason: `go.mod hash ${v.modHash} differs from go.sum ${wantMod}` });
-        }
-    }
-    return bad;
 }
 /**
  * Removes a module cache that a failed restore left half-written. Go makes

@@ -1,12 +1,11 @@
 /**
- * The Go module cache on disk: where it is without asking Go, whether it is
- * empty, and a scan of its download area (cache/download/<escaped path>/@v).
+ * The Go module cache on disk: whether it is empty, a cheap scan of its
+ * download area (cache/download/<escaped path>/@v), and removing read-only trees.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { escapeModulePath, goModHash, unescapeModulePath, sumId } from './gosum.js';
-import type { BadModule } from './goout.js';
+import { escapeModulePath, goModHash, unescapeModulePath } from './gosum.js';
 
 export async function isNonEmptyDir(dir: string): Promise<boolean> {
   try {
@@ -111,41 +110,6 @@ export async function scanModCache(modCache: string): Promise<CacheScan> {
   }
   const fingerprint = createHash('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
   return { versions, fingerprint };
-}
-
-/** Module versions that have a downloaded zip: what `module-count` reports. */
-export function countModules(scan: CacheScan): number {
-  return scan.versions.filter((v) => v.hasZip || v.ziphash !== undefined).length;
-}
-
-/**
- * Compares the cache with go.sum: the cache's own `.ziphash` and `.mod` files
- * against the hashes go.sum records, plus the cache's own consistency (a zip
- * without ziphash, a leftover `.partial`). Pure over the scan.
- *
- * This is what `go mod verify` cannot see: it checks the zip and tree against
- * the cache's ziphash, so content replaced consistently in all three passes it.
- */
-export function compareWithGoSum(scan: CacheScan, sums: Map<string, string>): BadModule[] {
-  const bad: BadModule[] = [];
-  for (const v of scan.versions) {
-    const module = `${v.path}@${v.version}`;
-    if (v.partial) {
-      bad.push({ module, reason: 'leftover .partial file: an extraction was interrupted' });
-    }
-    if (v.hasZip && v.ziphash === undefined) {
-      bad.push({ module, reason: 'zip without ziphash' });
-    }
-    const wantZip = sums.get(sumId(v.path, v.version, false));
-    if (v.ziphash !== undefined && wantZip !== undefined && v.ziphash !== wantZip) {
-      bad.push({ module, reason: `ziphash ${v.ziphash} differs from go.sum ${wantZip}` });
-    }
-    const wantMod = sums.get(sumId(v.path, v.version, true));
-    if (v.modHash !== undefined && wantMod !== undefined && v.modHash !== wantMod) {
-      bad.push({ module, reason: `go.mod hash ${v.modHash} differs from go.sum ${wantMod}` });
-    }
-  }
-  return bad;
 }
 
 /**
