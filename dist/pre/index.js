@@ -100681,11 +100681,132 @@ function compressionForSave(zstdCommand = 'zstd') {
     return known;
 }
 
+;// CONCATENATED MODULE: ./src/go/paths.ts
+/**
+ * Platform-dependent path logic, with the platform as a parameter so that the
+ * Windows and macOS rules are unit tested on any machine (no hosted Windows or
+ * macOS runner can run the test suite). Pure: no file system access.
+ *
+ * What differs between the platforms:
+ * - path syntax: `\` and drive letters on win32 (`/` is accepted too);
+ * - GOPATH list separator: `;` on win32, `:` elsewhere (Go's
+ *   filepath.SplitList; on win32 an entry may be double-quoted to hold a `;`);
+ * - the home directory Go uses for the default GOPATH: %USERPROFILE% on win32,
+ *   $HOME elsewhere (Go's os.UserHomeDir);
+ * - environment variable names: case-insensitive on win32;
+ * - file name comparison: case-insensitive on win32 and on macOS (APFS and
+ *   HFS+ as formatted by default), and macOS also folds Unicode
+ *   normalization (NFC/NFD) of names;
+ * - read-only trees: Go makes extracted modules read-only (0444 files, 0555
+ *   directories). On POSIX a file can be deleted from a writable directory
+ *   whatever its own mode, so directories must be made writable; on win32 the
+ *   read-only attribute of a file blocks its deletion while directories are
+ *   never blocked, so files must be made writable.
+ */
+
+
+/** Node's path functions for `platform`'s path syntax. */
+function pathApi(platform) {
+    return platform === 'win32' ? external_node_path_namespaceObject.win32 : external_node_path_namespaceObject.posix;
+}
+/** True where the default file system compares names without regard to case. */
+function caseInsensitiveFs(platform) {
+    return platform === 'win32' || platform === 'darwin';
+}
+/**
+ * Reads an environment variable as the platform does: names are
+ * case-insensitive on win32 (`Path`, `GoModCache`). An empty or blank value
+ * counts as unset, as it does for Go.
+ */
+function envValue(env, name, platform) {
+    let value = env[name];
+    if (value === undefined && platform === 'win32') {
+        const upper = name.toUpperCase();
+        const found = Object.keys(env).find((k) => k.toUpperCase() === upper);
+        value = found === undefined ? undefined : env[found];
+    }
+    const trimmed = value?.trim();
+    return trimmed ? trimmed : undefined;
+}
+/**
+ * Splits a GOPATH-style list like Go's filepath.SplitList: `;` on win32 (where
+ * an entry may be wrapped in double quotes to contain a `;`), `:` elsewhere.
+ * Empty entries are kept, as Go keeps them.
+ */
+function splitPathList(list, platform) {
+    if (list === '')
+        return [];
+    if (platform !== 'win32')
+        return list.split(':');
+    const out = [];
+    let current = '';
+    let quoted = false;
+    for (const ch of list) {
+        if (ch === '"')
+            quoted = !quoted;
+        else if (ch === ';' && !quoted) {
+            out.push(current);
+            current = '';
+        }
+        else
+            current += ch;
+    }
+    out.push(current);
+    return out;
+}
+/**
+ * Where Go will put the module cache, found without running Go (pre runs
+ * before setup-go): GOMODCACHE, else the first GOPATH entry + pkg/mod, else
+ * `<home>/go/pkg/mod` with home from USERPROFILE on win32 and HOME elsewhere,
+ * falling back to `home`. Empty GOPATH entries are skipped (Go would refuse
+ * the list; main asks Go itself and notices the difference).
+ */
+function locateModCacheWithoutGo(env, platform = process.platform, home = external_node_os_namespaceObject.homedir()) {
+    const p = pathApi(platform);
+    const explicit = envValue(env, 'GOMODCACHE', platform);
+    if (explicit)
+        return explicit;
+    const gopath = envValue(env, 'GOPATH', platform);
+    if (gopath) {
+        const first = splitPathList(gopath, platform).find((e) => e.trim() !== '');
+        if (first)
+            return p.join(first.trim(), 'pkg', 'mod');
+    }
+    const homeDir = envValue(env, platform === 'win32' ? 'USERPROFILE' : 'HOME', platform) || home;
+    return p.join(homeDir, 'go', 'pkg', 'mod');
+}
+/** A name or path in the form two of them are compared in on `platform`. */
+function comparable(s, platform) {
+    const n = platform === 'darwin' ? s.normalize('NFC') : s;
+    return caseInsensitiveFs(platform) ? n.toLowerCase() : n;
+}
+/**
+ * Whether two paths name the same directory on `platform`, without touching
+ * the disk: resolved, then compared case-insensitively on win32 and macOS
+ * (and across Unicode normalization forms on macOS). Symbolic links are not
+ * followed.
+ */
+function samePath(a, b, platform = process.platform) {
+    const p = pathApi(platform);
+    return comparable(p.resolve(a), platform) === comparable(p.resolve(b), platform);
+}
+/**
+ * The mode to give an entry of a read-only module cache tree before deleting
+ * it, or undefined when its mode does not matter on `platform` (see the file
+ * comment): directories on POSIX, files on win32.
+ */
+function modeBeforeRemove(kind, platform) {
+    if (platform === 'win32')
+        return kind === 'file' ? 0o666 : undefined;
+    return kind === 'dir' ? 0o755 : undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/go/modcache.ts
 /**
  * The Go module cache on disk: whether it is empty, a cheap scan of its
  * download area (cache/download/<escaped path>/@v), and removing read-only trees.
  */
+
 
 
 
@@ -100784,9 +100905,13 @@ async function scanModCache(modCache) {
  * Removes a module cache that a failed restore left half-written. Go makes
  * extracted trees read-only, so directories are made writable first.
  */
-async function forceRemove(dir) {
+async function forceRemove(dir, platform = process.platform) {
+    // Read-only directories block removal on POSIX, read-only files on Windows.
+    const dirMode = modeBeforeRemove('dir', platform);
+    const fileMode = modeBeforeRemove('file', platform);
     const makeWritable = async (d) => {
-        await external_node_fs_namespaceObject.promises.chmod(d, 0o755).catch(() => undefined);
+        if (dirMode !== undefined)
+            await external_node_fs_namespaceObject.promises.chmod(d, dirMode).catch(() => undefined);
         let entries;
         try {
             entries = await external_node_fs_namespaceObject.promises.readdir(d, { withFileTypes: true });
@@ -100794,7 +100919,13 @@ async function forceRemove(dir) {
         catch {
             return;
         }
-        await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => makeWritable(external_node_path_namespaceObject.join(d, e.name))));
+        await Promise.all(entries.map(async (e) => {
+            const p = external_node_path_namespaceObject.join(d, e.name);
+            if (e.isDirectory())
+                return makeWritable(p);
+            if (fileMode !== undefined)
+                await external_node_fs_namespaceObject.promises.chmod(p, fileMode).catch(() => undefined);
+        }));
     };
     await makeWritable(dir);
     await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true });
@@ -100931,169 +101062,6 @@ function describeCacheMode(m) {
         case 'none':
             return 'none (no restore, no save)';
     }
-}
-
-;// CONCATENATED MODULE: ./src/go/paths.ts
-/**
- * Platform-dependent path logic, with the platform as a parameter so that the
- * Windows and macOS rules are unit tested on any machine (no hosted Windows or
- * macOS runner can run the test suite). Pure: no file system access.
- *
- * What differs between the platforms:
- * - path syntax: `\` and drive letters on win32 (`/` is accepted too);
- * - GOPATH list separator: `;` on win32, `:` elsewhere (Go's
- *   filepath.SplitList; on win32 an entry may be double-quoted to hold a `;`);
- * - the home directory Go uses for the default GOPATH: %USERPROFILE% on win32,
- *   $HOME elsewhere (Go's os.UserHomeDir);
- * - environment variable names: case-insensitive on win32;
- * - file name comparison: case-insensitive on win32 and on macOS (APFS and
- *   HFS+ as formatted by default), and macOS also folds Unicode
- *   normalization (NFC/NFD) of names;
- * - read-only trees: Go makes extracted modules read-only (0444 files, 0555
- *   directories). On POSIX a file can be deleted from a writable directory
- *   whatever its own mode, so directories must be made writable; on win32 the
- *   read-only attribute of a file blocks its deletion while directories are
- *   never blocked, so files must be made writable.
- */
-
-
-/** Node's path functions for `platform`'s path syntax. */
-function pathApi(platform) {
-    return platform === 'win32' ? external_node_path_namespaceObject.win32 : external_node_path_namespaceObject.posix;
-}
-/** True where the default file system compares names without regard to case. */
-function caseInsensitiveFs(platform) {
-    return platform === 'win32' || platform === 'darwin';
-}
-/**
- * Reads an environment variable as the platform does: names are
- * case-insensitive on win32 (`Path`, `GoModCache`). An empty or blank value
- * counts as unset, as it does for Go.
- */
-function envValue(env, name, platform) {
-    let value = env[name];
-    if (value === undefined && platform === 'win32') {
-        const upper = name.toUpperCase();
-        const found = Object.keys(env).find((k) => k.toUpperCase() === upper);
-        value = found === undefined ? undefined : env[found];
-    }
-    const trimmed = value?.trim();
-    return trimmed ? trimmed : undefined;
-}
-/**
- * Splits a GOPATH-style list like Go's filepath.SplitList: `;` on win32 (where
- * an entry may be wrapped in double quotes to contain a `;`), `:` elsewhere.
- * Empty entries are kept, as Go keeps them.
- */
-function splitPathList(list, platform) {
-    if (list === '')
-        return [];
-    if (platform !== 'win32')
-        return list.split(':');
-    const out = [];
-    let current = '';
-    let quoted = false;
-    for (const ch of list) {
-        if (ch === '"')
-            quoted = !quoted;
-        else if (ch === ';' && !quoted) {
-            out.push(current);
-            current = '';
-        }
-        else
-            current += ch;
-    }
-    out.push(current);
-    return out;
-}
-/**
- * Where Go will put the module cache, found without running Go (pre runs
- * before setup-go): GOMODCACHE, else the first GOPATH entry + pkg/mod, else
- * `<home>/go/pkg/mod` with home from USERPROFILE on win32 and HOME elsewhere,
- * falling back to `home`. Empty GOPATH entries are skipped (Go would refuse
- * the list; main asks Go itself and notices the difference).
- */
-function locateModCacheWithoutGo(env, platform = process.platform, home = external_node_os_namespaceObject.homedir()) {
-    const p = pathApi(platform);
-    const explicit = envValue(env, 'GOMODCACHE', platform);
-    if (explicit)
-        return explicit;
-    const gopath = envValue(env, 'GOPATH', platform);
-    if (gopath) {
-        const first = splitPathList(gopath, platform).find((e) => e.trim() !== '');
-        if (first)
-            return p.join(first.trim(), 'pkg', 'mod');
-    }
-    const homeDir = envValue(env, platform === 'win32' ? 'USERPROFILE' : 'HOME', platform) || home;
-    return p.join(homeDir, 'go', 'pkg', 'mod');
-}
-/** Upper-cases a win32 drive letter (`c:\x` -> `C:\x`); other paths unchanged. */
-function normalizeDriveLetter(p) {
-    return /^[a-z]:/.test(p) ? p[0].toUpperCase() + p.slice(1) : p;
-}
-/** A name or path in the form two of them are compared in on `platform`. */
-function comparable(s, platform) {
-    const n = platform === 'darwin' ? s.normalize('NFC') : s;
-    return caseInsensitiveFs(platform) ? n.toLowerCase() : n;
-}
-/**
- * Whether two paths name the same directory on `platform`, without touching
- * the disk: resolved, then compared case-insensitively on win32 and macOS
- * (and across Unicode normalization forms on macOS). Symbolic links are not
- * followed.
- */
-function samePath(a, b, platform = process.platform) {
-    const p = pathApi(platform);
-    return comparable(p.resolve(a), platform) === comparable(p.resolve(b), platform);
-}
-/**
- * `child` relative to `parent` when it lies strictly inside it, spelled with
- * `child`'s own names; undefined otherwise. Names are compared one by one,
- * case-insensitively where the file system is.
- */
-function relativeInside(parent, child, platform) {
-    const p = pathApi(platform);
-    const parts = (x) => p
-        .resolve(x)
-        .split(p.sep)
-        .filter((s) => s !== '');
-    const from = parts(parent);
-    const to = parts(child);
-    if (to.length <= from.length)
-        return undefined;
-    for (let i = 0; i < from.length; i++) {
-        if (comparable(from[i], platform) !== comparable(to[i], platform))
-            return undefined;
-    }
-    return to.slice(from.length).join(p.sep);
-}
-/**
- * The path pattern handed to @actions/cache. The service keys an entry's
- * version on the patterns as written, so a module cache under the home
- * directory is named `~<sep>...` (runners whose home directories differ, such
- * as hosted and self-hosted ones, then share entries; @actions/glob expands a
- * leading `~` followed by the platform's separator). Elsewhere the absolute
- * path, with the drive letter upper-cased on win32 so that `c:\` and `C:\`
- * do not make two cache versions.
- */
-function cachePathSpec(modCache, home = os.homedir(), platform = process.platform) {
-    const p = pathApi(platform);
-    if (home) {
-        const rel = relativeInside(home, modCache, platform);
-        if (rel !== undefined)
-            return `~${p.sep}${rel}`;
-    }
-    return platform === 'win32' ? normalizeDriveLetter(p.normalize(modCache)) : modCache;
-}
-/**
- * The mode to give an entry of a read-only module cache tree before deleting
- * it, or undefined when its mode does not matter on `platform` (see the file
- * comment): directories on POSIX, files on win32.
- */
-function modeBeforeRemove(kind, platform) {
-    if (platform === 'win32')
-        return kind === 'file' ? 0o666 : undefined;
-    return kind === 'dir' ? 0o755 : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/report/report.ts

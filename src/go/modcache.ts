@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { escapeModulePath, goModHash, unescapeModulePath } from './gosum.js';
+import { modeBeforeRemove } from './paths.js';
 
 export async function isNonEmptyDir(dir: string): Promise<boolean> {
   try {
@@ -116,9 +117,15 @@ export async function scanModCache(modCache: string): Promise<CacheScan> {
  * Removes a module cache that a failed restore left half-written. Go makes
  * extracted trees read-only, so directories are made writable first.
  */
-export async function forceRemove(dir: string): Promise<void> {
+export async function forceRemove(
+  dir: string,
+  platform: NodeJS.Platform = process.platform,
+): Promise<void> {
+  // Read-only directories block removal on POSIX, read-only files on Windows.
+  const dirMode = modeBeforeRemove('dir', platform);
+  const fileMode = modeBeforeRemove('file', platform);
   const makeWritable = async (d: string): Promise<void> => {
-    await fs.chmod(d, 0o755).catch(() => undefined);
+    if (dirMode !== undefined) await fs.chmod(d, dirMode).catch(() => undefined);
     let entries: import('node:fs').Dirent[];
     try {
       entries = await fs.readdir(d, { withFileTypes: true });
@@ -126,7 +133,11 @@ export async function forceRemove(dir: string): Promise<void> {
       return;
     }
     await Promise.all(
-      entries.filter((e) => e.isDirectory()).map((e) => makeWritable(path.join(d, e.name))),
+      entries.map(async (e) => {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) return makeWritable(p);
+        if (fileMode !== undefined) await fs.chmod(p, fileMode).catch(() => undefined);
+      }),
     );
   };
   await makeWritable(dir);

@@ -100,11 +100,6 @@ export function locateModCacheWithoutGo(
   return p.join(homeDir, 'go', 'pkg', 'mod');
 }
 
-/** Upper-cases a win32 drive letter (`c:\x` -> `C:\x`); other paths unchanged. */
-export function normalizeDriveLetter(p: string): string {
-  return /^[a-z]:/.test(p) ? p[0]!.toUpperCase() + p.slice(1) : p;
-}
-
 /** A name or path in the form two of them are compared in on `platform`. */
 function comparable(s: string, platform: Platform): string {
   const n = platform === 'darwin' ? s.normalize('NFC') : s;
@@ -120,53 +115,6 @@ function comparable(s: string, platform: Platform): string {
 export function samePath(a: string, b: string, platform: Platform = process.platform): boolean {
   const p = pathApi(platform);
   return comparable(p.resolve(a), platform) === comparable(p.resolve(b), platform);
-}
-
-/**
- * `child` relative to `parent` when it lies strictly inside it, spelled with
- * `child`'s own names; undefined otherwise. Names are compared one by one,
- * case-insensitively where the file system is.
- */
-export function relativeInside(
-  parent: string,
-  child: string,
-  platform: Platform,
-): string | undefined {
-  const p = pathApi(platform);
-  const parts = (x: string): string[] =>
-    p
-      .resolve(x)
-      .split(p.sep)
-      .filter((s) => s !== '');
-  const from = parts(parent);
-  const to = parts(child);
-  if (to.length <= from.length) return undefined;
-  for (let i = 0; i < from.length; i++) {
-    if (comparable(from[i]!, platform) !== comparable(to[i]!, platform)) return undefined;
-  }
-  return to.slice(from.length).join(p.sep);
-}
-
-/**
- * The path pattern handed to @actions/cache. The service keys an entry's
- * version on the patterns as written, so a module cache under the home
- * directory is named `~<sep>...` (runners whose home directories differ, such
- * as hosted and self-hosted ones, then share entries; @actions/glob expands a
- * leading `~` followed by the platform's separator). Elsewhere the absolute
- * path, with the drive letter upper-cased on win32 so that `c:\` and `C:\`
- * do not make two cache versions.
- */
-export function cachePathSpec(
-  modCache: string,
-  home: string = os.homedir(),
-  platform: Platform = process.platform,
-): string {
-  const p = pathApi(platform);
-  if (home) {
-    const rel = relativeInside(home, modCache, platform);
-    if (rel !== undefined) return `~${p.sep}${rel}`;
-  }
-  return platform === 'win32' ? normalizeDriveLetter(p.normalize(modCache)) : modCache;
 }
 
 /**

@@ -350,6 +350,39 @@ async function zipBytes(modCache: string, ids: string[]): Promise<number> {
   return sizes.reduce((a, b) => a + b, 0);
 }
 
+/**
+ * Cached toolchains are checked before any go command may switch to them; one
+ * the project asks for is part of completeness, fetched here (never run) so
+ * it is saved once and exact hits have it offline.
+ */
+async function proveToolchains(s: Setup, j: Judgement, st: MainState): Promise<void> {
+  const toolchains = await checkToolchains(s.go, s.modCache, j.unnamed, os.tmpdir());
+  for (const t of toolchains.removed)
+    core.warning(`Removed cached toolchain ${t.module}: ${t.reason}`);
+  for (const [id, ms] of Object.entries(toolchains.ms)) core.info(`Verified ${id} in ${ms} ms.`);
+  st.toolchains = toolchains.verified;
+  st.neededToolchains = neededToolchains(
+    s.project.members,
+    s.goVersion,
+    s.hostOs,
+    s.hostArch,
+    compareGoVersions,
+  );
+  const absent = st.neededToolchains.filter((t) => !st.toolchains.includes(t));
+  const fetched = await fetchToolchains(s.go, s.modCache, absent, os.tmpdir());
+  for (const t of fetched.failed)
+    core.warning(`Could not download toolchain ${t.module} the project asks for: ${t.reason}`);
+  st.toolchains.push(...fetched.fetched);
+  st.downloaded = [...fetched.fetched];
+  // A removed toolchain is a corrupt entry like any module; fetched again, it is repaired.
+  for (const t of toolchains.removed) {
+    st.bad.push({ module: t.module, reason: t.reason });
+    if (!fetched.fetched.includes(t.module)) continue;
+    const fetchedBytes = await zipBytes(s.modCache, [t.module]);
+    st.repaired.push({ module: t.module, how: 'download', fetchedBytes });
+  }
+}
+
 /** Phase 3: judge against go.sum, repair what is bad, download what is missing. */
 async function prove(
   ctx: Context,
@@ -384,33 +417,7 @@ async function prove(
     j = judge(facts, s.sums, { zipsExpected: false });
   }
 
-  const toolchains = await checkToolchains(s.go, s.modCache, j.unnamed, os.tmpdir());
-  for (const t of toolchains.removed)
-    core.warning(`Removed cached toolchain ${t.module}: ${t.reason}`);
-  for (const [id, ms] of Object.entries(toolchains.ms)) core.info(`Verified ${id} in ${ms} ms.`);
-  st.toolchains = toolchains.verified;
-  st.neededToolchains = neededToolchains(
-    s.project.members,
-    s.goVersion,
-    s.hostOs,
-    s.hostArch,
-    compareGoVersions,
-  );
-  // A toolchain the project needs is part of completeness: fetched here
-  // (never run), so that it is saved once and exact hits have it offline.
-  const absent = st.neededToolchains.filter((t) => !st.toolchains.includes(t));
-  const fetched = await fetchToolchains(s.go, s.modCache, absent, os.tmpdir());
-  for (const t of fetched.failed)
-    core.warning(`Could not download toolchain ${t.module} the project asks for: ${t.reason}`);
-  st.toolchains.push(...fetched.fetched);
-  st.downloaded = [...fetched.fetched];
-  // A removed toolchain is a corrupt entry like any module; fetched again, it is repaired.
-  for (const t of toolchains.removed) {
-    st.bad.push({ module: t.module, reason: t.reason });
-    if (!fetched.fetched.includes(t.module)) continue;
-    const fetchedBytes = await zipBytes(s.modCache, [t.module]);
-    st.repaired.push({ module: t.module, how: 'download', fetchedBytes });
-  }
+  await proveToolchains(s, j, st);
   if (got.hitKind === 'lineage') {
     st.drift = computeDrift(entryContentVersions(facts), s.sums);
   }

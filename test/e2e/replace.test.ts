@@ -4,7 +4,6 @@
  * nothing is saved); a module replacement is verified under its new path; a
  * local replacement and a vendored module are reported, not cached.
  */
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,17 +29,9 @@ afterAll(async () => {
 const step = (cmd: string): string =>
   `export GOCACHE=${JSON.stringify(path.join(world.root, 'shared-gocache'))}; ${cmd}`;
 
-const entriesOf = (env: string): string[] =>
-  world.server.keys().filter((k) => k.includes(`;env=${env};`));
+const entriesOf = (env: string): string[] => world.entriesOf(env);
 
-/** The member names of a saved entry's archive (tar reads gzip and zstd by itself). */
-function entryListing(key: string): string[] {
-  const entry = world.server.finalized().find((e) => e.key === key);
-  if (!entry) throw new Error(`no entry ${key} on the service`);
-  return execFileSync('tar', ['-tf', entry.file], { encoding: 'utf8', maxBuffer: 1 << 26 })
-    .split('\n')
-    .filter((l) => l !== '');
-}
+const entryListing = (key: string): string[] => world.entryListing(key);
 
 /** 1-based number of the first line of `file` that equals `text` once trimmed. */
 function lineOf(file: string, text: string): number {

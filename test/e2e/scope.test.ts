@@ -34,20 +34,12 @@ const SAMPLE_MODULES = 9;
 const step = (cmd: string): string =>
   `export GOCACHE=${JSON.stringify(path.join(world.root, 'shared-gocache'))}; ${cmd}`;
 
-const entriesOf = (env: string): string[] =>
-  world.server.keys().filter((k) => k.includes(`;env=${env};`));
+const entriesOf = (env: string): string[] => world.entriesOf(env);
 
 /** The `sum=` part of a key: the hash of the files in scope. */
 const sumOf = (key: string | undefined): string => /;sum=([0-9a-f]+)/.exec(key ?? '')?.[1] ?? '';
 
-/** The member names of a saved entry's archive (tar reads gzip and zstd by itself). */
-function entryListing(key: string): string[] {
-  const entry = world.server.finalized().find((e) => e.key === key);
-  if (!entry) throw new Error(`no entry ${key} on the service`);
-  return execFileSync('tar', ['-tf', entry.file], { encoding: 'utf8', maxBuffer: 1 << 26 })
-    .split('\n')
-    .filter((l) => l !== '');
-}
+const entryListing = (key: string): string[] => world.entryListing(key);
 
 /** 1-based number of the first line of `file` that equals `text` once trimmed. */
 function lineOf(file: string, text: string): number {

@@ -26,8 +26,7 @@ afterAll(async () => {
 });
 
 const keyFor = (env: string): string => seedKey.replace(';env=seed;', `;env=${env};`);
-const entriesOf = (env: string): string[] =>
-  world.server.keys().filter((k) => k.includes(`;env=${env};`));
+const entriesOf = (env: string): string[] => world.entriesOf(env);
 
 /** A copy of the seed runner's module cache, writable, to cut pieces out of. */
 function seedCacheCopy(): string {

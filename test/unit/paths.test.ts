@@ -4,13 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  cachePathSpec,
   caseInsensitiveFs,
   envValue,
   locateModCacheWithoutGo,
   modeBeforeRemove,
-  normalizeDriveLetter,
-  relativeInside,
   samePath,
   splitPathList,
 } from '../../src/go/paths.js';
@@ -90,64 +87,6 @@ describe('samePath', () => {
   it('win32: drive letters, separators and case do not matter', () => {
     expect(samePath('c:/Users/RunnerAdmin/go', 'C:\\users\\runneradmin\\go\\', 'win32')).toBe(true);
     expect(samePath('C:\\go', 'D:\\go', 'win32')).toBe(false);
-  });
-});
-
-describe('cachePathSpec', () => {
-  it('linux: ~/ for a module cache under home, the absolute path elsewhere', () => {
-    expect(cachePathSpec('/home/runner/go/pkg/mod', '/home/runner', 'linux')).toBe('~/go/pkg/mod');
-    expect(cachePathSpec('/opt/gomod', '/home/runner', 'linux')).toBe('/opt/gomod');
-    expect(cachePathSpec('/home/runner', '/home/runner', 'linux')).toBe('/home/runner');
-    // A sibling whose name starts like home is not inside it.
-    expect(cachePathSpec('/home/runner2/go/pkg/mod', '/home/runner', 'linux')).toBe(
-      '/home/runner2/go/pkg/mod',
-    );
-    expect(cachePathSpec('/home/Runner/go/pkg/mod', '/home/runner', 'linux')).toBe(
-      '/home/Runner/go/pkg/mod',
-    );
-  });
-
-  it('darwin: home matched case-insensitively, the rest spelled as given', () => {
-    expect(cachePathSpec('/users/runner/Go/pkg/mod', '/Users/runner', 'darwin')).toBe(
-      '~/Go/pkg/mod',
-    );
-    expect(cachePathSpec('/Volumes/cache/mod', '/Users/runner', 'darwin')).toBe(
-      '/Volumes/cache/mod',
-    );
-  });
-
-  it('win32: ~\\ with backslashes, whatever the case and separators of the drive and home', () => {
-    expect(
-      cachePathSpec('c:/users/runneradmin/go/pkg/mod', 'C:\\Users\\runneradmin', 'win32'),
-    ).toBe('~\\go\\pkg\\mod');
-    expect(cachePathSpec('D:\\a\\_temp\\gomod', 'C:\\Users\\runneradmin', 'win32')).toBe(
-      'D:\\a\\_temp\\gomod',
-    );
-    // Outside home: the drive letter is upper-cased and separators made native, so
-    // `d:/gomod` and `D:\gomod` name one cache version.
-    expect(cachePathSpec('d:/gomod', 'C:\\Users\\r', 'win32')).toBe('D:\\gomod');
-    expect(cachePathSpec('C:\\Users\\r', 'C:\\Users\\r', 'win32')).toBe('C:\\Users\\r');
-  });
-
-  it('without a home directory: always the absolute path', () => {
-    expect(cachePathSpec('/home/r/go/pkg/mod', '', 'linux')).toBe('/home/r/go/pkg/mod');
-  });
-});
-
-describe('relativeInside, normalizeDriveLetter', () => {
-  it('compares whole names, never a prefix of a name', () => {
-    expect(relativeInside('/a/b', '/a/bc/d', 'linux')).toBeUndefined();
-    expect(relativeInside('/a/b', '/a/b/c/d', 'linux')).toBe('c/d');
-    expect(relativeInside('C:\\A', 'c:\\a\\B\\c', 'win32')).toBe('B\\c');
-    expect(relativeInside('/A', '/a/x', 'darwin')).toBe('x');
-    expect(relativeInside('/A', '/a/x', 'linux')).toBeUndefined();
-    expect(relativeInside('/', '/x', 'linux')).toBe('x');
-  });
-
-  it('upper-cases only a drive letter', () => {
-    expect(normalizeDriveLetter('c:\\x')).toBe('C:\\x');
-    expect(normalizeDriveLetter('/c/x')).toBe('/c/x');
-    expect(normalizeDriveLetter('\\\\server\\share')).toBe('\\\\server\\share');
   });
 });
 

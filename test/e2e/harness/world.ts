@@ -221,6 +221,20 @@ export class World {
     }
   }
 
+  /** Keys of the finalized entries of one environment. */
+  entriesOf(env: string): string[] {
+    return this.server.keys().filter((k) => k.includes(`;env=${env};`));
+  }
+
+  /** The member names of a saved entry's archive (tar reads gzip and zstd by itself). */
+  entryListing(key: string): string[] {
+    const entry = this.server.finalized().find((e) => e.key === key);
+    if (!entry) throw new Error(`no entry ${key} on the service`);
+    return execFileSync('tar', ['-tf', entry.file], { encoding: 'utf8', maxBuffer: 1 << 26 })
+      .split('\n')
+      .filter((l) => l !== '');
+  }
+
   /** Copies a finished job's runner (home and workspace) to a new folder, for tampering. */
   cloneRunner(jobHome: string): string {
     const dir = path.join(this.root, `clone-${++this.jobs}`);
