@@ -38247,7 +38247,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _stages_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4795);
+/* harmony import */ var _stages_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2647);
 // Entry point of the post stage; the logic lives in stages/post.ts.
 
 await (0,_stages_post_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
@@ -38260,7 +38260,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4795:
+/***/ 2647:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -98545,43 +98545,252 @@ var zr=Object.defineProperty;var Ur=(s,t)=>{for(var e in t)zr(s,e,{get:t[e],enum
 `).reduce(xn,Object.create(null)),xn=(s,t)=>{let e=parseInt(t,10);if(e!==Buffer.byteLength(t)+1)return s;t=t.slice((e+" ").length);let i=t.split("="),r=i.shift();if(!r)return s;let n=r.replace(/^SCHILY\.(dev|ino|nlink)/,"$1"),o=i.join("=").replace(/\0.*/,"");switch(n){case"path":case"linkpath":case"type":case"charset":case"comment":case"gname":case"uname":s[n]=o;break;case"ctime":case"atime":case"mtime":s[n]=new Date(Number(o)*1e3);break;case"size":let h=+o;h>=0&&(s[n]=h);break;case"gid":case"uid":case"dev":case"ino":case"nlink":case"mode":s[n]=+o;break}return s};var Ln=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,f=Ln!=="win32"?s=>String(s):s=>String(s).replaceAll(/\\/g,"/");var $e=class extends A{extended;globalExtended;header;startBlockSize;blockRemain;remain;type;meta=!1;ignore=!1;path;mode;uid;gid;uname;gname;size=0;mtime;atime;ctime;linkpath;dev;ino;nlink;invalid=!1;absolute;unsupported=!1;constructor(t,e,i){switch(super({}),this.pause(),this.extended=e,this.globalExtended=i,this.header=t,this.remain=t.size??0,this.startBlockSize=512*Math.ceil(this.remain/512),this.blockRemain=this.startBlockSize,this.type=t.type,this.type){case"File":case"OldFile":case"Link":case"SymbolicLink":case"CharacterDevice":case"BlockDevice":case"Directory":case"FIFO":case"ContiguousFile":case"GNUDumpDir":break;case"NextFileHasLongLinkpath":case"NextFileHasLongPath":case"OldGnuLongPath":case"GlobalExtendedHeader":case"ExtendedHeader":case"OldExtendedHeader":this.meta=!0;break;default:this.ignore=!0}if(!t.path)throw new Error("no path provided for tar.ReadEntry");this.path=f(t.path),this.mode=t.mode,this.mode&&(this.mode=this.mode&4095),this.uid=t.uid,this.gid=t.gid,this.uname=t.uname,this.gname=t.gname,this.size=this.remain,this.mtime=t.mtime,this.atime=t.atime,this.ctime=t.ctime,this.linkpath=t.linkpath?f(t.linkpath):void 0,this.uname=t.uname,this.gname=t.gname,e&&this.#t(e),i&&this.#t(i,!0)}write(t){let e=t.length;if(e>this.blockRemain)throw new Error("writing more to entry than is appropriate");let i=this.remain,r=this.blockRemain;return this.remain=Math.max(0,i-e),this.blockRemain=Math.max(0,r-e),this.ignore?!0:i>=e?super.write(t):super.write(t.subarray(0,i))}#t(t,e=!1){t.path&&(t.path=f(t.path)),t.linkpath&&(t.linkpath=f(t.linkpath)),Object.assign(this,Object.fromEntries(Object.entries(t).filter(([i,r])=>!(r==null||i==="path"&&e))))}};var Dt=(s,t,e,i={})=>{s.file&&(i.file=s.file),s.cwd&&(i.cwd=s.cwd),i.code=e instanceof Error&&e.code||t,i.tarCode=t,!s.strict&&i.recoverable!==!1?(e instanceof Error&&(i=Object.assign(e,i),e=e.message),s.emit("warn",t,e,i)):e instanceof Error?s.emit("error",Object.assign(e,i)):s.emit("error",Object.assign(new Error(`${t}: ${e}`),i))};var Nn=1024*1024,Xi=Buffer.from([31,139]),qi=Buffer.from([40,181,47,253]),An=Math.max(Xi.length,qi.length),B=Symbol("state"),Nt=Symbol("writeEntry"),it=Symbol("readEntry"),Zi=Symbol("nextEntry"),Zs=Symbol("processEntry"),V=Symbol("extendedHeader"),he=Symbol("globalExtendedHeader"),dt=Symbol("meta"),Ys=Symbol("emitMeta"),p=Symbol("buffer"),st=Symbol("queue"),ut=Symbol("ended"),Yi=Symbol("emittedEnd"),At=Symbol("emit"),w=Symbol("unzip"),Xe=Symbol("consumeChunk"),qe=Symbol("consumeChunkSub"),Ki=Symbol("consumeBody"),Ks=Symbol("consumeMeta"),Vs=Symbol("consumeHeader"),ae=Symbol("consuming"),Vi=Symbol("bufferConcat"),Qe=Symbol("maybeEnd"),Yt=Symbol("writing"),$=Symbol("aborted"),Je=Symbol("onDone"),It=Symbol("sawValidEntry"),je=Symbol("sawNullBlock"),ti=Symbol("sawEOF"),$s=Symbol("closeStream"),In=1e3,le=Symbol("compressedBytesRead"),$i=Symbol("decompressedBytesRead"),Xs=Symbol("checkDecompressionRatio"),Cn=()=>!0,rt=class extends external_events_.EventEmitter{file;strict;maxMetaEntrySize;filter;brotli;zstd;maxDecompressionRatio;writable=!0;readable=!1;[st]=[];[p];[it];[Nt];[B]="begin";[dt]="";[V];[he];[ut]=!1;[w];[$]=!1;[It];[je]=!1;[ti]=!1;[Yt]=!1;[ae]=!1;[Yi]=!1;[le]=0;[$i]=0;constructor(t={}){super(),this.file=t.file||"",this.on(Je,()=>{(this[B]==="begin"||this[It]===!1)&&this.warn("TAR_BAD_ARCHIVE","Unrecognized archive format")}),t.ondone?this.on(Je,t.ondone):this.on(Je,()=>{this.emit("prefinish"),this.emit("finish"),this.emit("end")}),this.strict=!!t.strict,this.maxDecompressionRatio=typeof t.maxDecompressionRatio=="number"?t.maxDecompressionRatio:In,this.maxMetaEntrySize=t.maxMetaEntrySize||Nn,this.filter=typeof t.filter=="function"?t.filter:Cn;let e=t.file&&(t.file.endsWith(".tar.br")||t.file.endsWith(".tbr"));this.brotli=!(t.gzip||t.zstd)&&t.brotli!==void 0?t.brotli:e?void 0:!1;let i=t.file&&(t.file.endsWith(".tar.zst")||t.file.endsWith(".tzst"));this.zstd=!(t.gzip||t.brotli)&&t.zstd!==void 0?t.zstd:i?!0:void 0,this.on("end",()=>this[$s]()),typeof t.onwarn=="function"&&this.on("warn",t.onwarn),typeof t.onReadEntry=="function"&&this.on("entry",t.onReadEntry)}warn(t,e,i={}){Dt(this,t,e,i)}[Vs](t,e){this[It]===void 0&&(this[It]=!1);let i;try{i=new F(t,e,this[V],this[he])}catch(r){return this.warn("TAR_ENTRY_INVALID",r)}if(i.nullBlock)this[je]?(this[ti]=!0,this[B]==="begin"&&(this[B]="header"),this[At]("eof")):(this[je]=!0,this[At]("nullBlock"));else if(this[je]=!1,!i.cksumValid)this.warn("TAR_ENTRY_INVALID","checksum failure",{header:i});else if(!i.path)this.warn("TAR_ENTRY_INVALID","path is required",{header:i});else{let r=i.type;if(/^(Symbolic)?Link$/.test(r)&&!i.linkpath)this.warn("TAR_ENTRY_INVALID","linkpath required",{header:i});else if(!/^(Symbolic)?Link$/.test(r)&&!/^(Global)?ExtendedHeader$/.test(r)&&i.linkpath)this.warn("TAR_ENTRY_INVALID","linkpath forbidden",{header:i});else{let n=this[Nt]=new $e(i,this[V],this[he]);if(!this[It])if(n.remain){let o=()=>{n.invalid||(this[It]=!0)};n.on("end",o)}else this[It]=!0;n.meta?n.size>this.maxMetaEntrySize?(n.ignore=!0,this[At]("ignoredEntry",n),this[B]="ignore",n.resume()):n.size>0&&(this[dt]="",n.on("data",o=>this[dt]+=o),this[B]="meta"):(this[V]=void 0,n.ignore=n.ignore||!this.filter(n.path,n),n.ignore?(this[At]("ignoredEntry",n),this[B]=n.remain?"ignore":"header",n.resume()):(n.remain?this[B]="body":(this[B]="header",n.end()),this[it]?this[st].push(n):(this[st].push(n),this[Zi]())))}}}[$s](){queueMicrotask(()=>this.emit("close"))}[Zs](t){let e=!0;if(!t)this[it]=void 0,e=!1;else if(Array.isArray(t)){let[i,...r]=t;this.emit(i,...r)}else this[it]=t,this.emit("entry",t),t.emittedEnd||(t.on("end",()=>this[Zi]()),e=!1);return e}[Zi](){do;while(this[Zs](this[st].shift()));if(this[st].length===0){let t=this[it];!t||t.flowing||t.size===t.remain?this[Yt]||this.emit("drain"):t.once("drain",()=>this.emit("drain"))}}[Ki](t,e){let i=this[Nt];if(!i)throw new Error("attempt to consume body without entry??");let r=i.blockRemain??0,n=r>=t.length&&e===0?t:t.subarray(e,e+r);return i.write(n),i.blockRemain||(this[B]="header",this[Nt]=void 0,i.end()),n.length}[Ks](t,e){let i=this[Nt],r=this[Ki](t,e);return!this[Nt]&&i&&this[Ys](i),r}[At](t,e,i){this[st].length===0&&!this[it]?this.emit(t,e,i):this[st].push([t,e,i])}[Ys](t){switch(this[At]("meta",this[dt]),t.type){case"ExtendedHeader":case"OldExtendedHeader":this[V]=ft.parse(this[dt],this[V],!1);break;case"GlobalExtendedHeader":this[he]=ft.parse(this[dt],this[he],!0);break;case"NextFileHasLongPath":case"OldGnuLongPath":{let e=this[V]??Object.create(null);this[V]=e,e.path=this[dt].replace(/\0.*/,"");break}case"NextFileHasLongLinkpath":{let e=this[V]||Object.create(null);this[V]=e,e.linkpath=this[dt].replace(/\0.*/,"");break}default:throw new Error("unknown meta: "+t.type)}}abort(t){if(!this[$]){if(this[w]){let e=this[w];e.write=()=>!0,e.end=()=>e,e.emit=()=>!1,e.destroy?.()}this[$]=!0,this.emit("abort",t),this.warn("TAR_ABORT",t,{recoverable:!1})}}[Xs](t){this[$i]+=t.length;let e=this[$i]/this[le];return e>this.maxDecompressionRatio?(this.abort(new Error(`max decompression ratio exceeded: ${e.toFixed(2)} > ${this.maxDecompressionRatio}`)),!1):!0}write(t,e,i){if(typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8")),this[$])return i?.(),!1;if((this[w]===void 0||this.brotli===void 0&&this[w]===!1)&&t){if(this[p]&&(t=Buffer.concat([this[p],t]),this[p]=void 0),t.length<An)return this[p]=t,i?.(),!0;for(let a=0;this[w]===void 0&&a<Xi.length;a++)t[a]!==Xi[a]&&(this[w]=!1);let o=!1;if(this[w]===!1&&this.zstd!==!1){o=!0;for(let a=0;a<qi.length;a++)if(t[a]!==qi[a]){o=!1;break}}let h=this.brotli===void 0&&!o;if(this[w]===!1&&h)if(t.length<512)if(this[ut])this.brotli=!0;else return this[p]=t,i?.(),!0;else try{new F(t.subarray(0,512)),this.brotli=!1}catch{this.brotli=!0}if(this[w]===void 0||this[w]===!1&&(this.brotli||o)){let a=this[ut];this[ut]=!1,this[w]=this[w]===void 0?new Ue({}):o?new Ke({}):new Ge({}),this[w].on("data",c=>{this[Xs](c)&&this[Xe](c)}),this[w].on("error",c=>{this[$]||this.abort(c)}),this[w].on("end",()=>{this[ut]=!0,this[Xe]()}),this[Yt]=!0,this[le]+=t.length;let l=!!this[w][a?"end":"write"](t);return this[Yt]=!1,i?.(),l}}this[Yt]=!0,this[w]?(this[le]+=t.length,this[w].write(t)):this[Xe](t),this[Yt]=!1;let n=this[st].length>0?!1:this[it]?this[it].flowing:!0;return!n&&this[st].length===0&&this[it]?.once("drain",()=>this.emit("drain")),i?.(),n}[Vi](t){t&&!this[$]&&(this[p]=this[p]?Buffer.concat([this[p],t]):t)}[Qe](){if(this[ut]&&!this[Yi]&&!this[$]&&!this[ae]){this[Yi]=!0;let t=this[Nt];if(t?.blockRemain){let e=this[p]?this[p].length:0;this.warn("TAR_BAD_ARCHIVE",`Truncated input (needed ${t.blockRemain} more bytes, only ${e} available)`,{entry:t}),this[p]&&t.write(this[p]),t.end()}this[At](Je)}}[Xe](t){if(this[ae]&&t)this[Vi](t);else if(!t&&!this[p])this[Qe]();else if(t){if(this[ae]=!0,this[p]){this[Vi](t);let e=this[p];this[p]=void 0,this[qe](e)}else this[qe](t);for(;this[p]&&this[p]?.length>=512&&!this[$]&&!this[ti];){let e=this[p];this[p]=void 0,this[qe](e)}this[ae]=!1}(!this[p]||this[ut])&&this[Qe]()}[qe](t){let e=0,i=t.length;for(;e+512<=i&&!this[$]&&!this[ti];)switch(this[B]){case"begin":case"header":this[Vs](t,e),e+=512;break;case"ignore":case"body":e+=this[Ki](t,e);break;case"meta":e+=this[Ks](t,e);break;default:throw new Error("invalid state: "+this[B])}e<i&&(this[p]=this[p]?Buffer.concat([t.subarray(e),this[p]]):t.subarray(e))}end(t,e,i){return typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,e)),i&&this.once("finish",i),this[$]||(this[w]?(t&&(this[le]+=t.length,this[w].write(t)),this[w].end()):(this[ut]=!0,(this.brotli===void 0||this.zstd===void 0)&&(t=t||Buffer.alloc(0)),t&&this.write(t),this[Qe]())),this}};var mt=s=>{let t=s.length-1,e=-1;for(;t>-1&&s.charAt(t)==="/";)e=t,t--;return e===-1?s:s.slice(0,e)};var vn=s=>{let t=s.onReadEntry;s.onReadEntry=t?e=>{t(e),e.resume()}:e=>e.resume()},Qi=(s,t)=>{let e=new Map(t.map(o=>[mt(o),!0])),i=s.filter,r=100,n=(o,h="",a=0)=>{if(a>=r)return e.set(o,!1),!1;let l=h||(0,external_path_namespaceObject.parse)(o).root||".",c;if(o===l)c=!1;else{let d=e.get(o);c=d!==void 0?d:n((0,external_path_namespaceObject.dirname)(o),l,a+1)}return e.set(o,c),c};s.filter=i?(o,h)=>i(o,h)&&n(mt(o)):o=>n(mt(o))},Mn=s=>{let t=new rt(s),e=s.file,i;try{i=external_node_fs_namespaceObject.openSync(e,"r");let r=external_node_fs_namespaceObject.fstatSync(i),n=s.maxReadSize||16*1024*1024;if(r.size<n){let o=Buffer.allocUnsafe(r.size),h=external_node_fs_namespaceObject.readSync(i,o,0,r.size,0);t.end(h===o.byteLength?o:o.subarray(0,h))}else{let o=0,h=Buffer.allocUnsafe(n);for(;o<r.size;){let a=external_node_fs_namespaceObject.readSync(i,h,0,n,o);if(a===0)break;o+=a,t.write(h.subarray(0,a))}t.end()}}finally{if(typeof i=="number")try{external_node_fs_namespaceObject.closeSync(i)}catch{}}},Bn=(s,t)=>{let e=new rt(s),i=s.maxReadSize||16*1024*1024,r=s.file;return new Promise((o,h)=>{e.on("error",h),e.on("end",o),external_node_fs_namespaceObject.stat(r,(a,l)=>{if(a)h(a);else{let c=new _t(r,{readSize:i,size:l.size});c.on("error",h),c.pipe(e)}})})},Ct=K(Mn,Bn,s=>new rt(s),s=>new rt(s),(s,t)=>{t?.length&&Qi(s,t),s.noResume||vn(s)});var Ji=(s,t,e)=>(s&=4095,e&&(s=(s|384)&-19),t&&(s&256&&(s|=64),s&32&&(s|=8),s&4&&(s|=1)),s);var{isAbsolute:zn,parse:qs}=external_node_path_namespaceObject.win32,ce=s=>{let t="",e=qs(s);for(;zn(s)||e.root;){let i=s.charAt(0)==="/"&&s.slice(0,4)!=="//?/"?"/":e.root;s=s.slice(i.length),t+=i,e=qs(s)}return[t,s]};var ei=["|","<",">","?",":"],ji=ei.map(s=>String.fromCodePoint(61440+Number(s.codePointAt(0)))),Un=new Map(ei.map((s,t)=>[s,ji[t]])),Hn=new Map(ji.map((s,t)=>[s,ei[t]])),ts=s=>ei.reduce((t,e)=>t.split(e).join(Un.get(e)),s),Qs=s=>ji.reduce((t,e)=>t.split(e).join(Hn.get(e)),s);var rr=(s,t)=>t?(s=f(s).replace(/^\.(\/|$)/,""),mt(t)+"/"+s):f(s),Wn=16*1024*1024,tr=Symbol("process"),er=Symbol("file"),ir=Symbol("directory"),is=Symbol("symlink"),sr=Symbol("hardlink"),fe=Symbol("header"),ii=Symbol("read"),ss=Symbol("lstat"),si=Symbol("onlstat"),rs=Symbol("onread"),ns=Symbol("onreadlink"),index_min_os=Symbol("openfile"),hs=Symbol("onopenfile"),pt=Symbol("close"),ri=Symbol("mode"),as=Symbol("awaitDrain"),es=Symbol("ondrain"),q=Symbol("prefix"),de=class extends A{path;portable;myuid=process.getuid&&process.getuid()||0;myuser=process.env.USER||"";maxReadSize;linkCache;statCache;preservePaths;cwd;strict;mtime;noPax;noMtime;prefix;fd;blockLen=0;blockRemain=0;buf;pos=0;remain=0;length=0;offset=0;win32;absolute;header;type;linkpath;stat;onWriteEntry;#t=!1;constructor(t,e={}){let i=se(e);super(),this.path=f(t),this.portable=!!i.portable,this.maxReadSize=i.maxReadSize||Wn,this.linkCache=i.linkCache||new Map,this.statCache=i.statCache||new Map,this.preservePaths=!!i.preservePaths,this.cwd=f(i.cwd||process.cwd()),this.strict=!!i.strict,this.noPax=!!i.noPax,this.noMtime=!!i.noMtime,this.mtime=i.mtime,this.prefix=i.prefix?f(i.prefix):void 0,this.onWriteEntry=i.onWriteEntry,typeof i.onwarn=="function"&&this.on("warn",i.onwarn);let r=!1;if(!this.preservePaths){let[o,h]=ce(this.path);o&&typeof h=="string"&&(this.path=h,r=o)}this.win32=!!i.win32||process.platform==="win32",this.win32&&(this.path=Qs(this.path.replaceAll(/\\/g,"/")),t=t.replaceAll(/\\/g,"/")),this.absolute=f(i.absolute||external_path_namespaceObject.resolve(this.cwd,t)),this.path===""&&(this.path="./"),r&&this.warn("TAR_ENTRY_INFO",`stripping ${r} from absolute path`,{entry:this,path:r+this.path});let n=this.statCache.get(this.absolute);n?this[si](n):this[ss]()}warn(t,e,i={}){return Dt(this,t,e,i)}emit(t,...e){return t==="error"&&(this.#t=!0),super.emit(t,...e)}[ss](){external_fs_namespaceObject.lstat(this.absolute,(t,e)=>{if(t)return this.emit("error",t);this[si](e)})}[si](t){this.statCache.set(this.absolute,t),this.stat=t,t.isFile()||(t.size=0),this.type=Gn(t),this.emit("stat",t),this[tr]()}[tr](){switch(this.type){case"File":return this[er]();case"Directory":return this[ir]();case"SymbolicLink":return this[is]();default:return this.end()}}[ri](t){return Ji(t,this.type==="Directory",this.portable)}[q](t){return rr(t,this.prefix)}[fe](){if(!this.stat)throw new Error("cannot write header before stat");this.type==="Directory"&&this.portable&&(this.noMtime=!0),this.onWriteEntry?.(this),this.header=new F({path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,mode:this[ri](this.stat.mode),uid:this.portable?void 0:this.stat.uid,gid:this.portable?void 0:this.stat.gid,size:this.stat.size,mtime:this.noMtime?void 0:this.mtime||this.stat.mtime,type:this.type==="Unsupported"?void 0:this.type,uname:this.portable?void 0:this.stat.uid===this.myuid?this.myuser:"",atime:this.portable?void 0:this.stat.atime,ctime:this.portable?void 0:this.stat.ctime}),this.header.encode()&&!this.noPax&&super.write(new ft({atime:this.portable?void 0:this.header.atime,ctime:this.portable?void 0:this.header.ctime,gid:this.portable?void 0:this.header.gid,mtime:this.noMtime?void 0:this.mtime||this.header.mtime,path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,size:this.header.size,uid:this.portable?void 0:this.header.uid,uname:this.portable?void 0:this.header.uname,dev:this.portable?void 0:this.stat.dev,ino:this.portable?void 0:this.stat.ino,nlink:this.portable?void 0:this.stat.nlink}).encode());let t=this.header?.block;if(!t)throw new Error("failed to encode header");super.write(t)}[ir](){if(!this.stat)throw new Error("cannot create directory entry without stat");this.path.slice(-1)!=="/"&&(this.path+="/"),this.stat.size=0,this[fe](),this.end()}[is](){external_fs_namespaceObject.readlink(this.absolute,(t,e)=>{if(t)return this.emit("error",t);this[ns](e)})}[ns](t){this.linkpath=f(t),this[fe](),this.end()}[sr](t){if(!this.stat)throw new Error("cannot create link entry without stat");this.type="Link",this.linkpath=f(external_path_namespaceObject.relative(this.cwd,t)),this.stat.size=0,this[fe](),this.end()}[er](){if(!this.stat)throw new Error("cannot create file entry without stat");if(this.stat.nlink>1){let t=`${this.stat.dev}:${this.stat.ino}`,e=this.linkCache.get(t);if(e?.indexOf(this.cwd)===0)return this[sr](e);this.linkCache.set(t,this.absolute)}if(this[fe](),this.stat.size===0)return this.end();this[index_min_os]()}[index_min_os](){external_fs_namespaceObject.open(this.absolute,"r",(t,e)=>{if(t)return this.emit("error",t);this[hs](e)})}[hs](t){if(this.fd=t,this.#t)return this[pt]();if(!this.stat)throw new Error("should stat before calling onopenfile");this.blockLen=512*Math.ceil(this.stat.size/512),this.blockRemain=this.blockLen;let e=Math.min(this.blockLen,this.maxReadSize);this.buf=Buffer.allocUnsafe(e),this.offset=0,this.pos=0,this.remain=this.stat.size,this.length=this.buf.length,this[ii]()}[ii](){let{fd:t,buf:e,offset:i,length:r,pos:n}=this;if(t===void 0||e===void 0)throw new Error("cannot read file without first opening");external_fs_namespaceObject.read(t,e,i,r,n,(o,h)=>{if(o)return this[pt](()=>this.emit("error",o));this[rs](h)})}[pt](t=()=>{}){this.fd!==void 0&&external_fs_namespaceObject.close(this.fd,t)}[rs](t){if(t<=0&&this.remain>0){let r=Object.assign(new Error("encountered unexpected EOF"),{path:this.absolute,syscall:"read",code:"EOF"});return this[pt](()=>this.emit("error",r))}if(t>this.remain){let r=Object.assign(new Error("did not encounter expected EOF"),{path:this.absolute,syscall:"read",code:"EOF"});return this[pt](()=>this.emit("error",r))}if(!this.buf)throw new Error("should have created buffer prior to reading");if(t===this.remain)for(let r=t;r<this.length&&t<this.blockRemain;r++)this.buf[r+this.offset]=0,t++,this.remain++;let e=this.offset===0&&t===this.buf.length?this.buf:this.buf.subarray(this.offset,this.offset+t);this.write(e)?this[es]():this[as](()=>this[es]())}[as](t){this.once("drain",t)}write(t,e,i){if(typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8")),this.blockRemain<t.length){let r=Object.assign(new Error("writing more data than expected"),{path:this.absolute});return this.emit("error",r)}return this.remain-=t.length,this.blockRemain-=t.length,this.pos+=t.length,this.offset+=t.length,super.write(t,null,i)}[es](){if(!this.remain)return this.blockRemain&&super.write(Buffer.alloc(this.blockRemain)),this[pt](t=>t?this.emit("error",t):this.end());if(!this.buf)throw new Error("buffer lost somehow in ONDRAIN");this.offset>=this.length&&(this.buf=Buffer.allocUnsafe(Math.min(this.blockRemain,this.buf.length)),this.offset=0),this.length=this.buf.length-this.offset,this[ii]()}},ni=class extends de{sync=!0;[ss](){this[si](external_fs_namespaceObject.lstatSync(this.absolute))}[is](){this[ns](external_fs_namespaceObject.readlinkSync(this.absolute))}[index_min_os](){this[hs](external_fs_namespaceObject.openSync(this.absolute,"r"))}[ii](){let t=!0;try{let{fd:e,buf:i,offset:r,length:n,pos:o}=this;if(e===void 0||i===void 0)throw new Error("fd and buf must be set in READ method");let h=external_fs_namespaceObject.readSync(e,i,r,n,o);this[rs](h),t=!1}finally{if(t)try{this[pt](()=>{})}catch{}}}[as](t){t()}[pt](t=()=>{}){this.fd!==void 0&&external_fs_namespaceObject.closeSync(this.fd),t()}},oi=class extends A{blockLen=0;blockRemain=0;buf=0;pos=0;remain=0;length=0;preservePaths;portable;strict;noPax;noMtime;readEntry;type;prefix;path;mode;uid;gid;uname;gname;header;mtime;atime;ctime;linkpath;size;onWriteEntry;warn(t,e,i={}){return Dt(this,t,e,i)}constructor(t,e={}){let i=se(e);super(),this.preservePaths=!!i.preservePaths,this.portable=!!i.portable,this.strict=!!i.strict,this.noPax=!!i.noPax,this.noMtime=!!i.noMtime,this.onWriteEntry=i.onWriteEntry,this.readEntry=t;let{type:r}=t;if(r==="Unsupported")throw new Error("writing entry that should be ignored");this.type=r,this.type==="Directory"&&this.portable&&(this.noMtime=!0),this.prefix=i.prefix,this.path=f(t.path),this.mode=t.mode!==void 0?this[ri](t.mode):void 0,this.uid=this.portable?void 0:t.uid,this.gid=this.portable?void 0:t.gid,this.uname=this.portable?void 0:t.uname,this.gname=this.portable?void 0:t.gname,this.size=t.size,this.mtime=this.noMtime?void 0:i.mtime||t.mtime,this.atime=this.portable?void 0:t.atime,this.ctime=this.portable?void 0:t.ctime,this.linkpath=t.linkpath!==void 0?f(t.linkpath):void 0,typeof i.onwarn=="function"&&this.on("warn",i.onwarn);let n=!1;if(!this.preservePaths){let[h,a]=ce(this.path);h&&typeof a=="string"&&(this.path=a,n=h)}this.remain=t.size,this.blockRemain=t.startBlockSize,this.onWriteEntry?.(this),this.header=new F({path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,mode:this.mode,uid:this.portable?void 0:this.uid,gid:this.portable?void 0:this.gid,size:this.size,mtime:this.noMtime?void 0:this.mtime,type:this.type,uname:this.portable?void 0:this.uname,atime:this.portable?void 0:this.atime,ctime:this.portable?void 0:this.ctime}),n&&this.warn("TAR_ENTRY_INFO",`stripping ${n} from absolute path`,{entry:this,path:n+this.path}),this.header.encode()&&!this.noPax&&super.write(new ft({atime:this.portable?void 0:this.atime,ctime:this.portable?void 0:this.ctime,gid:this.portable?void 0:this.gid,mtime:this.noMtime?void 0:this.mtime,path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,size:this.size,uid:this.portable?void 0:this.uid,uname:this.portable?void 0:this.uname,dev:this.portable?void 0:this.readEntry.dev,ino:this.portable?void 0:this.readEntry.ino,nlink:this.portable?void 0:this.readEntry.nlink}).encode());let o=this.header?.block;if(!o)throw new Error("failed to encode header");super.write(o),t.pipe(this)}[q](t){return rr(t,this.prefix)}[ri](t){return Ji(t,this.type==="Directory",this.portable)}write(t,e,i){typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8"));let r=t.length;if(r>this.blockRemain)throw new Error("writing more to entry than is appropriate");return this.blockRemain-=r,super.write(t,i)}end(t,e,i){return this.blockRemain&&super.write(Buffer.alloc(this.blockRemain)),typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,e??"utf8")),i&&this.once("finish",i),t?super.end(t,i):super.end(i),this}},Gn=s=>s.isFile()?"File":s.isDirectory()?"Directory":s.isSymbolicLink()?"SymbolicLink":"Unsupported";var hi=class s{tail;head;length=0;static create(t=[]){return new s(t)}constructor(t=[]){for(let e of t)this.push(e)}*[Symbol.iterator](){for(let t=this.head;t;t=t.next)yield t.value}removeNode(t){if(t.list!==this)throw new Error("removing node which does not belong to this list");let e=t.next,i=t.prev;return e&&(e.prev=i),i&&(i.next=e),t===this.head&&(this.head=e),t===this.tail&&(this.tail=i),this.length--,t.next=void 0,t.prev=void 0,t.list=void 0,e}unshiftNode(t){if(t===this.head)return;t.list&&t.list.removeNode(t);let e=this.head;t.list=this,t.next=e,e&&(e.prev=t),this.head=t,this.tail||(this.tail=t),this.length++}pushNode(t){if(t===this.tail)return;t.list&&t.list.removeNode(t);let e=this.tail;t.list=this,t.prev=e,e&&(e.next=t),this.tail=t,this.head||(this.head=t),this.length++}push(...t){for(let e=0,i=t.length;e<i;e++)Yn(this,t[e]);return this.length}unshift(...t){for(var e=0,i=t.length;e<i;e++)Kn(this,t[e]);return this.length}pop(){if(!this.tail)return;let t=this.tail.value,e=this.tail;return this.tail=this.tail.prev,this.tail?this.tail.next=void 0:this.head=void 0,e.list=void 0,this.length--,t}shift(){if(!this.head)return;let t=this.head.value,e=this.head;return this.head=this.head.next,this.head?this.head.prev=void 0:this.tail=void 0,e.list=void 0,this.length--,t}forEach(t,e){e=e||this;for(let i=this.head,r=0;i;r++)t.call(e,i.value,r,this),i=i.next}forEachReverse(t,e){e=e||this;for(let i=this.tail,r=this.length-1;i;r--)t.call(e,i.value,r,this),i=i.prev}get(t){let e=0,i=this.head;for(;i&&e<t;e++)i=i.next;if(e===t&&i)return i.value}getReverse(t){let e=0,i=this.tail;for(;i&&e<t;e++)i=i.prev;if(e===t&&i)return i.value}map(t,e){e=e||this;let i=new s;for(let r=this.head;r;)i.push(t.call(e,r.value,this)),r=r.next;return i}mapReverse(t,e){e=e||this;var i=new s;for(let r=this.tail;r;)i.push(t.call(e,r.value,this)),r=r.prev;return i}reduce(t,e){let i,r=this.head;if(arguments.length>1)i=e;else if(this.head)r=this.head.next,i=this.head.value;else throw new TypeError("Reduce of empty list with no initial value");for(var n=0;r;n++)i=t(i,r.value,n),r=r.next;return i}reduceReverse(t,e){let i,r=this.tail;if(arguments.length>1)i=e;else if(this.tail)r=this.tail.prev,i=this.tail.value;else throw new TypeError("Reduce of empty list with no initial value");for(let n=this.length-1;r;n--)i=t(i,r.value,n),r=r.prev;return i}toArray(){let t=new Array(this.length);for(let e=0,i=this.head;i;e++)t[e]=i.value,i=i.next;return t}toArrayReverse(){let t=new Array(this.length);for(let e=0,i=this.tail;i;e++)t[e]=i.value,i=i.prev;return t}slice(t=0,e=this.length){e<0&&(e+=this.length),t<0&&(t+=this.length);let i=new s;if(e<t||e<0)return i;t<0&&(t=0),e>this.length&&(e=this.length);let r=this.head,n=0;for(n=0;r&&n<t;n++)r=r.next;for(;r&&n<e;n++,r=r.next)i.push(r.value);return i}sliceReverse(t=0,e=this.length){e<0&&(e+=this.length),t<0&&(t+=this.length);let i=new s;if(e<t||e<0)return i;t<0&&(t=0),e>this.length&&(e=this.length);let r=this.length,n=this.tail;for(;n&&r>e;r--)n=n.prev;for(;n&&r>t;r--,n=n.prev)i.push(n.value);return i}splice(t,e=0,...i){t>this.length&&(t=this.length-1),t<0&&(t=this.length+t);let r=this.head;for(let o=0;r&&o<t;o++)r=r.next;let n=[];for(let o=0;r&&o<e;o++)n.push(r.value),r=this.removeNode(r);r?r!==this.tail&&(r=r.prev):r=this.tail;for(let o of i)r=Zn(this,r,o);return n}reverse(){let t=this.head,e=this.tail;for(let i=t;i;i=i.prev){let r=i.prev;i.prev=i.next,i.next=r}return this.head=e,this.tail=t,this}};function Zn(s,t,e){let i=t,r=t?t.next:s.head,n=new ue(e,i,r,s);return n.next===void 0&&(s.tail=n),n.prev===void 0&&(s.head=n),s.length++,n}function Yn(s,t){s.tail=new ue(t,s.tail,void 0,s),s.head||(s.head=s.tail),s.length++}function Kn(s,t){s.head=new ue(t,void 0,s.head,s),s.tail||(s.tail=s.head),s.length++}var ue=class{list;next;prev;value;constructor(t,e,i,r){this.list=r,this.value=t,e?(e.next=this,this.prev=e):this.prev=void 0,i?(i.prev=this,this.next=i):this.next=void 0}};var pi=class{path;absolute;entry;stat;readdir;pending=!1;pendingLink=!1;ignore=!1;piped=!1;constructor(t,e){this.path=t||"./",this.absolute=e}},nr=Buffer.alloc(1024),li=Symbol("onStat"),me=Symbol("ended"),W=Symbol("queue"),pe=Symbol("pendingLinks"),Et=Symbol("current"),Ft=Symbol("process"),Ee=Symbol("processing"),ai=Symbol("processJob"),G=Symbol("jobs"),ls=Symbol("jobDone"),ci=Symbol("addFSEntry"),or=Symbol("addTarEntry"),ds=Symbol("stat"),us=Symbol("readdir"),fi=Symbol("onreaddir"),di=Symbol("pipe"),hr=Symbol("entry"),cs=Symbol("entryOpt"),ui=Symbol("writeEntryClass"),lr=Symbol("write"),index_min_fs=Symbol("ondrain"),wt=class extends A{sync=!1;opt;cwd;maxReadSize;preservePaths;strict;noPax;prefix;linkCache;statCache;file;portable;zip;readdirCache;noDirRecurse;follow;noMtime;mtime;filter;jobs;[ui];onWriteEntry;[W];[pe]=new Map;[G]=0;[Ee]=!1;[me]=!1;constructor(t={}){if(super(),this.opt=t,this.file=t.file||"",this.cwd=t.cwd||process.cwd(),this.maxReadSize=t.maxReadSize,this.preservePaths=!!t.preservePaths,this.strict=!!t.strict,this.noPax=!!t.noPax,this.prefix=f(t.prefix||""),this.linkCache=t.linkCache||new Map,this.statCache=t.statCache||new Map,this.readdirCache=t.readdirCache||new Map,this.onWriteEntry=t.onWriteEntry,this[ui]=de,typeof t.onwarn=="function"&&this.on("warn",t.onwarn),this.portable=!!t.portable,t.gzip||t.brotli||t.zstd){if((t.gzip?1:0)+(t.brotli?1:0)+(t.zstd?1:0)>1)throw new TypeError("gzip, brotli, zstd are mutually exclusive");if(t.gzip&&(typeof t.gzip!="object"&&(t.gzip={}),this.portable&&(t.gzip.portable=!0),this.zip=new ze(t.gzip)),t.brotli&&(typeof t.brotli!="object"&&(t.brotli={}),this.zip=new We(t.brotli)),t.zstd&&(typeof t.zstd!="object"&&(t.zstd={}),this.zip=new Ye(t.zstd)),!this.zip)throw new Error("impossible");let e=this.zip;e.on("data",i=>super.write(i)),e.on("end",()=>super.end()),e.on("drain",()=>this[index_min_fs]()),this.on("resume",()=>e.resume())}else this.on("drain",this[index_min_fs]);this.noDirRecurse=!!t.noDirRecurse,this.follow=!!t.follow,this.noMtime=!!t.noMtime,t.mtime&&(this.mtime=t.mtime),this.filter=typeof t.filter=="function"?t.filter:()=>!0,this[W]=new hi,this[G]=0,this.jobs=Number(t.jobs)||4,this[Ee]=!1,this[me]=!1}[lr](t){return super.write(t)}add(t){return this.write(t),this}end(t,e,i){return typeof t=="function"&&(i=t,t=void 0),typeof e=="function"&&(i=e,e=void 0),t&&this.add(t),this[me]=!0,this[Ft](),i&&i(),this}write(t){if(this[me])throw new Error("write after end");return typeof t=="string"?this[ci](t):this[or](t),this.flowing}[or](t){let e=f(external_path_namespaceObject.resolve(this.cwd,t.path));if(!this.filter(t.path,t))t.resume();else{let i=new pi(t.path,e);i.entry=new oi(t,this[cs](i)),i.entry.on("end",()=>this[ls](i)),this[G]+=1,this[W].push(i)}this[Ft]()}[ci](t){let e=f(external_path_namespaceObject.resolve(this.cwd,t));this[W].push(new pi(t,e)),this[Ft]()}[ds](t){t.pending=!0,this[G]+=1;let e=this.follow?"stat":"lstat";external_fs_namespaceObject[e](t.absolute,(i,r)=>{t.pending=!1,this[G]-=1,i?this.emit("error",i):this[li](t,r)})}[li](t,e){if(this.statCache.set(t.absolute,e),t.stat=e,!this.filter(t.path,e))t.ignore=!0;else if(e.isFile()&&e.nlink>1&&!this.linkCache.get(`${e.dev}:${e.ino}`)&&!this.sync)if(t===this[Et])this[ai](t);else{let i=`${e.dev}:${e.ino}`,r=this[pe].get(i);r?r.push(t):this[pe].set(i,[t]),t.pendingLink=!0,t.pending=!0}this[Ft]()}[us](t){t.pending=!0,this[G]+=1,external_fs_namespaceObject.readdir(t.absolute,(e,i)=>{if(t.pending=!1,this[G]-=1,e)return this.emit("error",e);this[fi](t,i)})}[fi](t,e){this.readdirCache.set(t.absolute,e),t.readdir=e,this[Ft]()}[Ft](){if(!this[Ee]){this[Ee]=!0;for(let t=this[W].head;t&&this[G]<this.jobs;t=t.next)if(this[ai](t.value),t.value.ignore){let e=t.next;this[W].removeNode(t),t.next=e}this[Ee]=!1,this[me]&&this[W].length===0&&this[G]===0&&(this.zip?this.zip.end(nr):(super.write(nr),super.end()))}}get[Et](){return this[W]&&this[W].head&&this[W].head.value}[ls](t){this[W].shift(),this[G]-=1;let{stat:e}=t;if(e&&e.isFile()&&e.nlink>1){let i=`${e.dev}:${e.ino}`,r=this[pe].get(i);if(r){this[pe].delete(i);for(let n of r)n.pending=!1,this[ai](n)}}this[Ft]()}[ai](t){if(t.pending&&t.pendingLink&&t===this[Et]&&(t.pending=!1,t.pendingLink=!1),!t.pending){if(t.entry){t===this[Et]&&!t.piped&&this[di](t);return}if(!t.stat){let e=this.statCache.get(t.absolute);e?this[li](t,e):this[ds](t)}if(t.stat&&!t.ignore){if(!this.noDirRecurse&&t.stat.isDirectory()&&!t.readdir){let e=this.readdirCache.get(t.absolute);if(e?this[fi](t,e):this[us](t),!t.readdir)return}if(t.entry=this[hr](t),!t.entry){t.ignore=!0;return}t===this[Et]&&!t.piped&&this[di](t)}}}[cs](t){return{onwarn:(e,i,r)=>this.warn(e,i,r),noPax:this.noPax,cwd:this.cwd,absolute:t.absolute,preservePaths:this.preservePaths,maxReadSize:this.maxReadSize,strict:this.strict,portable:this.portable,linkCache:this.linkCache,statCache:this.statCache,noMtime:this.noMtime,mtime:this.mtime,prefix:this.prefix,onWriteEntry:this.onWriteEntry}}[hr](t){this[G]+=1;try{return new this[ui](t.path,this[cs](t)).on("end",()=>this[ls](t)).on("error",i=>this.emit("error",i))}catch(e){this.emit("error",e)}}[index_min_fs](){this[Et]&&this[Et].entry&&this[Et].entry.resume()}[di](t){t.piped=!0,t.readdir&&t.readdir.forEach(r=>{let n=t.path,o=n==="./"?"":n.replace(/\/*$/,"/");this[ci](o+r)});let e=t.entry,i=this.zip;if(!e)throw new Error("cannot pipe without source");i?e.on("data",r=>{i.write(r)||e.pause()}):e.on("data",r=>{super.write(r)||e.pause()})}pause(){return this.zip&&this.zip.pause(),super.pause()}warn(t,e,i={}){Dt(this,t,e,i)}},kt=class extends wt{sync=!0;constructor(t){super(t),this[ui]=ni}pause(){}resume(){}[ds](t){let e=this.follow?"statSync":"lstatSync";this[li](t,external_fs_namespaceObject[e](t.absolute))}[us](t){this[fi](t,external_fs_namespaceObject.readdirSync(t.absolute))}[di](t){let e=t.entry,i=this.zip;if(t.readdir&&t.readdir.forEach(r=>{let n=t.path,o=n==="./"?"":n.replace(/\/*$/,"/");this[ci](o+r)}),!e)throw new Error("Cannot pipe without source");i?e.on("data",r=>{i.write(r)}):e.on("data",r=>{super[lr](r)})}};var Vn=(s,t)=>{let e=new kt(s),i=new Wt(s.file,{mode:s.mode||438});e.pipe(i),fr(e,t)},$n=(s,t)=>{let e=new wt(s),i=new et(s.file,{mode:s.mode||438});e.pipe(i);let r=new Promise((n,o)=>{i.on("error",o),i.on("close",n),e.on("error",o)});return dr(e,t).catch(n=>e.emit("error",n)),r},fr=(s,t)=>{t.forEach(e=>{e.charAt(0)==="@"?Ct({file:external_node_path_namespaceObject.resolve(s.cwd,e.slice(1)),sync:!0,noResume:!0,onReadEntry:i=>s.add(i)}):s.add(e)}),s.end()},dr=async(s,t)=>{for(let e of t)e.charAt(0)==="@"?await Ct({file:external_node_path_namespaceObject.resolve(String(s.cwd),e.slice(1)),noResume:!0,onReadEntry:i=>{s.add(i)}}):s.add(e);s.end()},Xn=(s,t)=>{let e=new kt(s);return fr(e,t),e},qn=(s,t)=>{let e=new wt(s);return dr(e,t).catch(i=>e.emit("error",i)),e},Qn=K(Vn,$n,Xn,qn,(s,t)=>{if(!t?.length)throw new TypeError("no paths specified to add to archive")});var Jn=process.env.__FAKE_PLATFORM__||process.platform,Er=Jn==="win32",{O_CREAT:wr,O_NOFOLLOW:ur,O_TRUNC:Sr,O_WRONLY:yr}=external_fs_namespaceObject.constants,Rr=Number(process.env.__FAKE_FS_O_FILENAME__)||external_fs_namespaceObject.constants.UV_FS_O_FILEMAP||0,jn=Er&&!!Rr,to=512*1024,eo=Rr|Sr|wr|yr,mr=!Er&&typeof ur=="number"?ur|Sr|wr|yr:null,ms=mr!==null?()=>mr:jn?s=>s<to?eo:"w":()=>"w";var ps=(s,t,e)=>{try{return external_node_fs_namespaceObject.lchownSync(s,t,e)}catch(i){if(i?.code!=="ENOENT")throw i}},Ei=(s,t,e,i)=>{external_node_fs_namespaceObject.lchown(s,t,e,r=>{i(r&&r?.code!=="ENOENT"?r:null)})},index_min_io=(s,t,e,i,r)=>{if(t.isDirectory())Es(external_node_path_namespaceObject.resolve(s,t.name),e,i,n=>{if(n)return r(n);let o=external_node_path_namespaceObject.resolve(s,t.name);Ei(o,e,i,r)});else{let n=external_node_path_namespaceObject.resolve(s,t.name);Ei(n,e,i,r)}},Es=(s,t,e,i)=>{external_node_fs_namespaceObject.readdir(s,{withFileTypes:!0},(r,n)=>{if(r){if(r.code==="ENOENT")return i();if(r.code!=="ENOTDIR"&&r.code!=="ENOTSUP")return i(r)}if(r||!n.length)return Ei(s,t,e,i);let o=n.length,h=null,a=l=>{if(!h){if(l)return i(h=l);if(--o===0)return Ei(s,t,e,i)}};for(let l of n)index_min_io(s,l,t,e,a)})},so=(s,t,e,i)=>{t.isDirectory()&&ws(external_node_path_namespaceObject.resolve(s,t.name),e,i),ps(external_node_path_namespaceObject.resolve(s,t.name),e,i)},ws=(s,t,e)=>{let i;try{i=external_node_fs_namespaceObject.readdirSync(s,{withFileTypes:!0})}catch(r){let n=r;if(n?.code==="ENOENT")return;if(n?.code==="ENOTDIR"||n?.code==="ENOTSUP")return ps(s,t,e);throw n}for(let r of i)so(s,r,t,e);return ps(s,t,e)};var Se=class extends Error{path;code;syscall="chdir";constructor(t,e){super(`${e}: Cannot cd into '${t}'`),this.path=t,this.code=e}get name(){return"CwdError"}};var St=class extends Error{path;symlink;syscall="symlink";code="TAR_SYMLINK_ERROR";constructor(t,e){super("TAR_SYMLINK_ERROR: Cannot extract through symbolic link"),this.symlink=t,this.path=e}get name(){return"SymlinkError"}};var no=(s,t)=>{external_node_fs_namespaceObject.stat(s,(e,i)=>{(e||!i.isDirectory())&&(e=new Se(s,e?.code||"ENOTDIR")),t(e)})},gr=(s,t,e)=>{s=f(s);let i=t.umask??18,r=t.mode|448,n=(r&i)!==0,o=t.uid,h=t.gid,a=typeof o=="number"&&typeof h=="number"&&(o!==t.processUid||h!==t.processGid),l=t.preserve,c=t.unlink,d=f(t.cwd),y=(E,x)=>{E?e(E):x&&a?Es(x,o,h,Le=>y(Le)):n?external_node_fs_namespaceObject.chmod(s,r,e):e()};if(s===d)return no(s,y);if(l)return promises_namespaceObject.mkdir(s,{mode:r,recursive:!0}).then(E=>y(null,E??void 0),y);let D=f(external_node_path_namespaceObject.relative(d,s)).split("/");Ss(d,D,r,c,d,void 0,y)},Ss=(s,t,e,i,r,n,o)=>{if(t.length===0)return o(null,n);let h=t.shift(),a=f(external_node_path_namespaceObject.resolve(s+"/"+h));external_node_fs_namespaceObject.mkdir(a,e,br(a,t,e,i,r,n,o))},br=(s,t,e,i,r,n,o)=>h=>{h?external_node_fs_namespaceObject.lstat(s,(a,l)=>{if(a)a.path=a.path&&f(a.path),o(a);else if(l.isDirectory())Ss(s,t,e,i,r,n,o);else if(i)external_node_fs_namespaceObject.unlink(s,c=>{if(c)return o(c);external_node_fs_namespaceObject.mkdir(s,e,br(s,t,e,i,r,n,o))});else{if(l.isSymbolicLink())return o(new St(s,s+"/"+t.join("/")));o(h)}}):(n=n||s,Ss(s,t,e,i,r,n,o))},oo=s=>{let t=!1,e;try{t=external_node_fs_namespaceObject.statSync(s).isDirectory()}catch(i){e=i?.code}finally{if(!t)throw new Se(s,e??"ENOTDIR")}},_r=(s,t)=>{s=f(s);let e=t.umask??18,i=t.mode|448,r=(i&e)!==0,n=t.uid,o=t.gid,h=typeof n=="number"&&typeof o=="number"&&(n!==t.processUid||o!==t.processGid),a=t.preserve,l=t.unlink,c=f(t.cwd),d=E=>{E&&h&&ws(E,n,o),r&&external_node_fs_namespaceObject.chmodSync(s,i)};if(s===c)return oo(c),d();if(a)return d(external_node_fs_namespaceObject.mkdirSync(s,{mode:i,recursive:!0})??void 0);let T=f(external_node_path_namespaceObject.relative(c,s)).split("/"),D;for(let E=T.shift(),x=c;E&&(x+="/"+E);E=T.shift()){x=f(external_node_path_namespaceObject.resolve(x));try{external_node_fs_namespaceObject.mkdirSync(x,i),D=D||x}catch{let Le=external_node_fs_namespaceObject.lstatSync(x);if(Le.isDirectory())continue;if(l){external_node_fs_namespaceObject.unlinkSync(x),external_node_fs_namespaceObject.mkdirSync(x,i),D=D||x;continue}else if(Le.isSymbolicLink())return new St(x,x+"/"+T.join("/"))}}return d(D)};var ys=Object.create(null),Or=1e4,Vt=new Set,Tr=s=>{Vt.has(s)?Vt.delete(s):ys[s]=s.normalize("NFD").toLocaleLowerCase("en").toLocaleUpperCase("en"),Vt.add(s);let t=ys[s],e=Vt.size-Or;if(e>Or/10){for(let i of Vt)if(Vt.delete(i),delete ys[i],--e<=0)break}return t};var ho=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,ao=ho==="win32",lo=s=>s.split("/").slice(0,-1).reduce((e,i)=>{let r=e.at(-1);return r!==void 0&&(i=(0,external_node_path_namespaceObject.join)(r,i)),e.push(i||"/"),e},[]),yi=class{#t=new Map;#i=new Map;#s=new Set;reserve(t,e){t=ao?["win32 parallelization disabled"]:t.map(r=>mt((0,external_node_path_namespaceObject.join)(Tr(r))));let i=new Set(t.map(r=>lo(r)).reduce((r,n)=>r.concat(n)));this.#i.set(e,{dirs:i,paths:t});for(let r of t){let n=this.#t.get(r);n?n.push(e):this.#t.set(r,[e])}for(let r of i){let n=this.#t.get(r);if(!n)this.#t.set(r,[new Set([e])]);else{let o=n.at(-1);o instanceof Set?o.add(e):n.push(new Set([e]))}}return this.#r(e)}#n(t){let e=this.#i.get(t);if(!e)throw new Error("function does not have any path reservations");return{paths:e.paths.map(i=>this.#t.get(i)),dirs:[...e.dirs].map(i=>this.#t.get(i))}}check(t){let{paths:e,dirs:i}=this.#n(t);return e.every(r=>r&&r[0]===t)&&i.every(r=>r&&r[0]instanceof Set&&r[0].has(t))}#r(t){return this.#s.has(t)||!this.check(t)?!1:(this.#s.add(t),t(()=>this.#e(t)),!0)}#e(t){if(!this.#s.has(t))return!1;let e=this.#i.get(t);if(!e)throw new Error("invalid reservation");let{paths:i,dirs:r}=e,n=new Set;for(let o of i){let h=this.#t.get(o);if(!h||h?.[0]!==t)continue;let a=h[1];if(!a){this.#t.delete(o);continue}if(h.shift(),typeof a=="function")n.add(a);else for(let l of a)n.add(l)}for(let o of r){let h=this.#t.get(o),a=h?.[0];if(!(!h||!(a instanceof Set)))if(a.size===1&&h.length===1){this.#t.delete(o);continue}else if(a.size===1){h.shift();let l=h[0];typeof l=="function"&&n.add(l)}else a.delete(t)}return this.#s.delete(t),n.forEach(o=>this.#r(o)),!0}};var Lr=()=>process.umask();var Dr=Symbol("onEntry"),_s=Symbol("checkFs"),Nr=Symbol("checkFs2"),Os=Symbol("isReusable"),P=Symbol("makeFs"),Ts=Symbol("file"),xs=Symbol("directory"),gi=Symbol("link"),Ar=Symbol("symlink"),Ir=Symbol("hardlink"),Re=Symbol("ensureNoSymlink"),Cr=Symbol("unsupported"),Fr=Symbol("checkPath"),Rs=Symbol("stripAbsolutePath"),yt=Symbol("mkdir"),O=Symbol("onError"),Ri=Symbol("pending"),kr=Symbol("pend"),$t=Symbol("unpend"),gs=Symbol("ended"),bs=Symbol("maybeClose"),Ls=Symbol("skip"),ge=Symbol("doChown"),be=Symbol("uid"),_e=Symbol("gid"),Oe=Symbol("checkedCwd"),fo=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,Te=fo==="win32",uo=1024,mo=(s,t)=>{if(!Te)return external_node_fs_namespaceObject.unlink(s,t);let e=s+".DELETE."+(0,external_node_crypto_.randomBytes)(16).toString("hex");external_node_fs_namespaceObject.rename(s,e,i=>{if(i)return t(i);external_node_fs_namespaceObject.unlink(e,t)})},po=s=>{if(!Te)return external_node_fs_namespaceObject.unlinkSync(s);let t=s+".DELETE."+(0,external_node_crypto_.randomBytes)(16).toString("hex");external_node_fs_namespaceObject.renameSync(s,t),external_node_fs_namespaceObject.unlinkSync(t)},vr=(s,t,e)=>s!==void 0&&s===s>>>0?s:t!==void 0&&t===t>>>0?t:e,Xt=class extends rt{[gs]=!1;[Oe]=!1;[Ri]=0;reservations=new yi;transform;writable=!0;readable=!1;uid;gid;setOwner;preserveOwner;processGid;processUid;maxDepth;forceChown;win32;newer;keep;noMtime;preservePaths;unlink;cwd;strip;processUmask;umask;dmode;fmode;chmod;constructor(t={}){if(t.ondone=()=>{this[gs]=!0,this[bs]()},super(t),this.transform=t.transform,this.chmod=!!t.chmod,typeof t.uid=="number"||typeof t.gid=="number"){if(typeof t.uid!="number"||typeof t.gid!="number")throw new TypeError("cannot set owner without number uid and gid");if(t.preserveOwner)throw new TypeError("cannot preserve owner in archive and also set owner explicitly");this.uid=t.uid,this.gid=t.gid,this.setOwner=!0}else this.uid=void 0,this.gid=void 0,this.setOwner=!1;this.preserveOwner=t.preserveOwner===void 0&&typeof t.uid!="number"?process.getuid?.()===0:!!t.preserveOwner,this.processUid=(this.preserveOwner||this.setOwner)&&process.getuid?process.getuid():void 0,this.processGid=(this.preserveOwner||this.setOwner)&&process.getgid?process.getgid():void 0,this.maxDepth=typeof t.maxDepth=="number"?t.maxDepth:uo,this.forceChown=t.forceChown===!0,this.win32=!!t.win32||Te,this.newer=!!t.newer,this.keep=!!t.keep,this.noMtime=!!t.noMtime,this.preservePaths=!!t.preservePaths,this.unlink=!!t.unlink,this.cwd=f(external_node_path_namespaceObject.resolve(t.cwd||process.cwd())),this.strip=Number(t.strip)||0,this.processUmask=this.chmod?typeof t.processUmask=="number"?t.processUmask:Lr():0,this.umask=typeof t.umask=="number"?t.umask:this.processUmask,this.dmode=t.dmode||511&~this.umask,this.fmode=t.fmode||438&~this.umask,this.on("entry",e=>this[Dr](e))}warn(t,e,i={}){return(t==="TAR_BAD_ARCHIVE"||t==="TAR_ABORT")&&(i.recoverable=!1),super.warn(t,e,i)}[bs](){this[gs]&&this[Ri]===0&&(this.emit("prefinish"),this.emit("finish"),this.emit("end"))}[Rs](t,e){let i=t[e],{type:r}=t;if(!i||this.preservePaths)return!0;let[n,o]=ce(i),h=o.replaceAll(/\\/g,"/").split("/");if(h.includes("..")||Te&&/^[a-z]:\.\.$/i.test(h[0]??"")){if(e==="path"||r==="Link")return this.warn("TAR_ENTRY_ERROR",`${e} contains '..'`,{entry:t,[e]:i}),!1;let a=external_node_path_namespaceObject.posix.dirname(t.path),l=external_node_path_namespaceObject.posix.normalize(external_node_path_namespaceObject.posix.join(a,h.join("/")));if(l.startsWith("../")||l==="..")return this.warn("TAR_ENTRY_ERROR",`${e} escapes extraction directory`,{entry:t,[e]:i}),!1}return n&&(t[e]=String(o),this.warn("TAR_ENTRY_INFO",`stripping ${n} from absolute ${e}`,{entry:t,[e]:i})),!0}[Fr](t){let e=f(t.path),i=e.split("/");if(this.strip){if(i.length<this.strip)return!1;if(t.type==="Link"){let r=f(String(t.linkpath)).split("/");if(r.length>=this.strip)t.linkpath=r.slice(this.strip).join("/");else return!1}i.splice(0,this.strip),t.path=i.join("/")}if(isFinite(this.maxDepth)&&i.length>this.maxDepth)return this.warn("TAR_ENTRY_ERROR","path excessively deep",{entry:t,path:e,depth:i.length,maxDepth:this.maxDepth}),!1;if(!this[Rs](t,"path")||!this[Rs](t,"linkpath"))return!1;if(t.absolute=external_node_path_namespaceObject.isAbsolute(t.path)?f(external_node_path_namespaceObject.resolve(t.path)):f(external_node_path_namespaceObject.resolve(this.cwd,t.path)),!this.preservePaths&&typeof t.absolute=="string"&&t.absolute.indexOf(this.cwd+"/")!==0&&t.absolute!==this.cwd)return this.warn("TAR_ENTRY_ERROR","path escaped extraction target",{entry:t,path:f(t.path),resolvedPath:t.absolute,cwd:this.cwd}),!1;if(t.absolute===this.cwd&&t.type!=="Directory"&&t.type!=="GNUDumpDir")return!1;if(this.win32){let{root:r}=external_node_path_namespaceObject.win32.parse(String(t.absolute));t.absolute=r+ts(String(t.absolute).slice(r.length));let{root:n}=external_node_path_namespaceObject.win32.parse(t.path);t.path=n+ts(t.path.slice(n.length))}return!0}[Dr](t){if(!this[Fr](t))return t.resume();switch(external_node_assert_.equal(typeof t.absolute,"string"),t.type){case"Directory":case"GNUDumpDir":t.mode&&(t.mode=t.mode|448);case"File":case"OldFile":case"ContiguousFile":case"Link":case"SymbolicLink":return this[_s](t);default:return this[Cr](t)}}[O](t,e){t.name==="CwdError"?this.emit("error",t):(this.warn("TAR_ENTRY_ERROR",t,{entry:e}),this[$t](),e.resume())}[yt](t,e,i){gr(f(t),{uid:this.uid,gid:this.gid,processUid:this.processUid,processGid:this.processGid,umask:this.processUmask,preserve:this.preservePaths,unlink:this.unlink,cwd:this.cwd,mode:e},i)}[ge](t){return this.forceChown||this.preserveOwner&&(typeof t.uid=="number"&&t.uid!==this.processUid||typeof t.gid=="number"&&t.gid!==this.processGid)||typeof this.uid=="number"&&this.uid!==this.processUid||typeof this.gid=="number"&&this.gid!==this.processGid}[be](t){return vr(this.uid,t.uid,this.processUid)}[_e](t){return vr(this.gid,t.gid,this.processGid)}[Ts](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.fmode,r=new et(String(t.absolute),{flags:ms(t.size),mode:i,autoClose:!1});r.on("error",a=>{r.fd&&external_node_fs_namespaceObject.close(r.fd,()=>{}),r.write=()=>!0,this[O](a,t),e()});let n=1,o=a=>{if(a){r.fd&&external_node_fs_namespaceObject.close(r.fd,()=>{}),this[O](a,t),e();return}--n===0&&r.fd!==void 0&&external_node_fs_namespaceObject.close(r.fd,l=>{l?this[O](l,t):this[$t](),e()})};r.on("finish",()=>{let a=String(t.absolute),l=r.fd;if(typeof l=="number"&&t.mtime&&!this.noMtime){n++;let c=t.atime||new Date,d=t.mtime;external_node_fs_namespaceObject.futimes(l,c,d,y=>y?external_node_fs_namespaceObject.utimes(a,c,d,T=>o(T&&y)):o())}if(typeof l=="number"&&this[ge](t)){n++;let c=this[be](t),d=this[_e](t);typeof c=="number"&&typeof d=="number"&&external_node_fs_namespaceObject.fchown(l,c,d,y=>y?external_node_fs_namespaceObject.chown(a,c,d,T=>o(T&&y)):o())}o()});let h=this.transform&&this.transform(t)||t;h!==t&&(h.on("error",a=>{this[O](a,t),e()}),t.pipe(h)),h.pipe(r)}[xs](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.dmode;this[yt](String(t.absolute),i,r=>{if(r){this[O](r,t),e();return}let n=1,o=()=>{--n===0&&(e(),this[$t](),t.resume())};t.mtime&&!this.noMtime&&(n++,external_node_fs_namespaceObject.utimes(String(t.absolute),t.atime||new Date,t.mtime,o)),this[ge](t)&&(n++,external_node_fs_namespaceObject.chown(String(t.absolute),Number(this[be](t)),Number(this[_e](t)),o)),o()})}[Cr](t){t.unsupported=!0,this.warn("TAR_ENTRY_UNSUPPORTED",`unsupported entry type: ${t.type}`,{entry:t}),t.resume()}[Ar](t,e){let i=f(external_node_path_namespaceObject.relative(this.cwd,external_node_path_namespaceObject.resolve(external_node_path_namespaceObject.dirname(String(t.absolute)),String(t.linkpath)))).split("/");this[Re](t,this.cwd,i,()=>this[gi](t,String(t.linkpath),"symlink",e),r=>{this[O](r,t),e()})}[Ir](t,e){let i=f(external_node_path_namespaceObject.resolve(this.cwd,String(t.linkpath))),r=f(String(t.linkpath)).split("/");this[Re](t,this.cwd,r,()=>this[gi](t,i,"link",e),n=>{this[O](n,t),e()})}[Re](t,e,i,r,n){let o=i.shift();if(this.preservePaths||o===void 0)return r();let h=external_node_path_namespaceObject.resolve(e,o);external_node_fs_namespaceObject.lstat(h,(a,l)=>{if(a)return r();if(l?.isSymbolicLink())return n(new St(h,external_node_path_namespaceObject.resolve(h,i.join("/"))));this[Re](t,h,i,r,n)})}[kr](){this[Ri]++}[$t](){this[Ri]--,this[bs]()}[Ls](t){this[$t](),t.resume()}[Os](t,e){return t.type==="File"&&!this.unlink&&e.isFile()&&e.nlink<=1&&!Te}[_s](t){this[kr]();let e=[t.path];t.linkpath&&e.push(t.linkpath),this.reservations.reserve(e,i=>this[Nr](t,i))}[Nr](t,e){let i=h=>{e(h)},r=()=>{this[yt](this.cwd,this.dmode,h=>{if(h){this[O](h,t),i();return}this[Oe]=!0,n()})},n=()=>{if(t.absolute!==this.cwd){let h=f(external_node_path_namespaceObject.dirname(String(t.absolute)));if(h!==this.cwd)return this[yt](h,this.dmode,a=>{if(a){this[O](a,t),i();return}o()})}o()},o=()=>{external_node_fs_namespaceObject.lstat(String(t.absolute),(h,a)=>{if(a&&(this.keep||this.newer&&a.mtime>(t.mtime??a.mtime))){this[Ls](t),i();return}if(h||this[Os](t,a))return this[P](null,t,i);if(a.isDirectory()){if(t.type==="Directory"){let l=this.chmod&&t.mode&&(a.mode&4095)!==t.mode,c=d=>this[P](d??null,t,i);return l?external_node_fs_namespaceObject.chmod(String(t.absolute),Number(t.mode),c):c()}if(t.absolute!==this.cwd)return external_node_fs_namespaceObject.rmdir(String(t.absolute),l=>this[P](l??null,t,i))}if(t.absolute===this.cwd)return this[P](null,t,i);mo(String(t.absolute),l=>this[P](l??null,t,i))})};this[Oe]?n():r()}[P](t,e,i){if(t){this[O](t,e),i();return}switch(e.type){case"File":case"OldFile":case"ContiguousFile":return this[Ts](e,i);case"Link":return this[Ir](e,i);case"SymbolicLink":return this[Ar](e,i);case"Directory":case"GNUDumpDir":return this[xs](e,i)}}[gi](t,e,i,r){external_node_fs_namespaceObject[i](e,String(t.absolute),n=>{n?this[O](n,t):(this[$t](),t.resume()),r()})}},ye=s=>{try{return[null,s()]}catch(t){return[t,null]}},xe=class extends Xt{sync=!0;[P](t,e){return super[P](t,e,()=>{})}[_s](t){if(!this[Oe]){let n=this[yt](this.cwd,this.dmode);if(n)return this[O](n,t);this[Oe]=!0}if(t.absolute!==this.cwd){let n=f(external_node_path_namespaceObject.dirname(String(t.absolute)));if(n!==this.cwd){let o=this[yt](n,this.dmode);if(o)return this[O](o,t)}}let[e,i]=ye(()=>external_node_fs_namespaceObject.lstatSync(String(t.absolute)));if(i&&(this.keep||this.newer&&i.mtime>(t.mtime??i.mtime)))return this[Ls](t);if(e||this[Os](t,i))return this[P](null,t);if(i.isDirectory()){if(t.type==="Directory"){let o=this.chmod&&t.mode&&(i.mode&4095)!==t.mode,[h]=o?ye(()=>{external_node_fs_namespaceObject.chmodSync(String(t.absolute),Number(t.mode))}):[];return this[P](h,t)}let[n]=ye(()=>external_node_fs_namespaceObject.rmdirSync(String(t.absolute)));this[P](n,t)}let[r]=t.absolute===this.cwd?[]:ye(()=>po(String(t.absolute)));this[P](r,t)}[Ts](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.fmode,r=h=>{let a;try{external_node_fs_namespaceObject.closeSync(n)}catch(l){a=l}(h||a)&&this[O](h||a,t),e()},n;try{n=external_node_fs_namespaceObject.openSync(String(t.absolute),ms(t.size),i)}catch(h){return r(h)}let o=this.transform&&this.transform(t)||t;o!==t&&(o.on("error",h=>this[O](h,t)),t.pipe(o)),o.on("data",h=>{try{external_node_fs_namespaceObject.writeSync(n,h,0,h.length)}catch(a){r(a)}}),o.on("end",()=>{let h=null;if(t.mtime&&!this.noMtime){let a=t.atime||new Date,l=t.mtime;try{external_node_fs_namespaceObject.futimesSync(n,a,l)}catch(c){try{external_node_fs_namespaceObject.utimesSync(String(t.absolute),a,l)}catch{h=c}}}if(this[ge](t)){let a=this[be](t),l=this[_e](t);try{external_node_fs_namespaceObject.fchownSync(n,Number(a),Number(l))}catch(c){try{external_node_fs_namespaceObject.chownSync(String(t.absolute),Number(a),Number(l))}catch{h=h||c}}}r(h)})}[xs](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.dmode,r=this[yt](String(t.absolute),i);if(r){this[O](r,t),e();return}if(t.mtime&&!this.noMtime)try{external_node_fs_namespaceObject.utimesSync(String(t.absolute),t.atime||new Date,t.mtime)}catch{}if(this[ge](t))try{external_node_fs_namespaceObject.chownSync(String(t.absolute),Number(this[be](t)),Number(this[_e](t)))}catch{}e(),t.resume()}[yt](t,e){try{return _r(f(t),{uid:this.uid,gid:this.gid,processUid:this.processUid,processGid:this.processGid,umask:this.processUmask,preserve:this.preservePaths,unlink:this.unlink,cwd:this.cwd,mode:e})}catch(i){return i}}[Re](t,e,i,r,n){if(this.preservePaths||i.length===0)return r();let o=e;for(let h of i){o=external_node_path_namespaceObject.resolve(o,h);let[a,l]=ye(()=>external_node_fs_namespaceObject.lstatSync(o));if(a)return r();if(l.isSymbolicLink())return n(new St(o,external_node_path_namespaceObject.resolve(e,i.join("/"))))}r()}[gi](t,e,i,r){let n=`${i}Sync`;try{external_node_fs_namespaceObject[n](e,String(t.absolute)),r(),t.resume()}catch(o){return this[O](o,t)}}};var Eo=s=>{let t=new xe(s),e=s.file,i=external_node_fs_namespaceObject.statSync(e),r=s.maxReadSize||16*1024*1024;new Be(e,{readSize:r,size:i.size}).pipe(t)},wo=(s,t)=>{let e=new Xt(s),i=s.maxReadSize||16*1024*1024,r=s.file;return new Promise((o,h)=>{e.on("error",h),e.on("close",o),external_node_fs_namespaceObject.stat(r,(a,l)=>{if(a)h(a);else{let c=new _t(r,{readSize:i,size:l.size});c.on("error",h),c.pipe(e)}})})},So=K(Eo,wo,s=>new xe(s),s=>new Xt(s),(s,t)=>{t?.length&&Qi(s,t)});var yo=(s,t)=>{let e=new kt(s),i=!0,r,n;try{try{r=external_node_fs_namespaceObject.openSync(s.file,"r+")}catch(a){if(a?.code==="ENOENT")r=external_node_fs_namespaceObject.openSync(s.file,"w+");else throw a}let o=external_node_fs_namespaceObject.fstatSync(r),h=Buffer.alloc(512);t:for(n=0;n<o.size;n+=512){for(let c=0,d=0;c<512;c+=d){if(d=external_node_fs_namespaceObject.readSync(r,h,c,h.length-c,n+c),n===0&&h[0]===31&&h[1]===139)throw new Error("cannot append to compressed archives");if(!d)break t}let a=new F(h);if(!a.cksumValid)break;let l=512*Math.ceil((a.size||0)/512);if(n+l+512>o.size)break;n+=l,s.mtimeCache&&a.mtime&&s.mtimeCache.set(String(a.path),a.mtime)}i=!1,Ro(s,e,n,r,t)}finally{if(i)try{external_node_fs_namespaceObject.closeSync(r)}catch{}}},Ro=(s,t,e,i,r)=>{let n=new Wt(s.file,{fd:i,start:e});t.pipe(n),bo(t,r)},go=(s,t)=>{t=Array.from(t);let e=new wt(s),i=(n,o,h)=>{let a=(T,D)=>{T?external_node_fs_namespaceObject.close(n,E=>h(T)):h(null,D)},l=0;if(o===0)return a(null,0);let c=0,d=Buffer.alloc(512),y=(T,D)=>{if(T||D===void 0)return a(T);if(c+=D,c<512&&D)return external_node_fs_namespaceObject.read(n,d,c,d.length-c,l+c,y);if(l===0&&d[0]===31&&d[1]===139)return a(new Error("cannot append to compressed archives"));if(c<512)return a(null,l);let E=new F(d);if(!E.cksumValid)return a(null,l);let x=512*Math.ceil((E.size??0)/512);if(l+x+512>o||(l+=x+512,l>=o))return a(null,l);s.mtimeCache&&E.mtime&&s.mtimeCache.set(String(E.path),E.mtime),c=0,external_node_fs_namespaceObject.read(n,d,0,512,l,y)};external_node_fs_namespaceObject.read(n,d,0,512,l,y)};return new Promise((n,o)=>{e.on("error",o);let h="r+",a=(l,c)=>{if(l&&l.code==="ENOENT"&&h==="r+")return h="w+",external_node_fs_namespaceObject.open(s.file,h,a);if(l||!c)return o(l);external_node_fs_namespaceObject.fstat(c,(d,y)=>{if(d)return external_node_fs_namespaceObject.close(c,()=>o(d));i(c,y.size,(T,D)=>{if(T)return o(T);let E=new et(s.file,{fd:c,start:D});e.pipe(E),E.on("error",o),E.on("close",n),_o(e,t)})})};external_node_fs_namespaceObject.open(s.file,h,a)})},bo=(s,t)=>{t.forEach(e=>{e.charAt(0)==="@"?Ct({file:external_node_path_namespaceObject.resolve(s.cwd,e.slice(1)),sync:!0,noResume:!0,onReadEntry:i=>s.add(i)}):s.add(e)}),s.end()},_o=async(s,t)=>{for(let e of t)e.charAt(0)==="@"?await Ct({file:external_node_path_namespaceObject.resolve(String(s.cwd),e.slice(1)),noResume:!0,onReadEntry:i=>s.add(i)}):s.add(e);s.end()},vt=K(yo,go,()=>{throw new TypeError("file is required")},()=>{throw new TypeError("file is required")},(s,t)=>{if(!Bs(s))throw new TypeError("file is required");if(s.gzip||s.brotli||s.zstd||s.file.endsWith(".br")||s.file.endsWith(".tbr"))throw new TypeError("cannot append to compressed archives");if(!t?.length)throw new TypeError("no paths specified to add/replace")});var Oo=K(vt.syncFile,vt.asyncFile,vt.syncNoFile,vt.asyncNoFile,(s,t=[])=>{vt.validate?.(s,t),To(s)}),To=s=>{let t=s.filter;s.mtimeCache||(s.mtimeCache=new Map),s.filter=t?(e,i)=>t(e,i)&&!((s.mtimeCache?.get(e)??i.mtime??0)>(i.mtime??0)):(e,i)=>!((s.mtimeCache?.get(e)??i.mtime??0)>(i.mtime??0))};
 //# sourceMappingURL=index.min.js.map
 
-// EXTERNAL MODULE: external "node:worker_threads"
-var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./src/verify/hashcore.ts
+/**
+ * The synchronous core of Go's module hashes (golang.org/x/mod/sumdb/dirhash)
+ * and of writing extracted files, written once for two homes: the main thread
+ * (src/verify/dirhash.ts) and the worker threads that write and hash while an
+ * archive extracts or a cache is checked (src/verify/workers.ts).
+ *
+ * `hashCore` is self-contained on purpose: no imports, no references outside
+ * its own body. The single-file ncc bundle has no separate worker file, so the
+ * workers run this function's source text, given Node's modules as `deps`.
+ */
+
+
+
+
+function hashcore_hashCore(d) {
+    const { fs, path, createHash, inflateRawSync } = d;
+    const sha256hex = (data) => createHash('sha256').update(data).digest('hex');
+    /**
+     * Go's Hash1: sha256 over the lines `<hex sha256>  <name>\n` sorted by name,
+     * names compared as UTF-8 bytes as Go does (JavaScript's `<` compares UTF-16
+     * code units, which orders characters above U+FFFF differently).
+     */
+    const hash1 = (files) => {
+        const keyed = files.map((f) => {
+            if (f.name.includes('\n'))
+                throw new Error(`dirhash: file name with a newline is not allowed: ${JSON.stringify(f.name)}`);
+            return { key: Buffer.from(f.name, 'utf8'), f };
+        });
+        keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+        const h = createHash('sha256');
+        for (const { f } of keyed)
+            h.update(`${f.sha256hex}  ${f.name}\n`);
+        return 'h1:' + h.digest('base64');
+    };
+    /**
+     * Go's HashZip over an in-memory zip: every entry's name and the sha256 of
+     * its inflated content (stored or deflate; zip64 included). Go's reader also
+     * checks each entry's CRC-32; here a damaged entry shows up as a different
+     * hash or an inflate/size error instead.
+     */
+    const zipHash = (buf) => {
+        const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+        const u16 = (o) => dv.getUint16(o, true);
+        const u32 = (o) => dv.getUint32(o, true);
+        const u64 = (o) => Number(dv.getBigUint64(o, true));
+        const fail = (why) => {
+            throw new Error(`zip: ${why}`);
+        };
+        let eocd = -1;
+        for (let i = buf.length - 22; i >= 0 && i >= buf.length - 22 - 0xffff; i--) {
+            if (u32(i) === 0x06054b50) {
+                eocd = i;
+                break;
+            }
+        }
+        if (eocd < 0)
+            fail('no end of central directory record (not a zip file)');
+        let count = u16(eocd + 10);
+        let cdOffset = u32(eocd + 16);
+        if ((count === 0xffff || cdOffset === 0xffffffff) &&
+            eocd >= 20 &&
+            u32(eocd - 20) === 0x07064b50) {
+            const z64 = u64(eocd - 20 + 8);
+            if (z64 + 56 > buf.length || u32(z64) !== 0x06064b50)
+                fail('bad zip64 end record');
+            count = u64(z64 + 32);
+            cdOffset = u64(z64 + 48);
+        }
+        const decoder = new TextDecoder('utf-8');
+        const files = [];
+        let p = cdOffset;
+        for (let n = 0; n < count; n++) {
+            if (p + 46 > buf.length || u32(p) !== 0x02014b50)
+                fail(`bad central directory entry ${n}`);
+            const method = u16(p + 10);
+            let csize = u32(p + 20);
+            let usize = u32(p + 24);
+            const nameLen = u16(p + 28);
+            const extraLen = u16(p + 30);
+            const commentLen = u16(p + 32);
+            let local = u32(p + 42);
+            const name = decoder.decode(buf.subarray(p + 46, p + 46 + nameLen));
+            let e = p + 46 + nameLen;
+            const extraEnd = e + extraLen;
+            while (e + 4 <= extraEnd) {
+                const id = u16(e);
+                const size = u16(e + 2);
+                if (id === 0x0001) {
+                    let q = e + 4;
+                    if (usize === 0xffffffff) {
+                        usize = u64(q);
+                        q += 8;
+                    }
+                    if (csize === 0xffffffff) {
+                        csize = u64(q);
+                        q += 8;
+                    }
+                    if (local === 0xffffffff)
+                        local = u64(q);
+                }
+                e += 4 + size;
+            }
+            p = extraEnd + commentLen;
+            if (local + 30 > buf.length || u32(local) !== 0x04034b50)
+                fail(`bad local header for ${name}`);
+            const start = local + 30 + u16(local + 26) + u16(local + 28);
+            if (start + csize > buf.length)
+                fail(`entry ${name} runs past the end of the zip`);
+            const raw = buf.subarray(start, start + csize);
+            let data;
+            if (method === 0)
+                data = raw;
+            else if (method === 8)
+                data = inflateRawSync(raw);
+            else
+                data = fail(`entry ${name} uses unsupported compression method ${method}`);
+            if (data.length !== usize)
+                fail(`entry ${name} has ${data.length} bytes, header says ${usize}`);
+            files.push({ name, sha256hex: sha256hex(data) });
+        }
+        return hash1(files);
+    };
+    const { O_RDONLY = 0, O_NOFOLLOW = 0, O_NONBLOCK = 0 } = fs.constants;
+    /**
+     * A regular file's bytes. O_NOFOLLOW and O_NONBLOCK: a symlink or fifo
+     * (perhaps swapped in after listing) fails here instead of being followed
+     * or blocking forever (both flags are 0 on Windows).
+     */
+    const readRegular = (file) => {
+        let fd;
+        try {
+            fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        }
+        catch (e) {
+            if (e.code === 'ELOOP')
+                throw new Error(`dirhash: ${file} is a symbolic link`, { cause: e });
+            throw e;
+        }
+        try {
+            if (!fs.fstatSync(fd).isFile())
+                throw new Error(`dirhash: ${file} is not a regular file`);
+            return fs.readFileSync(fd);
+        }
+        finally {
+            fs.closeSync(fd);
+        }
+    };
+    /**
+     * Go's HashDir(dir, prefix, Hash1) of a tree on disk. A symlink, device or
+     * socket in the tree throws, naming it: Go's extraction never creates one.
+     */
+    const treeHash = (dir, prefix) => {
+        const files = [];
+        const visit = (rel) => {
+            const here = rel === '' ? dir : path.join(dir, rel);
+            for (const e of fs.readdirSync(here, { withFileTypes: true })) {
+                const child = rel === '' ? e.name : `${rel}/${e.name}`;
+                if (e.isDirectory())
+                    visit(child);
+                else if (e.isFile())
+                    files.push({
+                        name: `${prefix}/${child}`,
+                        sha256hex: sha256hex(readRegular(path.join(dir, child))),
+                    });
+                else
+                    throw new Error(`dirhash: ${path.join(dir, child)} is ${e.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}: Go's extraction never creates one, so the tree was changed`);
+            }
+        };
+        visit('');
+        return { h1: hash1(files), files: files.length };
+    };
+    const errInfo = (e) => {
+        const err = e;
+        return { code: err?.code, message: err?.message ?? String(e) };
+    };
+    /** Creates each file exclusively ('wx': never over an existing path or through a link). */
+    const writeFiles = (batch) => {
+        const bytes = new Uint8Array(batch.data);
+        const names = batch.names.split('\0');
+        const digests = [];
+        let offset = 0;
+        for (let i = 0; i < names.length; i++) {
+            const length = batch.meta[3 * i];
+            const view = bytes.subarray(offset, offset + length);
+            offset += length;
+            try {
+                fs.writeFileSync(path.join(batch.root, names[i]), view, {
+                    flag: 'wx',
+                    mode: batch.meta[3 * i + 1],
+                });
+            }
+            catch (e) {
+                return { digests, failed: { index: i, ...errInfo(e) } };
+            }
+            digests.push(batch.meta[3 * i + 2] ? sha256hex(view) : '');
+        }
+        return { digests };
+    };
+    const writeZip = (abs, buf, mode) => {
+        try {
+            fs.writeFileSync(abs, buf, { flag: 'wx', mode });
+        }
+        catch (e) {
+            return { writeFailed: errInfo(e) };
+        }
+        try {
+            return { h1: zipHash(buf) };
+        }
+        catch (e) {
+            return { zipError: errInfo(e).message };
+        }
+    };
+    return {
+        sha256hex,
+        hash1,
+        zipHash,
+        zipFileHash: (file) => zipHash(readRegular(file)),
+        readRegular,
+        treeHash,
+        writeFiles,
+        writeZip,
+    };
+}
+/** The same functions on the calling thread. */
+const hashcore_mainThreadCore = hashcore_hashCore({
+    fs: external_node_fs_namespaceObject,
+    path: external_node_path_namespaceObject,
+    createHash: external_node_crypto_.createHash,
+    inflateRawSync: (d) => external_node_zlib_.inflateRawSync(d),
+});
+
 ;// CONCATENATED MODULE: ./src/verify/dirhash.ts
 /**
- * Go's module hashes (golang.org/x/mod/sumdb/dirhash): the `h1:` of a module
- * tree on disk (HashDir) and of a module zip's content (HashZip), plus a small
- * worker pool that hashes zips off the main thread while an archive extracts.
+ * Go's module hashes (golang.org/x/mod/sumdb/dirhash) on the main thread: the
+ * `h1:` of a module tree on disk (HashDir, asynchronous, for the few trees
+ * main and post look at) and of a module zip's content (HashZip). Bulk work
+ * goes to the worker threads of src/verify/workers.ts.
  */
 
 
 
 
-
-
-/**
- * Go's Hash1: sha256 over the lines `<hex sha256>  <name>\n` sorted by name.
- *
- * Go sorts the names as byte strings (UTF-8). JavaScript's `<` compares UTF-16
- * code units, which orders characters above U+FFFF before U+E000..U+FFFF, so
- * the names are compared as UTF-8 bytes here (src/go/gosum.ts's hash1 does
- * not, and differs for such names).
- */
-function dirhash_hash1(files) {
-    const keyed = files.map((f) => {
-        if (f.name.includes('\n'))
-            throw new Error(`dirhash: file name with a newline is not allowed: ${JSON.stringify(f.name)}`);
-        return { key: Buffer.from(f.name, 'utf8'), f };
-    });
-    keyed.sort((a, b) => Buffer.compare(a.key, b.key));
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    for (const { f } of keyed)
-        h.update(`${f.sha256hex}  ${f.name}\n`);
-    return 'h1:' + h.digest('base64');
-}
-function dirhash_sha256hex(data) {
-    return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-}
+/** Go's Hash1: sha256 over the lines `<hex sha256>  <name>\n` sorted by name (as UTF-8 bytes). */
+const dirhash_hash1 = hashcore_mainThreadCore.hash1;
+const sha256hex = hashcore_mainThreadCore.sha256hex;
 /** Files at or below this size are read in one call; larger ones stream. */
 const WHOLE_READ_LIMIT = 8 << 20;
 /**
@@ -98623,7 +98832,7 @@ async function hashFile(file) {
     try {
         const st = await handle.stat();
         if (st.size <= WHOLE_READ_LIMIT)
-            return dirhash_sha256hex(await handle.readFile());
+            return sha256hex(await handle.readFile());
         const h = (0,external_node_crypto_.createHash)('sha256');
         const buf = Buffer.allocUnsafe(1 << 20);
         for (;;) {
@@ -98690,10 +98899,10 @@ async function listFiles(dir, rel, out) {
  * holds one (or a device, a socket) was tampered with and this throws, naming it.
  */
 async function hashDirOnDisk(dir, prefix, limiter = defaultReadLimiter) {
-    return dirhash_hash1(await dirhash_dirDigests(dir, prefix, limiter));
+    return dirhash_hash1(await dirDigests(dir, prefix, limiter));
 }
 /** The lines HashDir hashes: each file under dir as `<prefix>/<rel>` with its sha256. */
-async function dirhash_dirDigests(dir, prefix, limiter = defaultReadLimiter) {
+async function dirDigests(dir, prefix, limiter = defaultReadLimiter) {
     const rels = [];
     await listFiles(dir, '', rels);
     return Promise.all(rels.map(async (rel) => ({
@@ -98701,239 +98910,9 @@ async function dirhash_dirDigests(dir, prefix, limiter = defaultReadLimiter) {
         sha256hex: await limiter.run(() => hashFile(external_node_path_namespaceObject.join(dir, ...rel.split('/')))),
     })));
 }
-/**
- * Go's HashZip over an in-memory zip: every entry's name and the sha256 of its
- * inflated content (stored or deflate; zip64 included). Self-contained (no
- * imports, no closures) because its source text also runs in a worker.
- * Go's reader also checks each entry's CRC-32; here a damaged entry shows up as
- * a different hash or an inflate/size error instead.
- */
-function zipHashCore(buf, deps) {
-    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    const u16 = (o) => dv.getUint16(o, true);
-    const u32 = (o) => dv.getUint32(o, true);
-    const u64 = (o) => Number(dv.getBigUint64(o, true));
-    const fail = (why) => {
-        throw new Error(`zip: ${why}`);
-    };
-    let eocd = -1;
-    for (let i = buf.length - 22; i >= 0 && i >= buf.length - 22 - 0xffff; i--) {
-        if (u32(i) === 0x06054b50) {
-            eocd = i;
-            break;
-        }
-    }
-    if (eocd < 0)
-        fail('no end of central directory record (not a zip file)');
-    let count = u16(eocd + 10);
-    let cdOffset = u32(eocd + 16);
-    if ((count === 0xffff || cdOffset === 0xffffffff) &&
-        eocd >= 20 &&
-        u32(eocd - 20) === 0x07064b50) {
-        const z64 = u64(eocd - 20 + 8);
-        if (z64 + 56 > buf.length || u32(z64) !== 0x06064b50)
-            fail('bad zip64 end record');
-        count = u64(z64 + 32);
-        cdOffset = u64(z64 + 48);
-    }
-    const names = [];
-    const content = new Map();
-    const decoder = new TextDecoder('utf-8');
-    let p = cdOffset;
-    for (let n = 0; n < count; n++) {
-        if (p + 46 > buf.length || u32(p) !== 0x02014b50)
-            fail(`bad central directory entry ${n}`);
-        const method = u16(p + 10);
-        let csize = u32(p + 20);
-        let usize = u32(p + 24);
-        const nameLen = u16(p + 28);
-        const extraLen = u16(p + 30);
-        const commentLen = u16(p + 32);
-        let local = u32(p + 42);
-        const name = decoder.decode(buf.subarray(p + 46, p + 46 + nameLen));
-        let e = p + 46 + nameLen;
-        const extraEnd = e + extraLen;
-        while (e + 4 <= extraEnd) {
-            const id = u16(e);
-            const size = u16(e + 2);
-            if (id === 0x0001) {
-                let q = e + 4;
-                if (usize === 0xffffffff) {
-                    usize = u64(q);
-                    q += 8;
-                }
-                if (csize === 0xffffffff) {
-                    csize = u64(q);
-                    q += 8;
-                }
-                if (local === 0xffffffff)
-                    local = u64(q);
-            }
-            e += 4 + size;
-        }
-        names.push(name);
-        content.set(name, { method, csize, usize, local });
-        p = extraEnd + commentLen;
-    }
-    const files = names.map((name) => {
-        const f = content.get(name);
-        if (f.local + 30 > buf.length || u32(f.local) !== 0x04034b50)
-            fail(`bad local header for ${name}`);
-        const start = f.local + 30 + u16(f.local + 26) + u16(f.local + 28);
-        if (start + f.csize > buf.length)
-            fail(`entry ${name} runs past the end of the zip`);
-        const raw = buf.subarray(start, start + f.csize);
-        let data;
-        if (f.method === 0)
-            data = raw;
-        else if (f.method === 8)
-            data = deps.inflateRaw(raw);
-        else
-            data = fail(`entry ${name} uses unsupported compression method ${f.method}`);
-        if (data.length !== f.usize)
-            fail(`entry ${name} has ${data.length} bytes, header says ${f.usize}`);
-        return { name, sha256hex: deps.sha256hex(data) };
-    });
-    return deps.hash1(files);
-}
-const mainThreadDeps = {
-    inflateRaw: (d) => external_node_zlib_.inflateRawSync(d),
-    sha256hex: dirhash_sha256hex,
-    hash1: dirhash_hash1,
-};
 /** Go's HashZip of a zip held in memory. Throws `zip: ...` for a damaged zip. */
 function hashZipBuffer(buf) {
-    return zipHashCore(buf, mainThreadDeps);
-}
-/**
- * The worker's source: node built-ins only, so the single-file ncc bundle
- * needs no extra file on disk. zipHashCore's text is reused as is (it uses no
- * imports, which bundlers rename); hash1 and sha256hex are restated in plain
- * JavaScript for the same reason, and tests compare both threads' results.
- * `__name` is a no-op stand-in for the helper esbuild (tsx) inserts into
- * function bodies it compiles with keepNames.
- */
-function workerSource() {
-    return `
-const { parentPort } = require('node:worker_threads');
-const zlib = require('node:zlib');
-const { createHash } = require('node:crypto');
-const __name = (f) => f;
-const sha256hex = (d) => createHash('sha256').update(d).digest('hex');
-const hash1 = (files) => {
-  const keyed = files.map((f) => {
-    if (f.name.includes('\\n')) throw new Error('dirhash: file name with a newline is not allowed: ' + JSON.stringify(f.name));
-    return { key: Buffer.from(f.name, 'utf8'), f };
-  });
-  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
-  const h = createHash('sha256');
-  for (const { f } of keyed) h.update(f.sha256hex + '  ' + f.name + '\\n');
-  return 'h1:' + h.digest('base64');
-};
-const zipHashCore = ${zipHashCore.toString()};
-const deps = { inflateRaw: (d) => zlib.inflateRawSync(d), sha256hex, hash1 };
-parentPort.on('message', ({ id, buf }) => {
-  try {
-    parentPort.postMessage({ id, h1: zipHashCore(buf, deps) });
-  } catch (e) {
-    parentPort.postMessage({ id, error: String(e && e.message ? e.message : e) });
-  }
-});
-`;
-}
-/** Workers a machine can spare for zip hashing while the main thread extracts. */
-function defaultZipWorkers() {
-    const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-    return Math.max(1, Math.min(4, cpus - 1));
-}
-/**
- * A few worker threads that compute HashZip, so inflating zips overlaps the
- * extraction's own work. With `size` 0 it hashes on the calling thread.
- * Buffers are transferred when they own their memory, copied otherwise.
- */
-class dirhash_ZipHashPool {
-    size;
-    workers = [];
-    idle = [];
-    queue = [];
-    running = new Map();
-    nextId = 0;
-    closed = false;
-    constructor(size = defaultZipWorkers()) {
-        this.size = size;
-        const source = size > 0 ? workerSource() : '';
-        for (let i = 0; i < size; i++) {
-            const w = new Worker(source, { eval: true });
-            w.on('message', (m) => this.done(w, m));
-            w.on('error', (e) => this.crashed(w, e));
-            this.workers.push(w);
-            this.idle.push(w);
-        }
-    }
-    /**
-     * Hashes a zip. With `transfer` the buffer's memory moves to the worker (no
-     * copy) when the view covers all of it; the caller must not use it again.
-     * Never transfer a view into memory someone else still reads (stream chunks).
-     */
-    hash(buf, transfer = false) {
-        if (this.closed)
-            return Promise.reject(new Error('ZipHashPool is closed'));
-        if (this.size === 0) {
-            try {
-                return Promise.resolve(hashZipBuffer(buf));
-            }
-            catch (e) {
-                return Promise.reject(e);
-            }
-        }
-        return new Promise((resolve, reject) => {
-            this.queue.push({ id: this.nextId++, buf, transfer, resolve, reject });
-            this.pump();
-        });
-    }
-    pump() {
-        while (this.idle.length > 0 && this.queue.length > 0) {
-            const w = this.idle.pop();
-            const job = this.queue.shift();
-            this.running.set(w, job);
-            const owns = job.transfer &&
-                job.buf.byteOffset === 0 &&
-                job.buf.byteLength === job.buf.buffer.byteLength;
-            // A copy of its own (Buffer#slice would share memory, and transferring it would detach the owner's).
-            const buf = owns ? job.buf : new Uint8Array(job.buf);
-            w.postMessage({ id: job.id, buf }, [buf.buffer]);
-        }
-    }
-    done(w, m) {
-        const job = this.running.get(w);
-        this.running.delete(w);
-        this.idle.push(w);
-        if (job && job.id === m.id) {
-            if (m.h1 !== undefined)
-                job.resolve(m.h1);
-            else
-                job.reject(new Error(m.error ?? 'zip hashing failed'));
-        }
-        this.pump();
-    }
-    crashed(w, e) {
-        const job = this.running.get(w);
-        this.running.delete(w);
-        job?.reject(e);
-        const i = this.workers.indexOf(w);
-        if (i >= 0)
-            this.workers.splice(i, 1);
-        if (this.workers.length === 0) {
-            for (const j of this.queue.splice(0))
-                j.reject(e);
-        }
-    }
-    async close() {
-        this.closed = true;
-        for (const j of this.queue.splice(0))
-            j.reject(new Error('ZipHashPool closed'));
-        await Promise.all(this.workers.map((w) => w.terminate()));
-    }
+    return mainThreadCore.zipHash(buf);
 }
 
 ;// CONCATENATED MODULE: ./src/go/gosum.ts
@@ -98996,6 +98975,164 @@ function gosum_goModHash(content) {
 /** Go's dirhash Hash1 (names sorted as UTF-8 bytes, as Go sorts them). */
 
 
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./src/verify/workers.ts
+/**
+ * Worker threads for the heavy part of restoring and checking a module cache:
+ * writing extracted files and hashing them, inflating and hashing zips, hashing
+ * whole trees on disk. Each job is synchronous inside its worker (no libuv
+ * round trip per file), and the jobs of one extraction or one scan spread over
+ * every core while the main thread decompresses and parses the archive.
+ *
+ * The workers run hashCore's source text (see src/verify/hashcore.ts); with
+ * `size` 0 the same functions run on the calling thread.
+ */
+
+
+
+/**
+ * The worker's source: node built-ins only, so the single-file bundle needs no
+ * extra file. `__name` stands in for the helper esbuild (tsx) inserts into
+ * function bodies it compiles with keepNames.
+ */
+function workerSource() {
+    return `
+const { parentPort } = require('node:worker_threads');
+const __name = (f) => f;
+const hashCore = ${hashCore.toString()};
+const core = hashCore({
+  fs: require('node:fs'),
+  path: require('node:path'),
+  createHash: require('node:crypto').createHash,
+  inflateRawSync: (d) => require('node:zlib').inflateRawSync(d),
+});
+parentPort.on('message', ({ id, op, args }) => {
+  try {
+    parentPort.postMessage({ id, value: core[op](...args) });
+  } catch (e) {
+    parentPort.postMessage({ id, error: String(e && e.message ? e.message : e) });
+  }
+});
+`;
+}
+/** One worker per core, at most four: each job keeps its thread busy the whole time. */
+function defaultWorkers() {
+    const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+    return Math.max(1, Math.min(4, cpus));
+}
+/** Memory of its own for a view, so that it can move to a worker without detaching its owner. */
+function owned(buf, transfer) {
+    const whole = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength;
+    return transfer && whole && !(buf.buffer instanceof SharedArrayBuffer)
+        ? buf
+        : new Uint8Array(buf);
+}
+class workers_HashWorkers {
+    size;
+    workers = [];
+    idle = [];
+    queue = [];
+    running = new Map();
+    nextId = 0;
+    closed = false;
+    constructor(size = defaultWorkers()) {
+        this.size = size;
+        const source = size > 0 ? workerSource() : '';
+        for (let i = 0; i < size; i++) {
+            const w = new Worker(source, { eval: true });
+            w.on('message', (m) => this.done(w, m));
+            w.on('error', (e) => this.crashed(w, e));
+            this.workers.push(w);
+            this.idle.push(w);
+        }
+    }
+    /** Jobs queued or running: callers use it to keep memory in flight bounded. */
+    get busy() {
+        return this.queue.length + this.running.size;
+    }
+    /**
+     * HashZip of a zip in memory. With `transfer` the buffer's memory moves to
+     * the worker when the view covers all of it; the caller must not use it again.
+     */
+    hashZip(buf, transfer = false) {
+        const b = owned(buf, transfer);
+        return this.run('zipHash', [b], [b.buffer]);
+    }
+    /** HashZip of a zip file, refusing anything that is not a regular file. */
+    hashZipFile(file) {
+        return this.run('zipFileHash', [file], []);
+    }
+    /** HashDir of a tree on disk; rejects naming a symlink or special file inside it. */
+    hashTree(dir, prefix) {
+        return this.run('treeHash', [dir, prefix], []);
+    }
+    /** Writes a batch of files (its buffers move to the worker), hashing those asked for. */
+    writeFiles(batch) {
+        return this.run('writeFiles', [batch], [batch.data, batch.meta.buffer]);
+    }
+    /** Writes a zip, then hashes it; the buffer must own its memory (it moves to the worker). */
+    writeZip(abs, buf, mode) {
+        const b = owned(buf, true);
+        return this.run('writeZip', [abs, b, mode], [b.buffer]);
+    }
+    run(op, args, transfer) {
+        if (this.closed)
+            return Promise.reject(new Error('HashWorkers is closed'));
+        if (this.size === 0) {
+            try {
+                const fn = mainThreadCore[op];
+                return Promise.resolve(fn(...args));
+            }
+            catch (e) {
+                return Promise.reject(e);
+            }
+        }
+        return new Promise((resolve, reject) => {
+            this.queue.push({ id: this.nextId++, op, args, transfer, resolve, reject });
+            this.pump();
+        });
+    }
+    pump() {
+        while (this.idle.length > 0 && this.queue.length > 0) {
+            const w = this.idle.pop();
+            const job = this.queue.shift();
+            this.running.set(w, job);
+            w.postMessage({ id: job.id, op: job.op, args: job.args }, job.transfer);
+        }
+    }
+    done(w, m) {
+        const job = this.running.get(w);
+        this.running.delete(w);
+        this.idle.push(w);
+        if (job && job.id === m.id) {
+            if (m.error === undefined)
+                job.resolve(m.value);
+            else
+                job.reject(new Error(m.error));
+        }
+        this.pump();
+    }
+    crashed(w, e) {
+        const job = this.running.get(w);
+        this.running.delete(w);
+        job?.reject(e);
+        const i = this.workers.indexOf(w);
+        if (i >= 0)
+            this.workers.splice(i, 1);
+        if (this.workers.length === 0) {
+            for (const j of this.queue.splice(0))
+                j.reject(e);
+        }
+    }
+    async close() {
+        this.closed = true;
+        for (const j of this.queue.splice(0))
+            j.reject(new Error('HashWorkers closed'));
+        await Promise.all(this.workers.map((w) => w.terminate()));
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/cache/archive.ts
 /**
  * Confined, streaming extraction of a module cache archive (as @actions/cache's
@@ -99009,6 +99146,7 @@ function gosum_goModHash(content) {
  * code alone (no links are ever made), so no member can be redirected through
  * an earlier one.
  */
+
 
 
 
@@ -99232,7 +99370,8 @@ async function sniff(input) {
     }
     return { head, whole: Readable.from(replay(), { objectMode: false, highWaterMark: 1 << 20 }) };
 }
-const CHUNK = (/* unused pure expression or super */ null && (256 << 10));
+/** Decompressed chunk size: large chunks mean few thread-pool round trips (4 MiB halves zstd's wall time against 256 KiB). */
+const CHUNK = (/* unused pure expression or super */ null && (4 << 20));
 /** zstd through Node's zlib (22.15+ / 24), else through the system `zstd -d`. */
 function zstdStream(whole) {
     const z = zlib;
@@ -99330,11 +99469,18 @@ async function openTarStream(input) {
 }
 // ---------------------------------------------------------------------------
 // Extraction.
-/** Files up to this size are buffered and written in one call; larger ones stream. */
-const SMALL_FILE = (/* unused pure expression or super */ null && (1 << 20));
+/**
+ * Files up to this size are buffered and handed to a worker, which writes and
+ * hashes them; larger ones (zips aside) stream to disk from the main thread.
+ */
+const BUFFERED_FILE = (/* unused pure expression or super */ null && (16 << 20));
+/** Small files travel to the workers in batches of about this many bytes or files. */
+const BATCH_BYTES = (/* unused pure expression or super */ null && (4 << 20));
+const BATCH_FILES = 1024;
 /** Bytes held by unfinished writes and zip hashes before reading pauses. */
 const MAX_PENDING_BYTES = (/* unused pure expression or super */ null && (64 << 20));
 const MAX_PENDING_OPS = 64;
+const emptyBatch = () => ({ rels: [], data: [], meta: [], onWritten: [], bytes: 0 });
 const ACCEPTED_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 async function ensureEmptyDir(dest) {
     await fs.mkdir(dest, { recursive: true });
@@ -99344,7 +99490,7 @@ async function ensureEmptyDir(dest) {
 }
 /** Receives the parser's entries, validates, writes and hashes them. */
 class Extractor {
-    pool;
+    workers;
     maxBytes;
     record = new RecordBuilder();
     files = 0;
@@ -99360,8 +99506,9 @@ class Extractor {
     pending = new Set();
     pendingBytes = 0;
     waiter;
-    constructor(dest, pool, maxBytes = Infinity) {
-        this.pool = pool;
+    batch = emptyBatch();
+    constructor(dest, workers, maxBytes = Infinity) {
+        this.workers = workers;
         this.maxBytes = maxBytes;
         this.root = path.resolve(dest);
     }
@@ -99472,7 +99619,7 @@ class Extractor {
             return;
         }
         const keep = place.kind === 'download' && place.ext !== '.info' && place.ext !== '.partial';
-        if (size > SMALL_FILE && !keep) {
+        if (size > BUFFERED_FILE && !keep) {
             this.streamFile(entry, rel, abs, mode, place);
             return;
         }
@@ -99484,13 +99631,15 @@ class Extractor {
                 return;
             }
             const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-            if (place.kind === 'tree')
-                this.record.treeFile(place.path, place.version, place.inner, sha256hex(data));
-            else if (place.kind === 'download')
+            if (place.kind === 'tree') {
+                this.addToBatch(rel, data, mode, (digest) => this.record.treeFile(place.path, place.version, place.inner, digest));
+                return;
+            }
+            if (place.kind === 'download')
                 this.record.downloadFile(place.path, place.version, place.ext, data);
             else
                 this.record.other.push(rel);
-            this.writeSmall(rel, abs, data, mode);
+            this.addToBatch(rel, data, mode);
         });
     }
     /** Large tree or other files: written as they arrive, hashed on the way. */
@@ -99521,28 +99670,63 @@ class Extractor {
         this.track(finished, 0, rel);
     }
     /**
-     * Small files are written without waiting: up to MAX_PENDING_OPS writes run
-     * on libuv's threads while the main thread parses and hashes the next
-     * members (a slow disk then stalls a thread, not the extraction).
+     * Small files are written without waiting: they gather into a batch that a
+     * worker writes (and hashes, for tree files) while the main thread parses
+     * the next members; up to MAX_PENDING_OPS batches are in flight.
      */
-    writeSmall(rel, abs, data, mode) {
-        this.track(writeBytes(abs, data, mode), data.length, rel);
+    addToBatch(rel, data, mode, onHash) {
+        const b = this.batch;
+        b.rels.push(rel);
+        b.data.push(data);
+        b.meta.push(data.length, mode, onHash ? 1 : 0);
+        b.onWritten.push(onHash ?? (() => undefined));
+        b.bytes += data.length;
+        if (b.bytes >= BATCH_BYTES || b.rels.length >= BATCH_FILES)
+            this.flushBatch();
     }
-    /** Writes a zip, then hands its (owned) bytes to the pool: HashZip overlaps extraction. */
+    /** Sends the gathered files to a worker in buffers of their own. */
+    flushBatch() {
+        const b = this.batch;
+        if (b.rels.length === 0)
+            return;
+        this.batch = emptyBatch();
+        const data = new Uint8Array(new ArrayBuffer(b.bytes));
+        let at = 0;
+        for (const d of b.data) {
+            data.set(d, at);
+            at += d.length;
+        }
+        const batch = {
+            root: this.root,
+            names: b.rels.join('\0'),
+            meta: Uint32Array.from(b.meta),
+            data: data.buffer,
+        };
+        const written = this.workers.writeFiles(batch).then((o) => {
+            o.digests.forEach((digest, i) => b.onWritten[i](digest));
+            if (o.failed)
+                throw errnoError(o.failed, b.rels[o.failed.index]);
+        });
+        this.track(written, b.bytes);
+    }
+    /** A worker writes the zip, then computes its HashZip: inflating overlaps the extraction. */
     writeZip(p, v, rel, abs, data) {
         const m = this.record.module(p, v);
-        this.track(writeBytes(abs, data, 0o644).then(() => this.hashZipBytes(m, data)), data.length, rel);
-    }
-    /** HashZip in the pool; a zip that cannot be read is recorded, not thrown. */
-    hashZipBytes(m, data) {
-        return this.pool.hash(data, true).then((h1) => {
-            m.zipH1 = h1;
-        }, (e) => {
-            m.zipError = e instanceof Error ? e.message : String(e);
+        const size = data.length;
+        const done = this.workers.writeZip(abs, data, 0o644).then((o) => {
+            if (o.writeFailed)
+                throw errnoError(o.writeFailed, rel);
+            // A zip that cannot be read is recorded, not thrown: the judge reports it.
+            if (o.h1 !== undefined)
+                m.zipH1 = o.h1;
+            if (o.zipError !== undefined)
+                m.zipError = o.zipError;
         });
+        this.track(done, size, rel);
     }
     /** Waits for every write and hash, then makes module trees read-only as Go does. */
     async finish() {
+        this.flushBatch();
         await this.settle();
         if (this.error)
             throw this.error;
@@ -99556,9 +99740,9 @@ class Extractor {
             await Promise.allSettled([...this.pending]);
     }
 }
-/** One exclusive-create write (open, write, close) through the callback API: fewer round trips than fs.promises. */
-function writeBytes(abs, data, mode) {
-    return new Promise((resolve, reject) => writeFileCb(abs, data, { flag: 'wx', mode }, (e) => (e ? reject(e) : resolve())));
+/** A worker's report of a failed write, as the error fs would have thrown, translated. */
+function errnoError(f, rel) {
+    return translateWriteError(Object.assign(new Error(f.message), { code: f.code }), rel);
 }
 /** The chunks copied into memory of their own, safe to transfer to a worker. */
 function ownedCopy(chunks, size) {
@@ -99593,8 +99777,8 @@ function parserError(e) {
  */
 async function archive_extractArchive(input, dest, o = {}) {
     await ensureEmptyDir(dest);
-    const pool = new ZipHashPool(o.workers);
-    const ex = new Extractor(dest, pool, o.maxBytes);
+    const workers = new HashWorkers(o.workers);
+    const ex = new Extractor(dest, workers, o.maxBytes);
     let stream;
     try {
         stream = await openTarStream(input);
@@ -99664,7 +99848,7 @@ async function archive_extractArchive(input, dest, o = {}) {
         throw ex.error ?? e;
     }
     finally {
-        await pool.close();
+        await workers.close();
     }
 }
 // ---------------------------------------------------------------------------
@@ -99703,51 +99887,54 @@ async function recordFromDisk(modCache, o = {}) {
     // Symlinks, fifos and devices outside trees are only listed: Go never makes them, and
     // reading one could leave the cache or block.
     await walk(root, '', (t) => trees.push(t), (f) => files.push(f), (odd) => rb.other.push(odd));
-    const pool = new ZipHashPool(o.workers);
+    const workers = new HashWorkers(o.workers);
     const limiter = new Limiter(16);
     const abs = (rel) => path.join(root, ...rel.split('/'));
     try {
+        // Zips first: they cost the most per file, and the trees then fill the cores' idle ends.
+        const zipJobs = [];
+        const smallJobs = [];
+        for (const f of files) {
+            const place = filePlaceOf(f);
+            if (place.kind !== 'download') {
+                rb.other.push(f);
+                continue;
+            }
+            if (place.ext === '.info' || place.ext === '.partial') {
+                rb.downloadFile(place.path, place.version, place.ext);
+                continue;
+            }
+            if (place.ext === '.zip') {
+                const m = rb.module(place.path, place.version);
+                zipJobs.push(workers.hashZipFile(abs(f)).then((h1) => {
+                    m.zipH1 = h1;
+                }, (e) => {
+                    m.zipError = e instanceof Error ? e.message : String(e);
+                }));
+                continue;
+            }
+            smallJobs.push(limiter
+                .run(() => readRegularFile(abs(f)))
+                .then((data) => rb.downloadFile(place.path, place.version, place.ext, data)));
+        }
         const treeJobs = trees.map(async (t) => {
             const place = placeOf(t);
             if (place.kind !== 'tree')
                 return;
             const m = rb.module(place.path, place.version);
             try {
-                const digests = await dirDigests(abs(t), `${place.path}@${place.version}`, limiter);
-                m.treeH1 = hash1(digests);
-                m.treeFiles = digests.length;
+                const { h1, files: n } = await workers.hashTree(abs(t), `${place.path}@${place.version}`);
+                m.treeH1 = h1;
+                m.treeFiles = n;
             }
             catch (e) {
                 m.treeError = e instanceof Error ? e.message : String(e);
             }
         });
-        const fileJobs = files.map(async (f) => {
-            const place = filePlaceOf(f);
-            if (place.kind !== 'download') {
-                rb.other.push(f);
-                return;
-            }
-            if (place.ext === '.info' || place.ext === '.partial') {
-                rb.downloadFile(place.path, place.version, place.ext);
-                return;
-            }
-            const data = await limiter.run(() => readRegularFile(abs(f)));
-            if (place.ext !== '.zip') {
-                rb.downloadFile(place.path, place.version, place.ext, data);
-                return;
-            }
-            const m = rb.module(place.path, place.version);
-            try {
-                m.zipH1 = await pool.hash(data, true);
-            }
-            catch (e) {
-                m.zipError = e instanceof Error ? e.message : String(e);
-            }
-        });
-        await Promise.all([...treeJobs, ...fileJobs]);
+        await Promise.all([...zipJobs, ...smallJobs, ...treeJobs]);
     }
     finally {
-        await pool.close();
+        await workers.close();
     }
     return rb.build();
 }
@@ -102007,7 +102194,7 @@ function withoutGoModCopies(files) {
 /** The dirhash of a cached toolchain's tree as Go extracted it, or undefined without a tree. */
 async function toolchainTreeH1(modCache, id) {
     const { tree } = entryPaths(id, { tree: true, zip: false });
-    const digests = await dirhash_dirDigests(external_node_path_namespaceObject.join(modCache, tree), id).catch(() => undefined);
+    const digests = await dirDigests(external_node_path_namespaceObject.join(modCache, tree), id).catch(() => undefined);
     return digests === undefined ? undefined : dirhash_hash1(withoutGoModCopies(digests));
 }
 /** Pure: the tree and zip against the cache's own `.ziphash`. */

@@ -1,18 +1,22 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goModHash, hash1 as gosumHash1 } from '../../src/go/gosum.js';
-import {
-  hash1,
-  hashDirOnDisk,
-  hashZipBuffer,
-  Limiter,
-  ZipHashPool,
-} from '../../src/verify/dirhash.js';
+import { hash1, hashDirOnDisk, hashZipBuffer, Limiter } from '../../src/verify/dirhash.js';
+import { HashWorkers } from '../../src/verify/workers.js';
 import { zipBuffer } from '../e2e/harness/zip.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'dirhash-test-'));
@@ -102,23 +106,26 @@ describe('hashZipBuffer (Go HashZip)', () => {
   });
 
   it('gives the same answers in the worker pool, also under load and for bad input', async () => {
-    const pool = new ZipHashPool(2);
+    const pool = new HashWorkers(2);
     try {
       const jobs = Array.from({ length: 20 }, (_v, i) =>
-        pool.hash(i % 2 ? Buffer.from(stored) : Buffer.from(deflated), true),
+        pool.hashZip(i % 2 ? Buffer.from(stored) : Buffer.from(deflated), true),
       );
       expect(new Set(await Promise.all(jobs))).toEqual(new Set([expected]));
-      await expect(pool.hash(Buffer.from('garbage'))).rejects.toThrow(/^zip: /);
+      await expect(pool.hashZip(Buffer.from('garbage'))).rejects.toThrow(/^zip: /);
       // A view into a larger buffer is copied, not transferred: the owner keeps its bytes.
       const big = Buffer.concat([Buffer.alloc(100), stored]);
       const view = big.subarray(100);
-      expect(await pool.hash(view, true)).toBe(expected);
+      expect(await pool.hashZip(view, true)).toBe(expected);
       expect(big.length).toBe(100 + stored.length);
+      const zipFile = path.join(tmp, 'm.zip');
+      writeFileSync(zipFile, deflated);
+      expect(await pool.hashZipFile(zipFile)).toBe(expected);
     } finally {
       await pool.close();
     }
-    const inline = new ZipHashPool(0);
-    expect(await inline.hash(stored)).toBe(expected);
+    const inline = new HashWorkers(0);
+    expect(await inline.hashZip(stored)).toBe(expected);
     await inline.close();
   });
 });
@@ -139,6 +146,14 @@ describe('hashDirOnDisk (Go HashDir)', () => {
       { name: 'm@v1.0.0/go.mod', data: 'module m\n' },
     ]);
     expect(await hashDirOnDisk(dir, 'm@v1.0.0')).toBe(want);
+    for (const size of [0, 2]) {
+      const pool = new HashWorkers(size);
+      try {
+        expect(await pool.hashTree(dir, 'm@v1.0.0')).toEqual({ h1: want, files: 3 });
+      } finally {
+        await pool.close();
+      }
+    }
   });
 
   it('refuses a symlink inside a tree, naming it (Go never extracts one)', async () => {
@@ -147,6 +162,34 @@ describe('hashDirOnDisk (Go HashDir)', () => {
     writeFileSync(path.join(tmp, 'outside.txt'), 'secret');
     symlinkSync(path.join(tmp, 'outside.txt'), path.join(dir, 'link.go'));
     await expect(hashDirOnDisk(dir, 'm@v1')).rejects.toThrow(/link\.go/);
+    const pool = new HashWorkers(1);
+    try {
+      await expect(pool.hashTree(dir, 'm@v1')).rejects.toThrow(/link\.go is a symbolic link/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('writes a batch exclusively in a worker, hashing what is asked, stopping at a collision', async () => {
+    const dir = path.join(tmp, 'batch');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'taken'), 'already here');
+    const pool = new HashWorkers(1);
+    try {
+      const o = await pool.writeFiles({
+        root: dir,
+        names: ['a', 'b', 'taken'].join('\0'),
+        meta: Uint32Array.from([5, 0o444, 1, 5, 0o644, 0, 5, 0o644, 1]),
+        data: Uint8Array.from(Buffer.from('helloworldhello')).buffer,
+      });
+      expect(o.digests).toEqual([sha('hello'), '']);
+      expect(o.failed).toMatchObject({ index: 2, code: 'EEXIST' });
+      expect(readFileSync(path.join(dir, 'b'), 'utf8')).toBe('world');
+      expect(statSync(path.join(dir, 'a')).mode & 0o777).toBe(0o444);
+      expect(readFileSync(path.join(dir, 'taken'), 'utf8')).toBe('already here');
+    } finally {
+      await pool.close();
+    }
   });
 });
 

@@ -1,0 +1,273 @@
+/**
+ * The synchronous core of Go's module hashes (golang.org/x/mod/sumdb/dirhash)
+ * and of writing extracted files, written once for two homes: the main thread
+ * (src/verify/dirhash.ts) and the worker threads that write and hash while an
+ * archive extracts or a cache is checked (src/verify/workers.ts).
+ *
+ * `hashCore` is self-contained on purpose: no imports, no references outside
+ * its own body. The single-file ncc bundle has no separate worker file, so the
+ * workers run this function's source text, given Node's modules as `deps`.
+ */
+import * as NodeCrypto from 'node:crypto';
+import * as NodeFs from 'node:fs';
+import * as NodePath from 'node:path';
+import * as zlib from 'node:zlib';
+
+export interface HashCoreDeps {
+  fs: typeof NodeFs;
+  path: typeof NodePath;
+  createHash: typeof NodeCrypto.createHash;
+  inflateRawSync: (data: Uint8Array) => Uint8Array;
+}
+
+/** One line of Hash1's summary: a file's name (with its prefix) and its sha256 in hex. */
+export interface FileDigest {
+  name: string;
+  sha256hex: string;
+}
+
+/**
+ * Files for one worker to write, packed so that a message carries few objects:
+ * names relative to `root` joined by NUL (no member name may hold one), for
+ * each file `[length, mode, hash it? 1 : 0]` in `meta`, and the files' bytes
+ * one after another in `data`.
+ */
+export interface WriteBatch {
+  root: string;
+  names: string;
+  meta: Uint32Array;
+  data: ArrayBuffer;
+}
+
+/** What a write batch did: the sha256 of each item asked for ('' otherwise), up to the first failure. */
+export interface WriteOutcome {
+  digests: string[];
+  failed?: { index: number; code?: string; message: string };
+}
+
+/** A zip written, then hashed: its HashZip, or why it could not be read as one. */
+export interface ZipWriteOutcome {
+  h1?: string;
+  zipError?: string;
+  writeFailed?: { code?: string; message: string };
+}
+
+export function hashCore(d: HashCoreDeps) {
+  const { fs, path, createHash, inflateRawSync } = d;
+
+  const sha256hex = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+  /**
+   * Go's Hash1: sha256 over the lines `<hex sha256>  <name>\n` sorted by name,
+   * names compared as UTF-8 bytes as Go does (JavaScript's `<` compares UTF-16
+   * code units, which orders characters above U+FFFF differently).
+   */
+  const hash1 = (files: readonly FileDigest[]): string => {
+    const keyed = files.map((f) => {
+      if (f.name.includes('\n'))
+        throw new Error(
+          `dirhash: file name with a newline is not allowed: ${JSON.stringify(f.name)}`,
+        );
+      return { key: Buffer.from(f.name, 'utf8'), f };
+    });
+    keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+    const h = createHash('sha256');
+    for (const { f } of keyed) h.update(`${f.sha256hex}  ${f.name}\n`);
+    return 'h1:' + h.digest('base64');
+  };
+
+  /**
+   * Go's HashZip over an in-memory zip: every entry's name and the sha256 of
+   * its inflated content (stored or deflate; zip64 included). Go's reader also
+   * checks each entry's CRC-32; here a damaged entry shows up as a different
+   * hash or an inflate/size error instead.
+   */
+  const zipHash = (buf: Uint8Array): string => {
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const u16 = (o: number) => dv.getUint16(o, true);
+    const u32 = (o: number) => dv.getUint32(o, true);
+    const u64 = (o: number) => Number(dv.getBigUint64(o, true));
+    const fail = (why: string): never => {
+      throw new Error(`zip: ${why}`);
+    };
+    let eocd = -1;
+    for (let i = buf.length - 22; i >= 0 && i >= buf.length - 22 - 0xffff; i--) {
+      if (u32(i) === 0x06054b50) {
+        eocd = i;
+        break;
+      }
+    }
+    if (eocd < 0) fail('no end of central directory record (not a zip file)');
+    let count = u16(eocd + 10);
+    let cdOffset = u32(eocd + 16);
+    if (
+      (count === 0xffff || cdOffset === 0xffffffff) &&
+      eocd >= 20 &&
+      u32(eocd - 20) === 0x07064b50
+    ) {
+      const z64 = u64(eocd - 20 + 8);
+      if (z64 + 56 > buf.length || u32(z64) !== 0x06064b50) fail('bad zip64 end record');
+      count = u64(z64 + 32);
+      cdOffset = u64(z64 + 48);
+    }
+    const decoder = new TextDecoder('utf-8');
+    const files: FileDigest[] = [];
+    let p = cdOffset;
+    for (let n = 0; n < count; n++) {
+      if (p + 46 > buf.length || u32(p) !== 0x02014b50) fail(`bad central directory entry ${n}`);
+      const method = u16(p + 10);
+      let csize = u32(p + 20);
+      let usize = u32(p + 24);
+      const nameLen = u16(p + 28);
+      const extraLen = u16(p + 30);
+      const commentLen = u16(p + 32);
+      let local = u32(p + 42);
+      const name = decoder.decode(buf.subarray(p + 46, p + 46 + nameLen));
+      let e = p + 46 + nameLen;
+      const extraEnd = e + extraLen;
+      while (e + 4 <= extraEnd) {
+        const id = u16(e);
+        const size = u16(e + 2);
+        if (id === 0x0001) {
+          let q = e + 4;
+          if (usize === 0xffffffff) {
+            usize = u64(q);
+            q += 8;
+          }
+          if (csize === 0xffffffff) {
+            csize = u64(q);
+            q += 8;
+          }
+          if (local === 0xffffffff) local = u64(q);
+        }
+        e += 4 + size;
+      }
+      p = extraEnd + commentLen;
+      if (local + 30 > buf.length || u32(local) !== 0x04034b50)
+        fail(`bad local header for ${name}`);
+      const start = local + 30 + u16(local + 26) + u16(local + 28);
+      if (start + csize > buf.length) fail(`entry ${name} runs past the end of the zip`);
+      const raw = buf.subarray(start, start + csize);
+      let data: Uint8Array;
+      if (method === 0) data = raw;
+      else if (method === 8) data = inflateRawSync(raw);
+      else data = fail(`entry ${name} uses unsupported compression method ${method}`);
+      if (data.length !== usize)
+        fail(`entry ${name} has ${data.length} bytes, header says ${usize}`);
+      files.push({ name, sha256hex: sha256hex(data) });
+    }
+    return hash1(files);
+  };
+
+  const { O_RDONLY = 0, O_NOFOLLOW = 0, O_NONBLOCK = 0 } = fs.constants as Record<string, number>;
+
+  /**
+   * A regular file's bytes. O_NOFOLLOW and O_NONBLOCK: a symlink or fifo
+   * (perhaps swapped in after listing) fails here instead of being followed
+   * or blocking forever (both flags are 0 on Windows).
+   */
+  const readRegular = (file: string): Buffer => {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP')
+        throw new Error(`dirhash: ${file} is a symbolic link`, { cause: e });
+      throw e;
+    }
+    try {
+      if (!fs.fstatSync(fd).isFile()) throw new Error(`dirhash: ${file} is not a regular file`);
+      return fs.readFileSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+
+  /**
+   * Go's HashDir(dir, prefix, Hash1) of a tree on disk. A symlink, device or
+   * socket in the tree throws, naming it: Go's extraction never creates one.
+   */
+  const treeHash = (dir: string, prefix: string): { h1: string; files: number } => {
+    const files: FileDigest[] = [];
+    const visit = (rel: string): void => {
+      const here = rel === '' ? dir : path.join(dir, rel);
+      for (const e of fs.readdirSync(here, { withFileTypes: true })) {
+        const child = rel === '' ? e.name : `${rel}/${e.name}`;
+        if (e.isDirectory()) visit(child);
+        else if (e.isFile())
+          files.push({
+            name: `${prefix}/${child}`,
+            sha256hex: sha256hex(readRegular(path.join(dir, child))),
+          });
+        else
+          throw new Error(
+            `dirhash: ${path.join(dir, child)} is ${e.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}: Go's extraction never creates one, so the tree was changed`,
+          );
+      }
+    };
+    visit('');
+    return { h1: hash1(files), files: files.length };
+  };
+
+  const errInfo = (e: unknown): { code?: string; message: string } => {
+    const err = e as NodeJS.ErrnoException;
+    return { code: err?.code, message: err?.message ?? String(e) };
+  };
+
+  /** Creates each file exclusively ('wx': never over an existing path or through a link). */
+  const writeFiles = (batch: WriteBatch): WriteOutcome => {
+    const bytes = new Uint8Array(batch.data);
+    const names = batch.names.split('\0');
+    const digests: string[] = [];
+    let offset = 0;
+    for (let i = 0; i < names.length; i++) {
+      const length = batch.meta[3 * i]!;
+      const view = bytes.subarray(offset, offset + length);
+      offset += length;
+      try {
+        fs.writeFileSync(path.join(batch.root, names[i]!), view, {
+          flag: 'wx',
+          mode: batch.meta[3 * i + 1]!,
+        });
+      } catch (e) {
+        return { digests, failed: { index: i, ...errInfo(e) } };
+      }
+      digests.push(batch.meta[3 * i + 2] ? sha256hex(view) : '');
+    }
+    return { digests };
+  };
+
+  const writeZip = (abs: string, buf: Uint8Array, mode: number): ZipWriteOutcome => {
+    try {
+      fs.writeFileSync(abs, buf, { flag: 'wx', mode });
+    } catch (e) {
+      return { writeFailed: errInfo(e) };
+    }
+    try {
+      return { h1: zipHash(buf) };
+    } catch (e) {
+      return { zipError: errInfo(e).message };
+    }
+  };
+
+  return {
+    sha256hex,
+    hash1,
+    zipHash,
+    zipFileHash: (file: string): string => zipHash(readRegular(file)),
+    readRegular,
+    treeHash,
+    writeFiles,
+    writeZip,
+  };
+}
+
+export type HashCore = ReturnType<typeof hashCore>;
+
+/** The same functions on the calling thread. */
+export const mainThreadCore: HashCore = hashCore({
+  fs: NodeFs,
+  path: NodePath,
+  createHash: NodeCrypto.createHash,
+  inflateRawSync: (d) => zlib.inflateRawSync(d),
+});
