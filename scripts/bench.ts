@@ -673,6 +673,19 @@ async function startup(): Promise<void> {
   }
 }
 
+/** The Node the stages run on (the action's runtime is node24). */
+function stageNode(): string {
+  const bin = process.env['VGC_STAGE_NODE'];
+  if (!bin) return process.version;
+  return execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim();
+}
+
+/** The file system type of a directory (tmpfs, ext4...), from df. */
+function fsType(dir: string): string {
+  const r = spawnSync('df', ['--output=fstype', dir], { encoding: 'utf8' });
+  return r.status === 0 ? (r.stdout.trim().split('\n')[1]?.trim() ?? 'unknown') : 'unknown';
+}
+
 function machine(): string[] {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const zstd = spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -680,7 +693,8 @@ function machine(): string[] {
     `Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     `Machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, ${os.platform()} ${os.release()}, load average at start ${os.loadavg()[0]!.toFixed(2)}`,
     `Go: ${execFileSync('go', ['version'], { encoding: 'utf8' }).trim()}`,
-    `Node: ${process.version} (stages run as separate node processes)`,
+    `Node: stages on ${stageNode()} (separate node processes; VGC_STAGE_NODE picks the binary), the bench itself on ${process.version}`,
+    `Runners' disk: ${os.tmpdir()} (${fsType(os.tmpdir())}); TMPDIR=/dev/shm takes this machine's disk out of the numbers`,
     `Compression: ${zstd ? 'zstd' : 'gzip'}`,
     `Repetitions: median of ${REPS} for every timed row, ${REPAIR_REPS} for the repair and convergence rows`,
   ];

@@ -32,7 +32,7 @@ const core = hashCore({
   fs: require('node:fs'),
   path: require('node:path'),
   createHash: require('node:crypto').createHash,
-  inflateRawSync: (d) => require('node:zlib').inflateRawSync(d),
+  zlib: require('node:zlib'),
 });
 parentPort.on('message', ({ id, op, args }) => {
   try {

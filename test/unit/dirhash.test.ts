@@ -105,6 +105,18 @@ describe('hashZipBuffer (Go HashZip)', () => {
     expect(() => hashZipBuffer(cut)).toThrow(/^zip: /);
   });
 
+  it('stops inflating at the size the header announces (a bomb cannot grow past it)', () => {
+    const lying = Buffer.from(deflated);
+    // x.txt's central directory entry: announce 100 bytes instead of 5000.
+    const name = lying.indexOf('example.com/m@v1.0.0/sub/x.txt', lying.indexOf('PK\x01\x02'));
+    const header = lying.lastIndexOf('PK\x01\x02', name);
+    expect(lying.readUInt32LE(header + 24)).toBe(5000);
+    lying.writeUInt32LE(100, header + 24);
+    expect(() => hashZipBuffer(lying)).toThrow(
+      /^zip: entry example\.com\/m@v1\.0\.0\/sub\/x\.txt: /,
+    );
+  });
+
   it('gives the same answers in the worker pool, also under load and for bad input', async () => {
     const pool = new HashWorkers(2);
     try {
