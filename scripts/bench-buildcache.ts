@@ -40,6 +40,7 @@ import {
 } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { forceRemove } from '../src/go/modcache.js';
 import { REPO_ROOT } from '../test/e2e/harness/runner.js';
 import { MODCACHE_SPEC, World } from '../test/e2e/harness/world.js';
 
@@ -260,6 +261,9 @@ async function main(): Promise<void> {
     return j;
   };
   const med = (js: Job[], f: (j: Job) => number): number => median(js.map(f));
+  // Each runner holds a module cache and a build cache (about 3 GB): drop them once measured.
+  const drop = (...js: Job[]): Promise<void[]> =>
+    Promise.all(js.map((j) => forceRemove(path.dirname(j.home))));
   try {
     // 1. cold vs warm
     log('first job: module cache miss, build cache miss (cold build, trim, save)');
@@ -307,6 +311,7 @@ async function main(): Promise<void> {
         ),
       },
     );
+    await drop(...warm, ...off);
     notes.push(
       `Build cache restore (main): ${fmtS(med(warm, (j) => summaryMs(j, 'build cache restore')))} ` +
         `for a ${fmtMB(firstEntry.size)} entry; post of the warm job (exact hit, nothing new, no save): ` +
@@ -341,6 +346,7 @@ async function main(): Promise<void> {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       sg.push(r.ms + Date.now() - t);
+      await forceRemove(runner);
     }
     const modEntry = world.server
       .finalized()
@@ -382,7 +388,9 @@ async function main(): Promise<void> {
         // What this generation saved, added to everything saved before: what an
         // untrimmed entry restored by prefix and saved again would hold.
         cpSync(gocacheOf(j), union, { recursive: true, force: false, errorOnExist: false });
+        const previous = lastJob;
         lastJob = j;
+        await drop(previous);
         const n = sizes.length;
         const ours = dirBytes(gocacheOf(lastJob));
         const recipe = dirBytes(union);
@@ -409,7 +417,7 @@ async function main(): Promise<void> {
       }
       if (FRESH) {
         log('fresh entry for the last go.sum');
-        await run('gen-fresh', true, projects[sizes.length - 1]);
+        await drop(await run('gen-fresh', true, projects[sizes.length - 1]));
         const fresh = entry(world, ';env=gen-fresh;').size;
         rows.push({
           measure: `generations: entry after ${sizes.length} generations vs a fresh one for the same go.sum`,
