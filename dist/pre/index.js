@@ -98563,14 +98563,20 @@ var zr=Object.defineProperty;var Ur=(s,t)=>{for(var e in t)zr(s,e,{get:t[e],enum
 function hashCore(d) {
     const { fs, path, createHash, zlib } = d;
     /**
-     * Inflates one zip entry into a buffer of the size its header announces:
-     * one zlib call instead of one per 16 KiB, and no output beyond that size
-     * (a bomb stops at the announced length).
+     * Inflates one zip entry into a buffer sized from the length its header
+     * announces (one byte more, so that a well-formed entry takes a single zlib
+     * call instead of one per 16 KiB), and no output beyond that length.
      */
     const inflate = (raw, size) => zlib.inflateRawSync(raw, {
-        chunkSize: Math.min(Math.max(size, 64), 64 << 20),
-        maxOutputLength: Math.max(size, 1),
+        chunkSize: Math.min(Math.max(size + 1, 64), 64 << 20),
+        maxOutputLength: size + 1,
     });
+    /**
+     * The most a module zip may hold (golang.org/x/mod/zip's MaxZipFile, which
+     * also bounds the files' total uncompressed size): an entry announcing more
+     * is refused before anything is inflated, so a zip bomb costs no memory.
+     */
+    const MAX_UNCOMPRESSED = 500 << 20;
     const sha256hex = (data) => createHash('sha256').update(data).digest('hex');
     /**
      * Go's Hash1: sha256 over the lines `<hex sha256>  <name>\n` sorted by name,
@@ -98624,7 +98630,10 @@ function hashCore(d) {
             cdOffset = u64(z64 + 48);
         }
         const decoder = new TextDecoder('utf-8');
-        const files = [];
+        // Go's HashZip lists every name in central directory order but reads each
+        // name's content from the last entry carrying it; so does this.
+        const names = [];
+        const entries = new Map();
         let p = cdOffset;
         for (let n = 0; n < count; n++) {
             if (p + 46 > buf.length || u32(p) !== 0x02014b50)
@@ -98658,11 +98667,22 @@ function hashCore(d) {
                 e += 4 + size;
             }
             p = extraEnd + commentLen;
+            names.push(name);
+            entries.set(name, { method, csize, usize, local });
+        }
+        const digests = new Map();
+        const digestOf = (name) => {
+            const known = digests.get(name);
+            if (known !== undefined)
+                return known;
+            const { method, csize, usize, local } = entries.get(name);
             if (local + 30 > buf.length || u32(local) !== 0x04034b50)
                 fail(`bad local header for ${name}`);
             const start = local + 30 + u16(local + 26) + u16(local + 28);
             if (start + csize > buf.length)
                 fail(`entry ${name} runs past the end of the zip`);
+            if (usize > MAX_UNCOMPRESSED)
+                fail(`entry ${name} announces ${usize} bytes, more than a module zip may hold`);
             const raw = buf.subarray(start, start + csize);
             let data;
             if (method === 0)
@@ -98672,15 +98692,18 @@ function hashCore(d) {
                     data = inflate(raw, usize);
                 }
                 catch (e) {
-                    data = fail(`entry ${name}: ${e.message}`);
+                    data = fail(`entry ${name} does not inflate to its ${usize} bytes: ${e.message}`);
                 }
             }
             else
                 data = fail(`entry ${name} uses unsupported compression method ${method}`);
             if (data.length !== usize)
                 fail(`entry ${name} has ${data.length} bytes, header says ${usize}`);
-            files.push({ name, sha256hex: sha256hex(data) });
-        }
+            const digest = sha256hex(data);
+            digests.set(name, digest);
+            return digest;
+        };
+        const files = names.map((name) => ({ name, sha256hex: digestOf(name) }));
         return hash1(files);
     };
     const { O_RDONLY = 0, O_NOFOLLOW = 0, O_NONBLOCK = 0 } = fs.constants;
@@ -98753,7 +98776,8 @@ function hashCore(d) {
                 });
             }
             catch (e) {
-                return { digests, failed: { index: i, ...errInfo(e) } };
+                // Object.assign, not a spread: this text runs as is in the workers, with no helpers.
+                return { digests, failed: Object.assign({ index: i }, errInfo(e)) };
             }
             digests.push(batch.meta[3 * i + 2] ? sha256hex(view) : '');
         }
@@ -99031,7 +99055,7 @@ parentPort.on('message', ({ id, op, args }) => {
 });
 `;
 }
-/** One worker per core, at most four: each job keeps its thread busy the whole time. */
+/** As many workers as cores, at most four (the main thread's tar parsing shares the cores with them). */
 function defaultWorkers() {
     const cpus = typeof external_node_os_namespaceObject.availableParallelism === 'function' ? external_node_os_namespaceObject.availableParallelism() : external_node_os_namespaceObject.cpus().length;
     return Math.max(1, Math.min(4, cpus));
@@ -99051,6 +99075,7 @@ class workers_HashWorkers {
     running = new Map();
     nextId = 0;
     closed = false;
+    lastCrash;
     constructor(size = defaultWorkers()) {
         this.size = size;
         const source = size > 0 ? workerSource() : '';
@@ -99061,10 +99086,6 @@ class workers_HashWorkers {
             this.workers.push(w);
             this.idle.push(w);
         }
-    }
-    /** Jobs queued or running: callers use it to keep memory in flight bounded. */
-    get busy() {
-        return this.queue.length + this.running.size;
     }
     /**
      * HashZip of a zip in memory. With `transfer` the buffer's memory moves to
@@ -99094,6 +99115,9 @@ class workers_HashWorkers {
     run(op, args, transfer) {
         if (this.closed)
             return Promise.reject(new Error('HashWorkers is closed'));
+        // Every worker crashed (out of memory, say): fail now rather than queue for nobody.
+        if (this.size > 0 && this.workers.length === 0)
+            return Promise.reject(this.lastCrash ?? new Error('every hashing worker has stopped'));
         if (this.size === 0) {
             try {
                 const fn = hashcore_mainThreadCore[op];
@@ -99129,6 +99153,7 @@ class workers_HashWorkers {
         this.pump();
     }
     crashed(w, e) {
+        this.lastCrash = e;
         const job = this.running.get(w);
         this.running.delete(w);
         job?.reject(e);
@@ -99486,7 +99511,8 @@ async function openTarStream(input) {
 // Extraction.
 /**
  * Files up to this size are buffered and handed to a worker, which writes and
- * hashes them; larger ones (zips aside) stream to disk from the main thread.
+ * hashes them; larger ones stream to disk from the main thread (zips, `.mod`
+ * and `.ziphash` files are always buffered: their content is needed whole).
  */
 const BUFFERED_FILE = 16 << 20;
 /** Small files travel to the workers in batches of about this many bytes or files. */
@@ -99687,14 +99713,14 @@ class Extractor {
     /**
      * Small files are written without waiting: they gather into a batch that a
      * worker writes (and hashes, for tree files) while the main thread parses
-     * the next members; up to MAX_PENDING_OPS batches are in flight.
+     * the next members, within MAX_PENDING_BYTES and MAX_PENDING_OPS in flight.
      */
-    addToBatch(rel, data, mode, onHash) {
+    addToBatch(rel, data, mode, onWritten) {
         const b = this.batch;
         b.rels.push(rel);
         b.data.push(data);
-        b.meta.push(data.length, mode, onHash ? 1 : 0);
-        b.onWritten.push(onHash ?? (() => undefined));
+        b.meta.push(data.length, mode, onWritten ? 1 : 0);
+        b.onWritten.push(onWritten ?? (() => undefined));
         b.bytes += data.length;
         if (b.bytes >= BATCH_BYTES || b.rels.length >= BATCH_FILES)
             this.flushBatch();

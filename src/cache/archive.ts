@@ -68,7 +68,7 @@ export interface ExtractResult {
 }
 
 export interface ExtractOptions {
-  /** Worker threads writing and hashing (one per core by default); 0 does it all on the calling thread. */
+  /** Worker threads writing and hashing (as many as cores, at most 4, by default); 0 does it all on the calling thread. */
   workers?: number;
   /**
    * Refuse archives whose files add up to more than this many bytes (a
@@ -434,7 +434,8 @@ async function openTarStream(input: Readable): Promise<TarStream> {
 
 /**
  * Files up to this size are buffered and handed to a worker, which writes and
- * hashes them; larger ones (zips aside) stream to disk from the main thread.
+ * hashes them; larger ones stream to disk from the main thread (zips, `.mod`
+ * and `.ziphash` files are always buffered: their content is needed whole).
  */
 const BUFFERED_FILE = 16 << 20;
 /** Small files travel to the workers in batches of about this many bytes or files. */
@@ -675,25 +676,25 @@ class Extractor {
   /**
    * Small files are written without waiting: they gather into a batch that a
    * worker writes (and hashes, for tree files) while the main thread parses
-   * the next members; up to MAX_PENDING_OPS batches are in flight.
+   * the next members, within MAX_PENDING_BYTES and MAX_PENDING_OPS in flight.
    */
   private addToBatch(
     rel: string,
     data: Uint8Array,
     mode: number,
-    onHash?: (digest: string) => void,
+    onWritten?: (digest: string) => void,
   ): void {
     const b = this.batch;
     b.rels.push(rel);
     b.data.push(data);
-    b.meta.push(data.length, mode, onHash ? 1 : 0);
-    b.onWritten.push(onHash ?? (() => undefined));
+    b.meta.push(data.length, mode, onWritten ? 1 : 0);
+    b.onWritten.push(onWritten ?? (() => undefined));
     b.bytes += data.length;
     if (b.bytes >= BATCH_BYTES || b.rels.length >= BATCH_FILES) this.flushBatch();
   }
 
   /** Sends the gathered files to a worker in buffers of their own. */
-  flushBatch(): void {
+  private flushBatch(): void {
     const b = this.batch;
     if (b.rels.length === 0) return;
     this.batch = emptyBatch();

@@ -14,7 +14,7 @@ export type { FileDigest };
 /** Go's Hash1: sha256 over the lines `<hex sha256>  <name>\n` sorted by name (as UTF-8 bytes). */
 export const hash1: (files: readonly FileDigest[]) => string = mainThreadCore.hash1;
 
-export const sha256hex: (data: Uint8Array) => string = mainThreadCore.sha256hex;
+const sha256hex: (data: Uint8Array) => string = mainThreadCore.sha256hex;
 
 /** Files at or below this size are read in one call; larger ones stream. */
 const WHOLE_READ_LIMIT = 8 << 20;

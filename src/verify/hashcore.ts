@@ -56,15 +56,22 @@ export function hashCore(d: HashCoreDeps) {
   const { fs, path, createHash, zlib } = d;
 
   /**
-   * Inflates one zip entry into a buffer of the size its header announces:
-   * one zlib call instead of one per 16 KiB, and no output beyond that size
-   * (a bomb stops at the announced length).
+   * Inflates one zip entry into a buffer sized from the length its header
+   * announces (one byte more, so that a well-formed entry takes a single zlib
+   * call instead of one per 16 KiB), and no output beyond that length.
    */
   const inflate = (raw: Uint8Array, size: number): Uint8Array =>
     zlib.inflateRawSync(raw, {
-      chunkSize: Math.min(Math.max(size, 64), 64 << 20),
-      maxOutputLength: Math.max(size, 1),
+      chunkSize: Math.min(Math.max(size + 1, 64), 64 << 20),
+      maxOutputLength: size + 1,
     });
+
+  /**
+   * The most a module zip may hold (golang.org/x/mod/zip's MaxZipFile, which
+   * also bounds the files' total uncompressed size): an entry announcing more
+   * is refused before anything is inflated, so a zip bomb costs no memory.
+   */
+  const MAX_UNCOMPRESSED = 500 << 20;
 
   const sha256hex = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
@@ -122,7 +129,16 @@ export function hashCore(d: HashCoreDeps) {
       cdOffset = u64(z64 + 48);
     }
     const decoder = new TextDecoder('utf-8');
-    const files: FileDigest[] = [];
+    interface Entry {
+      method: number;
+      csize: number;
+      usize: number;
+      local: number;
+    }
+    // Go's HashZip lists every name in central directory order but reads each
+    // name's content from the last entry carrying it; so does this.
+    const names: string[] = [];
+    const entries = new Map<string, Entry>();
     let p = cdOffset;
     for (let n = 0; n < count; n++) {
       if (p + 46 > buf.length || u32(p) !== 0x02014b50) fail(`bad central directory entry ${n}`);
@@ -154,10 +170,20 @@ export function hashCore(d: HashCoreDeps) {
         e += 4 + size;
       }
       p = extraEnd + commentLen;
+      names.push(name);
+      entries.set(name, { method, csize, usize, local });
+    }
+    const digests = new Map<string, string>();
+    const digestOf = (name: string): string => {
+      const known = digests.get(name);
+      if (known !== undefined) return known;
+      const { method, csize, usize, local } = entries.get(name)!;
       if (local + 30 > buf.length || u32(local) !== 0x04034b50)
         fail(`bad local header for ${name}`);
       const start = local + 30 + u16(local + 26) + u16(local + 28);
       if (start + csize > buf.length) fail(`entry ${name} runs past the end of the zip`);
+      if (usize > MAX_UNCOMPRESSED)
+        fail(`entry ${name} announces ${usize} bytes, more than a module zip may hold`);
       const raw = buf.subarray(start, start + csize);
       let data: Uint8Array;
       if (method === 0) data = raw;
@@ -165,13 +191,18 @@ export function hashCore(d: HashCoreDeps) {
         try {
           data = inflate(raw, usize);
         } catch (e) {
-          data = fail(`entry ${name}: ${(e as Error).message}`);
+          data = fail(
+            `entry ${name} does not inflate to its ${usize} bytes: ${(e as Error).message}`,
+          );
         }
       } else data = fail(`entry ${name} uses unsupported compression method ${method}`);
       if (data.length !== usize)
         fail(`entry ${name} has ${data.length} bytes, header says ${usize}`);
-      files.push({ name, sha256hex: sha256hex(data) });
-    }
+      const digest = sha256hex(data);
+      digests.set(name, digest);
+      return digest;
+    };
+    const files: FileDigest[] = names.map((name) => ({ name, sha256hex: digestOf(name) }));
     return hash1(files);
   };
 
@@ -246,7 +277,8 @@ export function hashCore(d: HashCoreDeps) {
           mode: batch.meta[3 * i + 1]!,
         });
       } catch (e) {
-        return { digests, failed: { index: i, ...errInfo(e) } };
+        // Object.assign, not a spread: this text runs as is in the workers, with no helpers.
+        return { digests, failed: Object.assign({ index: i }, errInfo(e)) };
       }
       digests.push(batch.meta[3 * i + 2] ? sha256hex(view) : '');
     }

@@ -55,7 +55,7 @@ interface Job {
   reject: (e: Error) => void;
 }
 
-/** One worker per core, at most four: each job keeps its thread busy the whole time. */
+/** As many workers as cores, at most four (the main thread's tar parsing shares the cores with them). */
 export function defaultWorkers(): number {
   const cpus =
     typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -77,6 +77,7 @@ export class HashWorkers {
   private readonly running = new Map<Worker, Job>();
   private nextId = 0;
   private closed = false;
+  private lastCrash: Error | undefined;
 
   constructor(readonly size: number = defaultWorkers()) {
     const source = size > 0 ? workerSource() : '';
@@ -87,11 +88,6 @@ export class HashWorkers {
       this.workers.push(w);
       this.idle.push(w);
     }
-  }
-
-  /** Jobs queued or running: callers use it to keep memory in flight bounded. */
-  get busy(): number {
-    return this.queue.length + this.running.size;
   }
 
   /**
@@ -134,6 +130,9 @@ export class HashWorkers {
 
   private run(op: Op, args: unknown[], transfer: ArrayBuffer[]): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('HashWorkers is closed'));
+    // Every worker crashed (out of memory, say): fail now rather than queue for nobody.
+    if (this.size > 0 && this.workers.length === 0)
+      return Promise.reject(this.lastCrash ?? new Error('every hashing worker has stopped'));
     if (this.size === 0) {
       try {
         const fn = mainThreadCore[op] as (...a: unknown[]) => unknown;
@@ -169,6 +168,7 @@ export class HashWorkers {
   }
 
   private crashed(w: Worker, e: Error): void {
+    this.lastCrash = e;
     const job = this.running.get(w);
     this.running.delete(w);
     job?.reject(e);

@@ -113,7 +113,23 @@ describe('hashZipBuffer (Go HashZip)', () => {
     expect(lying.readUInt32LE(header + 24)).toBe(5000);
     lying.writeUInt32LE(100, header + 24);
     expect(() => hashZipBuffer(lying)).toThrow(
-      /^zip: entry example\.com\/m@v1\.0\.0\/sub\/x\.txt: /,
+      /^zip: entry example\.com\/m@v1\.0\.0\/sub\/x\.txt does not inflate to its 100 bytes/,
+    );
+    // An entry announcing more than a module zip may hold is refused before inflating.
+    lying.writeUInt32LE(600 << 20, header + 24);
+    expect(() => hashZipBuffer(lying)).toThrow(/more than a module zip may hold/);
+  });
+
+  it('reads a repeated name from its last entry, as Go’s HashZip does', () => {
+    const twice = zipBuffer([
+      { name: 'm@v1/a.go', data: 'first' },
+      { name: 'm@v1/a.go', data: 'second' },
+    ]);
+    expect(hashZipBuffer(twice)).toBe(
+      hash1InOrder([
+        { name: 'm@v1/a.go', data: 'second' },
+        { name: 'm@v1/a.go', data: 'second' },
+      ]),
     );
   });
 
