@@ -101306,6 +101306,7 @@ function describeCacheMode(m) {
 
 
 
+
 function splitId(id) {
     const at = id.lastIndexOf('@');
     return { path: id.slice(0, at), version: id.slice(at + 1) };
@@ -101326,6 +101327,10 @@ function entryPaths(id, o) {
 }
 async function linkOrCopy(from, to) {
     await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
+    await linkOrCopyInto(from, to);
+}
+/** linkOrCopy into a directory that already exists (a tree's files: one mkdir per directory, not per file). */
+async function linkOrCopyInto(from, to) {
     try {
         await external_node_fs_namespaceObject.promises.link(from, to);
     }
@@ -101354,7 +101359,7 @@ async function linkTree(from, to) {
         if (e.isDirectory())
             n += await linkTree(a, b);
         else if (e.isFile()) {
-            await linkOrCopy(a, b);
+            await linkOrCopyInto(a, b);
             n++;
         }
     }
@@ -101382,6 +101387,19 @@ async function stageSnapshot(modCache, plan) {
         add(id, false);
     await Promise.all(jobs);
     return stage;
+}
+/**
+ * Removes a stage. Its directories were made by stageSnapshot and are
+ * writable, so one recursive removal does; where that fails (read-only
+ * files block unlinking on Windows) forceRemove makes them writable first.
+ */
+async function removeSnapshot(stage) {
+    try {
+        (0,external_node_fs_namespaceObject.rmSync)(stage, { recursive: true, force: true, maxRetries: 2 });
+    }
+    catch {
+        await modcache_forceRemove(stage);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/go/project.ts
@@ -103277,7 +103295,7 @@ async function save(ctx, main, mode, out) {
         }
     }
     finally {
-        await modcache_forceRemove(stage);
+        await removeSnapshot(stage);
     }
 }
 /** Did another job save an entry for this exact key after main looked? */

@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { escapeModulePath } from '../go/gosum.js';
 import { forceRemove } from '../go/modcache.js';
+import { rmSync } from 'node:fs';
 
 export interface SnapshotPlan {
   /** `path@version` whose tree, .ziphash, .mod, .info (and zip) go into the entry. */
@@ -43,6 +44,11 @@ export function entryPaths(
 
 async function linkOrCopy(from: string, to: string): Promise<void> {
   await fs.mkdir(path.dirname(to), { recursive: true });
+  await linkOrCopyInto(from, to);
+}
+
+/** linkOrCopy into a directory that already exists (a tree's files: one mkdir per directory, not per file). */
+async function linkOrCopyInto(from: string, to: string): Promise<void> {
   try {
     await fs.link(from, to);
   } catch (e) {
@@ -67,7 +73,7 @@ async function linkTree(from: string, to: string): Promise<number> {
     const b = path.join(to, e.name);
     if (e.isDirectory()) n += await linkTree(a, b);
     else if (e.isFile()) {
-      await linkOrCopy(a, b);
+      await linkOrCopyInto(a, b);
       n++;
     }
   }
@@ -92,4 +98,17 @@ export async function stageSnapshot(modCache: string, plan: SnapshotPlan): Promi
   for (const id of plan.modOnly) add(id, false);
   await Promise.all(jobs);
   return stage;
+}
+
+/**
+ * Removes a stage. Its directories were made by stageSnapshot and are
+ * writable, so one recursive removal does; where that fails (read-only
+ * files block unlinking on Windows) forceRemove makes them writable first.
+ */
+export async function removeSnapshot(stage: string): Promise<void> {
+  try {
+    rmSync(stage, { recursive: true, force: true, maxRetries: 2 });
+  } catch {
+    await forceRemove(stage);
+  }
 }

@@ -25,7 +25,7 @@ import {
 } from '../cache/inventory.js';
 import { classifyMatch, deriveKeys, generationKey, sanitizePart, SEPARATOR } from '../cache/key.js';
 import { cacheModeFromEnv, type CacheMode } from '../cache/mode.js';
-import { stageSnapshot } from '../cache/snapshot.js';
+import { removeSnapshot, stageSnapshot } from '../cache/snapshot.js';
 import { escapeModulePath } from '../go/gosum.js';
 import { forceRemove } from '../go/modcache.js';
 import { explainGoFailure, readProject, type GoProject } from '../go/project.js';
@@ -389,7 +389,7 @@ async function saveRepaired(
       report.saveNote = (r as { reason?: string }).reason ?? 'the cache service refused it';
     }
   } finally {
-    await forceRemove(stage);
+    await removeSnapshot(stage);
   }
 }
 

@@ -14,9 +14,9 @@ import { readMain, readPre, type MainState } from '../action/state.js';
 import { lookupEntry, saveDirectory } from '../cache/entry.js';
 import { deriveKeys, firstGenerationKey, generationKey, type HitKind } from '../cache/key.js';
 import { cacheModeFromEnv, describeCacheMode, type CacheMode } from '../cache/mode.js';
-import { entryPaths, stageSnapshot } from '../cache/snapshot.js';
+import { entryPaths, removeSnapshot, stageSnapshot } from '../cache/snapshot.js';
 import { sumId } from '../go/gosum.js';
-import { forceRemove, scanModCache } from '../go/modcache.js';
+import { scanModCache } from '../go/modcache.js';
 import { hashProjectFiles } from '../go/project.js';
 import { Go } from '../go/toolchain.js';
 import { phase, summaryMarkdown, type SummaryData } from '../report/report.js';
@@ -230,7 +230,7 @@ async function save(
       core.warning(`Could not save the module cache: ${result.reason}. The job is not affected.`);
     }
   } finally {
-    await forceRemove(stage);
+    await removeSnapshot(stage);
   }
 }
 
