@@ -98732,10 +98732,12 @@ function hashcore_hashCore(d) {
         }
     };
     /**
-     * Go's HashDir(dir, prefix, Hash1) of a tree on disk. A symlink, device or
-     * socket in the tree throws, naming it: Go's extraction never creates one.
+     * The lines Go's HashDir(dir, prefix, Hash1) hashes for a tree on disk: each
+     * file as `<prefix>/<relative path>` with its sha256. A symlink, device or
+     * socket in the tree throws, naming it: Go's extraction never creates one
+     * (Go's HashDir would follow a link and hash its target).
      */
-    const treeHash = (dir, prefix) => {
+    const treeDigests = (dir, prefix) => {
         const files = [];
         const visit = (rel) => {
             const here = rel === '' ? dir : path.join(dir, rel);
@@ -98753,6 +98755,11 @@ function hashcore_hashCore(d) {
             }
         };
         visit('');
+        return files;
+    };
+    /** Go's HashDir of a tree on disk, with the number of files it covers. */
+    const treeHash = (dir, prefix) => {
+        const files = treeDigests(dir, prefix);
         return { h1: hash1(files), files: files.length };
     };
     const errInfo = (e) => {
@@ -98802,7 +98809,7 @@ function hashcore_hashCore(d) {
         hash1,
         zipHash,
         zipFileHash: (file) => zipHash(readRegular(file)),
-        readRegular,
+        treeDigests,
         treeHash,
         writeFiles,
         writeZip,
@@ -98819,29 +98826,25 @@ const hashcore_mainThreadCore = hashcore_hashCore({
 ;// CONCATENATED MODULE: ./src/verify/dirhash.ts
 /**
  * Go's module hashes (golang.org/x/mod/sumdb/dirhash) on the main thread: the
- * `h1:` of a module tree on disk (HashDir, asynchronous, for the few trees
- * main and post look at) and of a module zip's content (HashZip). Bulk work
- * goes to the worker threads of src/verify/workers.ts.
+ * `h1:` of a module tree on disk (HashDir, for the few trees main and post
+ * look at) and of a module zip's content (HashZip), both from hashcore.ts;
+ * plus careful reads of single files. Bulk work goes to the worker threads of
+ * src/verify/workers.ts.
  */
-
-
 
 
 /** Go's Hash1: sha256 over the lines `<hex sha256>  <name>\n` sorted by name (as UTF-8 bytes). */
 const dirhash_hash1 = hashcore_mainThreadCore.hash1;
-const sha256hex = hashcore_mainThreadCore.sha256hex;
-/** Files at or below this size are read in one call; larger ones stream. */
-const WHOLE_READ_LIMIT = 8 << 20;
 /**
  * Opens a file for reading only if it is a regular file. O_NOFOLLOW and
  * O_NONBLOCK: a symlink or fifo (perhaps swapped in after listing) fails here
  * instead of being followed or blocking forever (both flags are 0 on Windows).
  */
 async function openRegular(file) {
-    const { O_RDONLY = 0, O_NOFOLLOW = 0, O_NONBLOCK = 0 } = external_node_fs_namespaceObject.promises.constants;
+    const { O_RDONLY = 0, O_NOFOLLOW = 0, O_NONBLOCK = 0 } = fs.constants;
     let handle;
     try {
-        handle = await external_node_fs_namespaceObject.promises.open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        handle = await fs.open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     }
     catch (e) {
         if (e.code === 'ELOOP')
@@ -98865,31 +98868,7 @@ async function dirhash_readRegularFile(file) {
         await handle.close();
     }
 }
-/** sha256 of one file's bytes, refusing anything that is not a regular file. */
-async function hashFile(file) {
-    const handle = await openRegular(file);
-    try {
-        const st = await handle.stat();
-        if (st.size <= WHOLE_READ_LIMIT)
-            return sha256hex(await handle.readFile());
-        const h = (0,external_node_crypto_.createHash)('sha256');
-        const buf = Buffer.allocUnsafe(1 << 20);
-        for (;;) {
-            const { bytesRead } = await handle.read(buf, 0, buf.length, null);
-            if (bytesRead === 0)
-                break;
-            h.update(buf.subarray(0, bytesRead));
-        }
-        return h.digest('hex');
-    }
-    finally {
-        await handle.close();
-    }
-}
-/**
- * A counting semaphore: bounds how many files are open at once when many
- * trees are hashed in parallel.
- */
+/** A counting semaphore: bounds how many files are open at once when many are read in parallel. */
 class dirhash_Limiter {
     max;
     active = 0;
@@ -98915,39 +98894,19 @@ class dirhash_Limiter {
         }
     }
 }
-const defaultReadLimiter = new dirhash_Limiter(16);
-/** Relative paths (forward slashes) of every non-directory under dir. */
-async function listFiles(dir, rel, out) {
-    const entries = await external_node_fs_namespaceObject.promises.readdir(rel === '' ? dir : external_node_path_namespaceObject.join(dir, rel), {
-        withFileTypes: true,
-    });
-    await Promise.all(entries.map(async (e) => {
-        const child = rel === '' ? e.name : `${rel}/${e.name}`;
-        if (e.isDirectory())
-            await listFiles(dir, child, out);
-        else if (e.isFile())
-            out.push(child);
-        else
-            throw new Error(`dirhash: ${external_node_path_namespaceObject.join(dir, child)} is ${e.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}: Go's extraction never creates one, so the tree was changed`);
-    }));
-}
 /**
  * Go's HashDir(dir, prefix, Hash1): every file under dir named
- * `<prefix>/<relative path>` with forward slashes. Go would follow a symlink
- * and hash its target; Go's own extraction never creates one, so a tree that
- * holds one (or a device, a socket) was tampered with and this throws, naming it.
+ * `<prefix>/<relative path>` with forward slashes; throws naming a symlink or
+ * special file in the tree. Synchronous work behind a promise: main, post and
+ * repair hash a few trees one at a time, with nothing else to run meanwhile
+ * (bulk hashing goes to the workers).
  */
-async function hashDirOnDisk(dir, prefix, limiter = defaultReadLimiter) {
-    return dirhash_hash1(await dirDigests(dir, prefix, limiter));
+async function hashDirOnDisk(dir, prefix) {
+    return hashcore_mainThreadCore.treeHash(dir, prefix).h1;
 }
 /** The lines HashDir hashes: each file under dir as `<prefix>/<rel>` with its sha256. */
-async function dirDigests(dir, prefix, limiter = defaultReadLimiter) {
-    const rels = [];
-    await listFiles(dir, '', rels);
-    return Promise.all(rels.map(async (rel) => ({
-        name: `${prefix}/${rel}`,
-        sha256hex: await limiter.run(() => hashFile(external_node_path_namespaceObject.join(dir, ...rel.split('/')))),
-    })));
+async function dirDigests(dir, prefix) {
+    return hashcore_mainThreadCore.treeDigests(dir, prefix);
 }
 /** Go's HashZip of a zip held in memory. Throws `zip: ...` for a damaged zip. */
 function hashZipBuffer(buf) {

@@ -231,10 +231,12 @@ export function hashCore(d: HashCoreDeps) {
   };
 
   /**
-   * Go's HashDir(dir, prefix, Hash1) of a tree on disk. A symlink, device or
-   * socket in the tree throws, naming it: Go's extraction never creates one.
+   * The lines Go's HashDir(dir, prefix, Hash1) hashes for a tree on disk: each
+   * file as `<prefix>/<relative path>` with its sha256. A symlink, device or
+   * socket in the tree throws, naming it: Go's extraction never creates one
+   * (Go's HashDir would follow a link and hash its target).
    */
-  const treeHash = (dir: string, prefix: string): { h1: string; files: number } => {
+  const treeDigests = (dir: string, prefix: string): FileDigest[] => {
     const files: FileDigest[] = [];
     const visit = (rel: string): void => {
       const here = rel === '' ? dir : path.join(dir, rel);
@@ -253,6 +255,12 @@ export function hashCore(d: HashCoreDeps) {
       }
     };
     visit('');
+    return files;
+  };
+
+  /** Go's HashDir of a tree on disk, with the number of files it covers. */
+  const treeHash = (dir: string, prefix: string): { h1: string; files: number } => {
+    const files = treeDigests(dir, prefix);
     return { h1: hash1(files), files: files.length };
   };
 
@@ -303,7 +311,7 @@ export function hashCore(d: HashCoreDeps) {
     hash1,
     zipHash,
     zipFileHash: (file: string): string => zipHash(readRegular(file)),
-    readRegular,
+    treeDigests,
     treeHash,
     writeFiles,
     writeZip,

@@ -165,7 +165,7 @@ describe('hashDirOnDisk (Go HashDir)', () => {
     mkdirSync(path.join(dir, 'empty'));
     writeFileSync(path.join(dir, 'go.mod'), 'module m\n');
     writeFileSync(path.join(dir, 'a', 'b', 'c.go'), 'package b\n');
-    const big = 'y'.repeat(9 << 20); // above the single-read limit: streamed
+    const big = 'y'.repeat(9 << 20); // a large file among small ones
     writeFileSync(path.join(dir, 'a', 'big.bin'), big);
     chmodSync(path.join(dir, 'go.mod'), 0o444);
     const want = hash1InOrder([
