@@ -41,6 +41,7 @@ import {
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { forceRemove } from '../src/go/modcache.js';
+import { fmtMB, fmtS as fmtSeconds, median, ratio } from './stats.js';
 import { REPO_ROOT } from '../test/e2e/harness/runner.js';
 import { MODCACHE_SPEC, World } from '../test/e2e/harness/world.js';
 
@@ -79,14 +80,7 @@ const STEP =
   'echo "STEP_MS=$(( (e - s) / 1000000 ))"';
 
 const log = (s: string): void => console.error(`[bench-buildcache] ${s}`);
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const fmtS = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
-const fmtMB = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
-const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
+const fmtS = (ms: number): string => fmtSeconds(ms, 1);
 
 interface Row {
   measure: string;

@@ -26,6 +26,7 @@ import {
   runGo,
   writeProject,
 } from '../test/e2e/harness/goproxy.js';
+import { median } from './stats.js';
 
 interface Args {
   modcache?: string;
@@ -69,8 +70,6 @@ function syntheticCache(work: string): { modcache: string; project: string } {
   runGo(['mod', 'download'], project, env);
   return { modcache: String(env.GOMODCACHE), project };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function timed<T>(fn: () => Promise<T> | T): Promise<[number, T]> {
   const t = performance.now();

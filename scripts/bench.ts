@@ -37,6 +37,7 @@ import { Go } from '../src/go/toolchain.js';
 import { corrupt } from '../test/e2e/harness/corrupt.js';
 import { REPO_ROOT } from '../test/e2e/harness/runner.js';
 import { MODCACHE_SPEC, World } from '../test/e2e/harness/world.js';
+import { fmtMB, fmtS, median, ratio } from './stats.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -52,15 +53,6 @@ const REPAIR_REPS = quick ? 1 : REPS;
 /** --no-cold skips the cold-run rows (the slowest section on the real workload). */
 const skipCold = args.includes('--no-cold');
 
-const median = (xs: number[]): number => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const fmtS = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
-const fmtMB = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
-const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
 const log = (s: string): void =>
   console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${s}`);
 
