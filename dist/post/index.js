@@ -101265,7 +101265,6 @@ function describeCacheMode(m) {
 
 
 
-
 function splitId(id) {
     const at = id.lastIndexOf('@');
     return { path: id.slice(0, at), version: id.slice(at + 1) };

@@ -7,11 +7,10 @@
  * toolchain, no lock or `.partial` file, no sumdb or vcs cache, and, for a lean
  * entry, no zips. The job's own module cache is never changed by a save.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { escapeModulePath } from '../go/gosum.js';
 import { forceRemove } from '../go/modcache.js';
-import { rmSync } from 'node:fs';
 
 export interface SnapshotPlan {
   /** `path@version` whose tree, .ziphash, .mod, .info (and zip) go into the entry. */
