@@ -121,7 +121,10 @@ export function corruptArchiveMember(file: string, memberSuffix: string, content
   // extract under enough empty levels that they all stay in the scratch dir.
   const depth = Math.max(0, ...members.map((m) => /^(?:\.\.\/)*/.exec(m)![0].length / 3));
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'vgc-act-repack-'));
-  const base = path.join(scratch, ...Array.from({ length: depth }, (_, i) => `l${i}`));
+  // The tree lives below its own folder: the member list and the repacked
+  // archive must not be written inside a directory tar is archiving (an
+  // entry saved as `.` names that very directory; tar would see it change).
+  const base = path.join(scratch, 'tree', ...Array.from({ length: depth }, (_, i) => `l${i}`));
   mkdirSync(base, { recursive: true });
   try {
     execFileSync('tar', [...flag, '-xf', file, '-P', '-C', base]);
