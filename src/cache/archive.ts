@@ -16,7 +16,7 @@ import { createWriteStream, mkdirSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
+import { extract as tarExtract, type ExtractEvents, type Header as TarHeader } from 'tar-stream';
 import { goModHash, unescapeModulePath } from '../go/gosum.js';
 import { hash1, readRegularFile, Limiter, type FileDigest } from '../verify/dirhash.js';
 import { HashWorkers } from '../verify/workers.js';
@@ -458,7 +458,20 @@ interface Batch {
 
 const emptyBatch = (): Batch => ({ rels: [], data: [], meta: [], onWritten: [], bytes: 0 });
 
-const ACCEPTED_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+/** tar-stream's names for regular files (typeflags '0', NUL and '7'). */
+const ACCEPTED_FILE_TYPES = new Set(['file', 'contiguous-file']);
+
+/** How a rejection names each member type tar-stream reports (null: a typeflag it does not know). */
+const TYPE_WORDS: Record<string, string> = {
+  symlink: 'symbolic link',
+  link: 'hard link',
+  fifo: 'fifo',
+  'character-device': 'character device',
+  'block-device': 'block device',
+};
+
+/** One member's content as tar-stream hands it over (a streamx Readable of Buffers). */
+type MemberBody = ExtractEvents['entry'][1];
 
 async function ensureEmptyDir(dest: string): Promise<void> {
   await fs.mkdir(dest, { recursive: true });
@@ -474,6 +487,8 @@ class Extractor {
   readonly record = new RecordBuilder();
   files = 0;
   bytes = 0;
+  /** Members seen, directories included: an archive without any is not one. */
+  members = 0;
   error: Error | undefined;
   /** Called with the first error so the reading side stops. */
   onFail: (e: Error) => void = () => undefined;
@@ -502,47 +517,42 @@ class Extractor {
     this.onFail(this.error);
   }
 
-  /** The parser's 'entry' handler: synchronous, consumes the entry later if busy. */
-  onEntry(entry: ReadEntry): void {
-    if (this.error) {
-      entry.resume();
-      return;
-    }
+  /**
+   * The parser's 'entry' handler: validates the member, then consumes its body
+   * (now, or once writes in flight leave room) and calls `next` when done.
+   * After a failure `next` is never called: the whole extraction is stopping.
+   */
+  onEntry(h: TarHeader, body: MemberBody, next: () => void): void {
+    if (this.error) return;
+    this.members++;
+    // A body fails only when the parser does; the parser's own error says why.
+    body.on('error', () => undefined);
+    const name = h.name;
     try {
-      const rel = memberPath(entry.path);
-      const abs = confinedPath(this.root, rel, entry.path);
-      if (entry.type === 'Directory') {
-        entry.resume();
-        this.ensureDir(rel, entry.path);
+      const rel = memberPath(name);
+      const abs = confinedPath(this.root, rel, name);
+      if (h.type === 'directory') {
+        body.resume();
+        this.ensureDir(rel, name);
         const place = placeOf(rel);
         if (place.kind === 'tree') this.record.tree(place.path, place.version);
+        next();
         return;
       }
-      if (!ACCEPTED_FILE_TYPES.has(entry.type))
+      if (!ACCEPTED_FILE_TYPES.has(h.type))
         throw new ArchiveRejected(
-          entry.path,
-          `${entry.type} members are not allowed (only regular files and directories)`,
+          name,
+          `${TYPE_WORDS[h.type] ?? 'unknown-type'} members are not allowed (only regular files and directories)`,
         );
-      if (rel === '') throw new ArchiveRejected(entry.path, 'a file cannot be the archive root');
+      if (rel === '') throw new ArchiveRejected(name, 'a file cannot be the archive root');
       if (this.fileNames.has(rel) || this.dirs.has(rel))
-        throw new ArchiveRejected(entry.path, 'appears twice in the archive');
+        throw new ArchiveRejected(name, 'appears twice in the archive');
       this.fileNames.add(rel);
-      this.ensureDir(rel.split('/').slice(0, -1).join('/'), entry.path);
-      this.whenRoom(() => this.consumeFile(entry, rel, abs));
+      this.ensureDir(rel.split('/').slice(0, -1).join('/'), name);
+      this.whenRoom(() => this.consumeFile(body, h.size, rel, abs, next));
     } catch (e) {
-      entry.resume();
       this.fail(e);
     }
-  }
-
-  /** An entry of a type the parser skips (sparse files, oversized headers...). */
-  onIgnored(entry: ReadEntry): void {
-    this.fail(
-      new ArchiveRejected(
-        entry.path ?? '',
-        `${entry.type} members are not allowed (only regular files and directories)`,
-      ),
-    );
   }
 
   /** Creates a directory and its parents, each checked against what this extraction made. */
@@ -597,18 +607,19 @@ class Extractor {
     this.pending.add(tracked);
   }
 
-  private consumeFile(entry: ReadEntry, rel: string, abs: string): void {
-    if (this.error) {
-      entry.resume();
-      return;
-    }
+  private consumeFile(
+    body: MemberBody,
+    size: number,
+    rel: string,
+    abs: string,
+    next: () => void,
+  ): void {
+    if (this.error) return;
     const place = filePlaceOf(rel);
     const mode = fileModeFor(place);
-    const size = entry.size;
     this.files++;
     this.bytes += size;
     if (this.bytes > this.maxBytes) {
-      entry.resume();
       this.fail(
         new ArchiveRejected(rel, `the archive's files exceed the ${this.maxBytes}-byte limit`),
       );
@@ -616,59 +627,73 @@ class Extractor {
     }
     const keep = place.kind === 'download' && place.ext !== '.info' && place.ext !== '.partial';
     if (size > BUFFERED_FILE && !keep) {
-      this.streamFile(entry, rel, abs, mode, place);
+      this.streamFile(body, rel, abs, mode, place, next);
       return;
     }
     const chunks: Buffer[] = [];
-    entry.on('data', (c: Buffer) => chunks.push(c));
-    entry.on('end', () => {
-      if (place.kind === 'download' && place.ext === '.zip') {
-        this.writeZip(place.path, place.version, rel, abs, ownedCopy(chunks, size));
-        return;
-      }
-      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      if (place.kind === 'tree') {
-        this.addToBatch(rel, data, mode, (digest) =>
-          this.record.treeFile(place.path, place.version, place.inner, digest),
-        );
-        return;
-      }
-      if (place.kind === 'download')
-        this.record.downloadFile(place.path, place.version, place.ext, data);
-      else this.record.other.push(rel);
-      this.addToBatch(rel, data, mode);
+    body.on('data', (c) => chunks.push(c as Buffer));
+    body.on('end', () => {
+      this.takeFile(rel, abs, mode, place, chunks, size);
+      next();
     });
   }
 
-  /** Large tree or other files: written as they arrive, hashed on the way. */
-  private streamFile(
-    entry: ReadEntry,
+  /** A buffered file, whole: a zip goes to a worker of its own, anything else into a batch. */
+  private takeFile(
     rel: string,
     abs: string,
     mode: number,
     place: Placement,
+    chunks: Buffer[],
+    size: number,
+  ): void {
+    if (this.error) return;
+    if (place.kind === 'download' && place.ext === '.zip') {
+      this.writeZip(place.path, place.version, rel, abs, ownedCopy(chunks, size));
+      return;
+    }
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    if (place.kind === 'tree') {
+      this.addToBatch(rel, data, mode, (digest) =>
+        this.record.treeFile(place.path, place.version, place.inner, digest),
+      );
+      return;
+    }
+    if (place.kind === 'download')
+      this.record.downloadFile(place.path, place.version, place.ext, data);
+    else this.record.other.push(rel);
+    this.addToBatch(rel, data, mode);
+  }
+
+  /** Large tree or other files: written as they arrive, hashed on the way. */
+  private streamFile(
+    body: MemberBody,
+    rel: string,
+    abs: string,
+    mode: number,
+    place: Placement,
+    next: () => void,
   ): void {
     const hash = place.kind === 'tree' ? createHash('sha256') : undefined;
     const out = createWriteStream(abs, { flags: 'wx', mode });
     const finished = new Promise<void>((resolve, reject) => {
-      out.on('error', (e) => {
-        entry.resume();
-        reject(e);
-      });
+      out.on('error', (e) => reject(e));
       out.on('close', () => resolve());
     });
-    entry.on('data', (c: Buffer) => {
+    body.on('data', (data) => {
+      const c = data as Buffer;
       hash?.update(c);
       if (!out.write(c)) {
-        entry.pause();
-        out.once('drain', () => entry.resume());
+        body.pause();
+        out.once('drain', () => body.resume());
       }
     });
-    entry.on('end', () => {
+    body.on('end', () => {
       out.end();
       if (place.kind === 'tree')
         this.record.treeFile(place.path, place.version, place.inner, hash!.digest('hex'));
       else this.record.other.push(rel);
+      next();
     });
     this.track(finished, 0, rel);
   }
@@ -769,8 +794,8 @@ function translateWriteError(e: unknown, rel: string): Error {
   return err instanceof Error ? err : new Error(String(e));
 }
 
-/** Turns node-tar's strict-mode errors (bad checksum, truncation, not a tar) into rejections. */
-function parserError(e: Error & { tarCode?: string }): Error {
+/** Turns tar-stream's errors (bad checksum, unknown format, truncation) into rejections. */
+function parserError(e: Error): Error {
   if (e instanceof ArchiveRejected) return e;
   return new ArchiveRejected('', `not a valid tar stream: ${e.message}`);
 }
@@ -795,20 +820,21 @@ export async function extractArchive(
   try {
     stream = await openTarStream(input);
     const s = stream;
-    const parser = new Parser({ strict: true, zstd: false, brotli: false });
-    parser.on('entry', (e: ReadEntry) => ex.onEntry(e));
-    parser.on('ignoredEntry', (e: ReadEntry) => ex.onIgnored(e));
+    const parser = tarExtract();
+    parser.on('entry', (h, body, next) => ex.onEntry(h, body, () => next()));
     await new Promise<void>((resolve, reject) => {
       let settled = false;
       const stop = (e: Error) => {
         if (settled) return;
         settled = true;
         s.abort();
+        parser.destroy();
         reject(e);
       };
       ex.onFail = stop;
       let tarEnded = false;
       parser.on('error', (e: Error) => {
+        if (settled) return;
         // At the end of the stream a truncated tar usually means a truncated
         // download: the decompressor's own error says so better.
         if (!tarEnded) ex.fail(parserError(e));
@@ -835,11 +861,13 @@ export async function extractArchive(
       });
       s.tar.on('end', () => {
         tarEnded = true;
-        parser.end();
+        parser.end(undefined);
       });
-      parser.on('end', () => {
+      parser.on('finish', () => {
         s.done.then(
           () => {
+            if (ex.members === 0)
+              ex.fail(new ArchiveRejected('', 'not a valid tar stream: it holds no members'));
             if (!settled) {
               settled = true;
               resolve();
