@@ -487,7 +487,11 @@ describe('extractArchive refuses planted archives and writes nothing outside des
     ['a fifo', [{ name: 'fifo', type: '6' }], /^fifo members/],
     ['a character device', [{ name: 'null', type: '3' }], /^character device members/],
     ['a block device', [{ name: 'sda', type: '4' }], /^block device members/],
-    ['an unknown type', [{ name: 'sparse', type: 'S', data: 'x' }], /^unknown-type members are not allowed/],
+    [
+      'an unknown type',
+      [{ name: 'sparse', type: 'S', data: 'x' }],
+      /^unknown-type members are not allowed/,
+    ],
     [
       'a duplicate file',
       [
