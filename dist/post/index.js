@@ -101632,12 +101632,13 @@ function hashcore_hashCore(d) {
         return 'h1:' + h.digest('base64');
     };
     /**
-     * Go's HashZip over an in-memory zip: every entry's name and the sha256 of
-     * its inflated content (stored or deflate; zip64 included). Go's reader also
-     * checks each entry's CRC-32; here a damaged entry shows up as a different
-     * hash or an inflate/size error instead.
+     * A zip's central directory, read for Go's HashZip: every entry's name in
+     * directory order, and `content(name)` that inflates (or, stored, returns)
+     * the last entry carrying that name, as Go's HashZip reads it. Go's reader
+     * also checks each entry's CRC-32; here a damaged entry shows up as a
+     * different hash or an inflate/size error instead.
      */
-    const zipHash = (buf) => {
+    const zipIndex = (buf) => {
         const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
         const u16 = (o) => dv.getUint16(o, true);
         const u32 = (o) => dv.getUint32(o, true);
@@ -101666,8 +101667,6 @@ function hashcore_hashCore(d) {
             cdOffset = u64(z64 + 48);
         }
         const decoder = new TextDecoder('utf-8');
-        // Go's HashZip lists every name in central directory order but reads each
-        // name's content from the last entry carrying it; so does this.
         const names = [];
         const entries = new Map();
         let p = cdOffset;
@@ -101706,11 +101705,7 @@ function hashcore_hashCore(d) {
             names.push(name);
             entries.set(name, { method, csize, usize, local });
         }
-        const digests = new Map();
-        const digestOf = (name) => {
-            const known = digests.get(name);
-            if (known !== undefined)
-                return known;
+        const content = (name) => {
             const { method, csize, usize, local } = entries.get(name);
             if (local + 30 > buf.length || u32(local) !== 0x04034b50)
                 fail(`bad local header for ${name}`);
@@ -101735,13 +101730,24 @@ function hashcore_hashCore(d) {
                 data = fail(`entry ${name} uses unsupported compression method ${method}`);
             if (data.length !== usize)
                 fail(`entry ${name} has ${data.length} bytes, header says ${usize}`);
-            const digest = sha256hex(data);
-            digests.set(name, digest);
-            return digest;
+            return data;
         };
-        const files = names.map((name) => ({ name, sha256hex: digestOf(name) }));
-        return hash1(files);
+        return { names, has: (name) => entries.has(name), content };
     };
+    /** Go's HashZip of a zip index, with digests already known for some names. */
+    const zipH1 = (zip, known) => {
+        const digestOf = (name) => {
+            let d = known.get(name);
+            if (d === undefined) {
+                d = sha256hex(zip.content(name));
+                known.set(name, d);
+            }
+            return d;
+        };
+        return hash1(zip.names.map((name) => ({ name, sha256hex: digestOf(name) })));
+    };
+    /** Go's HashZip over an in-memory zip. */
+    const zipHash = (buf) => zipH1(zipIndex(buf), new Map());
     const { O_RDONLY = 0, O_NOFOLLOW = 0, O_NONBLOCK = 0 } = fs.constants;
     /**
      * A regular file's bytes. O_NOFOLLOW and O_NONBLOCK: a symlink or fifo
@@ -101759,9 +101765,19 @@ function hashcore_hashCore(d) {
             throw e;
         }
         try {
-            if (!fs.fstatSync(fd).isFile())
+            const st = fs.fstatSync(fd);
+            if (!st.isFile())
                 throw new Error(`dirhash: ${file} is not a regular file`);
-            return fs.readFileSync(fd);
+            // The size fstat gave, in one read (readFileSync(fd) would fstat and read twice more).
+            const buf = Buffer.allocUnsafe(st.size);
+            let n = 0;
+            while (n < buf.length) {
+                const r = fs.readSync(fd, buf, n, buf.length - n, null);
+                if (r === 0)
+                    break;
+                n += r;
+            }
+            return n === buf.length ? buf : buf.subarray(0, n);
         }
         finally {
             fs.closeSync(fd);
@@ -101773,7 +101789,7 @@ function hashcore_hashCore(d) {
      * socket in the tree throws, naming it: Go's extraction never creates one
      * (Go's HashDir would follow a link and hash its target).
      */
-    const treeDigests = (dir, prefix) => {
+    const treeDigests = (dir, prefix, digest = (_name, data) => sha256hex(data)) => {
         const files = [];
         const visit = (rel) => {
             const here = rel === '' ? dir : path.join(dir, rel);
@@ -101781,11 +101797,10 @@ function hashcore_hashCore(d) {
                 const child = rel === '' ? e.name : `${rel}/${e.name}`;
                 if (e.isDirectory())
                     visit(child);
-                else if (e.isFile())
-                    files.push({
-                        name: `${prefix}/${child}`,
-                        sha256hex: sha256hex(readRegular(path.join(dir, child))),
-                    });
+                else if (e.isFile()) {
+                    const name = `${prefix}/${child}`;
+                    files.push({ name, sha256hex: digest(name, readRegular(path.join(dir, child))) });
+                }
                 else
                     throw new Error(`dirhash: ${path.join(dir, child)} is ${e.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}: Go's extraction never creates one, so the tree was changed`);
             }
@@ -101797,6 +101812,59 @@ function hashcore_hashCore(d) {
     const treeHash = (dir, prefix) => {
         const files = treeDigests(dir, prefix);
         return { h1: hash1(files), files: files.length };
+    };
+    /**
+     * HashDir of a module's tree and HashZip of its zip in one pass: each zip
+     * entry is inflated and compared byte for byte with the tree file of the
+     * same name, and when the two are equal one sha256 serves both (equal bytes,
+     * equal digest). Anything that differs or exists on one side only is hashed
+     * on its own, so both results are exactly what treeHash and zipFileHash give.
+     */
+    const moduleHash = (dir, prefix, zipFile) => {
+        const out = {};
+        const message = (e) => String(e?.message ?? e);
+        let zip;
+        try {
+            zip = zipIndex(readRegular(zipFile));
+        }
+        catch (e) {
+            out.zipError = message(e);
+        }
+        const zipDigests = new Map();
+        const digest = (name, data) => {
+            const d = sha256hex(data);
+            if (zip === undefined || out.zipError !== undefined || !zip.has(name))
+                return d;
+            if (zipDigests.has(name))
+                return d;
+            let z;
+            try {
+                z = zip.content(name);
+            }
+            catch (e) {
+                out.zipError = message(e);
+                return d;
+            }
+            const same = z.length === data.length && Buffer.compare(z, data) === 0;
+            zipDigests.set(name, same ? d : sha256hex(z));
+            return d;
+        };
+        try {
+            const files = treeDigests(dir, prefix, digest);
+            out.tree = { h1: hash1(files), files: files.length };
+        }
+        catch (e) {
+            out.treeError = message(e);
+        }
+        if (zip !== undefined && out.zipError === undefined) {
+            try {
+                out.zipH1 = zipH1(zip, zipDigests);
+            }
+            catch (e) {
+                out.zipError = message(e);
+            }
+        }
+        return out;
     };
     const errInfo = (e) => {
         const err = e;
@@ -101847,6 +101915,7 @@ function hashcore_hashCore(d) {
         zipFileHash: (file) => zipHash(readRegular(file)),
         treeDigests,
         treeHash,
+        moduleHash,
         writeFiles,
         writeZip,
     };
@@ -102097,6 +102166,14 @@ class workers_HashWorkers {
     /** HashDir of a tree on disk; rejects naming a symlink or special file inside it. */
     hashTree(dir, prefix) {
         return this.run('treeHash', [dir, prefix], []);
+    }
+    /**
+     * HashDir of a module's tree and HashZip of its zip in one job, sharing the
+     * sha256 of every file the two hold byte for byte alike. Never rejects for
+     * what it finds: each side reports its hash or its error.
+     */
+    hashModule(dir, prefix, zipFile) {
+        return this.run('moduleHash', [dir, prefix, zipFile], []);
     }
     /** Writes a batch of files (its buffers move to the worker), hashing those asked for. */
     writeFiles(batch) {
@@ -102946,8 +103023,7 @@ async function recordFromDisk(modCache, o = {}) {
     const limiter = new Limiter(16);
     const abs = (rel) => path.join(root, ...rel.split('/'));
     try {
-        // Zips first: they cost the most per file, and the trees then fill the cores' idle ends.
-        const zipJobs = [];
+        const zipOf = new Map();
         const smallJobs = [];
         for (const f of files) {
             const place = filePlaceOf(f);
@@ -102960,33 +103036,81 @@ async function recordFromDisk(modCache, o = {}) {
                 continue;
             }
             if (place.ext === '.zip') {
-                const m = rb.module(place.path, place.version);
-                zipJobs.push(workers.hashZipFile(abs(f)).then((h1) => {
-                    m.zipH1 = h1;
-                }, (e) => {
-                    m.zipError = e instanceof Error ? e.message : String(e);
-                }));
+                rb.module(place.path, place.version);
+                zipOf.set(`${place.path}@${place.version}`, f);
                 continue;
             }
             smallJobs.push(limiter
                 .run(() => readRegularFile(abs(f)))
                 .then((data) => rb.downloadFile(place.path, place.version, place.ext, data)));
         }
-        const treeJobs = trees.map(async (t) => {
+        // A tree with its zip is one job (one sha256 per file the two share); the
+        // biggest zips go first so that no large module is left running alone at the end.
+        const pairs = [];
+        const treesAlone = [];
+        for (const t of trees) {
             const place = placeOf(t);
             if (place.kind !== 'tree')
-                return;
-            const m = rb.module(place.path, place.version);
+                continue;
+            const key = `${place.path}@${place.version}`;
+            rb.module(place.path, place.version);
+            const zip = zipOf.get(key);
+            if (zip === undefined)
+                treesAlone.push({ key, tree: t });
+            else {
+                zipOf.delete(key);
+                pairs.push({ key, tree: t, zip, size: 0 });
+            }
+        }
+        await Promise.all(pairs.map(async (p) => {
+            p.size = await fs.stat(abs(p.zip)).then((st) => st.size, () => 0);
+        }));
+        pairs.sort((a, b) => b.size - a.size);
+        const moduleOf = (key) => {
+            const at = key.lastIndexOf('@');
+            return rb.module(key.slice(0, at), key.slice(at + 1));
+        };
+        const message = (e) => (e instanceof Error ? e.message : String(e));
+        const pairJobs = pairs.map(async (p) => {
+            const m = moduleOf(p.key);
             try {
-                const { h1, files: n } = await workers.hashTree(abs(t), `${place.path}@${place.version}`);
+                const r = await workers.hashModule(abs(p.tree), p.key, abs(p.zip));
+                if (r.tree) {
+                    m.treeH1 = r.tree.h1;
+                    m.treeFiles = r.tree.files;
+                }
+                if (r.treeError !== undefined)
+                    m.treeError = r.treeError;
+                if (r.zipH1 !== undefined)
+                    m.zipH1 = r.zipH1;
+                if (r.zipError !== undefined)
+                    m.zipError = r.zipError;
+            }
+            catch (e) {
+                m.treeError = m.zipError = message(e);
+            }
+        });
+        const zipJobs = [...zipOf].map(async ([key, zip]) => {
+            const m = moduleOf(key);
+            try {
+                m.zipH1 = await workers.hashZipFile(abs(zip));
+            }
+            catch (e) {
+                m.zipError = message(e);
+            }
+        });
+        const treeJobs = treesAlone.map(async ({ key, tree }) => {
+            const m = moduleOf(key);
+            try {
+                const { h1, files: n } = await workers.hashTree(abs(tree), key);
                 m.treeH1 = h1;
                 m.treeFiles = n;
             }
             catch (e) {
-                m.treeError = e instanceof Error ? e.message : String(e);
+                m.treeError = message(e);
             }
         });
-        await Promise.all([...zipJobs, ...smallJobs, ...treeJobs]);
+        await Promise.all([...pairJobs, ...zipJobs, ...treeJobs, ...smallJobs]);
     }
     finally {
         await workers.close();

@@ -947,8 +947,7 @@ export async function recordFromDisk(
   const limiter = new Limiter(16);
   const abs = (rel: string) => path.join(root, ...rel.split('/'));
   try {
-    // Zips first: they cost the most per file, and the trees then fill the cores' idle ends.
-    const zipJobs: Promise<void>[] = [];
+    const zipOf = new Map<string, string>();
     const smallJobs: Promise<void>[] = [];
     for (const f of files) {
       const place = filePlaceOf(f);
@@ -961,17 +960,8 @@ export async function recordFromDisk(
         continue;
       }
       if (place.ext === '.zip') {
-        const m = rb.module(place.path, place.version);
-        zipJobs.push(
-          workers.hashZipFile(abs(f)).then(
-            (h1) => {
-              m.zipH1 = h1;
-            },
-            (e: unknown) => {
-              m.zipError = e instanceof Error ? e.message : String(e);
-            },
-          ),
-        );
+        rb.module(place.path, place.version);
+        zipOf.set(`${place.path}@${place.version}`, f);
         continue;
       }
       smallJobs.push(
@@ -980,19 +970,70 @@ export async function recordFromDisk(
           .then((data) => rb.downloadFile(place.path, place.version, place.ext, data)),
       );
     }
-    const treeJobs = trees.map(async (t) => {
+    // A tree with its zip is one job (one sha256 per file the two share); the
+    // biggest zips go first so that no large module is left running alone at the end.
+    const pairs: { key: string; tree: string; zip: string; size: number }[] = [];
+    const treesAlone: { key: string; tree: string }[] = [];
+    for (const t of trees) {
       const place = placeOf(t);
-      if (place.kind !== 'tree') return;
-      const m = rb.module(place.path, place.version);
+      if (place.kind !== 'tree') continue;
+      const key = `${place.path}@${place.version}`;
+      rb.module(place.path, place.version);
+      const zip = zipOf.get(key);
+      if (zip === undefined) treesAlone.push({ key, tree: t });
+      else {
+        zipOf.delete(key);
+        pairs.push({ key, tree: t, zip, size: 0 });
+      }
+    }
+    await Promise.all(
+      pairs.map(async (p) => {
+        p.size = await fs.stat(abs(p.zip)).then(
+          (st) => st.size,
+          () => 0,
+        );
+      }),
+    );
+    pairs.sort((a, b) => b.size - a.size);
+    const moduleOf = (key: string) => {
+      const at = key.lastIndexOf('@');
+      return rb.module(key.slice(0, at), key.slice(at + 1));
+    };
+    const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+    const pairJobs = pairs.map(async (p) => {
+      const m = moduleOf(p.key);
       try {
-        const { h1, files: n } = await workers.hashTree(abs(t), `${place.path}@${place.version}`);
+        const r = await workers.hashModule(abs(p.tree), p.key, abs(p.zip));
+        if (r.tree) {
+          m.treeH1 = r.tree.h1;
+          m.treeFiles = r.tree.files;
+        }
+        if (r.treeError !== undefined) m.treeError = r.treeError;
+        if (r.zipH1 !== undefined) m.zipH1 = r.zipH1;
+        if (r.zipError !== undefined) m.zipError = r.zipError;
+      } catch (e) {
+        m.treeError = m.zipError = message(e);
+      }
+    });
+    const zipJobs = [...zipOf].map(async ([key, zip]) => {
+      const m = moduleOf(key);
+      try {
+        m.zipH1 = await workers.hashZipFile(abs(zip));
+      } catch (e) {
+        m.zipError = message(e);
+      }
+    });
+    const treeJobs = treesAlone.map(async ({ key, tree }) => {
+      const m = moduleOf(key);
+      try {
+        const { h1, files: n } = await workers.hashTree(abs(tree), key);
         m.treeH1 = h1;
         m.treeFiles = n;
       } catch (e) {
-        m.treeError = e instanceof Error ? e.message : String(e);
+        m.treeError = message(e);
       }
     });
-    await Promise.all([...zipJobs, ...smallJobs, ...treeJobs]);
+    await Promise.all([...pairJobs, ...zipJobs, ...treeJobs, ...smallJobs]);
   } finally {
     await workers.close();
   }

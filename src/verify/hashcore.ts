@@ -52,6 +52,14 @@ export interface ZipWriteOutcome {
   writeFailed?: { code?: string; message: string };
 }
 
+/** A module's tree and zip hashed together: each side's hash, or why that side could not be hashed. */
+export interface ModuleHashes {
+  tree?: { h1: string; files: number };
+  treeError?: string;
+  zipH1?: string;
+  zipError?: string;
+}
+
 export function hashCore(d: HashCoreDeps) {
   const { fs, path, createHash, zlib } = d;
 
@@ -95,12 +103,13 @@ export function hashCore(d: HashCoreDeps) {
   };
 
   /**
-   * Go's HashZip over an in-memory zip: every entry's name and the sha256 of
-   * its inflated content (stored or deflate; zip64 included). Go's reader also
-   * checks each entry's CRC-32; here a damaged entry shows up as a different
-   * hash or an inflate/size error instead.
+   * A zip's central directory, read for Go's HashZip: every entry's name in
+   * directory order, and `content(name)` that inflates (or, stored, returns)
+   * the last entry carrying that name, as Go's HashZip reads it. Go's reader
+   * also checks each entry's CRC-32; here a damaged entry shows up as a
+   * different hash or an inflate/size error instead.
    */
-  const zipHash = (buf: Uint8Array): string => {
+  const zipIndex = (buf: Uint8Array) => {
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const u16 = (o: number) => dv.getUint16(o, true);
     const u32 = (o: number) => dv.getUint32(o, true);
@@ -135,8 +144,6 @@ export function hashCore(d: HashCoreDeps) {
       usize: number;
       local: number;
     }
-    // Go's HashZip lists every name in central directory order but reads each
-    // name's content from the last entry carrying it; so does this.
     const names: string[] = [];
     const entries = new Map<string, Entry>();
     let p = cdOffset;
@@ -173,10 +180,7 @@ export function hashCore(d: HashCoreDeps) {
       names.push(name);
       entries.set(name, { method, csize, usize, local });
     }
-    const digests = new Map<string, string>();
-    const digestOf = (name: string): string => {
-      const known = digests.get(name);
-      if (known !== undefined) return known;
+    const content = (name: string): Uint8Array => {
       const { method, csize, usize, local } = entries.get(name)!;
       if (local + 30 > buf.length || u32(local) !== 0x04034b50)
         fail(`bad local header for ${name}`);
@@ -198,13 +202,26 @@ export function hashCore(d: HashCoreDeps) {
       } else data = fail(`entry ${name} uses unsupported compression method ${method}`);
       if (data.length !== usize)
         fail(`entry ${name} has ${data.length} bytes, header says ${usize}`);
-      const digest = sha256hex(data);
-      digests.set(name, digest);
-      return digest;
+      return data;
     };
-    const files: FileDigest[] = names.map((name) => ({ name, sha256hex: digestOf(name) }));
-    return hash1(files);
+    return { names, has: (name: string) => entries.has(name), content };
   };
+
+  /** Go's HashZip of a zip index, with digests already known for some names. */
+  const zipH1 = (zip: ReturnType<typeof zipIndex>, known: Map<string, string>): string => {
+    const digestOf = (name: string): string => {
+      let d = known.get(name);
+      if (d === undefined) {
+        d = sha256hex(zip.content(name));
+        known.set(name, d);
+      }
+      return d;
+    };
+    return hash1(zip.names.map((name) => ({ name, sha256hex: digestOf(name) })));
+  };
+
+  /** Go's HashZip over an in-memory zip. */
+  const zipHash = (buf: Uint8Array): string => zipH1(zipIndex(buf), new Map());
 
   const { O_RDONLY = 0, O_NOFOLLOW = 0, O_NONBLOCK = 0 } = fs.constants as Record<string, number>;
 
@@ -223,8 +240,17 @@ export function hashCore(d: HashCoreDeps) {
       throw e;
     }
     try {
-      if (!fs.fstatSync(fd).isFile()) throw new Error(`dirhash: ${file} is not a regular file`);
-      return fs.readFileSync(fd);
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw new Error(`dirhash: ${file} is not a regular file`);
+      // The size fstat gave, in one read (readFileSync(fd) would fstat and read twice more).
+      const buf = Buffer.allocUnsafe(st.size);
+      let n = 0;
+      while (n < buf.length) {
+        const r = fs.readSync(fd, buf, n, buf.length - n, null);
+        if (r === 0) break;
+        n += r;
+      }
+      return n === buf.length ? buf : buf.subarray(0, n);
     } finally {
       fs.closeSync(fd);
     }
@@ -236,19 +262,21 @@ export function hashCore(d: HashCoreDeps) {
    * socket in the tree throws, naming it: Go's extraction never creates one
    * (Go's HashDir would follow a link and hash its target).
    */
-  const treeDigests = (dir: string, prefix: string): FileDigest[] => {
+  const treeDigests = (
+    dir: string,
+    prefix: string,
+    digest: (name: string, data: Uint8Array) => string = (_name, data) => sha256hex(data),
+  ): FileDigest[] => {
     const files: FileDigest[] = [];
     const visit = (rel: string): void => {
       const here = rel === '' ? dir : path.join(dir, rel);
       for (const e of fs.readdirSync(here, { withFileTypes: true })) {
         const child = rel === '' ? e.name : `${rel}/${e.name}`;
         if (e.isDirectory()) visit(child);
-        else if (e.isFile())
-          files.push({
-            name: `${prefix}/${child}`,
-            sha256hex: sha256hex(readRegular(path.join(dir, child))),
-          });
-        else
+        else if (e.isFile()) {
+          const name = `${prefix}/${child}`;
+          files.push({ name, sha256hex: digest(name, readRegular(path.join(dir, child))) });
+        } else
           throw new Error(
             `dirhash: ${path.join(dir, child)} is ${e.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}: Go's extraction never creates one, so the tree was changed`,
           );
@@ -262,6 +290,54 @@ export function hashCore(d: HashCoreDeps) {
   const treeHash = (dir: string, prefix: string): { h1: string; files: number } => {
     const files = treeDigests(dir, prefix);
     return { h1: hash1(files), files: files.length };
+  };
+
+  /**
+   * HashDir of a module's tree and HashZip of its zip in one pass: each zip
+   * entry is inflated and compared byte for byte with the tree file of the
+   * same name, and when the two are equal one sha256 serves both (equal bytes,
+   * equal digest). Anything that differs or exists on one side only is hashed
+   * on its own, so both results are exactly what treeHash and zipFileHash give.
+   */
+  const moduleHash = (dir: string, prefix: string, zipFile: string): ModuleHashes => {
+    const out: ModuleHashes = {};
+    const message = (e: unknown) => String((e as Error)?.message ?? e);
+    let zip: ReturnType<typeof zipIndex> | undefined;
+    try {
+      zip = zipIndex(readRegular(zipFile));
+    } catch (e) {
+      out.zipError = message(e);
+    }
+    const zipDigests = new Map<string, string>();
+    const digest = (name: string, data: Uint8Array): string => {
+      const d = sha256hex(data);
+      if (zip === undefined || out.zipError !== undefined || !zip.has(name)) return d;
+      if (zipDigests.has(name)) return d;
+      let z: Uint8Array;
+      try {
+        z = zip.content(name);
+      } catch (e) {
+        out.zipError = message(e);
+        return d;
+      }
+      const same = z.length === data.length && Buffer.compare(z, data) === 0;
+      zipDigests.set(name, same ? d : sha256hex(z));
+      return d;
+    };
+    try {
+      const files = treeDigests(dir, prefix, digest);
+      out.tree = { h1: hash1(files), files: files.length };
+    } catch (e) {
+      out.treeError = message(e);
+    }
+    if (zip !== undefined && out.zipError === undefined) {
+      try {
+        out.zipH1 = zipH1(zip, zipDigests);
+      } catch (e) {
+        out.zipError = message(e);
+      }
+    }
+    return out;
   };
 
   const errInfo = (e: unknown): { code?: string; message: string } => {
@@ -313,6 +389,7 @@ export function hashCore(d: HashCoreDeps) {
     zipFileHash: (file: string): string => zipHash(readRegular(file)),
     treeDigests,
     treeHash,
+    moduleHash,
     writeFiles,
     writeZip,
   };

@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import {
   hashCore,
   mainThreadCore,
+  type ModuleHashes,
   type WriteBatch,
   type WriteOutcome,
   type ZipWriteOutcome,
@@ -44,7 +45,7 @@ parentPort.on('message', ({ id, op, args }) => {
 `;
 }
 
-type Op = 'zipHash' | 'zipFileHash' | 'treeHash' | 'writeFiles' | 'writeZip';
+type Op = 'zipHash' | 'zipFileHash' | 'treeHash' | 'moduleHash' | 'writeFiles' | 'writeZip';
 
 interface Job {
   id: number;
@@ -107,6 +108,15 @@ export class HashWorkers {
   /** HashDir of a tree on disk; rejects naming a symlink or special file inside it. */
   hashTree(dir: string, prefix: string): Promise<{ h1: string; files: number }> {
     return this.run('treeHash', [dir, prefix], []) as Promise<{ h1: string; files: number }>;
+  }
+
+  /**
+   * HashDir of a module's tree and HashZip of its zip in one job, sharing the
+   * sha256 of every file the two hold byte for byte alike. Never rejects for
+   * what it finds: each side reports its hash or its error.
+   */
+  hashModule(dir: string, prefix: string, zipFile: string): Promise<ModuleHashes> {
+    return this.run('moduleHash', [dir, prefix, zipFile], []) as Promise<ModuleHashes>;
   }
 
   /** Writes a batch of files (its buffers move to the worker), hashing those asked for. */

@@ -221,6 +221,87 @@ describe('hashDirOnDisk (Go HashDir)', () => {
   });
 });
 
+describe('hashModule (HashDir and HashZip of one module in one pass)', () => {
+  const prefix = 'example.com/m@v1.0.0';
+  const files: Record<string, string> = {
+    'go.mod': 'module example.com/m\n',
+    'm.go': 'package m\n\nfunc F() int { return 1 }\n'.repeat(50),
+    'sub/x.txt': 'x'.repeat(5000),
+  };
+  type Variant = { tree?: Record<string, string>; zip?: Record<string, string>; link?: string };
+  /** A tree and a deflated zip of `files`, each with the variant's changes (''-valued keys removed). */
+  function module(name: string, v: Variant): { dir: string; zip: string } {
+    const dir = path.join(tmp, 'pair', name, 'tree');
+    const zip = path.join(tmp, 'pair', name, 'm.zip');
+    const tree = Object.entries({ ...files, ...v.tree }).filter(([, d]) => d !== '');
+    for (const [rel, data] of tree) {
+      mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      writeFileSync(path.join(dir, rel), data);
+    }
+    if (v.link) symlinkSync(path.join(tmp, 'outside.txt'), path.join(dir, v.link));
+    const inZip = Object.entries({ ...files, ...v.zip }).filter(([, d]) => d !== '');
+    writeFileSync(
+      zip,
+      zipSync(Object.fromEntries(inZip.map(([rel, d]) => [`${prefix}/${rel}`, strToU8(d)])), {
+        level: 6,
+      }),
+    );
+    return { dir, zip };
+  }
+  const variants: [string, Variant][] = [
+    ['intact', {}],
+    ['a changed tree file', { tree: { 'm.go': 'package m // changed\n' } }],
+    ['a changed zip entry', { zip: { 'sub/x.txt': 'y'.repeat(5000) } }],
+    ['a file only in the tree', { tree: { 'extra.go': 'package m\n' } }],
+    ['a file only in the zip', { zip: { 'extra.go': 'package m\n' } }],
+    ['a file missing from the tree', { tree: { 'sub/x.txt': '' } }],
+    ['a symlink in the tree', { link: 'link.go' }],
+  ];
+
+  it.each(variants)(
+    '%s: both hashes equal treeHash and zipFileHash, in a worker too',
+    async (name, v) => {
+      writeFileSync(path.join(tmp, 'outside.txt'), 'secret');
+      const m = module(name.replace(/ /g, '-'), v);
+      const separately = async (pool: HashWorkers) => ({
+        tree: await pool.hashTree(m.dir, prefix).then(
+          (t) => t.h1,
+          (e: Error) => e.message,
+        ),
+        zip: await pool.hashZipFile(m.zip),
+      });
+      for (const size of [0, 1]) {
+        const pool = new HashWorkers(size);
+        try {
+          const want = await separately(pool);
+          const got = await pool.hashModule(m.dir, prefix, m.zip);
+          expect(got.tree?.h1 ?? got.treeError).toBe(want.tree);
+          expect(got.zipH1).toBe(want.zip);
+          expect(got.zipError).toBeUndefined();
+        } finally {
+          await pool.close();
+        }
+      }
+      // The intact module's two hashes agree with each other, as go.sum's one line needs.
+      if (name === 'intact') {
+        const got = await new HashWorkers(0).hashModule(m.dir, prefix, m.zip);
+        expect(got.tree?.h1).toBe(got.zipH1);
+        expect(got.tree?.files).toBe(3);
+      }
+    },
+  );
+
+  it('hashes the tree when the zip is not one, and reports why the zip failed', async () => {
+    const m = module('not-a-zip', {});
+    writeFileSync(m.zip, 'this is not a zip file at all, not even close');
+    const pool = new HashWorkers(0);
+    const got = await pool.hashModule(m.dir, prefix, m.zip);
+    expect(got.tree?.h1).toBe((await pool.hashTree(m.dir, prefix)).h1);
+    expect(got.zipH1).toBeUndefined();
+    expect(got.zipError).toMatch(/not a zip file/);
+  });
+});
+
 describe('Limiter', () => {
   it('never runs more than its limit at once', async () => {
     const l = new Limiter(3);
