@@ -102319,43 +102319,66 @@ const DOWNLOAD_EXTS = (/* unused pure expression or super */ null && (['.ziphash
  * are `cache/download/<escaped path>/@v/<escaped version><ext>`.
  */
 function placeOf(rel) {
-    const segs = rel.split('/');
-    if (segs[0] === 'cache') {
-        const at = segs.indexOf('@v');
-        if (segs[1] !== 'download' || at < 3 || at !== segs.length - 2)
-            return { kind: 'other' };
-        const file = segs[segs.length - 1];
-        const ext = DOWNLOAD_EXTS.find((x) => file.endsWith(x) && file.length > x.length);
-        if (!ext)
-            return { kind: 'other' };
-        return {
-            kind: 'download',
-            path: unescapeModulePath(segs.slice(2, at).join('/')),
-            version: unescapeModulePath(file.slice(0, -ext.length)),
-            ext,
-        };
-    }
-    const i = segs.findIndex((s) => s.includes('@'));
-    if (i < 0)
-        return { kind: 'other' };
-    const seg = segs[i];
-    const at = seg.lastIndexOf('@');
-    const escPath = [...segs.slice(0, i), seg.slice(0, at)].join('/');
-    const escVersion = seg.slice(at + 1);
-    if (seg.slice(0, at) === '' || escVersion === '')
-        return { kind: 'other' };
+    if (rel === 'cache' || rel.startsWith('cache/'))
+        return downloadPlaceOf(rel);
+    // The first segment holding an '@' is the one holding the first '@'.
+    const firstAt = rel.indexOf('@');
+    if (firstAt < 0)
+        return OTHER;
+    const end = rel.indexOf('/', firstAt);
+    const root = end < 0 ? rel : rel.slice(0, end);
+    const tree = treeRootOf(root);
+    if (tree === null)
+        return OTHER;
     return {
         kind: 'tree',
-        root: segs.slice(0, i + 1).join('/'),
-        path: unescapeModulePath(escPath),
-        version: unescapeModulePath(escVersion),
-        inner: segs.slice(i + 1).join('/'),
+        root,
+        path: tree.path,
+        version: tree.version,
+        inner: end < 0 ? '' : rel.slice(end + 1),
+    };
+}
+const OTHER = Object.freeze({ kind: 'other' });
+/** Tree roots seen, unescaped once each: an extraction asks for every file of every tree. */
+const treeRoots = new Map();
+/** `<escaped path>@<escaped version>` → the module it names, or null when it names none. */
+function treeRootOf(root) {
+    let tree = treeRoots.get(root);
+    if (tree !== undefined)
+        return tree;
+    const segStart = root.lastIndexOf('/') + 1;
+    const at = root.lastIndexOf('@');
+    const escPath = root.slice(0, at);
+    const escVersion = root.slice(at + 1);
+    tree =
+        at === segStart || escVersion === ''
+            ? null
+            : { path: unescapeModulePath(escPath), version: unescapeModulePath(escVersion) };
+    if (treeRoots.size > 100_000)
+        treeRoots.clear();
+    treeRoots.set(root, tree);
+    return tree;
+}
+function downloadPlaceOf(rel) {
+    const segs = rel.split('/');
+    const at = segs.indexOf('@v');
+    if (segs[1] !== 'download' || at < 3 || at !== segs.length - 2)
+        return OTHER;
+    const file = segs[segs.length - 1];
+    const ext = DOWNLOAD_EXTS.find((x) => file.endsWith(x) && file.length > x.length);
+    if (!ext)
+        return OTHER;
+    return {
+        kind: 'download',
+        path: unescapeModulePath(segs.slice(2, at).join('/')),
+        version: unescapeModulePath(file.slice(0, -ext.length)),
+        ext,
     };
 }
 /** placeOf for a regular file: a file standing where a tree directory belongs is just other. */
 function filePlaceOf(rel) {
     const place = placeOf(rel);
-    return place.kind === 'tree' && place.inner === '' ? { kind: 'other' } : place;
+    return place.kind === 'tree' && place.inner === '' ? OTHER : place;
 }
 /** Go's modes: trees read-only (files 0444, dirs 0555 once filled), the rest 0644 / 0755. */
 function fileModeFor(place) {
@@ -102656,7 +102679,6 @@ class Extractor {
         const name = h.name;
         try {
             const rel = memberPath(name);
-            const abs = confinedPath(this.root, rel, name);
             if (h.type === 'directory') {
                 body.resume();
                 this.ensureDir(rel, name);
@@ -102673,8 +102695,11 @@ class Extractor {
             if (this.fileNames.has(rel) || this.dirs.has(rel))
                 throw new archive_ArchiveRejected(name, 'appears twice in the archive');
             this.fileNames.add(rel);
-            this.ensureDir(rel.split('/').slice(0, -1).join('/'), name);
-            this.whenRoom(() => this.consumeFile(body, h.size, rel, abs, next));
+            // The parent is made (and checked against the root) here; the file's own
+            // name is one segment that memberPath has already refused as '', '.' or '..'.
+            const slash = rel.lastIndexOf('/');
+            this.ensureDir(slash < 0 ? '' : rel.slice(0, slash), name);
+            this.whenRoom(() => this.consumeFile(body, h.size, rel, next));
         }
         catch (e) {
             this.fail(e);
@@ -102729,7 +102754,7 @@ class Extractor {
         });
         this.pending.add(tracked);
     }
-    consumeFile(body, size, rel, abs, next) {
+    consumeFile(body, size, rel, next) {
         if (this.error)
             return;
         const place = filePlaceOf(rel);
@@ -102742,21 +102767,22 @@ class Extractor {
         }
         const keep = place.kind === 'download' && place.ext !== '.info' && place.ext !== '.partial';
         if (size > BUFFERED_FILE && !keep) {
-            this.streamFile(body, rel, abs, mode, place, next);
+            this.streamFile(body, rel, confinedPath(this.root, rel, rel), mode, place, next);
             return;
         }
         const chunks = [];
         body.on('data', (c) => chunks.push(c));
         body.on('end', () => {
-            this.takeFile(rel, abs, mode, place, chunks, size);
+            this.takeFile(rel, mode, place, chunks, size);
             next();
         });
     }
     /** A buffered file, whole: a zip goes to a worker of its own, anything else into a batch. */
-    takeFile(rel, abs, mode, place, chunks, size) {
+    takeFile(rel, mode, place, chunks, size) {
         if (this.error)
             return;
         if (place.kind === 'download' && place.ext === '.zip') {
+            const abs = confinedPath(this.root, rel, rel);
             this.writeZip(place.path, place.version, rel, abs, ownedCopy(chunks, size));
             return;
         }

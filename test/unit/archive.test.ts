@@ -95,6 +95,15 @@ describe('placeOf', () => {
       path: 'github.com/BurntSushi/toml',
       inner: '',
     });
+    // An '@' deeper inside a tree belongs to the file's name, not to the module.
+    expect(placeOf('example.com/m@v1.0.0/docs/a@b.md')).toMatchObject({
+      root: 'example.com/m@v1.0.0',
+      inner: 'docs/a@b.md',
+    });
+    // The same root asked again (trees are looked up once per file) gives the same answer.
+    expect(placeOf('example.com/m@v1.0.0/x.go')).toMatchObject({ path: 'example.com/m' });
+    for (const other of ['example.com/@v1.0.0/x.go', 'example.com/m@/x.go', '@v1/x', 'a/b/c'])
+      expect(placeOf(other), other).toEqual({ kind: 'other' });
   });
 
   it('reads download files and leaves the rest as other', () => {
