@@ -101597,7 +101597,7 @@ var tar_stream = __nccwpck_require__(6118);
 
 
 function hashCore(d) {
-    const { fs, path, createHash, zlib } = d;
+    const { fs, path, createHash, zlib, oneShot } = d;
     /**
      * Inflates one zip entry into a buffer sized from the length its header
      * announces (one byte more, so that a well-formed entry takes a single zlib
@@ -101613,7 +101613,9 @@ function hashCore(d) {
      * is refused before anything is inflated, so a zip bomb costs no memory.
      */
     const MAX_UNCOMPRESSED = 500 << 20;
-    const sha256hex = (data) => createHash('sha256').update(data).digest('hex');
+    const sha256hex = oneShot
+        ? (data) => oneShot('sha256', data, 'hex')
+        : (data) => createHash('sha256').update(data).digest('hex');
     /**
      * Go's Hash1: sha256 over the lines `<hex sha256>  <name>\n` sorted by name,
      * names compared as UTF-8 bytes as Go does (JavaScript's `<` compares UTF-16
@@ -101925,6 +101927,7 @@ const hashcore_mainThreadCore = hashCore({
     fs: external_node_fs_namespaceObject,
     path: external_node_path_namespaceObject,
     createHash: external_node_crypto_.createHash,
+    oneShot: external_node_crypto_.hash,
     zlib: external_node_zlib_,
 });
 
@@ -102108,6 +102111,7 @@ const core = hashCore({
   fs: require('node:fs'),
   path: require('node:path'),
   createHash: require('node:crypto').createHash,
+  oneShot: require('node:crypto').hash,
   zlib: require('node:zlib'),
 });
 parentPort.on('message', ({ id, op, args }) => {

@@ -17,6 +17,8 @@ export interface HashCoreDeps {
   fs: typeof NodeFs;
   path: typeof NodePath;
   createHash: typeof NodeCrypto.createHash;
+  /** crypto.hash, the one-shot digest (Node >= 21.7), when the runtime has it. */
+  oneShot?: (algorithm: string, data: Uint8Array, encoding: 'hex') => string;
   zlib: typeof NodeZlib;
 }
 
@@ -61,7 +63,7 @@ export interface ModuleHashes {
 }
 
 export function hashCore(d: HashCoreDeps) {
-  const { fs, path, createHash, zlib } = d;
+  const { fs, path, createHash, zlib, oneShot } = d;
 
   /**
    * Inflates one zip entry into a buffer sized from the length its header
@@ -81,7 +83,9 @@ export function hashCore(d: HashCoreDeps) {
    */
   const MAX_UNCOMPRESSED = 500 << 20;
 
-  const sha256hex = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+  const sha256hex = oneShot
+    ? (data: Uint8Array): string => oneShot('sha256', data, 'hex')
+    : (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
   /**
    * Go's Hash1: sha256 over the lines `<hex sha256>  <name>\n` sorted by name,
@@ -402,5 +406,6 @@ export const mainThreadCore: HashCore = hashCore({
   fs: NodeFs,
   path: NodePath,
   createHash: NodeCrypto.createHash,
+  oneShot: (NodeCrypto as { hash?: HashCoreDeps['oneShot'] }).hash,
   zlib: NodeZlib,
 });

@@ -33,6 +33,7 @@ const core = hashCore({
   fs: require('node:fs'),
   path: require('node:path'),
   createHash: require('node:crypto').createHash,
+  oneShot: require('node:crypto').hash,
   zlib: require('node:zlib'),
 });
 parentPort.on('message', ({ id, op, args }) => {
