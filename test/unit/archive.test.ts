@@ -602,6 +602,47 @@ describe('extractArchive refuses planted archives and writes nothing outside des
     expect(String(err)).toMatch(/connection reset/);
   });
 
+  it('passes a failure before the first bytes or in the middle of a gathered piece through as is', async () => {
+    const data = zstd(
+      tarOf([...ok, { name: 'example.com/a@v1.0.0/big', data: 'q'.repeat(3 << 20) }]),
+    );
+    // Before anything arrives, after 2 bytes (compression still unknown), and
+    // after many small chunks that are still being gathered into one piece.
+    const prefixes: Buffer[][] = [
+      [],
+      [data.subarray(0, 2)],
+      Array.from({ length: 20 }, (_, i) => data.subarray(i * 1000, (i + 1) * 1000)),
+    ];
+    for (const chunks of prefixes) {
+      async function* failing() {
+        yield* chunks;
+        throw new Error('the cache service closed the connection');
+      }
+      const err = await extractArchive(
+        Readable.from(failing()),
+        path.join(root, `dest${n++}`),
+      ).catch((e: unknown) => e);
+      expect(String(err), `after ${chunks.length} chunks`).toMatch(/closed the connection/);
+    }
+  });
+
+  it('extracts the same files whether the input arrives in one piece or in tiny chunks', async () => {
+    const tar = tarOf([
+      ...ok,
+      { name: 'example.com/a@v1.0.0/big', data: 'q'.repeat(3 << 20) },
+      { name: 'example.com/a@v1.0.0/z.go', data: 'package a // z\n' },
+    ]);
+    const data = zstd(tar);
+    const whole = await extractArchive(Readable.from([data]), path.join(root, `dest${n++}`));
+    const tiny = Array.from({ length: Math.ceil(data.length / 777) }, (_, i) =>
+      data.subarray(i * 777, (i + 1) * 777),
+    );
+    const chunked = await extractArchive(Readable.from(tiny), path.join(root, `dest${n++}`));
+    expect(chunked.record).toEqual(whole.record);
+    expect(chunked.files).toBe(3); // a.go, big, z.go
+    expect(chunked.bytes).toBe(whole.bytes);
+  });
+
   it('stops at the byte limit a caller sets (decompression bombs)', async () => {
     const data = zstd(
       tarOf([...ok, { name: 'example.com/a@v1.0.0/big', data: '0'.repeat(5 << 20) }]),
