@@ -102300,6 +102300,10 @@ function memberPath(name) {
         reject('name contains a backslash');
     if (/^[A-Za-z]:/.test(name))
         reject('name starts with a drive letter');
+    // No module file or cache path holds one (Go's module.CheckFilePath refuses it); on
+    // Windows 'x/D:f' would resolve to another drive and 'x/f:s' name an NTFS stream.
+    if (name.includes(':'))
+        reject('name contains a colon');
     if (name.startsWith('/'))
         reject('absolute name');
     const segments = name.split('/').filter((s) => s !== '' && s !== '.');
@@ -102355,13 +102359,24 @@ function treeRootOf(root) {
     const escPath = root.slice(0, at);
     const escVersion = root.slice(at + 1);
     tree =
-        at === segStart || escVersion === ''
+        at === segStart ||
+            escVersion === '' ||
+            !isCanonicalEscape(escPath) ||
+            !isCanonicalEscape(escVersion)
             ? null
             : { path: gosum_unescapeModulePath(escPath), version: gosum_unescapeModulePath(escVersion) };
     if (treeRoots.size > 100_000)
         treeRoots.clear();
     treeRoots.set(root, tree);
     return tree;
+}
+/**
+ * Go's escaping (module.EscapePath) never leaves an upper-case letter and
+ * always puts a lower-case one after '!': 'Foo' and '!foo' would otherwise
+ * both read as module Foo, one hiding the other.
+ */
+function isCanonicalEscape(escaped) {
+    return !/[A-Z]|![^a-z]|!$/.test(escaped);
 }
 function downloadPlaceOf(rel) {
     const segs = rel.split('/');
@@ -102370,7 +102385,7 @@ function downloadPlaceOf(rel) {
         return OTHER;
     const file = segs[segs.length - 1];
     const ext = DOWNLOAD_EXTS.find((x) => file.endsWith(x) && file.length > x.length);
-    if (!ext)
+    if (!ext || !isCanonicalEscape(rel))
         return OTHER;
     return {
         kind: 'download',
@@ -102682,6 +102697,10 @@ class Extractor {
     bytes = 0;
     /** Members seen, directories included: an archive without any is not one. */
     members = 0;
+    /** Members handed over whose body is not consumed yet. */
+    open = 0;
+    /** Called whenever the last open member is done. */
+    onIdle;
     error;
     /** Called with the first error so the reading side stops. */
     onFail = () => undefined;
@@ -102710,16 +102729,28 @@ class Extractor {
      * (now, or once writes in flight leave room) and calls `next` when done.
      * After a failure `next` is never called: the whole extraction is stopping.
      */
-    onEntry(h, body, next) {
+    onEntry(h, body, parserNext) {
         if (this.error)
             return;
         this.members++;
+        this.open++;
+        const next = () => {
+            this.open--;
+            if (this.error)
+                return;
+            parserNext();
+            if (this.open === 0)
+                this.onIdle?.();
+        };
         // A body fails only when the parser does; the parser's own error says why.
         body.on('error', () => undefined);
         const name = h.name;
         try {
             const rel = memberPath(name);
             if (h.type === 'directory') {
+                // A size would make the parser read the directory's data as members.
+                if (h.size !== 0)
+                    throw new ArchiveRejected(name, `a directory member with ${h.size} bytes of data`);
                 body.resume();
                 this.ensureDir(rel, name);
                 const place = placeOf(rel);
@@ -102739,7 +102770,12 @@ class Extractor {
             // name is one segment that memberPath has already refused as '', '.' or '..'.
             const slash = rel.lastIndexOf('/');
             this.ensureDir(slash < 0 ? '' : rel.slice(0, slash), name);
-            this.whenRoom(() => this.consumeFile(body, h.size, rel, next));
+            const place = filePlaceOf(rel);
+            // Files written from here (zips, large files) are resolved and checked now.
+            const abs = (place.kind === 'download' && place.ext === '.zip') || h.size > BUFFERED_FILE
+                ? confinedPath(this.root, rel, name)
+                : '';
+            this.whenRoom(() => this.consumeFile(body, h.size, rel, abs, place, next));
         }
         catch (e) {
             this.fail(e);
@@ -102794,10 +102830,9 @@ class Extractor {
         });
         this.pending.add(tracked);
     }
-    consumeFile(body, size, rel, next) {
+    consumeFile(body, size, rel, abs, place, next) {
         if (this.error)
             return;
-        const place = filePlaceOf(rel);
         const mode = fileModeFor(place);
         this.files++;
         this.bytes += size;
@@ -102807,22 +102842,21 @@ class Extractor {
         }
         const keep = place.kind === 'download' && place.ext !== '.info' && place.ext !== '.partial';
         if (size > BUFFERED_FILE && !keep) {
-            this.streamFile(body, rel, confinedPath(this.root, rel, rel), mode, place, next);
+            this.streamFile(body, rel, abs, mode, place, next);
             return;
         }
         const chunks = [];
         body.on('data', (c) => chunks.push(c));
         body.on('end', () => {
-            this.takeFile(rel, mode, place, chunks, size);
+            this.takeFile(rel, abs, mode, place, chunks, size);
             next();
         });
     }
     /** A buffered file, whole: a zip goes to a worker of its own, anything else into a batch. */
-    takeFile(rel, mode, place, chunks, size) {
+    takeFile(rel, abs, mode, place, chunks, size) {
         if (this.error)
             return;
         if (place.kind === 'download' && place.ext === '.zip') {
-            const abs = confinedPath(this.root, rel, rel);
             this.writeZip(place.path, place.version, rel, abs, ownedCopy(chunks, size));
             return;
         }
@@ -102853,13 +102887,21 @@ class Extractor {
                 out.once('drain', () => body.resume());
             }
         });
+        let ended = false;
         body.on('end', () => {
+            ended = true;
             out.end();
             if (place.kind === 'tree')
                 this.record.treeFile(place.path, place.version, place.inner, hash.digest('hex'));
             else
                 this.record.other.push(rel);
             next();
+        });
+        // The parser stopped (truncated archive, failure elsewhere) with this file
+        // half written: close it, or the extraction would wait for it forever.
+        body.on('close', () => {
+            if (!ended)
+                out.destroy(new Error(`${rel}: the archive stopped in the middle of it`));
         });
         this.track(finished, 0, rel);
     }
@@ -103021,8 +103063,15 @@ async function extractArchive(input, dest, o = {}) {
                 tarEnded = true;
                 parser.end(undefined);
             });
+            // Without end-of-archive blocks the parser can finish while the last
+            // member still waits for room: wait for every member to be consumed.
+            const consumed = () => ex.open === 0
+                ? Promise.resolve()
+                : new Promise((r) => {
+                    ex.onIdle = r;
+                });
             parser.on('finish', () => {
-                s.done.then(() => {
+                s.done.then(consumed).then(() => {
                     if (ex.members === 0)
                         ex.fail(new ArchiveRejected('', 'not a valid tar stream: it holds no members'));
                     if (!settled) {

@@ -105,6 +105,9 @@ export function memberPath(name: string): string {
   if (name.includes('\0')) reject('name contains a NUL byte');
   if (name.includes('\\')) reject('name contains a backslash');
   if (/^[A-Za-z]:/.test(name)) reject('name starts with a drive letter');
+  // No module file or cache path holds one (Go's module.CheckFilePath refuses it); on
+  // Windows 'x/D:f' would resolve to another drive and 'x/f:s' name an NTFS stream.
+  if (name.includes(':')) reject('name contains a colon');
   if (name.startsWith('/')) reject('absolute name');
   const segments = name.split('/').filter((s) => s !== '' && s !== '.');
   if (segments.includes('..')) reject('name contains a ".." segment');
@@ -175,12 +178,24 @@ function treeRootOf(root: string): { path: string; version: string } | null {
   const escPath = root.slice(0, at);
   const escVersion = root.slice(at + 1);
   tree =
-    at === segStart || escVersion === ''
+    at === segStart ||
+    escVersion === '' ||
+    !isCanonicalEscape(escPath) ||
+    !isCanonicalEscape(escVersion)
       ? null
       : { path: unescapeModulePath(escPath), version: unescapeModulePath(escVersion) };
   if (treeRoots.size > 100_000) treeRoots.clear();
   treeRoots.set(root, tree);
   return tree;
+}
+
+/**
+ * Go's escaping (module.EscapePath) never leaves an upper-case letter and
+ * always puts a lower-case one after '!': 'Foo' and '!foo' would otherwise
+ * both read as module Foo, one hiding the other.
+ */
+function isCanonicalEscape(escaped: string): boolean {
+  return !/[A-Z]|![^a-z]|!$/.test(escaped);
 }
 
 function downloadPlaceOf(rel: string): Placement {
@@ -189,7 +204,7 @@ function downloadPlaceOf(rel: string): Placement {
   if (segs[1] !== 'download' || at < 3 || at !== segs.length - 2) return OTHER;
   const file = segs[segs.length - 1]!;
   const ext = DOWNLOAD_EXTS.find((x) => file.endsWith(x) && file.length > x.length);
-  if (!ext) return OTHER;
+  if (!ext || !isCanonicalEscape(rel)) return OTHER;
   return {
     kind: 'download',
     path: unescapeModulePath(segs.slice(2, at).join('/')),
@@ -552,6 +567,10 @@ class Extractor {
   bytes = 0;
   /** Members seen, directories included: an archive without any is not one. */
   members = 0;
+  /** Members handed over whose body is not consumed yet. */
+  open = 0;
+  /** Called whenever the last open member is done. */
+  onIdle: (() => void) | undefined;
   error: Error | undefined;
   /** Called with the first error so the reading side stops. */
   onFail: (e: Error) => void = () => undefined;
@@ -585,15 +604,25 @@ class Extractor {
    * (now, or once writes in flight leave room) and calls `next` when done.
    * After a failure `next` is never called: the whole extraction is stopping.
    */
-  onEntry(h: TarHeader, body: MemberBody, next: () => void): void {
+  onEntry(h: TarHeader, body: MemberBody, parserNext: () => void): void {
     if (this.error) return;
     this.members++;
+    this.open++;
+    const next = () => {
+      this.open--;
+      if (this.error) return;
+      parserNext();
+      if (this.open === 0) this.onIdle?.();
+    };
     // A body fails only when the parser does; the parser's own error says why.
     body.on('error', () => undefined);
     const name = h.name;
     try {
       const rel = memberPath(name);
       if (h.type === 'directory') {
+        // A size would make the parser read the directory's data as members.
+        if (h.size !== 0)
+          throw new ArchiveRejected(name, `a directory member with ${h.size} bytes of data`);
         body.resume();
         this.ensureDir(rel, name);
         const place = placeOf(rel);
@@ -614,7 +643,13 @@ class Extractor {
       // name is one segment that memberPath has already refused as '', '.' or '..'.
       const slash = rel.lastIndexOf('/');
       this.ensureDir(slash < 0 ? '' : rel.slice(0, slash), name);
-      this.whenRoom(() => this.consumeFile(body, h.size, rel, next));
+      const place = filePlaceOf(rel);
+      // Files written from here (zips, large files) are resolved and checked now.
+      const abs =
+        (place.kind === 'download' && place.ext === '.zip') || h.size > BUFFERED_FILE
+          ? confinedPath(this.root, rel, name)
+          : '';
+      this.whenRoom(() => this.consumeFile(body, h.size, rel, abs, place, next));
     } catch (e) {
       this.fail(e);
     }
@@ -672,9 +707,15 @@ class Extractor {
     this.pending.add(tracked);
   }
 
-  private consumeFile(body: MemberBody, size: number, rel: string, next: () => void): void {
+  private consumeFile(
+    body: MemberBody,
+    size: number,
+    rel: string,
+    abs: string,
+    place: Placement,
+    next: () => void,
+  ): void {
     if (this.error) return;
-    const place = filePlaceOf(rel);
     const mode = fileModeFor(place);
     this.files++;
     this.bytes += size;
@@ -686,13 +727,13 @@ class Extractor {
     }
     const keep = place.kind === 'download' && place.ext !== '.info' && place.ext !== '.partial';
     if (size > BUFFERED_FILE && !keep) {
-      this.streamFile(body, rel, confinedPath(this.root, rel, rel), mode, place, next);
+      this.streamFile(body, rel, abs, mode, place, next);
       return;
     }
     const chunks: Buffer[] = [];
     body.on('data', (c) => chunks.push(c as Buffer));
     body.on('end', () => {
-      this.takeFile(rel, mode, place, chunks, size);
+      this.takeFile(rel, abs, mode, place, chunks, size);
       next();
     });
   }
@@ -700,6 +741,7 @@ class Extractor {
   /** A buffered file, whole: a zip goes to a worker of its own, anything else into a batch. */
   private takeFile(
     rel: string,
+    abs: string,
     mode: number,
     place: Placement,
     chunks: Buffer[],
@@ -707,7 +749,6 @@ class Extractor {
   ): void {
     if (this.error) return;
     if (place.kind === 'download' && place.ext === '.zip') {
-      const abs = confinedPath(this.root, rel, rel);
       this.writeZip(place.path, place.version, rel, abs, ownedCopy(chunks, size));
       return;
     }
@@ -747,12 +788,19 @@ class Extractor {
         out.once('drain', () => body.resume());
       }
     });
+    let ended = false;
     body.on('end', () => {
+      ended = true;
       out.end();
       if (place.kind === 'tree')
         this.record.treeFile(place.path, place.version, place.inner, hash!.digest('hex'));
       else this.record.other.push(rel);
       next();
+    });
+    // The parser stopped (truncated archive, failure elsewhere) with this file
+    // half written: close it, or the extraction would wait for it forever.
+    body.on('close', () => {
+      if (!ended) out.destroy(new Error(`${rel}: the archive stopped in the middle of it`));
     });
     this.track(finished, 0, rel);
   }
@@ -922,8 +970,16 @@ export async function extractArchive(
         tarEnded = true;
         parser.end(undefined);
       });
+      // Without end-of-archive blocks the parser can finish while the last
+      // member still waits for room: wait for every member to be consumed.
+      const consumed = () =>
+        ex.open === 0
+          ? Promise.resolve()
+          : new Promise<void>((r) => {
+              ex.onIdle = r;
+            });
       parser.on('finish', () => {
-        s.done.then(
+        s.done.then(consumed).then(
           () => {
             if (ex.members === 0)
               ex.fail(new ArchiveRejected('', 'not a valid tar stream: it holds no members'));

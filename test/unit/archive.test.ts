@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   createReadStream,
   lstatSync,
@@ -103,6 +103,17 @@ describe('placeOf', () => {
     // The same root asked again (trees are looked up once per file) gives the same answer.
     expect(placeOf('example.com/m@v1.0.0/x.go')).toMatchObject({ path: 'example.com/m' });
     for (const other of ['example.com/@v1.0.0/x.go', 'example.com/m@/x.go', '@v1/x', 'a/b/c'])
+      expect(placeOf(other), other).toEqual({ kind: 'other' });
+    // Only Go's own escaping names a module: 'Foo' and '!foo' must not both read as Foo.
+    expect(placeOf('example.com/!foo@v1.0.0/x.go')).toMatchObject({ path: 'example.com/Foo' });
+    for (const other of [
+      'example.com/Foo@v1.0.0/x.go',
+      'example.com/foo@v1.0.0-RC1/x.go',
+      'example.com/a!@v1.0.0/x.go',
+      'example.com/a!1@v1.0.0/x.go',
+      'cache/download/example.com/Foo/@v/v1.0.0.zip',
+      'cache/download/example.com/foo/@v/v1.0.0-RC1.mod',
+    ])
       expect(placeOf(other), other).toEqual({ kind: 'other' });
   });
 
@@ -391,7 +402,7 @@ describe('recordFromDisk on a cache changed behind Go', () => {
 interface Member {
   name: string;
   type?: string; // tar typeflag
-  data?: string;
+  data?: string | Buffer;
   link?: string;
   /** pax records for an 'x' header before this member. */
   pax?: Record<string, string>;
@@ -452,7 +463,7 @@ function half(buf: Buffer): Buffer {
 }
 
 function zstd(buf: Buffer): Buffer {
-  return execFileSync('zstd', ['-q', '-c'], { input: buf });
+  return execFileSync('zstd', ['-q', '-c'], { input: buf, maxBuffer: 1 << 30 });
 }
 
 describe('extractArchive refuses planted archives and writes nothing outside dest', () => {
@@ -500,6 +511,21 @@ describe('extractArchive refuses planted archives and writes nothing outside des
       'an unknown type',
       [{ name: 'sparse', type: 'S', data: 'x' }],
       /^unknown-type members are not allowed/,
+    ],
+    [
+      'a colon in a name (a drive or an NTFS stream on Windows)',
+      [{ name: 'x/D:foo', data: 'x' }],
+      /colon/,
+    ],
+    [
+      'a zip whose version names a drive',
+      [{ name: 'cache/download/example.com/m/@v/D:v1.0.0.zip', data: 'x' }],
+      /colon/,
+    ],
+    [
+      'a directory with data (which the parser would read as members)',
+      [{ name: 'd/', type: '5', data: 'x'.repeat(600) }],
+      /directory member with 600 bytes/,
     ],
     [
       'a duplicate file',
@@ -600,6 +626,38 @@ describe('extractArchive refuses planted archives and writes nothing outside des
     );
     expect(err).not.toBeInstanceOf(ArchiveRejected);
     expect(String(err)).toMatch(/connection reset/);
+  });
+
+  it('fails, without waiting forever, when the archive stops in the middle of a large file', async () => {
+    const tar = tarOf([
+      ...ok,
+      { name: 'example.com/a@v1.0.0/big.bin', data: randomBytes(17 << 20) },
+    ]);
+    const cut = (b: Buffer) => b.subarray(0, Math.floor(b.length * 0.6));
+    for (const [label, data] of [
+      ['tar', cut(tar)],
+      ['gzip', cut(gzipSync(tar))],
+      ['zstd', cut(zstd(tar))],
+    ] as const) {
+      const err = await extractArchive(Readable.from([data]), path.join(root, `dest${n++}`)).catch(
+        (e: unknown) => e,
+      );
+      expect(err, label).toBeInstanceOf(Error);
+    }
+  }, 20_000);
+
+  it('writes the last member of an archive without end-of-archive blocks, also when it waited for room', async () => {
+    const zips: Member[] = Array.from({ length: 80 }, (_, i) => ({
+      name: `cache/download/example.com/m${i}/@v/v1.0.0.zip`,
+      data: randomBytes(200_000),
+    }));
+    const tar = tarOf([...ok, ...zips, { name: 'other/small', data: 'hello' }]);
+    const dest = path.join(root, `dest${n++}`);
+    const r = await extractArchive(Readable.from([tar.subarray(0, tar.length - 1024)]), dest, {
+      workers: 1,
+    });
+    expect(r.record.other).toContain('other/small');
+    expect(readFileSync(path.join(dest, 'other', 'small'), 'utf8')).toBe('hello');
   });
 
   it('passes a failure before the first bytes or in the middle of a gathered piece through as is', async () => {
