@@ -41317,8 +41317,8 @@ const external_node_v8_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  * allocated: about 60 of them on the main thread for the real workload's
  * 1.3 GB cache, 0.6 s of pauses. With external memory counted in V8's global
  * limit instead, the extraction took 5.2 s instead of 5.7 s (9.2 instead of
- * 10.2 CPU seconds), its peak resident memory going from about 0.7 to 1.3 GB
- * (BENCHMARKS.md). Node 24 (the action's runtime, V8 13) has the flag; older
+ * 10.2 CPU seconds), its peak resident memory going from about 0.8 to 1.5 GB
+ * (BENCHMARKS.md, "The GC flag"). Node 24 (the action's runtime, V8 13) has the flag; older
  * V8s do not know it and would print an error, so it is set only there.
  */
 
@@ -101874,7 +101874,7 @@ function hashCore(d) {
      */
     const moduleHash = (dir, prefix, zipFile) => {
         const out = {};
-        const message = (e) => String(e?.message ?? e);
+        const message = (e) => errInfo(e).message;
         let zip;
         try {
             zip = zipIndex(readRegular(zipFile));
@@ -102749,7 +102749,6 @@ class Extractor {
     members = 0;
     /** Members handed over whose body is not consumed yet. */
     open = 0;
-    /** Called whenever the last open member is done. */
     onIdle;
     error;
     /** Called with the first error so the reading side stops. */
@@ -102767,6 +102766,18 @@ class Extractor {
         this.workers = workers;
         this.maxBytes = maxBytes;
         this.root = external_node_path_namespaceObject.resolve(dest);
+    }
+    /**
+     * Resolves once every member handed over has been consumed. Without
+     * end-of-archive blocks the parser finishes while the last member may still
+     * wait for room.
+     */
+    allConsumed() {
+        if (this.open === 0)
+            return Promise.resolve();
+        return new Promise((resolve) => {
+            this.onIdle = resolve;
+        });
     }
     fail(e) {
         if (this.error)
@@ -103113,15 +103124,10 @@ async function extractArchive(input, dest, o = {}) {
                 tarEnded = true;
                 parser.end(undefined);
             });
-            // Without end-of-archive blocks the parser can finish while the last
-            // member still waits for room: wait for every member to be consumed.
-            const consumed = () => ex.open === 0
-                ? Promise.resolve()
-                : new Promise((r) => {
-                    ex.onIdle = r;
-                });
             parser.on('finish', () => {
-                s.done.then(consumed).then(() => {
+                s.done
+                    .then(() => ex.allConsumed())
+                    .then(() => {
                     if (ex.members === 0)
                         ex.fail(new ArchiveRejected('', 'not a valid tar stream: it holds no members'));
                     if (!settled) {
@@ -103188,6 +103194,7 @@ async function recordFromDisk(modCache, o = {}) {
     const limiter = new Limiter(16);
     const abs = (rel) => path.join(root, ...rel.split('/'));
     try {
+        /** Zips by module, with the module's record. */
         const zipOf = new Map();
         const smallJobs = [];
         for (const f of files) {
@@ -103201,45 +103208,40 @@ async function recordFromDisk(modCache, o = {}) {
                 continue;
             }
             if (place.ext === '.zip') {
-                rb.module(place.path, place.version);
-                zipOf.set(`${place.path}@${place.version}`, f);
+                zipOf.set(`${place.path}@${place.version}`, {
+                    zip: f,
+                    m: rb.module(place.path, place.version),
+                });
                 continue;
             }
             smallJobs.push(limiter
                 .run(() => readRegularFile(abs(f)))
                 .then((data) => rb.downloadFile(place.path, place.version, place.ext, data)));
         }
-        // A tree with its zip is one job (one sha256 per file the two share); the
-        // biggest zips go first so that no large module is left running alone at the end.
         const pairs = [];
         const treesAlone = [];
         for (const t of trees) {
             const place = placeOf(t);
             if (place.kind !== 'tree')
                 continue;
-            const key = `${place.path}@${place.version}`;
-            rb.module(place.path, place.version);
-            const zip = zipOf.get(key);
+            const prefix = `${place.path}@${place.version}`;
+            const job = { m: rb.module(place.path, place.version), prefix, tree: t };
+            const zip = zipOf.get(prefix);
             if (zip === undefined)
-                treesAlone.push({ key, tree: t });
+                treesAlone.push(job);
             else {
-                zipOf.delete(key);
-                pairs.push({ key, tree: t, zip, size: 0 });
+                zipOf.delete(prefix);
+                pairs.push({ ...job, zip: zip.zip, size: 0 });
             }
         }
         await Promise.all(pairs.map(async (p) => {
             p.size = await fs.stat(abs(p.zip)).then((st) => st.size, () => 0);
         }));
         pairs.sort((a, b) => b.size - a.size);
-        const moduleOf = (key) => {
-            const at = key.lastIndexOf('@');
-            return rb.module(key.slice(0, at), key.slice(at + 1));
-        };
         const message = (e) => (e instanceof Error ? e.message : String(e));
-        const pairJobs = pairs.map(async (p) => {
-            const m = moduleOf(p.key);
+        const pairJobs = pairs.map(async ({ m, prefix, tree, zip }) => {
             try {
-                const r = await workers.hashModule(abs(p.tree), p.key, abs(p.zip));
+                const r = await workers.hashModule(abs(tree), prefix, abs(zip));
                 if (r.tree) {
                     m.treeH1 = r.tree.h1;
                     m.treeFiles = r.tree.files;
@@ -103255,8 +103257,7 @@ async function recordFromDisk(modCache, o = {}) {
                 m.treeError = m.zipError = message(e);
             }
         });
-        const zipJobs = [...zipOf].map(async ([key, zip]) => {
-            const m = moduleOf(key);
+        const zipJobs = [...zipOf.values()].map(async ({ zip, m }) => {
             try {
                 m.zipH1 = await workers.hashZipFile(abs(zip));
             }
@@ -103264,10 +103265,9 @@ async function recordFromDisk(modCache, o = {}) {
                 m.zipError = message(e);
             }
         });
-        const treeJobs = treesAlone.map(async ({ key, tree }) => {
-            const m = moduleOf(key);
+        const treeJobs = treesAlone.map(async ({ m, prefix, tree }) => {
             try {
-                const { h1, files: n } = await workers.hashTree(abs(tree), key);
+                const { h1, files: n } = await workers.hashTree(abs(tree), prefix);
                 m.treeH1 = h1;
                 m.treeFiles = n;
             }

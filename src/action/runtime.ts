@@ -7,8 +7,8 @@
  * allocated: about 60 of them on the main thread for the real workload's
  * 1.3 GB cache, 0.6 s of pauses. With external memory counted in V8's global
  * limit instead, the extraction took 5.2 s instead of 5.7 s (9.2 instead of
- * 10.2 CPU seconds), its peak resident memory going from about 0.7 to 1.3 GB
- * (BENCHMARKS.md). Node 24 (the action's runtime, V8 13) has the flag; older
+ * 10.2 CPU seconds), its peak resident memory going from about 0.8 to 1.5 GB
+ * (BENCHMARKS.md, "The GC flag"). Node 24 (the action's runtime, V8 13) has the flag; older
  * V8s do not know it and would print an error, so it is set only there.
  */
 import * as v8 from 'node:v8';

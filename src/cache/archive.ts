@@ -568,9 +568,8 @@ class Extractor {
   /** Members seen, directories included: an archive without any is not one. */
   members = 0;
   /** Members handed over whose body is not consumed yet. */
-  open = 0;
-  /** Called whenever the last open member is done. */
-  onIdle: (() => void) | undefined;
+  private open = 0;
+  private onIdle: (() => void) | undefined;
   error: Error | undefined;
   /** Called with the first error so the reading side stops. */
   onFail: (e: Error) => void = () => undefined;
@@ -591,6 +590,18 @@ class Extractor {
     private readonly maxBytes = Infinity,
   ) {
     this.root = path.resolve(dest);
+  }
+
+  /**
+   * Resolves once every member handed over has been consumed. Without
+   * end-of-archive blocks the parser finishes while the last member may still
+   * wait for room.
+   */
+  allConsumed(): Promise<void> {
+    if (this.open === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.onIdle = resolve;
+    });
   }
 
   fail(e: unknown): void {
@@ -970,26 +981,20 @@ export async function extractArchive(
         tarEnded = true;
         parser.end(undefined);
       });
-      // Without end-of-archive blocks the parser can finish while the last
-      // member still waits for room: wait for every member to be consumed.
-      const consumed = () =>
-        ex.open === 0
-          ? Promise.resolve()
-          : new Promise<void>((r) => {
-              ex.onIdle = r;
-            });
       parser.on('finish', () => {
-        s.done.then(consumed).then(
-          () => {
-            if (ex.members === 0)
-              ex.fail(new ArchiveRejected('', 'not a valid tar stream: it holds no members'));
-            if (!settled) {
-              settled = true;
-              resolve();
-            }
-          },
-          () => undefined,
-        );
+        s.done
+          .then(() => ex.allConsumed())
+          .then(
+            () => {
+              if (ex.members === 0)
+                ex.fail(new ArchiveRejected('', 'not a valid tar stream: it holds no members'));
+              if (!settled) {
+                settled = true;
+                resolve();
+              }
+            },
+            () => undefined,
+          );
       });
     });
     await ex.finish();
@@ -1062,7 +1067,8 @@ export async function recordFromDisk(
   const limiter = new Limiter(16);
   const abs = (rel: string) => path.join(root, ...rel.split('/'));
   try {
-    const zipOf = new Map<string, string>();
+    /** Zips by module, with the module's record. */
+    const zipOf = new Map<string, { zip: string; m: ModuleRecord }>();
     const smallJobs: Promise<void>[] = [];
     for (const f of files) {
       const place = filePlaceOf(f);
@@ -1075,8 +1081,10 @@ export async function recordFromDisk(
         continue;
       }
       if (place.ext === '.zip') {
-        rb.module(place.path, place.version);
-        zipOf.set(`${place.path}@${place.version}`, f);
+        zipOf.set(`${place.path}@${place.version}`, {
+          zip: f,
+          m: rb.module(place.path, place.version),
+        });
         continue;
       }
       smallJobs.push(
@@ -1087,18 +1095,19 @@ export async function recordFromDisk(
     }
     // A tree with its zip is one job (one sha256 per file the two share); the
     // biggest zips go first so that no large module is left running alone at the end.
-    const pairs: { key: string; tree: string; zip: string; size: number }[] = [];
-    const treesAlone: { key: string; tree: string }[] = [];
+    type TreeJob = { m: ModuleRecord; prefix: string; tree: string };
+    const pairs: (TreeJob & { zip: string; size: number })[] = [];
+    const treesAlone: TreeJob[] = [];
     for (const t of trees) {
       const place = placeOf(t);
       if (place.kind !== 'tree') continue;
-      const key = `${place.path}@${place.version}`;
-      rb.module(place.path, place.version);
-      const zip = zipOf.get(key);
-      if (zip === undefined) treesAlone.push({ key, tree: t });
+      const prefix = `${place.path}@${place.version}`;
+      const job = { m: rb.module(place.path, place.version), prefix, tree: t };
+      const zip = zipOf.get(prefix);
+      if (zip === undefined) treesAlone.push(job);
       else {
-        zipOf.delete(key);
-        pairs.push({ key, tree: t, zip, size: 0 });
+        zipOf.delete(prefix);
+        pairs.push({ ...job, zip: zip.zip, size: 0 });
       }
     }
     await Promise.all(
@@ -1110,15 +1119,10 @@ export async function recordFromDisk(
       }),
     );
     pairs.sort((a, b) => b.size - a.size);
-    const moduleOf = (key: string) => {
-      const at = key.lastIndexOf('@');
-      return rb.module(key.slice(0, at), key.slice(at + 1));
-    };
     const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-    const pairJobs = pairs.map(async (p) => {
-      const m = moduleOf(p.key);
+    const pairJobs = pairs.map(async ({ m, prefix, tree, zip }) => {
       try {
-        const r = await workers.hashModule(abs(p.tree), p.key, abs(p.zip));
+        const r = await workers.hashModule(abs(tree), prefix, abs(zip));
         if (r.tree) {
           m.treeH1 = r.tree.h1;
           m.treeFiles = r.tree.files;
@@ -1130,18 +1134,16 @@ export async function recordFromDisk(
         m.treeError = m.zipError = message(e);
       }
     });
-    const zipJobs = [...zipOf].map(async ([key, zip]) => {
-      const m = moduleOf(key);
+    const zipJobs = [...zipOf.values()].map(async ({ zip, m }) => {
       try {
         m.zipH1 = await workers.hashZipFile(abs(zip));
       } catch (e) {
         m.zipError = message(e);
       }
     });
-    const treeJobs = treesAlone.map(async ({ key, tree }) => {
-      const m = moduleOf(key);
+    const treeJobs = treesAlone.map(async ({ m, prefix, tree }) => {
       try {
-        const { h1, files: n } = await workers.hashTree(abs(tree), key);
+        const { h1, files: n } = await workers.hashTree(abs(tree), prefix);
         m.treeH1 = h1;
         m.treeFiles = n;
       } catch (e) {

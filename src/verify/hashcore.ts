@@ -305,7 +305,7 @@ export function hashCore(d: HashCoreDeps) {
    */
   const moduleHash = (dir: string, prefix: string, zipFile: string): ModuleHashes => {
     const out: ModuleHashes = {};
-    const message = (e: unknown) => String((e as Error)?.message ?? e);
+    const message = (e: unknown) => errInfo(e).message;
     let zip: ReturnType<typeof zipIndex> | undefined;
     try {
       zip = zipIndex(readRegular(zipFile));
