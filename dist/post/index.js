@@ -101670,6 +101670,8 @@ function hashcore_hashCore(d) {
         }
         const decoder = new TextDecoder('utf-8');
         const names = [];
+        /** The uncompressed size each entry announces, in directory order. */
+        const sizes = [];
         const entries = new Map();
         let p = cdOffset;
         for (let n = 0; n < count; n++) {
@@ -101705,6 +101707,7 @@ function hashcore_hashCore(d) {
             }
             p = extraEnd + commentLen;
             names.push(name);
+            sizes.push(usize);
             entries.set(name, { method, csize, usize, local });
         }
         const content = (name) => {
@@ -101734,7 +101737,7 @@ function hashcore_hashCore(d) {
                 fail(`entry ${name} has ${data.length} bytes, header says ${usize}`);
             return data;
         };
-        return { names, has: (name) => entries.has(name), content };
+        return { names, sizes, has: (name) => entries.has(name), content };
     };
     /** Go's HashZip of a zip index, with digests already known for some names. */
     const zipH1 = (zip, known) => {
@@ -101872,6 +101875,8 @@ function hashcore_hashCore(d) {
         const err = e;
         return { code: err?.code, message: err?.message ?? String(e) };
     };
+    /** A batch item's third field: 0 write it, 1 write and hash it, 2 hash it without writing it. */
+    const HASH_ONLY = 2;
     /** Creates each file exclusively ('wx': never over an existing path or through a link). */
     const writeFiles = (batch) => {
         const bytes = new Uint8Array(batch.data);
@@ -101882,33 +101887,214 @@ function hashcore_hashCore(d) {
             const length = batch.meta[3 * i];
             const view = bytes.subarray(offset, offset + length);
             offset += length;
+            const hash = batch.meta[3 * i + 2];
             try {
-                fs.writeFileSync(path.join(batch.root, names[i]), view, {
-                    flag: 'wx',
-                    mode: batch.meta[3 * i + 1],
-                });
+                if (hash !== HASH_ONLY)
+                    fs.writeFileSync(path.join(batch.root, names[i]), view, {
+                        flag: 'wx',
+                        mode: batch.meta[3 * i + 1],
+                    });
             }
             catch (e) {
                 // Object.assign, not a spread: this text runs as is in the workers, with no helpers.
                 return { digests, failed: Object.assign({ index: i }, errInfo(e)) };
             }
-            digests.push(batch.meta[3 * i + 2] ? sha256hex(view) : '');
+            digests.push(hash ? sha256hex(view) : '');
         }
         return { digests };
     };
-    const writeZip = (abs, buf, mode) => {
+    /** Windows reserves these names (before any dot) in every directory; Go's module.CheckFilePath refuses them. */
+    const WINDOWS_RESERVED = new Set('con prn aux nul com1 com2 com3 com4 com5 com6 com7 com8 com9 com\u00b9 com\u00b2 com\u00b3 lpt1 lpt2 lpt3 lpt4 lpt5 lpt6 lpt7 lpt8 lpt9 lpt\u00b9 lpt\u00b2 lpt\u00b3'.split(' '));
+    /**
+     * Why a file name inside a module zip may not be written into its tree, or
+     * '' when it may. A subset of Go's module.CheckFilePath (Go refuses all of
+     * these, so no zip Go accepts is refused here): no empty, all-dot or
+     * dot-ended element, no separator, drive, shell or control character, no
+     * name Windows reserves.
+     */
+    const badInnerName = (inner) => {
+        for (const elem of inner.split('/')) {
+            if (elem === '')
+                return 'an empty path element';
+            if (/^\.+$/.test(elem))
+                return `the path element ${JSON.stringify(elem)}`;
+            if (elem.endsWith('.'))
+                return 'a path element ending in a dot';
+            // eslint-disable-next-line no-control-regex
+            if (/[\x00-\x1f\x7f"'*<>?`|:\\]/.test(elem))
+                return 'a character Go refuses in file names';
+            const short = elem.split('.')[0].toLowerCase();
+            if (WINDOWS_RESERVED.has(short))
+                return `the name ${JSON.stringify(short)}, reserved on Windows`;
+        }
+        return '';
+    };
+    /**
+     * Makes a directory inside a tree being written from its zip. Another part
+     * of the same zip may have made it already; nothing else writes in that tree,
+     * so an existing directory (never a link: lstat) is that part's.
+     */
+    const makeTreeDir = (abs) => {
         try {
-            fs.writeFileSync(abs, buf, { flag: 'wx', mode });
+            fs.mkdirSync(abs, { mode: 0o755 });
+            return true;
         }
         catch (e) {
-            return { writeFailed: errInfo(e) };
+            if (e.code === 'EEXIST' && fs.lstatSync(abs).isDirectory())
+                return false;
+            throw e;
         }
+    };
+    /** The index range [from, to) of part `part` of `parts`, balanced by announced size. */
+    const partRange = (sizes, part, parts) => {
+        if (parts <= 1)
+            return [0, sizes.length];
+        let total = 0;
+        for (const n of sizes)
+            total += n;
+        const bound = (k) => {
+            if (k >= parts)
+                return sizes.length;
+            const want = (total * k) / parts;
+            let before = 0;
+            for (let i = 0; i < sizes.length; i++) {
+                if (before >= want)
+                    return i;
+                before += sizes[i];
+            }
+            return sizes.length;
+        };
+        return [part === 0 ? 0 : bound(part), bound(part + 1)];
+    };
+    /**
+     * One part of a zip's work (see ZipPartJob): every name in the range is
+     * hashed; with a tree target, each file entry is also written the way Go's
+     * Unzip writes it (under `<prefix>/`, directory entries skipped, files
+     * 0444, never over anything), hashed from the bytes written. A name Go would
+     * refuse or a collision stops the tree (treeError) but not the hashing; a
+     * failure of the file system itself is writeFailed.
+     */
+    const zipPart = (buf, job) => {
+        const out = { names: [], digests: [], files: [], bytes: 0, dirs: [] };
+        if (job.write) {
+            try {
+                fs.writeFileSync(job.write.abs, buf, { flag: 'wx', mode: job.write.mode });
+            }
+            catch (e) {
+                out.writeFailed = errInfo(e);
+                return out;
+            }
+        }
+        let zip;
         try {
-            return { h1: zipHash(buf) };
+            zip = zipIndex(buf);
         }
         catch (e) {
-            return { zipError: errInfo(e).message };
+            out.zipError = errInfo(e).message;
+            if (job.tree)
+                out.treeError = out.zipError;
+            return out;
         }
+        const tree = job.tree;
+        const lead = tree ? tree.prefix + '/' : '';
+        if (tree) {
+            let declared = 0;
+            for (const n of zip.sizes)
+                declared += n;
+            if (declared > MAX_UNCOMPRESSED)
+                out.treeError = `the zip announces ${declared} bytes of files, more than a module zip may hold`;
+        }
+        const made = new Set(['']);
+        const [from, to] = partRange(zip.sizes, job.part, job.parts);
+        for (let i = from; i < to; i++) {
+            const name = zip.names[i];
+            let data;
+            try {
+                data = zip.content(name);
+            }
+            catch (e) {
+                out.zipError = errInfo(e).message;
+                if (tree && out.treeError === undefined)
+                    out.treeError = out.zipError;
+                return out;
+            }
+            const digest = sha256hex(data);
+            out.names.push(name);
+            out.digests.push(digest);
+            if (!tree || out.treeError !== undefined)
+                continue;
+            if (!name.startsWith(lead)) {
+                out.treeError = `zip entry ${JSON.stringify(name)} is not under ${lead}`;
+                continue;
+            }
+            const inner = name.slice(lead.length);
+            // Go's Unzip skips directory entries (and the prefix's own).
+            if (inner === '' || inner.endsWith('/'))
+                continue;
+            const why = badInnerName(inner);
+            if (why !== '') {
+                out.treeError = `zip entry ${JSON.stringify(name)} holds ${why}`;
+                continue;
+            }
+            try {
+                const slash = inner.lastIndexOf('/');
+                const parent = slash < 0 ? '' : inner.slice(0, slash);
+                if (!made.has(parent)) {
+                    const segs = parent.split('/');
+                    for (let k = 1; k <= segs.length; k++) {
+                        const rel = segs.slice(0, k).join('/');
+                        if (made.has(rel))
+                            continue;
+                        const abs = path.join(tree.dir, rel);
+                        if (makeTreeDir(abs))
+                            out.dirs.push(abs);
+                        made.add(rel);
+                    }
+                }
+                fs.writeFileSync(path.join(tree.dir, inner), data, { flag: 'wx', mode: 0o444 });
+            }
+            catch (e) {
+                const info = errInfo(e);
+                // Two entries for one name, or one file and one directory: Go refuses such zips.
+                if (info.code === 'EEXIST' || info.code === 'ENOTDIR' || info.code === 'EISDIR') {
+                    out.treeError = `zip entry ${JSON.stringify(name)} collides with another (${info.code})`;
+                    continue;
+                }
+                out.writeFailed = info;
+                return out;
+            }
+            out.files.push({ name, sha256hex: digest });
+            out.bytes += data.length;
+        }
+        return out;
+    };
+    /** The parts of one zip put together (parts in order); writeFailed is the caller's to check. */
+    const zipResult = (parts, tree) => {
+        const out = {};
+        const zipError = parts.find((p) => p.zipError !== undefined)?.zipError;
+        if (zipError !== undefined)
+            out.zipError = zipError;
+        else {
+            const lines = [];
+            for (const p of parts)
+                p.names.forEach((name, i) => lines.push({ name, sha256hex: p.digests[i] }));
+            out.h1 = hash1(lines);
+        }
+        if (!tree)
+            return out;
+        const treeError = parts.find((p) => p.treeError !== undefined)?.treeError;
+        if (treeError !== undefined) {
+            out.treeError = treeError;
+            return out;
+        }
+        const files = parts.flatMap((p) => p.files);
+        out.tree = {
+            h1: hash1(files),
+            files: files.length,
+            bytes: parts.reduce((n, p) => n + p.bytes, 0),
+            dirs: parts.flatMap((p) => p.dirs),
+        };
+        return out;
     };
     return {
         sha256hex,
@@ -101919,7 +102105,8 @@ function hashcore_hashCore(d) {
         treeHash,
         moduleHash,
         writeFiles,
-        writeZip,
+        zipPart,
+        zipResult,
     };
 }
 /** The same functions on the calling thread. */
@@ -102065,7 +102252,7 @@ function gosum_sumId(path, version, goMod) {
     return `${path}@${version}${goMod ? '/go.mod' : ''}`;
 }
 /** Module cache escaping: every upper-case letter becomes `!` plus its lower case. */
-function escapeModulePath(p) {
+function gosum_escapeModulePath(p) {
     return p.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
 }
 function gosum_unescapeModulePath(p) {
@@ -102080,6 +102267,534 @@ function gosum_goModHash(content) {
 }
 /** Go's dirhash Hash1 (names sorted as UTF-8 bytes, as Go sorts them). */
 
+
+;// CONCATENATED MODULE: ./src/go/paths.ts
+/**
+ * Platform-dependent path logic, with the platform as a parameter so that the
+ * Windows and macOS rules are unit tested on any machine (no hosted Windows or
+ * macOS runner can run the test suite). Pure: no file system access.
+ *
+ * What differs between the platforms:
+ * - path syntax: `\` and drive letters on win32 (`/` is accepted too);
+ * - GOPATH list separator: `;` on win32, `:` elsewhere (Go's
+ *   filepath.SplitList; on win32 an entry may be double-quoted to hold a `;`);
+ * - the home directory Go uses for the default GOPATH: %USERPROFILE% on win32,
+ *   $HOME elsewhere (Go's os.UserHomeDir);
+ * - environment variable names: case-insensitive on win32;
+ * - file name comparison: case-insensitive on win32 and on macOS (APFS and
+ *   HFS+ as formatted by default), and macOS also folds Unicode
+ *   normalization (NFC/NFD) of names;
+ * - read-only trees: Go makes extracted modules read-only (0444 files, 0555
+ *   directories). On POSIX a file can be deleted from a writable directory
+ *   whatever its own mode, so directories must be made writable; on win32 the
+ *   read-only attribute of a file blocks its deletion while directories are
+ *   never blocked, so files must be made writable.
+ */
+
+
+/** Node's path functions for `platform`'s path syntax. */
+function pathApi(platform) {
+    return platform === 'win32' ? path.win32 : path.posix;
+}
+/** True where the default file system compares names without regard to case. */
+function caseInsensitiveFs(platform) {
+    return platform === 'win32' || platform === 'darwin';
+}
+/**
+ * Reads an environment variable as the platform does: names are
+ * case-insensitive on win32 (`Path`, `GoModCache`). An empty or blank value
+ * counts as unset, as it does for Go.
+ */
+function envValue(env, name, platform) {
+    let value = env[name];
+    if (value === undefined && platform === 'win32') {
+        const upper = name.toUpperCase();
+        const found = Object.keys(env).find((k) => k.toUpperCase() === upper);
+        value = found === undefined ? undefined : env[found];
+    }
+    const trimmed = value?.trim();
+    return trimmed ? trimmed : undefined;
+}
+/**
+ * Splits a GOPATH-style list like Go's filepath.SplitList: `;` on win32 (where
+ * an entry may be wrapped in double quotes to contain a `;`), `:` elsewhere.
+ * Empty entries are kept, as Go keeps them.
+ */
+function splitPathList(list, platform) {
+    if (list === '')
+        return [];
+    if (platform !== 'win32')
+        return list.split(':');
+    const out = [];
+    let current = '';
+    let quoted = false;
+    for (const ch of list) {
+        if (ch === '"')
+            quoted = !quoted;
+        else if (ch === ';' && !quoted) {
+            out.push(current);
+            current = '';
+        }
+        else
+            current += ch;
+    }
+    out.push(current);
+    return out;
+}
+/**
+ * Where Go will put the module cache, found without running Go (pre runs
+ * before setup-go): GOMODCACHE, else the first GOPATH entry + pkg/mod, else
+ * `<home>/go/pkg/mod` with home from USERPROFILE on win32 and HOME elsewhere,
+ * falling back to `home`. Empty GOPATH entries are skipped (Go would refuse
+ * the list; main asks Go itself and notices the difference).
+ */
+function locateModCacheWithoutGo(env, platform = process.platform, home = os.homedir()) {
+    const p = pathApi(platform);
+    const explicit = envValue(env, 'GOMODCACHE', platform);
+    if (explicit)
+        return explicit;
+    const gopath = envValue(env, 'GOPATH', platform);
+    if (gopath) {
+        const first = splitPathList(gopath, platform).find((e) => e.trim() !== '');
+        if (first)
+            return p.join(first.trim(), 'pkg', 'mod');
+    }
+    const homeDir = envValue(env, platform === 'win32' ? 'USERPROFILE' : 'HOME', platform) || home;
+    return p.join(homeDir, 'go', 'pkg', 'mod');
+}
+/** A name or path in the form two of them are compared in on `platform`. */
+function comparable(s, platform) {
+    const n = platform === 'darwin' ? s.normalize('NFC') : s;
+    return caseInsensitiveFs(platform) ? n.toLowerCase() : n;
+}
+/**
+ * Whether two paths name the same directory on `platform`, without touching
+ * the disk: resolved, then compared case-insensitively on win32 and macOS
+ * (and across Unicode normalization forms on macOS). Symbolic links are not
+ * followed.
+ */
+function samePath(a, b, platform = process.platform) {
+    const p = pathApi(platform);
+    return comparable(p.resolve(a), platform) === comparable(p.resolve(b), platform);
+}
+/**
+ * The mode to give an entry of a read-only module cache tree before deleting
+ * it, or undefined when its mode does not matter on `platform` (see the file
+ * comment): directories on POSIX, files on win32.
+ */
+function modeBeforeRemove(kind, platform) {
+    if (platform === 'win32')
+        return kind === 'file' ? 0o666 : undefined;
+    return kind === 'dir' ? 0o755 : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/go/modcache.ts
+/**
+ * The Go module cache on disk: whether it is empty, a cheap scan of its
+ * download area (cache/download/<escaped path>/@v), and removing read-only trees.
+ */
+
+
+
+
+
+async function isNonEmptyDir(dir) {
+    try {
+        const entries = await fs.readdir(dir);
+        return entries.length > 0;
+    }
+    catch {
+        return false;
+    }
+}
+const KNOWN_EXT = ['.zip', '.ziphash', '.mod', '.partial'];
+async function readText(file) {
+    try {
+        return await external_node_fs_namespaceObject.promises.readFile(file, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+}
+async function findVersionDirs(root, rel, out) {
+    let entries;
+    try {
+        entries = await external_node_fs_namespaceObject.promises.readdir(external_node_path_namespaceObject.join(root, rel), { withFileTypes: true });
+    }
+    catch {
+        return;
+    }
+    await Promise.all(entries.map(async (e) => {
+        if (!e.isDirectory())
+            return;
+        const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
+        if (e.name === '@v') {
+            out.push(rel);
+            return;
+        }
+        if (rel === '' && e.name === 'sumdb')
+            return;
+        await findVersionDirs(root, childRel, out);
+    }));
+}
+/** Scans `<modcache>/cache/download`. Reads ziphash and go.mod files, never zips. */
+async function scanModCache(modCache) {
+    const download = external_node_path_namespaceObject.join(modCache, 'cache', 'download');
+    const dirs = [];
+    await findVersionDirs(download, '', dirs);
+    dirs.sort();
+    const versions = [];
+    const names = [];
+    for (const rel of dirs) {
+        const vdir = external_node_path_namespaceObject.join(download, ...rel.split('/'), '@v');
+        const modPath = gosum_unescapeModulePath(rel);
+        let files;
+        try {
+            files = (await external_node_fs_namespaceObject.promises.readdir(vdir)).sort();
+        }
+        catch {
+            continue;
+        }
+        const byVersion = new Map();
+        for (const f of files) {
+            const ext = KNOWN_EXT.find((x) => f.endsWith(x));
+            if (!ext)
+                continue;
+            const v = gosum_unescapeModulePath(f.slice(0, -ext.length));
+            if (!byVersion.has(v))
+                byVersion.set(v, new Set());
+            byVersion.get(v).add(ext);
+            names.push(`${rel}/@v/${f}`);
+        }
+        const entries = await Promise.all([...byVersion.entries()].map(async ([version, exts]) => {
+            const base = external_node_path_namespaceObject.join(vdir, gosum_escapeModulePath(version));
+            const cv = {
+                path: modPath,
+                version,
+                hasZip: exts.has('.zip'),
+                partial: exts.has('.partial'),
+            };
+            if (exts.has('.ziphash'))
+                cv.ziphash = (await readText(base + '.ziphash'))?.trim();
+            if (exts.has('.mod')) {
+                const mod = await external_node_fs_namespaceObject.promises.readFile(base + '.mod').catch(() => undefined);
+                if (mod)
+                    cv.modHash = gosum_goModHash(mod);
+            }
+            return cv;
+        }));
+        versions.push(...entries);
+    }
+    const fingerprint = (0,external_node_crypto_.createHash)('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
+    return { versions, fingerprint };
+}
+/**
+ * Removes a module cache that a failed restore left half-written. Go makes
+ * extracted trees read-only, so directories are made writable first.
+ */
+async function modcache_forceRemove(dir, platform = process.platform) {
+    // Read-only directories block removal on POSIX, read-only files on Windows.
+    const dirMode = modeBeforeRemove('dir', platform);
+    const fileMode = modeBeforeRemove('file', platform);
+    const makeWritable = async (d) => {
+        if (dirMode !== undefined)
+            await external_node_fs_namespaceObject.promises.chmod(d, dirMode).catch(() => undefined);
+        let entries;
+        try {
+            entries = await external_node_fs_namespaceObject.promises.readdir(d, { withFileTypes: true });
+        }
+        catch {
+            return;
+        }
+        await Promise.all(entries.map(async (e) => {
+            const p = external_node_path_namespaceObject.join(d, e.name);
+            if (e.isDirectory())
+                return makeWritable(p);
+            if (fileMode !== undefined)
+                await external_node_fs_namespaceObject.promises.chmod(p, fileMode).catch(() => undefined);
+        }));
+    };
+    await makeWritable(dir);
+    await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true });
+}
+
+;// CONCATENATED MODULE: ./src/cache/snapshot.ts
+/**
+ * What a saved entry holds: exactly the module versions that were verified,
+ * staged as hard links beside the module cache and saved from there.
+ *
+ * Staging (instead of saving the module cache as it is) means nothing the job
+ * left behind rides along: no version go.sum does not name, no unverified
+ * toolchain, no lock or `.partial` file, no sumdb or vcs cache, and, for a lean
+ * entry, no zips. The job's own module cache is never changed by a save.
+ */
+
+
+
+
+function splitId(id) {
+    const at = id.lastIndexOf('@');
+    return { path: id.slice(0, at), version: id.slice(at + 1) };
+}
+/** The files and trees of one module version, relative to the module cache root. */
+function entryPaths(id, o) {
+    const { path: p, version } = splitId(id);
+    const base = `cache/download/${gosum_escapeModulePath(p)}/@v/${gosum_escapeModulePath(version)}`;
+    const files = [`${base}.mod`, `${base}.info`];
+    if (o.tree)
+        files.push(`${base}.ziphash`);
+    if (o.tree && o.zip)
+        files.push(`${base}.zip`);
+    return {
+        tree: o.tree ? `${gosum_escapeModulePath(p)}@${gosum_escapeModulePath(version)}` : undefined,
+        files,
+    };
+}
+async function linkOrCopy(from, to) {
+    await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
+    await linkOrCopyInto(from, to);
+}
+/** linkOrCopy into a directory that already exists (a tree's files: one mkdir per directory, not per file). */
+async function linkOrCopyInto(from, to) {
+    try {
+        await external_node_fs_namespaceObject.promises.link(from, to);
+    }
+    catch (e) {
+        const code = e.code;
+        if (code === 'ENOENT')
+            return;
+        if (code === 'EEXIST')
+            return;
+        await external_node_fs_namespaceObject.promises.copyFile(from, to);
+    }
+}
+async function linkTree(from, to) {
+    let entries;
+    try {
+        entries = await external_node_fs_namespaceObject.promises.readdir(from, { withFileTypes: true });
+    }
+    catch {
+        return 0;
+    }
+    await external_node_fs_namespaceObject.promises.mkdir(to, { recursive: true });
+    let n = 0;
+    for (const e of entries) {
+        const a = external_node_path_namespaceObject.join(from, e.name);
+        const b = external_node_path_namespaceObject.join(to, e.name);
+        if (e.isDirectory())
+            n += await linkTree(a, b);
+        else if (e.isFile()) {
+            await linkOrCopyInto(a, b);
+            n++;
+        }
+    }
+    return n;
+}
+/**
+ * Builds the staging directory for a save, beside the module cache (hard
+ * links need the same file system). Returns its path; the caller removes it.
+ */
+async function stageSnapshot(modCache, plan) {
+    const stage = external_node_path_namespaceObject.join(external_node_path_namespaceObject.dirname(modCache), `.vgc-save-${process.pid}-${Date.now()}`);
+    await modcache_forceRemove(stage);
+    await external_node_fs_namespaceObject.promises.mkdir(stage, { recursive: true });
+    const jobs = [];
+    const add = (id, tree) => {
+        const p = entryPaths(id, { tree, zip: plan.zips });
+        for (const f of p.files)
+            jobs.push(linkOrCopy(external_node_path_namespaceObject.join(modCache, f), external_node_path_namespaceObject.join(stage, f)));
+        if (p.tree)
+            jobs.push(linkTree(external_node_path_namespaceObject.join(modCache, p.tree), external_node_path_namespaceObject.join(stage, p.tree)));
+    };
+    for (const id of plan.full)
+        add(id, true);
+    for (const id of plan.modOnly)
+        add(id, false);
+    await Promise.all(jobs);
+    return stage;
+}
+/**
+ * Removes a stage. Its directories were made by stageSnapshot and are
+ * writable, so one recursive removal does; where that fails (read-only
+ * files block unlinking on Windows) forceRemove makes them writable first.
+ */
+async function removeSnapshot(stage) {
+    try {
+        (0,external_node_fs_namespaceObject.rmSync)(stage, { recursive: true, force: true, maxRetries: 2 });
+    }
+    catch {
+        await modcache_forceRemove(stage);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/verify/toolchains.ts
+/**
+ * Toolchains in the module cache (`golang.org/toolchain@v0.0.1-go<ver>.<os>-<arch>`,
+ * downloaded when GOTOOLCHAIN switches). go.sum never names them and `go mod
+ * verify` skips them; Go checks their `.ziphash` against the checksum database
+ * but never re-hashes their tree. A tree changed behind an intact `.ziphash`
+ * would be executed by the next `go` command that switches to it.
+ *
+ * So, before any go command may switch toolchains: every cached toolchain's
+ * tree (and zip) must hash to its `.ziphash`, and that `.ziphash` must pass
+ * Go's own checksum-database check. For golang.org/toolchain Go insists on
+ * that check even under GOSUMDB=off or a matching GONOSUMDB/GOPRIVATE
+ * (modfetch.useSumDB: "downloaded toolchains cannot be listed in go.sum"); its
+ * only exceptions are a GOPROXY that is a single file:// URL and the proxy's
+ * own bootstrap. Running Go's check therefore honours exactly what Go honours.
+ * One that fails is removed.
+ */
+
+
+
+
+
+const toolchains_TOOLCHAIN_MODULE = 'golang.org/toolchain';
+/**
+ * Pure: the files of a toolchain tree as its zip had them. On first use Go
+ * copies every `_go.mod` of a toolchain to a `go.mod` beside it
+ * (cmd/go/internal/toolchain, so that the toolchain's source is not a module
+ * of its own in the zip but is one in GOROOT); such a copy is left out. A
+ * `go.mod` whose content differs from its `_go.mod` is kept, so it fails the
+ * hash like any other change.
+ */
+function toolchains_withoutGoModCopies(files) {
+    const underscore = new Map();
+    for (const f of files) {
+        if (f.name === '_go.mod' || f.name.endsWith('/_go.mod'))
+            underscore.set(f.name.slice(0, -'_go.mod'.length), f.sha256hex);
+    }
+    return files.filter((f) => {
+        if (f.name !== 'go.mod' && !f.name.endsWith('/go.mod'))
+            return true;
+        return underscore.get(f.name.slice(0, -'go.mod'.length)) !== f.sha256hex;
+    });
+}
+/** The dirhash of a cached toolchain's tree as Go extracted it, or undefined without a tree. */
+async function toolchainTreeH1(modCache, id) {
+    const { tree } = entryPaths(id, { tree: true, zip: false });
+    const digests = await dirDigests(external_node_path_namespaceObject.join(modCache, tree), id).catch(() => undefined);
+    return digests === undefined ? undefined : dirhash_hash1(toolchains_withoutGoModCopies(digests));
+}
+/** Pure: the tree and zip against the cache's own `.ziphash`. */
+function toolchainSelfCheck(m) {
+    if (m.ziphash === undefined)
+        return 'no .ziphash';
+    if (m.partial)
+        return 'leftover .partial file';
+    if (m.treeH1 === undefined)
+        return 'no extracted tree';
+    if (m.treeH1 !== m.ziphash)
+        return `tree hashes to ${m.treeH1}, its .ziphash says ${m.ziphash}`;
+    if (m.zipH1 !== undefined && m.zipH1 !== m.ziphash)
+        return 'zip differs from its .ziphash';
+    return undefined;
+}
+async function removeVersion(modCache, id) {
+    const p = entryPaths(id, { tree: true, zip: true });
+    if (p.tree)
+        await modcache_forceRemove(external_node_path_namespaceObject.join(modCache, p.tree));
+    const base = p.files[0].slice(0, -'.mod'.length);
+    await Promise.all(['.mod', '.info', '.ziphash', '.zip', '.partial', '.lock'].map((x) => external_node_fs_namespaceObject.promises.rm(external_node_path_namespaceObject.join(modCache, base + x), { force: true })));
+}
+/**
+ * Checks every cached toolchain among `unnamed` (the versions go.sum does not
+ * name). Runs only the go command the job was given (GOTOOLCHAIN=local), in an
+ * empty directory so that no go.mod can ask for a switch.
+ */
+async function checkToolchains(go, modCache, unnamed, scratchParent) {
+    const out = { verified: [], removed: [], ms: {} };
+    const toolchains = unnamed.filter((m) => m.path === toolchains_TOOLCHAIN_MODULE);
+    if (toolchains.length === 0)
+        return out;
+    const scratch = await external_node_fs_namespaceObject.promises.mkdtemp(external_node_path_namespaceObject.join(scratchParent, 'vgc-toolchain-'));
+    try {
+        for (const m of toolchains) {
+            const id = `${m.path}@${m.version}`;
+            const started = Date.now();
+            // A scan that hashed the tree as it lies counts Go's go.mod copies (or
+            // did not hash an unnamed version at all): hash it the toolchain's way.
+            const treeH1 = m.treeH1 !== undefined && m.treeH1 === m.ziphash
+                ? m.treeH1
+                : await toolchainTreeH1(modCache, id);
+            const self = toolchainSelfCheck({ ...m, treeH1 });
+            if (self) {
+                await removeVersion(modCache, id);
+                out.removed.push({ module: id, reason: `${self}; it was never executed` });
+                continue;
+            }
+            // Go compares the cached .ziphash with the checksum database here (or
+            // skips it where Go would: only for a single file:// GOPROXY).
+            const r = await go.run(['mod', 'download', '-json', id], scratch, {
+                GOFLAGS: '-mod=mod',
+                GOWORK: 'off',
+                GOMODCACHE: modCache,
+            });
+            if (r.code !== 0) {
+                await removeVersion(modCache, id);
+                out.removed.push({
+                    module: id,
+                    reason: `the checksum database check failed: ${r.stdout.trim() || r.stderr.trim()}`,
+                });
+                continue;
+            }
+            out.verified.push(id);
+            out.ms[id] = Date.now() - started;
+        }
+    }
+    finally {
+        await external_node_fs_namespaceObject.promises.rm(scratch, { recursive: true, force: true });
+    }
+    return out;
+}
+/**
+ * Downloads toolchains the project needs but the cache lacks, without running
+ * them: `go mod download <id>` by the go command the job was given
+ * (GOTOOLCHAIN=local) in an empty directory. Go checks the download against
+ * the checksum database exactly as a toolchain switch would (GOSUMDB=off does
+ * not turn that off for toolchains), so what lands in the cache is what the
+ * switch would have fetched, and it is saved once.
+ */
+async function fetchToolchains(go, modCache, ids, scratchParent) {
+    const out = { fetched: [], failed: [] };
+    if (ids.length === 0)
+        return out;
+    const scratch = await fs.mkdtemp(path.join(scratchParent, 'vgc-toolchain-'));
+    try {
+        for (const id of ids) {
+            const r = await go.run(['mod', 'download', '-json', id], scratch, {
+                GOFLAGS: '-mod=mod',
+                GOWORK: 'off',
+                GOMODCACHE: modCache,
+            });
+            if (r.code === 0)
+                out.fetched.push(id);
+            else
+                out.failed.push({ module: id, reason: r.stdout.trim() || r.stderr.trim() });
+        }
+    }
+    finally {
+        await fs.rm(scratch, { recursive: true, force: true });
+    }
+    return out;
+}
+/**
+ * The toolchain modules the project asks for: a `toolchain` line, or a `go`
+ * line newer than the Go running, in any go.mod or go.work in scope. Pure.
+ */
+function neededToolchains(directives, running, hostOs, hostArch, newer) {
+    const out = new Set();
+    const run = running.replace(/^go/, '');
+    for (const d of directives) {
+        const wants = [d.toolchain?.replace(/^go/, ''), d.goVersion].filter((v) => v !== undefined && v !== '' && v !== 'default');
+        for (const v of wants) {
+            if ((newer(v, run) ?? 0) > 0) {
+                out.add(`${toolchains_TOOLCHAIN_MODULE}@v0.0.1-go${v}.${hostOs}-${hostArch}`);
+            }
+        }
+    }
+    return [...out].sort();
+}
 
 // EXTERNAL MODULE: external "node:worker_threads"
 var external_node_worker_threads_ = __nccwpck_require__(5919);
@@ -102183,10 +102898,15 @@ class workers_HashWorkers {
     writeFiles(batch) {
         return this.run('writeFiles', [batch], [batch.data, batch.meta.buffer]);
     }
-    /** Writes a zip, then hashes it; the buffer must own its memory (it moves to the worker). */
-    writeZip(abs, buf, mode) {
-        const b = owned(buf, true);
-        return this.run('writeZip', [abs, b, mode], [b.buffer]);
+    /**
+     * One part of the work on a zip (see ZipPartJob). A buffer backed by a
+     * SharedArrayBuffer is shared with the worker (parts of one zip run at
+     * once); any other must own its memory, which moves to the worker.
+     */
+    zipPart(buf, job) {
+        const shared = buf.buffer instanceof SharedArrayBuffer;
+        const b = shared ? buf : owned(buf, true);
+        return this.run('zipPart', [b, job], shared ? [] : [b.buffer]);
     }
     run(op, args, transfer) {
         if (this.closed)
@@ -102262,6 +102982,9 @@ class workers_HashWorkers {
  * code alone (no links are ever made), so no member can be redirected through
  * an earlier one.
  */
+
+
+
 
 
 
@@ -102428,6 +103151,8 @@ function normalised(m) {
 class RecordBuilder {
     modules = new Map();
     treeFiles = new Map();
+    /** Trees written from their zips: what is on disk, or why it could not be written. */
+    rebuilt = new Map();
     other = [];
     module(p, v) {
         const id = `${p}@${v}`;
@@ -102449,6 +103174,11 @@ class RecordBuilder {
         this.tree(p, v);
         this.treeFiles.get(`${p}@${v}`).push({ name: `${p}@${v}/${inner}`, sha256hex: digest });
     }
+    /** A tree written from its zip (or why it could not be). */
+    rebuiltTree(p, v, r) {
+        this.module(p, v);
+        this.rebuilt.set(`${p}@${v}`, r);
+    }
     /** Small download files whose content the record needs. */
     downloadFile(p, v, ext, data) {
         const m = this.module(p, v);
@@ -102461,12 +103191,53 @@ class RecordBuilder {
         else if (ext === '.mod' && data)
             m.modH1 = goModHash(data);
     }
+    /**
+     * Does the archive hold files for this module's tree besides its zip, and
+     * differ from the tree the zip gave? (For a toolchain, Go's own go.mod copies
+     * of `_go.mod` files are not a difference: see withoutGoModCopies.)
+     */
+    heldDiffers(id, rebuilt) {
+        const held = this.treeFiles.get(id);
+        if (held === undefined)
+            return undefined;
+        const m = this.modules.get(id);
+        const h = hash1(m.path === TOOLCHAIN_MODULE ? withoutGoModCopies(held) : held);
+        return h === rebuilt.h1 ? undefined : h;
+    }
+    /** Modules whose tree files in the archive differ from the tree written from their zip. */
+    disagreeing() {
+        const out = [];
+        for (const [id, r] of this.rebuilt) {
+            if (r.tree !== undefined && this.heldDiffers(id, r.tree) !== undefined) {
+                const m = this.modules.get(id);
+                out.push({ path: m.path, version: m.version });
+            }
+        }
+        return out;
+    }
     build() {
         for (const [id, files] of this.treeFiles) {
+            if (this.rebuilt.has(id))
+                continue;
             const m = this.modules.get(id);
             if (m.treeError === undefined) {
                 m.treeH1 = hash1(files);
                 m.treeFiles = files.length;
+            }
+        }
+        for (const [id, r] of this.rebuilt) {
+            const m = this.modules.get(id);
+            // Tree files the archive also held for it were hashed, not written. When
+            // they differ from the tree the zip gave, the entry contradicts itself:
+            // the extraction removed that tree, and the record says why.
+            const differs = r.tree === undefined ? undefined : this.heldDiffers(id, r.tree);
+            if (r.tree === undefined)
+                m.treeError = `its tree could not be written from its zip: ${r.error ?? 'unknown error'}`;
+            else if (differs !== undefined)
+                m.treeError = `the archive holds files for its tree (${differs}) that differ from its zip; the tree was removed`;
+            else {
+                m.treeH1 = r.tree.h1;
+                m.treeFiles = r.tree.files;
             }
         }
         const cmp = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b));
@@ -102665,12 +103436,19 @@ async function openTarStream(input) {
  * and `.ziphash` files are always buffered: their content is needed whole).
  */
 const BUFFERED_FILE = (/* unused pure expression or super */ null && (16 << 20));
+/** A zip is shared by one worker job per this many bytes of it, up to MAX_ZIP_PARTS jobs. */
+const ZIP_PART_BYTES = (/* unused pure expression or super */ null && (4 << 20));
+const MAX_ZIP_PARTS = 8;
 /** Small files travel to the workers in batches of about this many bytes or files. */
 const BATCH_BYTES = (/* unused pure expression or super */ null && (4 << 20));
 const BATCH_FILES = 1024;
 /** Bytes held by unfinished writes and zip hashes before reading pauses. */
 const MAX_PENDING_BYTES = (/* unused pure expression or super */ null && (64 << 20));
 const MAX_PENDING_OPS = 64;
+/** What a worker does with a batched file (hashcore's writeFiles). */
+const WRITE = 0;
+const WRITE_AND_HASH = 1;
+const HASH_ONLY = 2;
 const emptyBatch = () => ({ rels: [], data: [], meta: [], onWritten: [], bytes: 0 });
 /** tar-stream's names for regular files (typeflags '0', NUL and '7'). */
 const ACCEPTED_FILE_TYPES = new Set(['file', 'contiguous-file']);
@@ -102708,6 +103486,13 @@ class Extractor {
     fileNames = new Set();
     /** Directories inside module trees, made read-only at the end. */
     treeDirs = [];
+    /**
+     * Tree roots (`<escaped path>@<escaped version>`) written from their zips.
+     * Tree members the archive holds for them are hashed and compared, never written.
+     */
+    fromZip = new Set();
+    /** Tree roots the archive's own members started: their zips are hashed, not unpacked. */
+    fromMembers = new Set();
     pending = new Set();
     pendingBytes = 0;
     waiter;
@@ -102763,10 +103548,17 @@ class Extractor {
                 if (h.size !== 0)
                     throw new archive_ArchiveRejected(name, `a directory member with ${h.size} bytes of data`);
                 body.resume();
-                this.ensureDir(rel, name);
                 const place = placeOf(rel);
-                if (place.kind === 'tree')
+                // A directory of a tree written from its zip: Go's hashes cover files only.
+                if (place.kind === 'tree' && this.fromZip.has(place.root)) {
+                    next();
+                    return;
+                }
+                this.ensureDir(rel, name);
+                if (place.kind === 'tree') {
+                    this.fromMembers.add(place.root);
                     this.record.tree(place.path, place.version);
+                }
                 next();
                 return;
             }
@@ -102777,11 +103569,17 @@ class Extractor {
             if (this.fileNames.has(rel) || this.dirs.has(rel))
                 throw new archive_ArchiveRejected(name, 'appears twice in the archive');
             this.fileNames.add(rel);
+            const place = filePlaceOf(rel);
+            if (place.kind === 'tree' && this.fromZip.has(place.root)) {
+                this.whenRoom(() => this.consumeShadow(body, h.size, rel, place, next));
+                return;
+            }
+            if (place.kind === 'tree')
+                this.fromMembers.add(place.root);
             // The parent is made (and checked against the root) here; the file's own
             // name is one segment that memberPath has already refused as '', '.' or '..'.
             const slash = rel.lastIndexOf('/');
             this.ensureDir(slash < 0 ? '' : rel.slice(0, slash), name);
-            const place = filePlaceOf(rel);
             // Files written from here (zips, large files) are resolved and checked now.
             const abs = (place.kind === 'download' && place.ext === '.zip') || h.size > BUFFERED_FILE
                 ? confinedPath(this.root, rel, name)
@@ -102863,12 +103661,39 @@ class Extractor {
             next();
         });
     }
+    /**
+     * A file of a tree that is being written from its zip: hashed (by a worker,
+     * with the batch), never written; the record compares the two trees.
+     */
+    consumeShadow(body, size, rel, place, next) {
+        if (this.error)
+            return;
+        const record = (digest) => this.record.treeFile(place.path, place.version, place.inner, digest);
+        if (size > BUFFERED_FILE) {
+            const hash = createHash('sha256');
+            body.on('data', (c) => hash.update(c));
+            body.on('end', () => {
+                record(hash.digest('hex'));
+                next();
+            });
+            return;
+        }
+        const chunks = [];
+        body.on('data', (c) => chunks.push(c));
+        body.on('end', () => {
+            if (!this.error) {
+                const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+                this.addToBatch(rel, data, 0, record, HASH_ONLY);
+            }
+            next();
+        });
+    }
     /** A buffered file, whole: a zip goes to a worker of its own, anything else into a batch. */
     takeFile(rel, abs, mode, place, chunks, size) {
         if (this.error)
             return;
         if (place.kind === 'download' && place.ext === '.zip') {
-            this.writeZip(place.path, place.version, rel, abs, ownedCopy(chunks, size));
+            this.writeZip(place.path, place.version, rel, abs, chunks, size);
             return;
         }
         const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
@@ -102921,11 +103746,11 @@ class Extractor {
      * worker writes (and hashes, for tree files) while the main thread parses
      * the next members, within MAX_PENDING_BYTES and MAX_PENDING_OPS in flight.
      */
-    addToBatch(rel, data, mode, onWritten) {
+    addToBatch(rel, data, mode, onWritten, how = onWritten ? WRITE_AND_HASH : WRITE) {
         const b = this.batch;
         b.rels.push(rel);
         b.data.push(data);
-        b.meta.push(data.length, mode, onWritten ? 1 : 0);
+        b.meta.push(data.length, mode, how);
         b.onWritten.push(onWritten ?? (() => undefined));
         b.bytes += data.length;
         if (b.bytes >= BATCH_BYTES || b.rels.length >= BATCH_FILES)
@@ -102956,30 +103781,77 @@ class Extractor {
         });
         this.track(written, b.bytes);
     }
-    /** A worker writes the zip, then computes its HashZip: inflating overlaps the extraction. */
-    writeZip(p, v, rel, abs, data) {
+    /**
+     * Workers write the zip, then compute its HashZip: inflating overlaps the
+     * extraction. Unless the archive's own members started the module's tree,
+     * they also write the tree from the zip as Go's Unzip does, hashing each
+     * file as they write it: an entry need not hold a module's files twice. A
+     * large zip is shared by several parts so that no worker is left alone with it.
+     */
+    writeZip(p, v, rel, abs, chunks, size) {
         const m = this.record.module(p, v);
-        const size = data.length;
-        const done = this.workers.writeZip(abs, data, 0o644).then((o) => {
-            if (o.writeFailed)
-                throw errnoError(o.writeFailed, rel);
+        const root = `${escapeModulePath(p)}@${escapeModulePath(v)}`;
+        let tree;
+        if (!this.fromMembers.has(root)) {
+            try {
+                this.ensureDir(root, rel);
+                tree = { dir: confinedPath(this.root, root, rel), prefix: `${p}@${v}` };
+            }
+            catch (e) {
+                this.fail(e);
+                return;
+            }
+            this.fromZip.add(root);
+        }
+        const parts = Math.min(MAX_ZIP_PARTS, Math.max(1, Math.floor(size / ZIP_PART_BYTES)));
+        const data = ownedCopy(chunks, size, parts > 1);
+        const jobs = Array.from({ length: parts }, (_, part) => this.workers.zipPart(data, {
+            write: part === 0 ? { abs, mode: 0o644 } : undefined,
+            tree,
+            part,
+            parts,
+        }));
+        const done = Promise.all(jobs).then((outcomes) => {
+            const failed = outcomes.find((o) => o.writeFailed)?.writeFailed;
+            if (failed)
+                throw errnoError(failed, rel);
+            const r = mainThreadCore.zipResult(outcomes, tree !== undefined);
             // A zip that cannot be read is recorded, not thrown: the judge reports it.
-            if (o.h1 !== undefined)
-                m.zipH1 = o.h1;
-            if (o.zipError !== undefined)
-                m.zipError = o.zipError;
+            if (r.h1 !== undefined)
+                m.zipH1 = r.h1;
+            if (r.zipError !== undefined)
+                m.zipError = r.zipError;
+            if (tree === undefined)
+                return;
+            this.record.rebuiltTree(p, v, { tree: r.tree, error: r.treeError });
+            if (r.tree) {
+                this.treeDirs.push(...r.tree.dirs);
+                this.files += r.tree.files;
+                this.bytes += r.tree.bytes;
+            }
         });
         this.track(done, size, rel);
     }
-    /** Waits for every write and hash, then makes module trees read-only as Go does. */
+    /**
+     * Waits for every write and hash, removes the trees an entry contradicts
+     * (its tree files differ from its zip), then makes module trees read-only as Go does.
+     */
     async finish() {
         this.flushBatch();
         await this.settle();
         if (this.error)
             throw this.error;
+        for (const m of this.record.disagreeing()) {
+            const root = `${escapeModulePath(m.path)}@${escapeModulePath(m.version)}`;
+            await forceRemove(confinedPath(this.root, root, root));
+        }
         this.treeDirs.sort((a, b) => b.length - a.length);
-        for (const d of this.treeDirs)
-            await fs.chmod(d, 0o555);
+        for (const d of this.treeDirs) {
+            await fs.chmod(d, 0o555).catch((e) => {
+                if (e.code !== 'ENOENT')
+                    throw e;
+            });
+        }
     }
     /** Resolves once nothing is in flight (so a caller may clean up safely). */
     async settle() {
@@ -102991,9 +103863,12 @@ class Extractor {
 function errnoError(f, rel) {
     return translateWriteError(Object.assign(new Error(f.message), { code: f.code }), rel);
 }
-/** The chunks copied into memory of their own, safe to transfer to a worker. */
-function ownedCopy(chunks, size) {
-    const out = new Uint8Array(new ArrayBuffer(size));
+/**
+ * The chunks copied into memory of their own, safe to transfer to a worker,
+ * or shared (a SharedArrayBuffer) when several workers read it at once.
+ */
+function ownedCopy(chunks, size, shared = false) {
+    const out = new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
     let at = 0;
     for (const c of chunks) {
         out.set(c, at);
@@ -104162,256 +105037,6 @@ function compressionForSave(zstdCommand = 'zstd') {
     return known;
 }
 
-;// CONCATENATED MODULE: ./src/go/paths.ts
-/**
- * Platform-dependent path logic, with the platform as a parameter so that the
- * Windows and macOS rules are unit tested on any machine (no hosted Windows or
- * macOS runner can run the test suite). Pure: no file system access.
- *
- * What differs between the platforms:
- * - path syntax: `\` and drive letters on win32 (`/` is accepted too);
- * - GOPATH list separator: `;` on win32, `:` elsewhere (Go's
- *   filepath.SplitList; on win32 an entry may be double-quoted to hold a `;`);
- * - the home directory Go uses for the default GOPATH: %USERPROFILE% on win32,
- *   $HOME elsewhere (Go's os.UserHomeDir);
- * - environment variable names: case-insensitive on win32;
- * - file name comparison: case-insensitive on win32 and on macOS (APFS and
- *   HFS+ as formatted by default), and macOS also folds Unicode
- *   normalization (NFC/NFD) of names;
- * - read-only trees: Go makes extracted modules read-only (0444 files, 0555
- *   directories). On POSIX a file can be deleted from a writable directory
- *   whatever its own mode, so directories must be made writable; on win32 the
- *   read-only attribute of a file blocks its deletion while directories are
- *   never blocked, so files must be made writable.
- */
-
-
-/** Node's path functions for `platform`'s path syntax. */
-function pathApi(platform) {
-    return platform === 'win32' ? path.win32 : path.posix;
-}
-/** True where the default file system compares names without regard to case. */
-function caseInsensitiveFs(platform) {
-    return platform === 'win32' || platform === 'darwin';
-}
-/**
- * Reads an environment variable as the platform does: names are
- * case-insensitive on win32 (`Path`, `GoModCache`). An empty or blank value
- * counts as unset, as it does for Go.
- */
-function envValue(env, name, platform) {
-    let value = env[name];
-    if (value === undefined && platform === 'win32') {
-        const upper = name.toUpperCase();
-        const found = Object.keys(env).find((k) => k.toUpperCase() === upper);
-        value = found === undefined ? undefined : env[found];
-    }
-    const trimmed = value?.trim();
-    return trimmed ? trimmed : undefined;
-}
-/**
- * Splits a GOPATH-style list like Go's filepath.SplitList: `;` on win32 (where
- * an entry may be wrapped in double quotes to contain a `;`), `:` elsewhere.
- * Empty entries are kept, as Go keeps them.
- */
-function splitPathList(list, platform) {
-    if (list === '')
-        return [];
-    if (platform !== 'win32')
-        return list.split(':');
-    const out = [];
-    let current = '';
-    let quoted = false;
-    for (const ch of list) {
-        if (ch === '"')
-            quoted = !quoted;
-        else if (ch === ';' && !quoted) {
-            out.push(current);
-            current = '';
-        }
-        else
-            current += ch;
-    }
-    out.push(current);
-    return out;
-}
-/**
- * Where Go will put the module cache, found without running Go (pre runs
- * before setup-go): GOMODCACHE, else the first GOPATH entry + pkg/mod, else
- * `<home>/go/pkg/mod` with home from USERPROFILE on win32 and HOME elsewhere,
- * falling back to `home`. Empty GOPATH entries are skipped (Go would refuse
- * the list; main asks Go itself and notices the difference).
- */
-function locateModCacheWithoutGo(env, platform = process.platform, home = os.homedir()) {
-    const p = pathApi(platform);
-    const explicit = envValue(env, 'GOMODCACHE', platform);
-    if (explicit)
-        return explicit;
-    const gopath = envValue(env, 'GOPATH', platform);
-    if (gopath) {
-        const first = splitPathList(gopath, platform).find((e) => e.trim() !== '');
-        if (first)
-            return p.join(first.trim(), 'pkg', 'mod');
-    }
-    const homeDir = envValue(env, platform === 'win32' ? 'USERPROFILE' : 'HOME', platform) || home;
-    return p.join(homeDir, 'go', 'pkg', 'mod');
-}
-/** A name or path in the form two of them are compared in on `platform`. */
-function comparable(s, platform) {
-    const n = platform === 'darwin' ? s.normalize('NFC') : s;
-    return caseInsensitiveFs(platform) ? n.toLowerCase() : n;
-}
-/**
- * Whether two paths name the same directory on `platform`, without touching
- * the disk: resolved, then compared case-insensitively on win32 and macOS
- * (and across Unicode normalization forms on macOS). Symbolic links are not
- * followed.
- */
-function samePath(a, b, platform = process.platform) {
-    const p = pathApi(platform);
-    return comparable(p.resolve(a), platform) === comparable(p.resolve(b), platform);
-}
-/**
- * The mode to give an entry of a read-only module cache tree before deleting
- * it, or undefined when its mode does not matter on `platform` (see the file
- * comment): directories on POSIX, files on win32.
- */
-function modeBeforeRemove(kind, platform) {
-    if (platform === 'win32')
-        return kind === 'file' ? 0o666 : undefined;
-    return kind === 'dir' ? 0o755 : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/go/modcache.ts
-/**
- * The Go module cache on disk: whether it is empty, a cheap scan of its
- * download area (cache/download/<escaped path>/@v), and removing read-only trees.
- */
-
-
-
-
-
-async function isNonEmptyDir(dir) {
-    try {
-        const entries = await fs.readdir(dir);
-        return entries.length > 0;
-    }
-    catch {
-        return false;
-    }
-}
-const KNOWN_EXT = ['.zip', '.ziphash', '.mod', '.partial'];
-async function readText(file) {
-    try {
-        return await external_node_fs_namespaceObject.promises.readFile(file, 'utf8');
-    }
-    catch {
-        return undefined;
-    }
-}
-async function findVersionDirs(root, rel, out) {
-    let entries;
-    try {
-        entries = await external_node_fs_namespaceObject.promises.readdir(external_node_path_namespaceObject.join(root, rel), { withFileTypes: true });
-    }
-    catch {
-        return;
-    }
-    await Promise.all(entries.map(async (e) => {
-        if (!e.isDirectory())
-            return;
-        const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
-        if (e.name === '@v') {
-            out.push(rel);
-            return;
-        }
-        if (rel === '' && e.name === 'sumdb')
-            return;
-        await findVersionDirs(root, childRel, out);
-    }));
-}
-/** Scans `<modcache>/cache/download`. Reads ziphash and go.mod files, never zips. */
-async function scanModCache(modCache) {
-    const download = external_node_path_namespaceObject.join(modCache, 'cache', 'download');
-    const dirs = [];
-    await findVersionDirs(download, '', dirs);
-    dirs.sort();
-    const versions = [];
-    const names = [];
-    for (const rel of dirs) {
-        const vdir = external_node_path_namespaceObject.join(download, ...rel.split('/'), '@v');
-        const modPath = gosum_unescapeModulePath(rel);
-        let files;
-        try {
-            files = (await external_node_fs_namespaceObject.promises.readdir(vdir)).sort();
-        }
-        catch {
-            continue;
-        }
-        const byVersion = new Map();
-        for (const f of files) {
-            const ext = KNOWN_EXT.find((x) => f.endsWith(x));
-            if (!ext)
-                continue;
-            const v = gosum_unescapeModulePath(f.slice(0, -ext.length));
-            if (!byVersion.has(v))
-                byVersion.set(v, new Set());
-            byVersion.get(v).add(ext);
-            names.push(`${rel}/@v/${f}`);
-        }
-        const entries = await Promise.all([...byVersion.entries()].map(async ([version, exts]) => {
-            const base = external_node_path_namespaceObject.join(vdir, escapeModulePath(version));
-            const cv = {
-                path: modPath,
-                version,
-                hasZip: exts.has('.zip'),
-                partial: exts.has('.partial'),
-            };
-            if (exts.has('.ziphash'))
-                cv.ziphash = (await readText(base + '.ziphash'))?.trim();
-            if (exts.has('.mod')) {
-                const mod = await external_node_fs_namespaceObject.promises.readFile(base + '.mod').catch(() => undefined);
-                if (mod)
-                    cv.modHash = gosum_goModHash(mod);
-            }
-            return cv;
-        }));
-        versions.push(...entries);
-    }
-    const fingerprint = (0,external_node_crypto_.createHash)('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
-    return { versions, fingerprint };
-}
-/**
- * Removes a module cache that a failed restore left half-written. Go makes
- * extracted trees read-only, so directories are made writable first.
- */
-async function modcache_forceRemove(dir, platform = process.platform) {
-    // Read-only directories block removal on POSIX, read-only files on Windows.
-    const dirMode = modeBeforeRemove('dir', platform);
-    const fileMode = modeBeforeRemove('file', platform);
-    const makeWritable = async (d) => {
-        if (dirMode !== undefined)
-            await external_node_fs_namespaceObject.promises.chmod(d, dirMode).catch(() => undefined);
-        let entries;
-        try {
-            entries = await external_node_fs_namespaceObject.promises.readdir(d, { withFileTypes: true });
-        }
-        catch {
-            return;
-        }
-        await Promise.all(entries.map(async (e) => {
-            const p = external_node_path_namespaceObject.join(d, e.name);
-            if (e.isDirectory())
-                return makeWritable(p);
-            if (fileMode !== undefined)
-                await external_node_fs_namespaceObject.promises.chmod(p, fileMode).catch(() => undefined);
-        }));
-    };
-    await makeWritable(dir);
-    await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true });
-}
-
 ;// CONCATENATED MODULE: ./src/cache/entry.ts
 /**
  * Cache entries as directories: restore one into an empty directory, save one
@@ -104542,115 +105167,6 @@ function describeCacheMode(m) {
             return 'write-only (no restore; the verified cache is saved)';
         case 'none':
             return 'none (no restore, no save)';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/cache/snapshot.ts
-/**
- * What a saved entry holds: exactly the module versions that were verified,
- * staged as hard links beside the module cache and saved from there.
- *
- * Staging (instead of saving the module cache as it is) means nothing the job
- * left behind rides along: no version go.sum does not name, no unverified
- * toolchain, no lock or `.partial` file, no sumdb or vcs cache, and, for a lean
- * entry, no zips. The job's own module cache is never changed by a save.
- */
-
-
-
-
-function splitId(id) {
-    const at = id.lastIndexOf('@');
-    return { path: id.slice(0, at), version: id.slice(at + 1) };
-}
-/** The files and trees of one module version, relative to the module cache root. */
-function entryPaths(id, o) {
-    const { path: p, version } = splitId(id);
-    const base = `cache/download/${escapeModulePath(p)}/@v/${escapeModulePath(version)}`;
-    const files = [`${base}.mod`, `${base}.info`];
-    if (o.tree)
-        files.push(`${base}.ziphash`);
-    if (o.tree && o.zip)
-        files.push(`${base}.zip`);
-    return {
-        tree: o.tree ? `${escapeModulePath(p)}@${escapeModulePath(version)}` : undefined,
-        files,
-    };
-}
-async function linkOrCopy(from, to) {
-    await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
-    await linkOrCopyInto(from, to);
-}
-/** linkOrCopy into a directory that already exists (a tree's files: one mkdir per directory, not per file). */
-async function linkOrCopyInto(from, to) {
-    try {
-        await external_node_fs_namespaceObject.promises.link(from, to);
-    }
-    catch (e) {
-        const code = e.code;
-        if (code === 'ENOENT')
-            return;
-        if (code === 'EEXIST')
-            return;
-        await external_node_fs_namespaceObject.promises.copyFile(from, to);
-    }
-}
-async function linkTree(from, to) {
-    let entries;
-    try {
-        entries = await external_node_fs_namespaceObject.promises.readdir(from, { withFileTypes: true });
-    }
-    catch {
-        return 0;
-    }
-    await external_node_fs_namespaceObject.promises.mkdir(to, { recursive: true });
-    let n = 0;
-    for (const e of entries) {
-        const a = external_node_path_namespaceObject.join(from, e.name);
-        const b = external_node_path_namespaceObject.join(to, e.name);
-        if (e.isDirectory())
-            n += await linkTree(a, b);
-        else if (e.isFile()) {
-            await linkOrCopyInto(a, b);
-            n++;
-        }
-    }
-    return n;
-}
-/**
- * Builds the staging directory for a save, beside the module cache (hard
- * links need the same file system). Returns its path; the caller removes it.
- */
-async function stageSnapshot(modCache, plan) {
-    const stage = external_node_path_namespaceObject.join(external_node_path_namespaceObject.dirname(modCache), `.vgc-save-${process.pid}-${Date.now()}`);
-    await modcache_forceRemove(stage);
-    await external_node_fs_namespaceObject.promises.mkdir(stage, { recursive: true });
-    const jobs = [];
-    const add = (id, tree) => {
-        const p = entryPaths(id, { tree, zip: plan.zips });
-        for (const f of p.files)
-            jobs.push(linkOrCopy(external_node_path_namespaceObject.join(modCache, f), external_node_path_namespaceObject.join(stage, f)));
-        if (p.tree)
-            jobs.push(linkTree(external_node_path_namespaceObject.join(modCache, p.tree), external_node_path_namespaceObject.join(stage, p.tree)));
-    };
-    for (const id of plan.full)
-        add(id, true);
-    for (const id of plan.modOnly)
-        add(id, false);
-    await Promise.all(jobs);
-    return stage;
-}
-/**
- * Removes a stage. Its directories were made by stageSnapshot and are
- * writable, so one recursive removal does; where that fails (read-only
- * files block unlinking on Windows) forceRemove makes them writable first.
- */
-async function removeSnapshot(stage) {
-    try {
-        (0,external_node_fs_namespaceObject.rmSync)(stage, { recursive: true, force: true, maxRetries: 2 });
-    }
-    catch {
-        await modcache_forceRemove(stage);
     }
 }
 
@@ -105459,175 +105975,6 @@ function repairPlan(j) {
     return [...seen.values()];
 }
 
-;// CONCATENATED MODULE: ./src/verify/toolchains.ts
-/**
- * Toolchains in the module cache (`golang.org/toolchain@v0.0.1-go<ver>.<os>-<arch>`,
- * downloaded when GOTOOLCHAIN switches). go.sum never names them and `go mod
- * verify` skips them; Go checks their `.ziphash` against the checksum database
- * but never re-hashes their tree. A tree changed behind an intact `.ziphash`
- * would be executed by the next `go` command that switches to it.
- *
- * So, before any go command may switch toolchains: every cached toolchain's
- * tree (and zip) must hash to its `.ziphash`, and that `.ziphash` must pass
- * Go's own checksum-database check. For golang.org/toolchain Go insists on
- * that check even under GOSUMDB=off or a matching GONOSUMDB/GOPRIVATE
- * (modfetch.useSumDB: "downloaded toolchains cannot be listed in go.sum"); its
- * only exceptions are a GOPROXY that is a single file:// URL and the proxy's
- * own bootstrap. Running Go's check therefore honours exactly what Go honours.
- * One that fails is removed.
- */
-
-
-
-
-
-const TOOLCHAIN_MODULE = 'golang.org/toolchain';
-/**
- * Pure: the files of a toolchain tree as its zip had them. On first use Go
- * copies every `_go.mod` of a toolchain to a `go.mod` beside it
- * (cmd/go/internal/toolchain, so that the toolchain's source is not a module
- * of its own in the zip but is one in GOROOT); such a copy is left out. A
- * `go.mod` whose content differs from its `_go.mod` is kept, so it fails the
- * hash like any other change.
- */
-function withoutGoModCopies(files) {
-    const underscore = new Map();
-    for (const f of files) {
-        if (f.name === '_go.mod' || f.name.endsWith('/_go.mod'))
-            underscore.set(f.name.slice(0, -'_go.mod'.length), f.sha256hex);
-    }
-    return files.filter((f) => {
-        if (f.name !== 'go.mod' && !f.name.endsWith('/go.mod'))
-            return true;
-        return underscore.get(f.name.slice(0, -'go.mod'.length)) !== f.sha256hex;
-    });
-}
-/** The dirhash of a cached toolchain's tree as Go extracted it, or undefined without a tree. */
-async function toolchainTreeH1(modCache, id) {
-    const { tree } = entryPaths(id, { tree: true, zip: false });
-    const digests = await dirDigests(external_node_path_namespaceObject.join(modCache, tree), id).catch(() => undefined);
-    return digests === undefined ? undefined : dirhash_hash1(withoutGoModCopies(digests));
-}
-/** Pure: the tree and zip against the cache's own `.ziphash`. */
-function toolchainSelfCheck(m) {
-    if (m.ziphash === undefined)
-        return 'no .ziphash';
-    if (m.partial)
-        return 'leftover .partial file';
-    if (m.treeH1 === undefined)
-        return 'no extracted tree';
-    if (m.treeH1 !== m.ziphash)
-        return `tree hashes to ${m.treeH1}, its .ziphash says ${m.ziphash}`;
-    if (m.zipH1 !== undefined && m.zipH1 !== m.ziphash)
-        return 'zip differs from its .ziphash';
-    return undefined;
-}
-async function removeVersion(modCache, id) {
-    const p = entryPaths(id, { tree: true, zip: true });
-    if (p.tree)
-        await modcache_forceRemove(external_node_path_namespaceObject.join(modCache, p.tree));
-    const base = p.files[0].slice(0, -'.mod'.length);
-    await Promise.all(['.mod', '.info', '.ziphash', '.zip', '.partial', '.lock'].map((x) => external_node_fs_namespaceObject.promises.rm(external_node_path_namespaceObject.join(modCache, base + x), { force: true })));
-}
-/**
- * Checks every cached toolchain among `unnamed` (the versions go.sum does not
- * name). Runs only the go command the job was given (GOTOOLCHAIN=local), in an
- * empty directory so that no go.mod can ask for a switch.
- */
-async function checkToolchains(go, modCache, unnamed, scratchParent) {
-    const out = { verified: [], removed: [], ms: {} };
-    const toolchains = unnamed.filter((m) => m.path === TOOLCHAIN_MODULE);
-    if (toolchains.length === 0)
-        return out;
-    const scratch = await external_node_fs_namespaceObject.promises.mkdtemp(external_node_path_namespaceObject.join(scratchParent, 'vgc-toolchain-'));
-    try {
-        for (const m of toolchains) {
-            const id = `${m.path}@${m.version}`;
-            const started = Date.now();
-            // A scan that hashed the tree as it lies counts Go's go.mod copies (or
-            // did not hash an unnamed version at all): hash it the toolchain's way.
-            const treeH1 = m.treeH1 !== undefined && m.treeH1 === m.ziphash
-                ? m.treeH1
-                : await toolchainTreeH1(modCache, id);
-            const self = toolchainSelfCheck({ ...m, treeH1 });
-            if (self) {
-                await removeVersion(modCache, id);
-                out.removed.push({ module: id, reason: `${self}; it was never executed` });
-                continue;
-            }
-            // Go compares the cached .ziphash with the checksum database here (or
-            // skips it where Go would: only for a single file:// GOPROXY).
-            const r = await go.run(['mod', 'download', '-json', id], scratch, {
-                GOFLAGS: '-mod=mod',
-                GOWORK: 'off',
-                GOMODCACHE: modCache,
-            });
-            if (r.code !== 0) {
-                await removeVersion(modCache, id);
-                out.removed.push({
-                    module: id,
-                    reason: `the checksum database check failed: ${r.stdout.trim() || r.stderr.trim()}`,
-                });
-                continue;
-            }
-            out.verified.push(id);
-            out.ms[id] = Date.now() - started;
-        }
-    }
-    finally {
-        await external_node_fs_namespaceObject.promises.rm(scratch, { recursive: true, force: true });
-    }
-    return out;
-}
-/**
- * Downloads toolchains the project needs but the cache lacks, without running
- * them: `go mod download <id>` by the go command the job was given
- * (GOTOOLCHAIN=local) in an empty directory. Go checks the download against
- * the checksum database exactly as a toolchain switch would (GOSUMDB=off does
- * not turn that off for toolchains), so what lands in the cache is what the
- * switch would have fetched, and it is saved once.
- */
-async function fetchToolchains(go, modCache, ids, scratchParent) {
-    const out = { fetched: [], failed: [] };
-    if (ids.length === 0)
-        return out;
-    const scratch = await fs.mkdtemp(path.join(scratchParent, 'vgc-toolchain-'));
-    try {
-        for (const id of ids) {
-            const r = await go.run(['mod', 'download', '-json', id], scratch, {
-                GOFLAGS: '-mod=mod',
-                GOWORK: 'off',
-                GOMODCACHE: modCache,
-            });
-            if (r.code === 0)
-                out.fetched.push(id);
-            else
-                out.failed.push({ module: id, reason: r.stdout.trim() || r.stderr.trim() });
-        }
-    }
-    finally {
-        await fs.rm(scratch, { recursive: true, force: true });
-    }
-    return out;
-}
-/**
- * The toolchain modules the project asks for: a `toolchain` line, or a `go`
- * line newer than the Go running, in any go.mod or go.work in scope. Pure.
- */
-function neededToolchains(directives, running, hostOs, hostArch, newer) {
-    const out = new Set();
-    const run = running.replace(/^go/, '');
-    for (const d of directives) {
-        const wants = [d.toolchain?.replace(/^go/, ''), d.goVersion].filter((v) => v !== undefined && v !== '' && v !== 'default');
-        for (const v of wants) {
-            if ((newer(v, run) ?? 0) > 0) {
-                out.add(`${TOOLCHAIN_MODULE}@v0.0.1-go${v}.${hostOs}-${hostArch}`);
-            }
-        }
-    }
-    return [...out].sort();
-}
-
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./src/buildcache/key.ts
@@ -106417,7 +106764,7 @@ async function currentVerified(main) {
             const id = `${v.path}@${v.version}`;
             if (cur.full.has(id) || cur.toolchains.has(id))
                 continue;
-            if (v.path === TOOLCHAIN_MODULE) {
+            if (v.path === toolchains_TOOLCHAIN_MODULE) {
                 newToolchains.push(v);
                 continue;
             }

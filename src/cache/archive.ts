@@ -17,8 +17,11 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { extract as tarExtract, type ExtractEvents, type Header as TarHeader } from 'tar-stream';
-import { goModHash, unescapeModulePath } from '../go/gosum.js';
+import { escapeModulePath, goModHash, unescapeModulePath } from '../go/gosum.js';
 import { hash1, readRegularFile, Limiter, type FileDigest } from '../verify/dirhash.js';
+import { forceRemove } from '../go/modcache.js';
+import { mainThreadCore, type RebuiltTree, type TreeTarget } from '../verify/hashcore.js';
+import { TOOLCHAIN_MODULE, withoutGoModCopies } from '../verify/toolchains.js';
 import { HashWorkers } from '../verify/workers.js';
 
 /** What one module version looks like in a module cache (extracted or scanned). */
@@ -244,6 +247,8 @@ function normalised(m: ModuleRecord): ModuleRecord {
 class RecordBuilder {
   private readonly modules = new Map<string, ModuleRecord>();
   private readonly treeFiles = new Map<string, FileDigest[]>();
+  /** Trees written from their zips: what is on disk, or why it could not be written. */
+  private readonly rebuilt = new Map<string, { tree?: RebuiltTree; error?: string }>();
   readonly other: string[] = [];
 
   module(p: string, v: string): ModuleRecord {
@@ -268,6 +273,12 @@ class RecordBuilder {
     this.treeFiles.get(`${p}@${v}`)!.push({ name: `${p}@${v}/${inner}`, sha256hex: digest });
   }
 
+  /** A tree written from its zip (or why it could not be). */
+  rebuiltTree(p: string, v: string, r: { tree?: RebuiltTree; error?: string }): void {
+    this.module(p, v);
+    this.rebuilt.set(`${p}@${v}`, r);
+  }
+
   /** Small download files whose content the record needs. */
   downloadFile(p: string, v: string, ext: DownloadExt, data?: Buffer): void {
     const m = this.module(p, v);
@@ -277,12 +288,53 @@ class RecordBuilder {
     else if (ext === '.mod' && data) m.modH1 = goModHash(data);
   }
 
+  /**
+   * Does the archive hold files for this module's tree besides its zip, and
+   * differ from the tree the zip gave? (For a toolchain, Go's own go.mod copies
+   * of `_go.mod` files are not a difference: see withoutGoModCopies.)
+   */
+  private heldDiffers(id: string, rebuilt: RebuiltTree): string | undefined {
+    const held = this.treeFiles.get(id);
+    if (held === undefined) return undefined;
+    const m = this.modules.get(id)!;
+    const h = hash1(m.path === TOOLCHAIN_MODULE ? withoutGoModCopies(held) : held);
+    return h === rebuilt.h1 ? undefined : h;
+  }
+
+  /** Modules whose tree files in the archive differ from the tree written from their zip. */
+  disagreeing(): { path: string; version: string }[] {
+    const out: { path: string; version: string }[] = [];
+    for (const [id, r] of this.rebuilt) {
+      if (r.tree !== undefined && this.heldDiffers(id, r.tree) !== undefined) {
+        const m = this.modules.get(id)!;
+        out.push({ path: m.path, version: m.version });
+      }
+    }
+    return out;
+  }
+
   build(): ExtractRecord {
     for (const [id, files] of this.treeFiles) {
+      if (this.rebuilt.has(id)) continue;
       const m = this.modules.get(id)!;
       if (m.treeError === undefined) {
         m.treeH1 = hash1(files);
         m.treeFiles = files.length;
+      }
+    }
+    for (const [id, r] of this.rebuilt) {
+      const m = this.modules.get(id)!;
+      // Tree files the archive also held for it were hashed, not written. When
+      // they differ from the tree the zip gave, the entry contradicts itself:
+      // the extraction removed that tree, and the record says why.
+      const differs = r.tree === undefined ? undefined : this.heldDiffers(id, r.tree);
+      if (r.tree === undefined)
+        m.treeError = `its tree could not be written from its zip: ${r.error ?? 'unknown error'}`;
+      else if (differs !== undefined)
+        m.treeError = `the archive holds files for its tree (${differs}) that differ from its zip; the tree was removed`;
+      else {
+        m.treeH1 = r.tree.h1;
+        m.treeFiles = r.tree.files;
       }
     }
     const cmp = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
@@ -516,12 +568,20 @@ async function openTarStream(input: Readable): Promise<TarStream> {
  * and `.ziphash` files are always buffered: their content is needed whole).
  */
 const BUFFERED_FILE = 16 << 20;
+/** A zip is shared by one worker job per this many bytes of it, up to MAX_ZIP_PARTS jobs. */
+const ZIP_PART_BYTES = 4 << 20;
+const MAX_ZIP_PARTS = 8;
 /** Small files travel to the workers in batches of about this many bytes or files. */
 const BATCH_BYTES = 4 << 20;
 const BATCH_FILES = 1024;
 /** Bytes held by unfinished writes and zip hashes before reading pauses. */
 const MAX_PENDING_BYTES = 64 << 20;
 const MAX_PENDING_OPS = 64;
+
+/** What a worker does with a batched file (hashcore's writeFiles). */
+const WRITE = 0;
+const WRITE_AND_HASH = 1;
+const HASH_ONLY = 2;
 
 /** Small files gathered for one trip to a worker, with what to record once each is written. */
 interface Batch {
@@ -579,6 +639,13 @@ class Extractor {
   private readonly fileNames = new Set<string>();
   /** Directories inside module trees, made read-only at the end. */
   private readonly treeDirs: string[] = [];
+  /**
+   * Tree roots (`<escaped path>@<escaped version>`) written from their zips.
+   * Tree members the archive holds for them are hashed and compared, never written.
+   */
+  private readonly fromZip = new Set<string>();
+  /** Tree roots the archive's own members started: their zips are hashed, not unpacked. */
+  private readonly fromMembers = new Set<string>();
   private readonly pending = new Set<Promise<void>>();
   private pendingBytes = 0;
   private waiter: (() => void) | undefined;
@@ -635,9 +702,17 @@ class Extractor {
         if (h.size !== 0)
           throw new ArchiveRejected(name, `a directory member with ${h.size} bytes of data`);
         body.resume();
-        this.ensureDir(rel, name);
         const place = placeOf(rel);
-        if (place.kind === 'tree') this.record.tree(place.path, place.version);
+        // A directory of a tree written from its zip: Go's hashes cover files only.
+        if (place.kind === 'tree' && this.fromZip.has(place.root)) {
+          next();
+          return;
+        }
+        this.ensureDir(rel, name);
+        if (place.kind === 'tree') {
+          this.fromMembers.add(place.root);
+          this.record.tree(place.path, place.version);
+        }
         next();
         return;
       }
@@ -650,11 +725,16 @@ class Extractor {
       if (this.fileNames.has(rel) || this.dirs.has(rel))
         throw new ArchiveRejected(name, 'appears twice in the archive');
       this.fileNames.add(rel);
+      const place = filePlaceOf(rel);
+      if (place.kind === 'tree' && this.fromZip.has(place.root)) {
+        this.whenRoom(() => this.consumeShadow(body, h.size, rel, place, next));
+        return;
+      }
+      if (place.kind === 'tree') this.fromMembers.add(place.root);
       // The parent is made (and checked against the root) here; the file's own
       // name is one segment that memberPath has already refused as '', '.' or '..'.
       const slash = rel.lastIndexOf('/');
       this.ensureDir(slash < 0 ? '' : rel.slice(0, slash), name);
-      const place = filePlaceOf(rel);
       // Files written from here (zips, large files) are resolved and checked now.
       const abs =
         (place.kind === 'download' && place.ext === '.zip') || h.size > BUFFERED_FILE
@@ -749,6 +829,40 @@ class Extractor {
     });
   }
 
+  /**
+   * A file of a tree that is being written from its zip: hashed (by a worker,
+   * with the batch), never written; the record compares the two trees.
+   */
+  private consumeShadow(
+    body: MemberBody,
+    size: number,
+    rel: string,
+    place: Extract<Placement, { kind: 'tree' }>,
+    next: () => void,
+  ): void {
+    if (this.error) return;
+    const record = (digest: string) =>
+      this.record.treeFile(place.path, place.version, place.inner, digest);
+    if (size > BUFFERED_FILE) {
+      const hash = createHash('sha256');
+      body.on('data', (c) => hash.update(c as Buffer));
+      body.on('end', () => {
+        record(hash.digest('hex'));
+        next();
+      });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    body.on('data', (c) => chunks.push(c as Buffer));
+    body.on('end', () => {
+      if (!this.error) {
+        const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        this.addToBatch(rel, data, 0, record, HASH_ONLY);
+      }
+      next();
+    });
+  }
+
   /** A buffered file, whole: a zip goes to a worker of its own, anything else into a batch. */
   private takeFile(
     rel: string,
@@ -760,7 +874,7 @@ class Extractor {
   ): void {
     if (this.error) return;
     if (place.kind === 'download' && place.ext === '.zip') {
-      this.writeZip(place.path, place.version, rel, abs, ownedCopy(chunks, size));
+      this.writeZip(place.path, place.version, rel, abs, chunks, size);
       return;
     }
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
@@ -826,11 +940,12 @@ class Extractor {
     data: Uint8Array,
     mode: number,
     onWritten?: (digest: string) => void,
+    how: number = onWritten ? WRITE_AND_HASH : WRITE,
   ): void {
     const b = this.batch;
     b.rels.push(rel);
     b.data.push(data);
-    b.meta.push(data.length, mode, onWritten ? 1 : 0);
+    b.meta.push(data.length, mode, how);
     b.onWritten.push(onWritten ?? (() => undefined));
     b.bytes += data.length;
     if (b.bytes >= BATCH_BYTES || b.rels.length >= BATCH_FILES) this.flushBatch();
@@ -860,26 +975,80 @@ class Extractor {
     this.track(written, b.bytes);
   }
 
-  /** A worker writes the zip, then computes its HashZip: inflating overlaps the extraction. */
-  private writeZip(p: string, v: string, rel: string, abs: string, data: Uint8Array): void {
+  /**
+   * Workers write the zip, then compute its HashZip: inflating overlaps the
+   * extraction. Unless the archive's own members started the module's tree,
+   * they also write the tree from the zip as Go's Unzip does, hashing each
+   * file as they write it: an entry need not hold a module's files twice. A
+   * large zip is shared by several parts so that no worker is left alone with it.
+   */
+  private writeZip(
+    p: string,
+    v: string,
+    rel: string,
+    abs: string,
+    chunks: Buffer[],
+    size: number,
+  ): void {
     const m = this.record.module(p, v);
-    const size = data.length;
-    const done = this.workers.writeZip(abs, data, 0o644).then((o) => {
-      if (o.writeFailed) throw errnoError(o.writeFailed, rel);
+    const root = `${escapeModulePath(p)}@${escapeModulePath(v)}`;
+    let tree: TreeTarget | undefined;
+    if (!this.fromMembers.has(root)) {
+      try {
+        this.ensureDir(root, rel);
+        tree = { dir: confinedPath(this.root, root, rel), prefix: `${p}@${v}` };
+      } catch (e) {
+        this.fail(e);
+        return;
+      }
+      this.fromZip.add(root);
+    }
+    const parts = Math.min(MAX_ZIP_PARTS, Math.max(1, Math.floor(size / ZIP_PART_BYTES)));
+    const data = ownedCopy(chunks, size, parts > 1);
+    const jobs = Array.from({ length: parts }, (_, part) =>
+      this.workers.zipPart(data, {
+        write: part === 0 ? { abs, mode: 0o644 } : undefined,
+        tree,
+        part,
+        parts,
+      }),
+    );
+    const done = Promise.all(jobs).then((outcomes) => {
+      const failed = outcomes.find((o) => o.writeFailed)?.writeFailed;
+      if (failed) throw errnoError(failed, rel);
+      const r = mainThreadCore.zipResult(outcomes, tree !== undefined);
       // A zip that cannot be read is recorded, not thrown: the judge reports it.
-      if (o.h1 !== undefined) m.zipH1 = o.h1;
-      if (o.zipError !== undefined) m.zipError = o.zipError;
+      if (r.h1 !== undefined) m.zipH1 = r.h1;
+      if (r.zipError !== undefined) m.zipError = r.zipError;
+      if (tree === undefined) return;
+      this.record.rebuiltTree(p, v, { tree: r.tree, error: r.treeError });
+      if (r.tree) {
+        this.treeDirs.push(...r.tree.dirs);
+        this.files += r.tree.files;
+        this.bytes += r.tree.bytes;
+      }
     });
     this.track(done, size, rel);
   }
 
-  /** Waits for every write and hash, then makes module trees read-only as Go does. */
+  /**
+   * Waits for every write and hash, removes the trees an entry contradicts
+   * (its tree files differ from its zip), then makes module trees read-only as Go does.
+   */
   async finish(): Promise<void> {
     this.flushBatch();
     await this.settle();
     if (this.error) throw this.error;
+    for (const m of this.record.disagreeing()) {
+      const root = `${escapeModulePath(m.path)}@${escapeModulePath(m.version)}`;
+      await forceRemove(confinedPath(this.root, root, root));
+    }
     this.treeDirs.sort((a, b) => b.length - a.length);
-    for (const d of this.treeDirs) await fs.chmod(d, 0o555);
+    for (const d of this.treeDirs) {
+      await fs.chmod(d, 0o555).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
+    }
   }
 
   /** Resolves once nothing is in flight (so a caller may clean up safely). */
@@ -893,9 +1062,12 @@ function errnoError(f: { code?: string; message: string }, rel: string): Error {
   return translateWriteError(Object.assign(new Error(f.message), { code: f.code }), rel);
 }
 
-/** The chunks copied into memory of their own, safe to transfer to a worker. */
-function ownedCopy(chunks: Buffer[], size: number): Uint8Array {
-  const out = new Uint8Array(new ArrayBuffer(size));
+/**
+ * The chunks copied into memory of their own, safe to transfer to a worker,
+ * or shared (a SharedArrayBuffer) when several workers read it at once.
+ */
+function ownedCopy(chunks: Buffer[], size: number, shared = false): Uint8Array {
+  const out = new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);

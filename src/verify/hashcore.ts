@@ -31,7 +31,7 @@ export interface FileDigest {
 /**
  * Files for one worker to write, packed so that a message carries few objects:
  * names relative to `root` joined by NUL (no member name may hold one), for
- * each file `[length, mode, hash it? 1 : 0]` in `meta`, and the files' bytes
+ * each file `[length, mode, 0 write | 1 write and hash | 2 hash only]` in `meta`, and the files' bytes
  * one after another in `data`.
  */
 export interface WriteBatch {
@@ -47,11 +47,57 @@ export interface WriteOutcome {
   failed?: { index: number; code?: string; message: string };
 }
 
-/** A zip written, then hashed: its HashZip, or why it could not be read as one. */
-export interface ZipWriteOutcome {
+/**
+ * One share of the work on a zip that arrived in an archive: the zip written
+ * (by part 0), the HashZip lines of the entries in this part's range, and,
+ * with `tree`, those entries written into the module's tree as Go's Unzip
+ * writes them. A large zip is split into parts by the sizes its central
+ * directory announces, so that every worker takes a share of it.
+ */
+export interface ZipPartJob {
+  write?: { abs: string; mode: number };
+  tree?: TreeTarget;
+  part: number;
+  parts: number;
+}
+
+/** What one part did. */
+export interface ZipPartOutcome {
+  /** The names this part covered, in the zip's order, with the sha256 of each one's content. */
+  names: string[];
+  digests: string[];
+  /** The tree's Hash1 lines for the files this part wrote, their bytes, the directories it made. */
+  files: FileDigest[];
+  bytes: number;
+  dirs: string[];
+  zipError?: string;
+  /** Why the tree could not be written (a name Go would refuse, a collision, a damaged entry). */
+  treeError?: string;
+  /** The file system failed (ENOSPC...), not the zip. */
+  writeFailed?: { code?: string; message: string };
+}
+
+/** A zip's parts put together: its HashZip and, when it was unpacked, its tree's HashDir. */
+export interface ZipResult {
   h1?: string;
   zipError?: string;
-  writeFailed?: { code?: string; message: string };
+  tree?: RebuiltTree;
+  treeError?: string;
+}
+
+/** A tree written from its zip, as Go's Unzip writes it. */
+export interface RebuiltTree {
+  h1: string;
+  files: number;
+  bytes: number;
+  /** Directories made inside the tree (absolute), to be made read-only once it is complete. */
+  dirs: string[];
+}
+
+/** Where to rebuild a module's tree from its zip: an empty directory, and `<path>@<version>` (unescaped). */
+export interface TreeTarget {
+  dir: string;
+  prefix: string;
 }
 
 /** A module's tree and zip hashed together: each side's hash, or why that side could not be hashed. */
@@ -149,6 +195,8 @@ export function hashCore(d: HashCoreDeps) {
       local: number;
     }
     const names: string[] = [];
+    /** The uncompressed size each entry announces, in directory order. */
+    const sizes: number[] = [];
     const entries = new Map<string, Entry>();
     let p = cdOffset;
     for (let n = 0; n < count; n++) {
@@ -182,6 +230,7 @@ export function hashCore(d: HashCoreDeps) {
       }
       p = extraEnd + commentLen;
       names.push(name);
+      sizes.push(usize);
       entries.set(name, { method, csize, usize, local });
     }
     const content = (name: string): Uint8Array => {
@@ -208,7 +257,7 @@ export function hashCore(d: HashCoreDeps) {
         fail(`entry ${name} has ${data.length} bytes, header says ${usize}`);
       return data;
     };
-    return { names, has: (name: string) => entries.has(name), content };
+    return { names, sizes, has: (name: string) => entries.has(name), content };
   };
 
   /** Go's HashZip of a zip index, with digests already known for some names. */
@@ -349,6 +398,9 @@ export function hashCore(d: HashCoreDeps) {
     return { code: err?.code, message: err?.message ?? String(e) };
   };
 
+  /** A batch item's third field: 0 write it, 1 write and hash it, 2 hash it without writing it. */
+  const HASH_ONLY = 2;
+
   /** Creates each file exclusively ('wx': never over an existing path or through a link). */
   const writeFiles = (batch: WriteBatch): WriteOutcome => {
     const bytes = new Uint8Array(batch.data);
@@ -359,31 +411,201 @@ export function hashCore(d: HashCoreDeps) {
       const length = batch.meta[3 * i]!;
       const view = bytes.subarray(offset, offset + length);
       offset += length;
+      const hash = batch.meta[3 * i + 2]!;
       try {
-        fs.writeFileSync(path.join(batch.root, names[i]!), view, {
-          flag: 'wx',
-          mode: batch.meta[3 * i + 1]!,
-        });
+        if (hash !== HASH_ONLY)
+          fs.writeFileSync(path.join(batch.root, names[i]!), view, {
+            flag: 'wx',
+            mode: batch.meta[3 * i + 1]!,
+          });
       } catch (e) {
         // Object.assign, not a spread: this text runs as is in the workers, with no helpers.
         return { digests, failed: Object.assign({ index: i }, errInfo(e)) };
       }
-      digests.push(batch.meta[3 * i + 2] ? sha256hex(view) : '');
+      digests.push(hash ? sha256hex(view) : '');
     }
     return { digests };
   };
 
-  const writeZip = (abs: string, buf: Uint8Array, mode: number): ZipWriteOutcome => {
-    try {
-      fs.writeFileSync(abs, buf, { flag: 'wx', mode });
-    } catch (e) {
-      return { writeFailed: errInfo(e) };
+  /** Windows reserves these names (before any dot) in every directory; Go's module.CheckFilePath refuses them. */
+  const WINDOWS_RESERVED = new Set(
+    'con prn aux nul com1 com2 com3 com4 com5 com6 com7 com8 com9 com\u00b9 com\u00b2 com\u00b3 lpt1 lpt2 lpt3 lpt4 lpt5 lpt6 lpt7 lpt8 lpt9 lpt\u00b9 lpt\u00b2 lpt\u00b3'.split(
+      ' ',
+    ),
+  );
+
+  /**
+   * Why a file name inside a module zip may not be written into its tree, or
+   * '' when it may. A subset of Go's module.CheckFilePath (Go refuses all of
+   * these, so no zip Go accepts is refused here): no empty, all-dot or
+   * dot-ended element, no separator, drive, shell or control character, no
+   * name Windows reserves.
+   */
+  const badInnerName = (inner: string): string => {
+    for (const elem of inner.split('/')) {
+      if (elem === '') return 'an empty path element';
+      if (/^\.+$/.test(elem)) return `the path element ${JSON.stringify(elem)}`;
+      if (elem.endsWith('.')) return 'a path element ending in a dot';
+      // eslint-disable-next-line no-control-regex
+      if (/[\x00-\x1f\x7f"'*<>?`|:\\]/.test(elem)) return 'a character Go refuses in file names';
+      const short = elem.split('.')[0]!.toLowerCase();
+      if (WINDOWS_RESERVED.has(short))
+        return `the name ${JSON.stringify(short)}, reserved on Windows`;
     }
+    return '';
+  };
+
+  /**
+   * Makes a directory inside a tree being written from its zip. Another part
+   * of the same zip may have made it already; nothing else writes in that tree,
+   * so an existing directory (never a link: lstat) is that part's.
+   */
+  const makeTreeDir = (abs: string): boolean => {
     try {
-      return { h1: zipHash(buf) };
+      fs.mkdirSync(abs, { mode: 0o755 });
+      return true;
     } catch (e) {
-      return { zipError: errInfo(e).message };
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && fs.lstatSync(abs).isDirectory())
+        return false;
+      throw e;
     }
+  };
+
+  /** The index range [from, to) of part `part` of `parts`, balanced by announced size. */
+  const partRange = (sizes: readonly number[], part: number, parts: number): [number, number] => {
+    if (parts <= 1) return [0, sizes.length];
+    let total = 0;
+    for (const n of sizes) total += n;
+    const bound = (k: number): number => {
+      if (k >= parts) return sizes.length;
+      const want = (total * k) / parts;
+      let before = 0;
+      for (let i = 0; i < sizes.length; i++) {
+        if (before >= want) return i;
+        before += sizes[i]!;
+      }
+      return sizes.length;
+    };
+    return [part === 0 ? 0 : bound(part), bound(part + 1)];
+  };
+
+  /**
+   * One part of a zip's work (see ZipPartJob): every name in the range is
+   * hashed; with a tree target, each file entry is also written the way Go's
+   * Unzip writes it (under `<prefix>/`, directory entries skipped, files
+   * 0444, never over anything), hashed from the bytes written. A name Go would
+   * refuse or a collision stops the tree (treeError) but not the hashing; a
+   * failure of the file system itself is writeFailed.
+   */
+  const zipPart = (buf: Uint8Array, job: ZipPartJob): ZipPartOutcome => {
+    const out: ZipPartOutcome = { names: [], digests: [], files: [], bytes: 0, dirs: [] };
+    if (job.write) {
+      try {
+        fs.writeFileSync(job.write.abs, buf, { flag: 'wx', mode: job.write.mode });
+      } catch (e) {
+        out.writeFailed = errInfo(e);
+        return out;
+      }
+    }
+    let zip: ReturnType<typeof zipIndex>;
+    try {
+      zip = zipIndex(buf);
+    } catch (e) {
+      out.zipError = errInfo(e).message;
+      if (job.tree) out.treeError = out.zipError;
+      return out;
+    }
+    const tree = job.tree;
+    const lead = tree ? tree.prefix + '/' : '';
+    if (tree) {
+      let declared = 0;
+      for (const n of zip.sizes) declared += n;
+      if (declared > MAX_UNCOMPRESSED)
+        out.treeError = `the zip announces ${declared} bytes of files, more than a module zip may hold`;
+    }
+    const made = new Set<string>(['']);
+    const [from, to] = partRange(zip.sizes, job.part, job.parts);
+    for (let i = from; i < to; i++) {
+      const name = zip.names[i]!;
+      let data: Uint8Array;
+      try {
+        data = zip.content(name);
+      } catch (e) {
+        out.zipError = errInfo(e).message;
+        if (tree && out.treeError === undefined) out.treeError = out.zipError;
+        return out;
+      }
+      const digest = sha256hex(data);
+      out.names.push(name);
+      out.digests.push(digest);
+      if (!tree || out.treeError !== undefined) continue;
+      if (!name.startsWith(lead)) {
+        out.treeError = `zip entry ${JSON.stringify(name)} is not under ${lead}`;
+        continue;
+      }
+      const inner = name.slice(lead.length);
+      // Go's Unzip skips directory entries (and the prefix's own).
+      if (inner === '' || inner.endsWith('/')) continue;
+      const why = badInnerName(inner);
+      if (why !== '') {
+        out.treeError = `zip entry ${JSON.stringify(name)} holds ${why}`;
+        continue;
+      }
+      try {
+        const slash = inner.lastIndexOf('/');
+        const parent = slash < 0 ? '' : inner.slice(0, slash);
+        if (!made.has(parent)) {
+          const segs = parent.split('/');
+          for (let k = 1; k <= segs.length; k++) {
+            const rel = segs.slice(0, k).join('/');
+            if (made.has(rel)) continue;
+            const abs = path.join(tree.dir, rel);
+            if (makeTreeDir(abs)) out.dirs.push(abs);
+            made.add(rel);
+          }
+        }
+        fs.writeFileSync(path.join(tree.dir, inner), data, { flag: 'wx', mode: 0o444 });
+      } catch (e) {
+        const info = errInfo(e);
+        // Two entries for one name, or one file and one directory: Go refuses such zips.
+        if (info.code === 'EEXIST' || info.code === 'ENOTDIR' || info.code === 'EISDIR') {
+          out.treeError = `zip entry ${JSON.stringify(name)} collides with another (${info.code})`;
+          continue;
+        }
+        out.writeFailed = info;
+        return out;
+      }
+      out.files.push({ name, sha256hex: digest });
+      out.bytes += data.length;
+    }
+    return out;
+  };
+
+  /** The parts of one zip put together (parts in order); writeFailed is the caller's to check. */
+  const zipResult = (parts: readonly ZipPartOutcome[], tree: boolean): ZipResult => {
+    const out: ZipResult = {};
+    const zipError = parts.find((p) => p.zipError !== undefined)?.zipError;
+    if (zipError !== undefined) out.zipError = zipError;
+    else {
+      const lines: FileDigest[] = [];
+      for (const p of parts)
+        p.names.forEach((name, i) => lines.push({ name, sha256hex: p.digests[i]! }));
+      out.h1 = hash1(lines);
+    }
+    if (!tree) return out;
+    const treeError = parts.find((p) => p.treeError !== undefined)?.treeError;
+    if (treeError !== undefined) {
+      out.treeError = treeError;
+      return out;
+    }
+    const files = parts.flatMap((p) => p.files);
+    out.tree = {
+      h1: hash1(files),
+      files: files.length,
+      bytes: parts.reduce((n, p) => n + p.bytes, 0),
+      dirs: parts.flatMap((p) => p.dirs),
+    };
+    return out;
   };
 
   return {
@@ -395,7 +617,8 @@ export function hashCore(d: HashCoreDeps) {
     treeHash,
     moduleHash,
     writeFiles,
-    writeZip,
+    zipPart,
+    zipResult,
   };
 }
 

@@ -16,7 +16,8 @@ import {
   type ModuleHashes,
   type WriteBatch,
   type WriteOutcome,
-  type ZipWriteOutcome,
+  type ZipPartJob,
+  type ZipPartOutcome,
 } from './hashcore.js';
 
 /**
@@ -46,7 +47,7 @@ parentPort.on('message', ({ id, op, args }) => {
 `;
 }
 
-type Op = 'zipHash' | 'zipFileHash' | 'treeHash' | 'moduleHash' | 'writeFiles' | 'writeZip';
+type Op = 'zipHash' | 'zipFileHash' | 'treeHash' | 'moduleHash' | 'writeFiles' | 'zipPart';
 
 interface Job {
   id: number;
@@ -129,14 +130,19 @@ export class HashWorkers {
     ) as Promise<WriteOutcome>;
   }
 
-  /** Writes a zip, then hashes it; the buffer must own its memory (it moves to the worker). */
-  writeZip(abs: string, buf: Uint8Array, mode: number): Promise<ZipWriteOutcome> {
-    const b = owned(buf, true);
+  /**
+   * One part of the work on a zip (see ZipPartJob). A buffer backed by a
+   * SharedArrayBuffer is shared with the worker (parts of one zip run at
+   * once); any other must own its memory, which moves to the worker.
+   */
+  zipPart(buf: Uint8Array, job: ZipPartJob): Promise<ZipPartOutcome> {
+    const shared = buf.buffer instanceof SharedArrayBuffer;
+    const b = shared ? buf : owned(buf, true);
     return this.run(
-      'writeZip',
-      [abs, b, mode],
-      [b.buffer as ArrayBuffer],
-    ) as Promise<ZipWriteOutcome>;
+      'zipPart',
+      [b, job],
+      shared ? [] : [b.buffer as ArrayBuffer],
+    ) as Promise<ZipPartOutcome>;
   }
 
   private run(op: Op, args: unknown[], transfer: ArrayBuffer[]): Promise<unknown> {

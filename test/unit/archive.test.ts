@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   createReadStream,
+  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -32,6 +34,8 @@ import {
 import { escapeModulePath, parseGoSum, sumIndex, sumId } from '../../src/go/gosum.js';
 import { forceRemove } from '../../src/go/modcache.js';
 import { hashDirOnDisk, hashZipBuffer } from '../../src/verify/dirhash.js';
+import { factsFromRecord } from '../../src/verify/facts.js';
+import { judge, repairPlan } from '../../src/verify/judge.js';
 import {
   generateModules,
   goEnv,
@@ -244,6 +248,16 @@ function buildFixture(dir: string): Fixture {
   return { modCache: String(env.GOMODCACHE), project, env, sums, zipModules };
 }
 
+/** `go mod verify` of the fixture's project against the module cache `dest`, offline. */
+function goModVerifyIn(fx: Fixture, dest: string): string {
+  return runGo(['mod', 'verify'], fx.project, {
+    ...fx.env,
+    GOMODCACHE: dest,
+    GOFLAGS: '-mod=mod',
+    GOPROXY: 'off',
+  });
+}
+
 function byId(r: ExtractRecord): Map<string, ModuleRecord> {
   return new Map(r.modules.map((m) => [`${m.path}@${m.version}`, m]));
 }
@@ -296,13 +310,7 @@ describe('extractArchive against a module cache made by the go command', () => {
       ),
     );
     // The go command accepts the extracted cache as its own.
-    const verify = runGo(['mod', 'verify'], fx.project, {
-      ...fx.env,
-      GOMODCACHE: dest,
-      GOFLAGS: '-mod=mod',
-      GOPROXY: 'off',
-    });
-    expect(verify).toMatch(/all modules verified/);
+    expect(goModVerifyIn(fx, dest)).toMatch(/all modules verified/);
     // Go's modes: read-only trees, writable download area.
     const tree = path.join(dest, 'example.com', 'm000@v1.1.0');
     expect(statSync(tree).mode & 0o777).toBe(0o555);
@@ -348,23 +356,121 @@ describe('extractArchive against a module cache made by the go command', () => {
     expect(res.record).toEqual(zstdRecord);
   });
 
-  it('a changed tree file and a changed zip show up in those two modules only', async () => {
-    const copy = path.join(base, 'corrupt-src');
-    sh(`cp -a '${fx.modCache}' '${copy}'`);
-    const treeFile = path.join(copy, 'example.com', 'm001@v1.1.0', 'm001.go');
-    writeFileSync(treeFile, readFileSync(treeFile, 'utf8').replace('return', 'return 1 +'));
-    const zipFile = path.join(copy, 'cache', 'download', 'example.com', 'm002', '@v', 'v1.1.0.zip');
-    const z = readFileSync(zipFile);
-    const at = z.indexOf('MIT');
-    z[at] = 'W'.charCodeAt(0);
-    writeFileSync(zipFile, z);
-    const file = archive(copy, path.join(base, 'corrupt.tzst'), 'zstd');
-    const res = await extractArchive(createReadStream(file), outDir('corrupt'));
-    expect(mismatches(fx, res.record).sort()).toEqual([
-      'example.com/m001@v1.1.0 tree',
-      'example.com/m002@v1.1.0 zip',
-    ]);
-    expect(await recordFromDisk(copy)).toEqual(res.record);
+  it('an entry of zips alone: each tree is written from its zip as Go wrote it, and hashed', async () => {
+    // The download area alone: every module's zip, .ziphash, .mod and .info, no tree.
+    const file = path.join(base, 'zips-only.tzst');
+    sh(`tar --posix -cf - -C '${fx.modCache}' cache | zstd -q -T0 > '${file}'`);
+    const dest = outDir('zips-only');
+    const res = await extractArchive(createReadStream(file), dest);
+    expect(mismatches(fx, res.record)).toEqual([]);
+    expect(res.record).toEqual(await recordFromDisk(fx.modCache));
+    // The trees are Go's, file for file, byte for byte and mode for mode (the
+    // fixture's Go ran with -modcacherw, so its directories stayed writable:
+    // without it Go makes them 0555, as the extraction does).
+    const listing = (root: string, rel = ''): string[] =>
+      readdirSync(path.join(root, rel), { withFileTypes: true }).flatMap((e) => {
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) return [`${r}/`, ...listing(root, r)];
+        const st = statSync(path.join(root, r));
+        const sha = createHash('sha256')
+          .update(readFileSync(path.join(root, r)))
+          .digest('hex');
+        return [`${r} ${(st.mode & 0o777).toString(8)} ${sha}`];
+      });
+    for (const { path: p, version: v } of fx.zipModules) {
+      const tree = `${escapeModulePath(p)}@${escapeModulePath(v)}`;
+      expect(listing(path.join(dest, tree)), tree).toEqual(listing(path.join(fx.modCache, tree)));
+    }
+    expect(statSync(path.join(dest, 'example.com', 'big@v1.0.0', 'testdata')).mode & 0o777).toBe(
+      0o555,
+    );
+    expect(statSync(path.join(dest, 'example.com', 'big@v1.0.0')).mode & 0o777).toBe(0o555);
+    expect(goModVerifyIn(fx, dest)).toMatch(/all modules verified/);
+  });
+
+  it.each([
+    ['trees first', 'example.com cache'],
+    ['zips first', 'cache example.com'],
+  ])(
+    'a changed tree file and a changed zip: the same verdict whichever comes first (%s)',
+    async (label, order) => {
+      const copy = path.join(base, `corrupt-src-${label.replace(' ', '-')}`);
+      sh(`cp -a '${fx.modCache}' '${copy}'`);
+      const treeFile = path.join(copy, 'example.com', 'm001@v1.1.0', 'm001.go');
+      chmodSync(treeFile, 0o644);
+      writeFileSync(treeFile, readFileSync(treeFile, 'utf8').replace('return', 'return 1 +'));
+      const zipFile = path.join(
+        copy,
+        'cache',
+        'download',
+        'example.com',
+        'm002',
+        '@v',
+        'v1.1.0.zip',
+      );
+      const z = readFileSync(zipFile);
+      const at = z.indexOf('MIT');
+      z[at] = 'W'.charCodeAt(0);
+      writeFileSync(zipFile, z);
+      // The same members, in the order asked for.
+      const file = path.join(base, `corrupt-${label.replace(' ', '-')}.tzst`);
+      sh(`tar --posix -cf - -C '${copy}' ${order} | zstd -q -T0 > '${file}'`);
+      const res = await extractArchive(createReadStream(file), outDir(`corrupt-${label}`));
+      const j = judge(factsFromRecord(res.record), fx.sums, { zipsExpected: false });
+      const bad = (m: string) =>
+        repairPlan(j)
+          .filter((r) => r.path === m)
+          .map((r) => r.how);
+      expect(bad('example.com/m001')).toEqual(['re-extract']);
+      expect(bad('example.com/m002')).toEqual(['download']);
+      expect(
+        repairPlan(j)
+          .map((r) => r.path)
+          .filter((p) => p.startsWith('example.com/m0')),
+      ).toEqual(['example.com/m001', 'example.com/m002']);
+      // Written first from its intact zip, m001's tree is removed once the
+      // archive's changed copy of it shows the entry contradicts itself.
+      const m001 = path.join(outDir(`corrupt-${label}`), 'example.com', 'm001@v1.1.0');
+      expect(existsSync(m001)).toBe(label === 'trees first');
+      if (label === 'trees first') expect(await recordFromDisk(copy)).toEqual(res.record);
+    },
+  );
+});
+
+describe('a tree held both as files and as its zip', () => {
+  const tc = 'golang.org/toolchain@v0.0.1-go1.99.0.linux-amd64';
+  const zipName = 'cache/download/golang.org/toolchain/@v/v0.0.1-go1.99.0.linux-amd64.zip';
+  const src = { '_go.mod': 'module std\n', 'src/_go.mod': 'module cmd\n', 'bin/go': '#!/bin/sh\n' };
+  const zip = Buffer.from(
+    zipSync(Object.fromEntries(Object.entries(src).map(([n, d]) => [`${tc}/${n}`, strToU8(d)]))),
+  );
+  const tree = (files: Record<string, string>): Member[] =>
+    Object.entries(files).map(([n, d]) => ({ name: `${tc}/${n}`, data: d }));
+  const extractZipFirst = async (files: Record<string, string>, name: string) => {
+    const dest = path.join(base, 'both', name);
+    const res = await extractArchive(
+      Readable.from([tarOf([{ name: zipName, data: zip }, ...tree(files)])]),
+      dest,
+    );
+    return { m: res.record.modules.find((x) => x.path === 'golang.org/toolchain')!, dest };
+  };
+
+  it('a used toolchain (Go copied its _go.mod files to go.mod) agrees with its zip', async () => {
+    const used = { ...src, 'go.mod': 'module std\n', 'src/go.mod': 'module cmd\n' };
+    const { m, dest } = await extractZipFirst(used, 'used');
+    expect(m.treeError).toBeUndefined();
+    expect(m.treeH1).toBe(m.zipH1);
+    expect(existsSync(path.join(dest, tc, 'bin', 'go'))).toBe(true);
+  });
+
+  it('a changed file does not: the tree is removed and the record says why', async () => {
+    const { m, dest } = await extractZipFirst(
+      { ...src, 'bin/go': '#!/bin/sh\necho evil\n' },
+      'changed',
+    );
+    expect(m.treeH1).toBeUndefined();
+    expect(m.treeError).toMatch(/differ from its zip; the tree was removed/);
+    expect(existsSync(path.join(dest, tc))).toBe(false);
   });
 });
 
