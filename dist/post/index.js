@@ -102523,6 +102523,11 @@ async function modcache_forceRemove(dir, platform = process.platform) {
  * What a saved entry holds: exactly the module versions that were verified,
  * staged as hard links beside the module cache and saved from there.
  *
+ * Each module is held once: a version whose zip was verified goes in as its
+ * zip (with `.ziphash`, `.mod`, `.info`) and no tree, because the restore
+ * writes the tree from the zip as Go's own extraction does, hashing it as it
+ * goes (src/cache/archive.ts); any other version goes in as its tree.
+ *
  * Staging (instead of saving the module cache as it is) means nothing the job
  * left behind rides along: no version go.sum does not name, no unverified
  * toolchain, no lock or `.partial` file, no sumdb or vcs cache, and, for a lean
@@ -102550,24 +102555,29 @@ function entryPaths(id, o) {
         files,
     };
 }
+/** Links (or copies) a file into the stage; false when there is no such file. */
 async function linkOrCopy(from, to) {
     await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
-    await linkOrCopyInto(from, to);
+    return linkOrCopyInto(from, to);
 }
 /** linkOrCopy into a directory that already exists (a tree's files: one mkdir per directory, not per file). */
 async function linkOrCopyInto(from, to) {
     try {
         await external_node_fs_namespaceObject.promises.link(from, to);
+        return true;
     }
     catch (e) {
         const code = e.code;
         if (code === 'ENOENT')
-            return;
+            return false;
         if (code === 'EEXIST')
-            return;
+            return true;
         await external_node_fs_namespaceObject.promises.copyFile(from, to);
+        return true;
     }
 }
+/** The zip beside a version's `.mod` file. */
+const zipOf = (modFile) => `${modFile.slice(0, -'.mod'.length)}.zip`;
 async function linkTree(from, to) {
     let entries;
     try {
@@ -102599,17 +102609,20 @@ async function stageSnapshot(modCache, plan) {
     await modcache_forceRemove(stage);
     await external_node_fs_namespaceObject.promises.mkdir(stage, { recursive: true });
     const jobs = [];
-    const add = (id, tree) => {
-        const p = entryPaths(id, { tree, zip: plan.zips });
-        for (const f of p.files)
-            jobs.push(linkOrCopy(external_node_path_namespaceObject.join(modCache, f), external_node_path_namespaceObject.join(stage, f)));
-        if (p.tree)
-            jobs.push(linkTree(external_node_path_namespaceObject.join(modCache, p.tree), external_node_path_namespaceObject.join(stage, p.tree)));
+    const link = (f) => linkOrCopy(external_node_path_namespaceObject.join(modCache, f), external_node_path_namespaceObject.join(stage, f));
+    const add = async (id) => {
+        const p = entryPaths(id, { tree: true, zip: false });
+        await Promise.all(p.files.map(link));
+        // A zip that is gone after all leaves the tree to carry the module.
+        if (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0]))))
+            return;
+        await linkTree(external_node_path_namespaceObject.join(modCache, p.tree), external_node_path_namespaceObject.join(stage, p.tree));
     };
     for (const id of plan.full)
-        add(id, true);
+        jobs.push(add(id));
     for (const id of plan.modOnly)
-        add(id, false);
+        for (const f of entryPaths(id, { tree: false, zip: false }).files)
+            jobs.push(link(f));
     await Promise.all(jobs);
     return stage;
 }
@@ -105902,6 +105915,7 @@ function judge(modules, sums, o) {
     const out = {
         bad: [],
         verified: [],
+        verifiedZips: [],
         verifiedModOnly: [],
         missing: [],
         missingMods: [],
@@ -105926,11 +105940,15 @@ function judge(modules, sums, o) {
         }
         if (!zipNamed.has(key))
             continue;
-        const r = checkOne(m, sums.get(key), o);
+        const want = sums.get(key);
+        const r = checkOne(m, want, o);
         for (const p of r.problems)
             addBad(m, p, badIds.has(key) ? 'download' : r.how);
-        if (!badIds.has(key) && r.complete)
+        if (!badIds.has(key) && r.complete) {
             out.verified.push(key);
+            if (m.zipH1 === want || (m.fresh === true && m.zipH1 === undefined))
+                out.verifiedZips.push(key);
+        }
     }
     const verified = new Set(out.verified);
     for (const key of named.zip) {
@@ -106875,6 +106893,8 @@ async function save(ctx, main, mode, out) {
         full: [...cur.full, ...toolchains],
         modOnly: [...cur.modOnly],
         zips: ctx.inputs.saveZips,
+        // Toolchains passed Go's checksum-database check and their tree matched their .ziphash.
+        verifiedZips: new Set([...(main.verifiedZips ?? []), ...toolchains]),
     });
     try {
         info(`Saving ${cur.full.size} module versions (${cur.modOnly.size} more as go.mod only` +

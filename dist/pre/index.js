@@ -102573,6 +102573,11 @@ async function modcache_forceRemove(dir, platform = process.platform) {
  * What a saved entry holds: exactly the module versions that were verified,
  * staged as hard links beside the module cache and saved from there.
  *
+ * Each module is held once: a version whose zip was verified goes in as its
+ * zip (with `.ziphash`, `.mod`, `.info`) and no tree, because the restore
+ * writes the tree from the zip as Go's own extraction does, hashing it as it
+ * goes (src/cache/archive.ts); any other version goes in as its tree.
+ *
  * Staging (instead of saving the module cache as it is) means nothing the job
  * left behind rides along: no version go.sum does not name, no unverified
  * toolchain, no lock or `.partial` file, no sumdb or vcs cache, and, for a lean
@@ -102600,24 +102605,29 @@ function snapshot_entryPaths(id, o) {
         files,
     };
 }
+/** Links (or copies) a file into the stage; false when there is no such file. */
 async function linkOrCopy(from, to) {
     await fs.mkdir(path.dirname(to), { recursive: true });
-    await linkOrCopyInto(from, to);
+    return linkOrCopyInto(from, to);
 }
 /** linkOrCopy into a directory that already exists (a tree's files: one mkdir per directory, not per file). */
 async function linkOrCopyInto(from, to) {
     try {
         await fs.link(from, to);
+        return true;
     }
     catch (e) {
         const code = e.code;
         if (code === 'ENOENT')
-            return;
+            return false;
         if (code === 'EEXIST')
-            return;
+            return true;
         await fs.copyFile(from, to);
+        return true;
     }
 }
+/** The zip beside a version's `.mod` file. */
+const zipOf = (modFile) => `${modFile.slice(0, -'.mod'.length)}.zip`;
 async function linkTree(from, to) {
     let entries;
     try {
@@ -102649,17 +102659,20 @@ async function stageSnapshot(modCache, plan) {
     await forceRemove(stage);
     await fs.mkdir(stage, { recursive: true });
     const jobs = [];
-    const add = (id, tree) => {
-        const p = snapshot_entryPaths(id, { tree, zip: plan.zips });
-        for (const f of p.files)
-            jobs.push(linkOrCopy(path.join(modCache, f), path.join(stage, f)));
-        if (p.tree)
-            jobs.push(linkTree(path.join(modCache, p.tree), path.join(stage, p.tree)));
+    const link = (f) => linkOrCopy(path.join(modCache, f), path.join(stage, f));
+    const add = async (id) => {
+        const p = snapshot_entryPaths(id, { tree: true, zip: false });
+        await Promise.all(p.files.map(link));
+        // A zip that is gone after all leaves the tree to carry the module.
+        if (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0]))))
+            return;
+        await linkTree(path.join(modCache, p.tree), path.join(stage, p.tree));
     };
     for (const id of plan.full)
-        add(id, true);
+        jobs.push(add(id));
     for (const id of plan.modOnly)
-        add(id, false);
+        for (const f of snapshot_entryPaths(id, { tree: false, zip: false }).files)
+            jobs.push(link(f));
     await Promise.all(jobs);
     return stage;
 }

@@ -36,6 +36,8 @@ export interface MainState {
   workingDirectory: string;
   /** Verified `path@version` with trees: what a saved entry holds. */
   full: string[];
+  /** Those of `full` whose zip matched go.sum (or Go checked it as it downloaded it). */
+  verifiedZips?: string[];
   /** Verified `path@version` whose go.mod alone is needed. */
   modOnly: string[];
   /** Cached toolchains that passed verification. */

@@ -2,6 +2,11 @@
  * What a saved entry holds: exactly the module versions that were verified,
  * staged as hard links beside the module cache and saved from there.
  *
+ * Each module is held once: a version whose zip was verified goes in as its
+ * zip (with `.ziphash`, `.mod`, `.info`) and no tree, because the restore
+ * writes the tree from the zip as Go's own extraction does, hashing it as it
+ * goes (src/cache/archive.ts); any other version goes in as its tree.
+ *
  * Staging (instead of saving the module cache as it is) means nothing the job
  * left behind rides along: no version go.sum does not name, no unverified
  * toolchain, no lock or `.partial` file, no sumdb or vcs cache, and, for a lean
@@ -13,11 +18,14 @@ import { escapeModulePath } from '../go/gosum.js';
 import { forceRemove } from '../go/modcache.js';
 
 export interface SnapshotPlan {
-  /** `path@version` whose tree, .ziphash, .mod, .info (and zip) go into the entry. */
+  /** `path@version` whose tree (or zip), .ziphash, .mod, .info go into the entry. */
   full: string[];
   /** `path@version` whose .mod (and .info) alone go into the entry: module-graph-only versions. */
   modOnly: string[];
+  /** Zips at all (false: a lean entry of trees). */
   zips: boolean;
+  /** Those of `full` whose zip was verified: they go in as the zip, without the tree. */
+  verifiedZips: ReadonlySet<string>;
 }
 
 function splitId(id: string): { path: string; version: string } {
@@ -41,22 +49,28 @@ export function entryPaths(
   };
 }
 
-async function linkOrCopy(from: string, to: string): Promise<void> {
+/** Links (or copies) a file into the stage; false when there is no such file. */
+async function linkOrCopy(from: string, to: string): Promise<boolean> {
   await fs.mkdir(path.dirname(to), { recursive: true });
-  await linkOrCopyInto(from, to);
+  return linkOrCopyInto(from, to);
 }
 
 /** linkOrCopy into a directory that already exists (a tree's files: one mkdir per directory, not per file). */
-async function linkOrCopyInto(from: string, to: string): Promise<void> {
+async function linkOrCopyInto(from: string, to: string): Promise<boolean> {
   try {
     await fs.link(from, to);
+    return true;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return;
-    if (code === 'EEXIST') return;
+    if (code === 'ENOENT') return false;
+    if (code === 'EEXIST') return true;
     await fs.copyFile(from, to);
+    return true;
   }
 }
+
+/** The zip beside a version's `.mod` file. */
+const zipOf = (modFile: string): string => `${modFile.slice(0, -'.mod'.length)}.zip`;
 
 async function linkTree(from: string, to: string): Promise<number> {
   let entries: import('node:fs').Dirent[];
@@ -88,13 +102,17 @@ export async function stageSnapshot(modCache: string, plan: SnapshotPlan): Promi
   await forceRemove(stage);
   await fs.mkdir(stage, { recursive: true });
   const jobs: Promise<unknown>[] = [];
-  const add = (id: string, tree: boolean): void => {
-    const p = entryPaths(id, { tree, zip: plan.zips });
-    for (const f of p.files) jobs.push(linkOrCopy(path.join(modCache, f), path.join(stage, f)));
-    if (p.tree) jobs.push(linkTree(path.join(modCache, p.tree), path.join(stage, p.tree)));
+  const link = (f: string) => linkOrCopy(path.join(modCache, f), path.join(stage, f));
+  const add = async (id: string): Promise<void> => {
+    const p = entryPaths(id, { tree: true, zip: false });
+    await Promise.all(p.files.map(link));
+    // A zip that is gone after all leaves the tree to carry the module.
+    if (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0]!)))) return;
+    await linkTree(path.join(modCache, p.tree!), path.join(stage, p.tree!));
   };
-  for (const id of plan.full) add(id, true);
-  for (const id of plan.modOnly) add(id, false);
+  for (const id of plan.full) jobs.push(add(id));
+  for (const id of plan.modOnly)
+    for (const f of entryPaths(id, { tree: false, zip: false }).files) jobs.push(link(f));
   await Promise.all(jobs);
   return stage;
 }

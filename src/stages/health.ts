@@ -370,6 +370,7 @@ async function saveRepaired(
     full: j.verified,
     modOnly: j.verifiedModOnly,
     zips: o.ctx.inputs.saveZips,
+    verifiedZips: new Set(j.verifiedZips),
   });
   try {
     const key = generationKey(exactKey, o.ctx.runId, o.ctx.runAttempt);

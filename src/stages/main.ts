@@ -613,6 +613,7 @@ export async function runMain(): Promise<void> {
       delete st.drift;
     }
     st.full = judgement.verified;
+    st.verifiedZips = judgement.verifiedZips;
     st.modOnly = judgement.verifiedModOnly;
     st.fingerprint = scan.fingerprint;
     st.moduleCount = judgement.verified.length;

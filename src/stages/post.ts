@@ -208,6 +208,8 @@ async function save(
     full: [...cur.full, ...toolchains],
     modOnly: [...cur.modOnly],
     zips: ctx.inputs.saveZips,
+    // Toolchains passed Go's checksum-database check and their tree matched their .ziphash.
+    verifiedZips: new Set([...(main.verifiedZips ?? []), ...toolchains]),
   });
   try {
     core.info(

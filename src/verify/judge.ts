@@ -48,6 +48,12 @@ export interface Judgement {
   bad: BadVersion[];
   /** `path@version` whose tree (and zip, .ziphash) match go.sum. */
   verified: string[];
+  /**
+   * Those of `verified` whose zip is known to match go.sum: hashed here, or
+   * checked by Go as it downloaded it in this job. A saved entry carries such
+   * a module as its zip alone; the restore writes the tree from it.
+   */
+  verifiedZips: string[];
   /** `path@version` whose .mod alone is needed and matches go.sum. */
   verifiedModOnly: string[];
   /** go.sum names these but the cache lacks them (tree, .ziphash or the zip of a full entry). */
@@ -111,6 +117,7 @@ export function judge(
   const out: Judgement = {
     bad: [],
     verified: [],
+    verifiedZips: [],
     verifiedModOnly: [],
     missing: [],
     missingMods: [],
@@ -135,9 +142,14 @@ export function judge(
       continue;
     }
     if (!zipNamed.has(key)) continue;
-    const r = checkOne(m, sums.get(key)!, o);
+    const want = sums.get(key)!;
+    const r = checkOne(m, want, o);
     for (const p of r.problems) addBad(m, p, badIds.has(key) ? 'download' : r.how);
-    if (!badIds.has(key) && r.complete) out.verified.push(key);
+    if (!badIds.has(key) && r.complete) {
+      out.verified.push(key);
+      if (m.zipH1 === want || (m.fresh === true && m.zipH1 === undefined))
+        out.verifiedZips.push(key);
+    }
   }
   const verified = new Set(out.verified);
   for (const key of named.zip) {

@@ -19,6 +19,9 @@ import {
   corruptArchiveMember,
   listEntries,
   readMember,
+  readMemberBytes,
+  withZipFile,
+  zipFileText,
   type ActCacheEntry,
 } from './harness/actcache.js';
 import {
@@ -159,9 +162,15 @@ function why(r: ActRun): string {
 /** Keys compared as act stores them (lower-cased). */
 const lower = (s: string | undefined): string => (s ?? '').toLowerCase();
 
-/** Files of module m000@v1.0.0 in an archive: the entry really holds the module cache. */
+/**
+ * Files of module m000@v1.0.0 in an archive: the entry really holds the module
+ * cache (a module travels as its zip, from which the restore writes its tree).
+ */
 function holdsModules(e: ActCacheEntry): boolean {
-  return archiveMembers(e.file).some((m) => m.endsWith('example.com/m000@v1.0.0/m000.go'));
+  const zip = 'cache/download/example.com/m000/@v/v1.0.0.zip';
+  if (!archiveMembers(e.file).some((m) => m === zip || m.endsWith(`/${zip}`))) return false;
+  const text = zipFileText(readMemberBytes(e.file, zip)!, 'example.com/m000@v1.0.0/m000.go');
+  return text?.startsWith('package m000') ?? false;
 }
 
 describe.skipIf(reason !== undefined)('verified-go-cache under nektos/act (host mode)', () => {
@@ -209,10 +218,15 @@ describe.skipIf(reason !== undefined)('verified-go-cache under nektos/act (host 
     expect(cold.code, why(cold)).toBe(0);
     const [planted] = s.entries();
     expect(planted, why(cold)).toBeDefined();
+    // Entries hold a module as its zip (the restore writes the tree from it):
+    // the changed file is inside the zip, as a poisoned entry would carry it.
+    const zipMember = 'cache/download/example.com/m001/@v/v1.0.0.zip';
+    const file = 'example.com/m001@v1.0.0/m001.go';
+    const fileIn = (entry: string) => zipFileText(readMemberBytes(entry, zipMember)!, file);
     corruptArchiveMember(
       planted!.file,
-      'example.com/m001@v1.0.0/m001.go',
-      'package m001\n\nfunc F() int { return 666 }\n',
+      zipMember,
+      withZipFile(file, 'package m001\n\nfunc F() int { return 666 }\n'),
     );
 
     const healing = await s.run({ offline: true });
@@ -231,10 +245,10 @@ describe.skipIf(reason !== undefined)('verified-go-cache under nektos/act (host 
     const repaired = after[after.length - 1]!;
     expect(repaired.id).not.toBe(planted!.id);
     // The service now holds the tampered entry (entries are immutable) and a clean one.
-    const member = 'example.com/m001@v1.0.0/m001.go';
-    expect(readMember(planted!.file, member)).toContain('666');
-    expect(readMember(repaired.file, member)).toMatch(/^package m001\b/);
-    expect(readMember(repaired.file, member)).not.toContain('666');
+    expect(fileIn(planted!.file)).toContain('666');
+    expect(fileIn(repaired.file)).toMatch(/^package m001\b/);
+    expect(fileIn(repaired.file)).not.toContain('666');
+    expect(readMember(repaired.file, file), 'the tree travels as the zip').toBeUndefined();
 
     const next = await s.run({ offline: true });
     expect(next.code, why(next)).toBe(0);

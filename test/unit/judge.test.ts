@@ -29,6 +29,30 @@ describe('judge', () => {
     expect(isComplete(j)).toBe(true);
   });
 
+  it('lists the verified versions whose zip is known good: hashed, or checked by Go as it downloaded it', () => {
+    const [a, b, bMod] = full();
+    const noZip = { ...a!, zipH1: undefined };
+    const fresh: ModuleFacts = {
+      path: 'example.com/b',
+      version: 'v1.2.0',
+      ziphash: H('B'),
+      modH1: H('b'),
+      fresh: true,
+    };
+    expect(judge(full(), sums, { zipsExpected: false }).verifiedZips).toEqual([
+      'example.com/a@v1.0.0',
+      'example.com/b@v1.2.0',
+    ]);
+    const j = judge([noZip, fresh, bMod!], sums, { zipsExpected: false });
+    expect(j.verified).toEqual(['example.com/a@v1.0.0', 'example.com/b@v1.2.0']);
+    expect(j.verifiedZips).toEqual(['example.com/b@v1.2.0']);
+    // A zip that does not match go.sum makes the version bad, never a verified zip.
+    const badZip = { ...b!, zipH1: H('X') };
+    expect(judge([a!, badZip, bMod!], sums, { zipsExpected: false }).verifiedZips).toEqual([
+      'example.com/a@v1.0.0',
+    ]);
+  });
+
   it('an empty cache is not complete: everything go.sum names is missing', () => {
     const j = judge([], sums, { zipsExpected: true });
     expect(isComplete(j)).toBe(false);

@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 
 export interface ActCacheEntry {
   id: number;
@@ -97,13 +98,33 @@ export function archiveMembers(file: string): string[] {
 
 /** Content of the first member whose name ends with `/<memberSuffix>`, or undefined. */
 export function readMember(file: string, memberSuffix: string): string | undefined {
+  return readMemberBytes(file, memberSuffix)?.toString('utf8');
+}
+
+export function readMemberBytes(file: string, memberSuffix: string): Buffer | undefined {
   const name = archiveMembers(file).find(
     (m) => m === memberSuffix || m.endsWith(`/${memberSuffix}`),
   );
   if (name === undefined) return undefined;
   return execFileSync('tar', [...compressionFlag(file), '-P', '-xOf', file, name], {
-    encoding: 'utf8',
+    maxBuffer: 256 << 20,
   });
+}
+
+/** The text of one file inside a zip. */
+export function zipFileText(zip: Buffer, name: string): string | undefined {
+  const files = unzipSync(new Uint8Array(zip));
+  return files[name] === undefined ? undefined : strFromU8(files[name]);
+}
+
+/** A zip with one file's content replaced (for corrupting a module zip inside an entry). */
+export function withZipFile(name: string, content: string): (zip: Buffer) => Buffer {
+  return (zip) => {
+    const files = unzipSync(new Uint8Array(zip));
+    if (files[name] === undefined) throw new Error(`the zip holds no ${name}`);
+    files[name] = strToU8(content);
+    return Buffer.from(zipSync(files));
+  };
 }
 
 /**
@@ -112,7 +133,11 @@ export function readMember(file: string, memberSuffix: string): string | undefin
  * would leave it. `memberSuffix` picks the member (for example
  * `example.com/m001@v1.0.0/m001.go`), whatever prefix the archive uses.
  */
-export function corruptArchiveMember(file: string, memberSuffix: string, content: string): string {
+export function corruptArchiveMember(
+  file: string,
+  memberSuffix: string,
+  content: string | ((old: Buffer) => Buffer),
+): string {
   const flag = compressionFlag(file);
   const members = archiveMembers(file);
   const target = members.find((m) => m === memberSuffix || m.endsWith(`/${memberSuffix}`));
@@ -130,7 +155,7 @@ export function corruptArchiveMember(file: string, memberSuffix: string, content
     execFileSync('tar', [...flag, '-xf', file, '-P', '-C', base]);
     const onDisk = path.resolve(base, target);
     chmodSync(onDisk, 0o644);
-    writeFileSync(onDisk, content);
+    writeFileSync(onDisk, typeof content === 'string' ? content : content(readFileSync(onDisk)));
     const list = path.join(scratch, 'members.txt');
     writeFileSync(list, members.join('\n') + '\n');
     const out = path.join(scratch, 'repacked');

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { escapeModulePath } from '../../../src/go/gosum.js';
+import { placeOf } from '../../../src/cache/archive.js';
 import { CacheServer } from './cache-server.js';
 import { generateModules, goEnv, publish, writeProject, type GeneratedSet } from './goproxy.js';
 import { REPO_ROOT, runJob, type JobOptions, type JobResult } from './runner.js';
@@ -233,6 +234,20 @@ export class World {
     return execFileSync('tar', ['-tf', entry.file], { encoding: 'utf8', maxBuffer: 1 << 26 })
       .split('\n')
       .filter((l) => l !== '');
+  }
+
+  /**
+   * The module versions (`path@version`) a saved entry carries with their
+   * content: as tree files, or as the zip the restore writes the tree from.
+   */
+  entryModules(key: string): string[] {
+    const ids = new Set<string>();
+    for (const name of this.entryListing(key)) {
+      const place = placeOf(name.replace(/^\.\//, '').replace(/\/$/, ''));
+      if (place.kind === 'tree' || (place.kind === 'download' && place.ext === '.zip'))
+        ids.add(`${place.path}@${place.version}`);
+    }
+    return [...ids].sort();
   }
 
   /** Copies a finished job's runner (home and workspace) to a new folder, for tampering. */
