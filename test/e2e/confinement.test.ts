@@ -4,14 +4,18 @@
  * (raw archives under this action's key prefix, newest in the lineage) hold
  * an absolute name, a `..` escape, a symlink, a hard link, a device or a FIFO:
  * each is rejected with a warning naming the entry and the member, nothing is
- * written outside the module cache, and the job goes on green as a miss.
+ * written outside the module cache, and the job goes on green as a miss. A
+ * module's zip, from which the restore writes its tree, is checked name by
+ * name the same way: a zip whose names climb out writes nothing outside its
+ * module, and that module is reported and repaired.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entryVersion } from '../../src/cache/service/index.js';
 import { World } from './harness/world.js';
+import { zipBuffer } from './harness/zip.js';
 
 let world: World;
 let prefix: string;
@@ -102,3 +106,39 @@ describe.each(['absolute', 'dotdot', 'symlink', 'hardlink', 'device', 'fifo'] as
     });
   },
 );
+
+describe('a planted entry whose module zip holds names that climb out of the module', () => {
+  it('writes nothing outside that module, reports it by name and repairs it; the job stays green', async () => {
+    // The probe job's cache, with one module carried as our entries carry it
+    // (its zip, no tree) and that zip replaced by one whose entries escape.
+    const seed = await world.job({ inputs: { environment: 'zip-escape' } });
+    expect(seed.succeeded, seed.log).toBe(true);
+    const runner = world.cloneRunner(seed.home);
+    const mc = world.modCache(path.join(runner, 'home'));
+    const victim = 'example.com/m001@v1.0.0';
+    execFileSync('chmod', ['-R', 'u+w', path.join(mc, 'example.com')]);
+    rmSync(path.join(mc, 'example.com', 'm001@v1.0.0'), { recursive: true, force: true });
+    const zipFile = path.join(mc, 'cache', 'download', 'example.com', 'm001', '@v', 'v1.0.0.zip');
+    writeFileSync(
+      zipFile,
+      zipBuffer([
+        { name: `${victim}/go.mod`, data: 'module example.com/m001\n' },
+        { name: `${victim}/../../../../../../../../pwned`, data: 'owned' },
+        { name: `${victim}/a/../../../../../../../../pwned2`, data: 'owned' },
+      ]),
+    );
+    const key = `${seed.outputs['cache-key']};gen=planted`;
+    await world.plant(runner, key);
+
+    const job = await world.job({ inputs: { environment: 'zip-escape' } });
+    expect(job.succeeded, job.log).toBe(true);
+    expect(job.outputs['cache-matched-key']).toBe(key);
+    expect(job.outputs['verified']).toBe('true');
+    expect(job.outputs['corrupt-modules']).toContain(victim);
+    // Nowhere on the machine's test root, inside or outside the module cache.
+    expect(execFileSync('find', [world.root, '-name', 'pwned*']).toString()).toBe('');
+    // Repaired: the module's tree is Go's again.
+    const tree = path.join(world.modCache(job.home), 'example.com', 'm001@v1.0.0');
+    expect(readdirSync(tree)).toContain('m001.go');
+  });
+});
