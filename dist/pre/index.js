@@ -102308,6 +102308,26 @@ function gosum_escapeModulePath(p) {
 function gosum_unescapeModulePath(p) {
     return p.replace(/!([a-z])/g, (_m, c) => c.toUpperCase());
 }
+/**
+ * Whether `p` can be a module path in the module cache. Go escapes a module
+ * path (module.EscapePath) only after module.CheckPath accepts it, and that
+ * allows ASCII letters, digits and `-._~` in '/'-separated elements, none of
+ * them empty or made of dots alone. What matters here is what it rules out:
+ * an '@' would let a download path name a tree inside another module's tree,
+ * and '.' / '..' elements would climb.
+ */
+function gosum_isModulePath(p) {
+    return /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(p) && !/(^|\/)\.+(\/|$)/.test(p);
+}
+/**
+ * Whether `v` can be a version in the module cache: Go stores canonical
+ * semantic versions only (`v1.2.3`, `v1.2.4-0.20240101000000-abcdef123456`,
+ * `v2.0.0+incompatible`, toolchains' `v0.0.1-go1.26.0.linux-amd64`), so
+ * letters, digits and `.+-`.
+ */
+function gosum_isModuleVersion(v) {
+    return /^v[A-Za-z0-9.+-]+$/.test(v);
+}
 /** The `h1:` hash of a single go.mod file, as go.sum records it for `<v>/go.mod` lines. */
 function gosum_goModHash(content) {
     const data = typeof content === 'string' ? Buffer.from(content) : content;
@@ -102498,6 +102518,9 @@ async function scanModCache(modCache) {
     for (const rel of dirs) {
         const vdir = path.join(download, ...rel.split('/'), '@v');
         const modPath = unescapeModulePath(rel);
+        // Go never makes such a directory (module.CheckPath): it is no module.
+        if (!isModulePath(modPath))
+            continue;
         let files;
         try {
             files = (await fs.readdir(vdir)).sort();
@@ -102511,6 +102534,8 @@ async function scanModCache(modCache) {
             if (!ext)
                 continue;
             const v = unescapeModulePath(f.slice(0, -ext.length));
+            if (!isModuleVersion(v))
+                continue;
             if (!byVersion.has(v))
                 byVersion.set(v, new Set());
             byVersion.get(v).add(ext);
@@ -103150,7 +103175,7 @@ function treeRootOf(root) {
             !isCanonicalEscape(escPath) ||
             !isCanonicalEscape(escVersion)
             ? null
-            : { path: gosum_unescapeModulePath(escPath), version: gosum_unescapeModulePath(escVersion) };
+            : moduleOrNull(gosum_unescapeModulePath(escPath), gosum_unescapeModulePath(escVersion));
     if (treeRoots.size > 100_000)
         treeRoots.clear();
     treeRoots.set(root, tree);
@@ -103164,6 +103189,16 @@ function treeRootOf(root) {
 function isCanonicalEscape(escaped) {
     return !/[A-Z]|![^a-z]|!$/.test(escaped);
 }
+/**
+ * A module Go could have put in the cache, or null. Anything else is kept as a
+ * plain file, never unpacked or counted as a module: a download path such as
+ * `cache/download/example.com/a@v1.0.0/x/@v/v2.0.0.zip` would otherwise name
+ * the tree `example.com/a@v1.0.0/x@v2.0.0`, which lies inside another
+ * module's tree and would add files to it unseen by its record.
+ */
+function moduleOrNull(p, version) {
+    return gosum_isModulePath(p) && gosum_isModuleVersion(version) ? { path: p, version } : null;
+}
 function downloadPlaceOf(rel) {
     const segs = rel.split('/');
     const at = segs.indexOf('@v');
@@ -103173,12 +103208,8 @@ function downloadPlaceOf(rel) {
     const ext = DOWNLOAD_EXTS.find((x) => file.endsWith(x) && file.length > x.length);
     if (!ext || !isCanonicalEscape(rel))
         return OTHER;
-    return {
-        kind: 'download',
-        path: gosum_unescapeModulePath(segs.slice(2, at).join('/')),
-        version: gosum_unescapeModulePath(file.slice(0, -ext.length)),
-        ext,
-    };
+    const m = moduleOrNull(gosum_unescapeModulePath(segs.slice(2, at).join('/')), gosum_unescapeModulePath(file.slice(0, -ext.length)));
+    return m === null ? OTHER : { kind: 'download', ...m, ext };
 }
 /** placeOf for a regular file: a file standing where a tree directory belongs is just other. */
 function filePlaceOf(rel) {
@@ -103857,6 +103888,11 @@ class Extractor {
         let tree;
         if (!this.fromMembers.has(root)) {
             try {
+                // The tree must be a tree root of its own, never a directory inside
+                // another module's tree (downloadPlaceOf already refuses such names).
+                const own = placeOf(root);
+                if (own.kind !== 'tree' || own.root !== root || own.inner !== '')
+                    throw new ArchiveRejected(rel, `its module tree ${root} would not be a tree of its own`);
                 this.ensureDir(root, rel);
                 tree = { dir: confinedPath(this.root, root, rel), prefix: `${p}@${v}` };
             }

@@ -17,7 +17,13 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { extract as tarExtract, type ExtractEvents, type Header as TarHeader } from 'tar-stream';
-import { escapeModulePath, goModHash, unescapeModulePath } from '../go/gosum.js';
+import {
+  escapeModulePath,
+  goModHash,
+  isModulePath,
+  isModuleVersion,
+  unescapeModulePath,
+} from '../go/gosum.js';
 import { hash1, readRegularFile, Limiter, type FileDigest } from '../verify/dirhash.js';
 import { forceRemove } from '../go/modcache.js';
 import { mainThreadCore, type RebuiltTree, type TreeTarget } from '../verify/hashcore.js';
@@ -186,7 +192,7 @@ function treeRootOf(root: string): { path: string; version: string } | null {
     !isCanonicalEscape(escPath) ||
     !isCanonicalEscape(escVersion)
       ? null
-      : { path: unescapeModulePath(escPath), version: unescapeModulePath(escVersion) };
+      : moduleOrNull(unescapeModulePath(escPath), unescapeModulePath(escVersion));
   if (treeRoots.size > 100_000) treeRoots.clear();
   treeRoots.set(root, tree);
   return tree;
@@ -201,6 +207,17 @@ function isCanonicalEscape(escaped: string): boolean {
   return !/[A-Z]|![^a-z]|!$/.test(escaped);
 }
 
+/**
+ * A module Go could have put in the cache, or null. Anything else is kept as a
+ * plain file, never unpacked or counted as a module: a download path such as
+ * `cache/download/example.com/a@v1.0.0/x/@v/v2.0.0.zip` would otherwise name
+ * the tree `example.com/a@v1.0.0/x@v2.0.0`, which lies inside another
+ * module's tree and would add files to it unseen by its record.
+ */
+function moduleOrNull(p: string, version: string): { path: string; version: string } | null {
+  return isModulePath(p) && isModuleVersion(version) ? { path: p, version } : null;
+}
+
 function downloadPlaceOf(rel: string): Placement {
   const segs = rel.split('/');
   const at = segs.indexOf('@v');
@@ -208,12 +225,11 @@ function downloadPlaceOf(rel: string): Placement {
   const file = segs[segs.length - 1]!;
   const ext = DOWNLOAD_EXTS.find((x) => file.endsWith(x) && file.length > x.length);
   if (!ext || !isCanonicalEscape(rel)) return OTHER;
-  return {
-    kind: 'download',
-    path: unescapeModulePath(segs.slice(2, at).join('/')),
-    version: unescapeModulePath(file.slice(0, -ext.length)),
-    ext,
-  };
+  const m = moduleOrNull(
+    unescapeModulePath(segs.slice(2, at).join('/')),
+    unescapeModulePath(file.slice(0, -ext.length)),
+  );
+  return m === null ? OTHER : { kind: 'download', ...m, ext };
 }
 
 /** placeOf for a regular file: a file standing where a tree directory belongs is just other. */
@@ -995,6 +1011,11 @@ class Extractor {
     let tree: TreeTarget | undefined;
     if (!this.fromMembers.has(root)) {
       try {
+        // The tree must be a tree root of its own, never a directory inside
+        // another module's tree (downloadPlaceOf already refuses such names).
+        const own = placeOf(root);
+        if (own.kind !== 'tree' || own.root !== root || own.inner !== '')
+          throw new ArchiveRejected(rel, `its module tree ${root} would not be a tree of its own`);
         this.ensureDir(root, rel);
         tree = { dir: confinedPath(this.root, root, rel), prefix: `${p}@${v}` };
       } catch (e) {

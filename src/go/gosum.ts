@@ -65,6 +65,28 @@ export function unescapeModulePath(p: string): string {
   return p.replace(/!([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
+/**
+ * Whether `p` can be a module path in the module cache. Go escapes a module
+ * path (module.EscapePath) only after module.CheckPath accepts it, and that
+ * allows ASCII letters, digits and `-._~` in '/'-separated elements, none of
+ * them empty or made of dots alone. What matters here is what it rules out:
+ * an '@' would let a download path name a tree inside another module's tree,
+ * and '.' / '..' elements would climb.
+ */
+export function isModulePath(p: string): boolean {
+  return /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(p) && !/(^|\/)\.+(\/|$)/.test(p);
+}
+
+/**
+ * Whether `v` can be a version in the module cache: Go stores canonical
+ * semantic versions only (`v1.2.3`, `v1.2.4-0.20240101000000-abcdef123456`,
+ * `v2.0.0+incompatible`, toolchains' `v0.0.1-go1.26.0.linux-amd64`), so
+ * letters, digits and `.+-`.
+ */
+export function isModuleVersion(v: string): boolean {
+  return /^v[A-Za-z0-9.+-]+$/.test(v);
+}
+
 /** The `h1:` hash of a single go.mod file, as go.sum records it for `<v>/go.mod` lines. */
 export function goModHash(content: Buffer | string): string {
   const data = typeof content === 'string' ? Buffer.from(content) : content;

@@ -5,7 +5,13 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { escapeModulePath, goModHash, unescapeModulePath } from './gosum.js';
+import {
+  escapeModulePath,
+  goModHash,
+  isModulePath,
+  isModuleVersion,
+  unescapeModulePath,
+} from './gosum.js';
 import { modeBeforeRemove } from './paths.js';
 
 export async function isNonEmptyDir(dir: string): Promise<boolean> {
@@ -75,6 +81,8 @@ export async function scanModCache(modCache: string): Promise<CacheScan> {
   for (const rel of dirs) {
     const vdir = path.join(download, ...rel.split('/'), '@v');
     const modPath = unescapeModulePath(rel);
+    // Go never makes such a directory (module.CheckPath): it is no module.
+    if (!isModulePath(modPath)) continue;
     let files: string[];
     try {
       files = (await fs.readdir(vdir)).sort();
@@ -86,6 +94,7 @@ export async function scanModCache(modCache: string): Promise<CacheScan> {
       const ext = KNOWN_EXT.find((x) => f.endsWith(x));
       if (!ext) continue;
       const v = unescapeModulePath(f.slice(0, -ext.length));
+      if (!isModuleVersion(v)) continue;
       if (!byVersion.has(v)) byVersion.set(v, new Set());
       byVersion.get(v)!.add(ext);
       names.push(`${rel}/@v/${f}`);

@@ -7,7 +7,8 @@
  * written outside the module cache, and the job goes on green as a miss. A
  * module's zip, from which the restore writes its tree, is checked name by
  * name the same way: a zip whose names climb out writes nothing outside its
- * module, and that module is reported and repaired.
+ * module, and that module is reported and repaired; a zip whose download path
+ * names a tree inside another module's tree is never unpacked.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -140,5 +141,40 @@ describe('a planted entry whose module zip holds names that climb out of the mod
     // Repaired: the module's tree is Go's again.
     const tree = path.join(world.modCache(job.home), 'example.com', 'm001@v1.0.0');
     expect(readdirSync(tree)).toContain('m001.go');
+  });
+});
+
+describe('a planted entry whose download path names a tree inside another module', () => {
+  it('unpacks nothing into that module; it is verified as its genuine zip says; the job stays green', async () => {
+    // The probe job's cache with m001 carried as its zip alone, plus a zip
+    // under a download path holding an '@' (no module path can): read as a
+    // module it would be example.com/m001@v1.0.0/static/x at v2.0.0, whose
+    // tree directory lies inside m001's own tree.
+    const seed = await world.job({ inputs: { environment: 'zip-nested' } });
+    expect(seed.succeeded, seed.log).toBe(true);
+    const runner = world.cloneRunner(seed.home);
+    const mc = world.modCache(path.join(runner, 'home'));
+    const victim = 'example.com/m001@v1.0.0';
+    const genuineTree = readdirSync(path.join(mc, victim), { recursive: true }).sort();
+    execFileSync('chmod', ['-R', 'u+w', path.join(mc, 'example.com')]);
+    rmSync(path.join(mc, victim), { recursive: true, force: true });
+    const rogueDir = path.join(mc, 'cache', 'download', victim, 'static', 'x', '@v');
+    mkdirSync(rogueDir, { recursive: true });
+    writeFileSync(
+      path.join(rogueDir, 'v2.0.0.zip'),
+      zipBuffer([{ name: `${victim}/static/x@v2.0.0/evil.js`, data: 'alert(1)\n' }]),
+    );
+    const key = `${seed.outputs['cache-key']};gen=planted-nested`;
+    await world.plant(runner, key);
+
+    const job = await world.job({ inputs: { environment: 'zip-nested' } });
+    expect(job.succeeded, job.log).toBe(true);
+    expect(job.outputs['cache-matched-key']).toBe(key);
+    expect(job.outputs['corrupt-modules'] ?? '').not.toContain('example.com/m001');
+    expect(job.outputs['verified']).toBe('true');
+    // m001's tree is exactly Go's: the rogue zip added nothing to it.
+    const tree = path.join(world.modCache(job.home), victim);
+    expect(readdirSync(tree, { recursive: true }).sort()).toEqual(genuineTree);
+    expect(execFileSync('find', [world.root, '-name', 'evil.js']).toString()).toBe('');
   });
 });

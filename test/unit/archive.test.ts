@@ -137,6 +137,14 @@ describe('placeOf', () => {
       'cache/download/x.org/m/@v/list',
       'cache/download/sumdb/sum.golang.org/lookup/x.org/m@v1.0.0',
       'cache/download/x.org/m/@v/.zip',
+      // Names Go's module.CheckPath refuses: the first would name a tree
+      // inside example.com/a@v1.0.0, the others climb or are no version.
+      'cache/download/example.com/a@v1.0.0/static/x/@v/v2.0.0.zip',
+      'cache/download/example.com/../x/@v/v1.0.0.zip',
+      'cache/download/example.com/a/@v/v1@v2.zip',
+      'cache/download/example.com/a/@v/1.0.0.mod',
+      'example.com/a@v1.0.0@v2.0.0/x.go',
+      'example.com/a+b@v1.0.0/x.go',
       'cache/lock',
       'cache/vcs/abc/HEAD',
       'README',
@@ -472,6 +480,54 @@ describe('a tree held both as files and as its zip', () => {
     expect(m.treeError).toMatch(/differ from its zip; the tree was removed/);
     expect(existsSync(path.join(dest, tc))).toBe(false);
   });
+});
+
+describe("a download path that names a tree inside another module's tree", () => {
+  // A planted entry: the genuine zip of example.com/a, and a second zip whose
+  // download path carries an '@', so that its tree would be
+  // example.com/a@v1.0.0/static/x@v2.0.0, a directory inside a's tree.
+  const a = 'example.com/a@v1.0.0';
+  const genuine = Buffer.from(
+    zipSync({
+      [`${a}/go.mod`]: strToU8('module example.com/a\n'),
+      [`${a}/a.go`]: strToU8('package a\n'),
+    }),
+  );
+  const rogue = Buffer.from(zipSync({ [`${a}/static/x@v2.0.0/evil.js`]: strToU8('alert(1)\n') }));
+  const genuineZip = { name: 'cache/download/example.com/a/@v/v1.0.0.zip', data: genuine };
+  const rogueZip = {
+    name: 'cache/download/example.com/a@v1.0.0/static/x/@v/v2.0.0.zip',
+    data: rogue,
+  };
+  const treeMembers: Member[] = [
+    { name: `${a}/go.mod`, data: 'module example.com/a\n' },
+    { name: `${a}/a.go`, data: 'package a\n' },
+  ];
+  const filesUnder = (dir: string): string[] =>
+    (readdirSync(dir, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+      .filter((e) => e.isFile())
+      .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+      .sort();
+
+  it.each([
+    ['the rogue zip first, a written from its zip', [rogueZip, genuineZip]],
+    ['the genuine zip first', [genuineZip, rogueZip]],
+    ['an entry of trees: a from its members', [...treeMembers, rogueZip]],
+  ] as [string, Member[]][])(
+    "%s: nothing enters a's tree and a is what its zip says",
+    async (label, members) => {
+      const dest = path.join(base, 'nested', label.replace(/\W+/g, '-'));
+      const res = await extractArchive(Readable.from([tarOf(members)]), dest);
+      expect(filesUnder(path.join(dest, a))).toEqual(['a.go', 'go.mod']);
+      expect(existsSync(path.join(dest, a, 'static'))).toBe(false);
+      // The rogue zip is no module: it is neither unpacked nor in the record.
+      expect(res.record.modules.map((m) => `${m.path}@${m.version}`)).toEqual([a]);
+      const m = res.record.modules[0]!;
+      expect(m.treeFiles).toBe(2);
+      expect(m.treeH1).toBe(await hashDirOnDisk(path.join(dest, a), a));
+      if (label !== 'an entry of trees: a from its members') expect(m.treeH1).toBe(m.zipH1);
+    },
+  );
 });
 
 describe('recordFromDisk on a cache changed behind Go', () => {

@@ -3,6 +3,8 @@ import {
   escapeModulePath,
   goModHash,
   hash1,
+  isModulePath,
+  isModuleVersion,
   parseGoSum,
   sumIndex,
   unescapeModulePath,
@@ -50,6 +52,37 @@ describe('module path escaping', () => {
   it('escapes upper-case letters as ! plus lower case, and back', () => {
     expect(escapeModulePath('github.com/BurntSushi/toml')).toBe('github.com/!burnt!sushi/toml');
     expect(unescapeModulePath('github.com/!burnt!sushi/toml')).toBe('github.com/BurntSushi/toml');
+  });
+
+  it('knows the module paths and versions Go can put in its cache', () => {
+    for (const p of [
+      'github.com/BurntSushi/toml',
+      'gopkg.in/yaml.v3',
+      'golang.org/toolchain',
+      'a/b_c~d-e',
+    ])
+      expect(isModulePath(p), p).toBe(true);
+    for (const p of [
+      'example.com/a@v1.0.0/x',
+      'example.com/../x',
+      'example.com/./x',
+      'example.com//x',
+      '/x',
+      'x/',
+      'a+b',
+      'a b',
+      '...',
+      '',
+    ])
+      expect(isModulePath(p), p).toBe(false);
+    for (const v of [
+      'v1.2.3',
+      'v2.0.0+incompatible',
+      'v0.0.0-20240101000000-abcdef123456',
+      'v0.0.1-go1.26.0.linux-amd64',
+    ])
+      expect(isModuleVersion(v), v).toBe(true);
+    for (const v of ['1.2.3', 'v1@v2', 'v1/x', 'v', '']) expect(isModuleVersion(v), v).toBe(false);
   });
 });
 
