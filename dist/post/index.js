@@ -102728,6 +102728,14 @@ function toolchainSelfCheck(m) {
         return 'zip differs from its .ziphash';
     return undefined;
 }
+/**
+ * Pure: whether a toolchain's zip, not only its tree, was hashed and found to
+ * be what its `.ziphash` says. A zip nobody hashed (a toolchain that turned up
+ * on disk after the restore) is never saved in place of the tree.
+ */
+function toolchainZipChecked(m) {
+    return toolchainSelfCheck(m) === undefined && m.zipH1 !== undefined && m.zipH1 === m.ziphash;
+}
 async function removeVersion(modCache, id) {
     const p = entryPaths(id, { tree: true, zip: true });
     if (p.tree)
@@ -102741,7 +102749,7 @@ async function removeVersion(modCache, id) {
  * empty directory so that no go.mod can ask for a switch.
  */
 async function checkToolchains(go, modCache, unnamed, scratchParent) {
-    const out = { verified: [], removed: [], ms: {} };
+    const out = { verified: [], zipChecked: [], removed: [], ms: {} };
     const toolchains = unnamed.filter((m) => m.path === toolchains_TOOLCHAIN_MODULE);
     if (toolchains.length === 0)
         return out;
@@ -102777,6 +102785,8 @@ async function checkToolchains(go, modCache, unnamed, scratchParent) {
                 continue;
             }
             out.verified.push(id);
+            if (toolchainZipChecked({ ...m, treeH1 }))
+                out.zipChecked.push(id);
             out.ms[id] = Date.now() - started;
         }
     }
@@ -106929,8 +106939,9 @@ async function save(ctx, main, mode, out) {
         full: [...cur.full, ...toolchains],
         modOnly: [...cur.modOnly],
         zips: ctx.inputs.saveZips,
-        // Toolchains passed Go's checksum-database check and their tree matched their .ziphash.
-        verifiedZips: new Set([...(main.verifiedZips ?? []), ...toolchains]),
+        // A toolchain goes in as its zip only when main hashed that zip (or Go
+        // fetched it in this job); one first seen here had its tree checked, not its zip.
+        verifiedZips: new Set([...(main.verifiedZips ?? []), ...(main.toolchainZips ?? [])]),
     });
     try {
         info(`Saving ${cur.full.size} module versions (${cur.modOnly.size} more as go.mod only` +

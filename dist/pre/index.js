@@ -102778,6 +102778,14 @@ function toolchainSelfCheck(m) {
         return 'zip differs from its .ziphash';
     return undefined;
 }
+/**
+ * Pure: whether a toolchain's zip, not only its tree, was hashed and found to
+ * be what its `.ziphash` says. A zip nobody hashed (a toolchain that turned up
+ * on disk after the restore) is never saved in place of the tree.
+ */
+function toolchainZipChecked(m) {
+    return toolchainSelfCheck(m) === undefined && m.zipH1 !== undefined && m.zipH1 === m.ziphash;
+}
 async function removeVersion(modCache, id) {
     const p = entryPaths(id, { tree: true, zip: true });
     if (p.tree)
@@ -102791,7 +102799,7 @@ async function removeVersion(modCache, id) {
  * empty directory so that no go.mod can ask for a switch.
  */
 async function checkToolchains(go, modCache, unnamed, scratchParent) {
-    const out = { verified: [], removed: [], ms: {} };
+    const out = { verified: [], zipChecked: [], removed: [], ms: {} };
     const toolchains = unnamed.filter((m) => m.path === TOOLCHAIN_MODULE);
     if (toolchains.length === 0)
         return out;
@@ -102827,6 +102835,8 @@ async function checkToolchains(go, modCache, unnamed, scratchParent) {
                 continue;
             }
             out.verified.push(id);
+            if (toolchainZipChecked({ ...m, treeH1 }))
+                out.zipChecked.push(id);
             out.ms[id] = Date.now() - started;
         }
     }

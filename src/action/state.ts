@@ -42,6 +42,11 @@ export interface MainState {
   modOnly: string[];
   /** Cached toolchains that passed verification. */
   toolchains: string[];
+  /**
+   * Those of `toolchains` whose zip was hashed and matched, or that Go
+   * downloaded in this job (checking the zip as it did): saved as the zip alone.
+   */
+  toolchainZips?: string[];
   /** `path@version` Go downloaded in this job, and the bytes of their zips. */
   downloaded: string[];
   downloadedBytes: number;

@@ -373,6 +373,7 @@ async function proveToolchains(s: Setup, j: Judgement, st: MainState): Promise<v
   for (const t of fetched.failed)
     core.warning(`Could not download toolchain ${t.module} the project asks for: ${t.reason}`);
   st.toolchains.push(...fetched.fetched);
+  st.toolchainZips = [...toolchains.zipChecked, ...fetched.fetched];
   st.downloaded = [...fetched.fetched];
   // A removed toolchain is a corrupt entry like any module; fetched again, it is repaired.
   for (const t of toolchains.removed) {

@@ -208,8 +208,9 @@ async function save(
     full: [...cur.full, ...toolchains],
     modOnly: [...cur.modOnly],
     zips: ctx.inputs.saveZips,
-    // Toolchains passed Go's checksum-database check and their tree matched their .ziphash.
-    verifiedZips: new Set([...(main.verifiedZips ?? []), ...toolchains]),
+    // A toolchain goes in as its zip only when main hashed that zip (or Go
+    // fetched it in this job); one first seen here had its tree checked, not its zip.
+    verifiedZips: new Set([...(main.verifiedZips ?? []), ...(main.toolchainZips ?? [])]),
   });
   try {
     core.info(

@@ -27,6 +27,11 @@ export const TOOLCHAIN_MODULE = 'golang.org/toolchain';
 export interface ToolchainCheck {
   /** `path@version` of toolchains that passed both checks. */
   verified: string[];
+  /**
+   * Those of `verified` whose zip was itself hashed (as the restore unpacked
+   * it) and matched: only these may be saved as their zip alone.
+   */
+  zipChecked: string[];
   removed: { module: string; reason: string }[];
   /** Milliseconds spent per toolchain (tree hash plus Go's checksum-database check). */
   ms: Record<string, number>;
@@ -69,6 +74,15 @@ export function toolchainSelfCheck(m: ModuleFacts): string | undefined {
   return undefined;
 }
 
+/**
+ * Pure: whether a toolchain's zip, not only its tree, was hashed and found to
+ * be what its `.ziphash` says. A zip nobody hashed (a toolchain that turned up
+ * on disk after the restore) is never saved in place of the tree.
+ */
+export function toolchainZipChecked(m: ModuleFacts): boolean {
+  return toolchainSelfCheck(m) === undefined && m.zipH1 !== undefined && m.zipH1 === m.ziphash;
+}
+
 async function removeVersion(modCache: string, id: string): Promise<void> {
   const p = entryPaths(id, { tree: true, zip: true });
   if (p.tree) await forceRemove(path.join(modCache, p.tree));
@@ -91,7 +105,7 @@ export async function checkToolchains(
   unnamed: ModuleFacts[],
   scratchParent: string,
 ): Promise<ToolchainCheck> {
-  const out: ToolchainCheck = { verified: [], removed: [], ms: {} };
+  const out: ToolchainCheck = { verified: [], zipChecked: [], removed: [], ms: {} };
   const toolchains = unnamed.filter((m) => m.path === TOOLCHAIN_MODULE);
   if (toolchains.length === 0) return out;
   const scratch = await fs.mkdtemp(path.join(scratchParent, 'vgc-toolchain-'));
@@ -127,6 +141,7 @@ export async function checkToolchains(
         continue;
       }
       out.verified.push(id);
+      if (toolchainZipChecked({ ...m, treeH1 })) out.zipChecked.push(id);
       out.ms[id] = Date.now() - started;
     }
   } finally {

@@ -3,6 +3,7 @@ import { compareGoVersions } from '../../src/go/workspace.js';
 import {
   neededToolchains,
   toolchainSelfCheck,
+  toolchainZipChecked,
   withoutGoModCopies,
 } from '../../src/verify/toolchains.js';
 
@@ -48,6 +49,17 @@ describe('toolchainSelfCheck', () => {
     expect(toolchainSelfCheck({ ...base, treeH1: H('a'), ziphash: H('a'), partial: true })).toMatch(
       /partial/,
     );
+  });
+});
+
+describe('toolchainZipChecked', () => {
+  const base = { path: 'golang.org/toolchain', version: 'v', treeH1: H('a'), ziphash: H('a') };
+  it('is true only when the zip itself was hashed and matched its .ziphash', () => {
+    expect(toolchainZipChecked({ ...base, zipH1: H('a') })).toBe(true);
+    // A toolchain first seen on disk after the restore: its tree was checked, its zip never read.
+    expect(toolchainZipChecked(base)).toBe(false);
+    expect(toolchainZipChecked({ ...base, zipH1: H('c') })).toBe(false);
+    expect(toolchainZipChecked({ ...base, treeH1: H('b'), zipH1: H('a') })).toBe(false);
   });
 });
 
