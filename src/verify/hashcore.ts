@@ -152,12 +152,35 @@ export function hashCore(d: HashCoreDeps) {
     return 'h1:' + h.digest('base64');
   };
 
+  /** CRC-32 as zip stores it (zlib.crc32 where the runtime has it: Node >= 20.15). */
+  const crcTable: Uint32Array | undefined =
+    typeof zlib.crc32 === 'function'
+      ? undefined
+      : Uint32Array.from({ length: 256 }, (_, n) => {
+          let c = n;
+          for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+          return c >>> 0;
+        });
+  const crc32 = (data: Uint8Array): number => {
+    if (crcTable === undefined) return zlib.crc32(data) >>> 0;
+    let c = 0xffffffff;
+    for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+
   /**
    * A zip's central directory, read for Go's HashZip: every entry's name in
    * directory order, and `content(name)` that inflates (or, stored, returns)
-   * the last entry carrying that name, as Go's HashZip reads it. Go's reader
-   * also checks each entry's CRC-32; here a damaged entry shows up as a
-   * different hash or an inflate/size error instead.
+   * the last entry carrying that name, as Go's HashZip reads it.
+   *
+   * Strict where Go's archive/zip is lenient, so that no zip can read one way
+   * here and another way to Go (a hash that matches go.sum here while Go
+   * unpacks other files): one end record ending the file, a central directory
+   * that fills exactly the space up to it (Go reads headers until a bad one and
+   * checks the count only modulo 65536), zip64 only where Go would read it and
+   * on one disk, names that are valid UTF-8 kept byte for byte (no BOM
+   * dropped), extra fields inside their entry, and every entry's CRC-32. Any
+   * other zip is refused: its module is bad, and repair has Go fetch it again.
    */
   const zipIndex = (buf: Uint8Array) => {
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -175,24 +198,39 @@ export function hashCore(d: HashCoreDeps) {
       }
     }
     if (eocd < 0) fail('no end of central directory record (not a zip file)');
+    if (eocd + 22 + u16(eocd + 20) !== buf.length)
+      fail('the end of central directory record does not end the file');
+    if (u16(eocd + 4) !== 0 || u16(eocd + 6) !== 0 || u16(eocd + 8) !== u16(eocd + 10))
+      fail('a zip spanning several disks');
     let count = u16(eocd + 10);
+    let cdSize = u32(eocd + 12);
     let cdOffset = u32(eocd + 16);
-    if (
-      (count === 0xffff || cdOffset === 0xffffffff) &&
-      eocd >= 20 &&
-      u32(eocd - 20) === 0x07064b50
-    ) {
-      const z64 = u64(eocd - 20 + 8);
-      if (z64 + 56 > buf.length || u32(z64) !== 0x06064b50) fail('bad zip64 end record');
+    /** Where the central directory must end: the (zip64) end record. */
+    let cdEnd = eocd;
+    // Go's readDirectoryEnd looks for zip64 on exactly these values.
+    const zip64 = count === 0xffff || cdSize === 0xffff || cdOffset === 0xffffffff;
+    const locator = eocd - 20;
+    if (zip64 && locator >= 0 && u32(locator) === 0x07064b50) {
+      if (u32(locator + 4) !== 0 || u32(locator + 16) !== 1) fail('a zip64 spanning several disks');
+      const z64 = u64(locator + 8);
+      if (z64 + 56 !== locator || u32(z64) !== 0x06064b50 || u64(z64 + 4) !== 44)
+        fail('bad zip64 end record');
+      if (u32(z64 + 16) !== 0 || u32(z64 + 20) !== 0 || u64(z64 + 24) !== u64(z64 + 32))
+        fail('a zip64 spanning several disks');
       count = u64(z64 + 32);
+      cdSize = u64(z64 + 40);
       cdOffset = u64(z64 + 48);
+      cdEnd = z64;
     }
-    const decoder = new TextDecoder('utf-8');
+    if (cdOffset + cdSize !== cdEnd)
+      fail('the central directory does not end where the end record begins');
+    const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
     interface Entry {
       method: number;
       csize: number;
       usize: number;
       local: number;
+      crc: number;
     }
     const names: string[] = [];
     /** The uncompressed size each entry announces, in directory order. */
@@ -200,41 +238,56 @@ export function hashCore(d: HashCoreDeps) {
     const entries = new Map<string, Entry>();
     let p = cdOffset;
     for (let n = 0; n < count; n++) {
-      if (p + 46 > buf.length || u32(p) !== 0x02014b50) fail(`bad central directory entry ${n}`);
+      if (p + 46 > cdEnd || u32(p) !== 0x02014b50) fail(`bad central directory entry ${n}`);
       const method = u16(p + 10);
+      const crc = u32(p + 16);
       let csize = u32(p + 20);
       let usize = u32(p + 24);
       const nameLen = u16(p + 28);
       const extraLen = u16(p + 30);
       const commentLen = u16(p + 32);
       let local = u32(p + 42);
-      const name = decoder.decode(buf.subarray(p + 46, p + 46 + nameLen));
       let e = p + 46 + nameLen;
       const extraEnd = e + extraLen;
-      while (e + 4 <= extraEnd) {
+      if (extraEnd + commentLen > cdEnd) fail(`central directory entry ${n} runs past its end`);
+      let name = '';
+      try {
+        name = decoder.decode(buf.subarray(p + 46, p + 46 + nameLen));
+      } catch {
+        fail(`central directory entry ${n} has a name that is not UTF-8`);
+      }
+      let zip64Extra = false;
+      while (e < extraEnd) {
+        if (e + 4 > extraEnd) fail(`entry ${name} has a truncated extra field`);
         const id = u16(e);
         const size = u16(e + 2);
+        const end = e + 4 + size;
+        if (end > extraEnd) fail(`entry ${name} has an extra field running past its entry`);
         if (id === 0x0001) {
+          if (zip64Extra) fail(`entry ${name} has two zip64 extra fields`);
+          zip64Extra = true;
           let q = e + 4;
-          if (usize === 0xffffffff) {
-            usize = u64(q);
+          const take = (): number => {
+            if (q + 8 > end) fail(`entry ${name} has a short zip64 extra field`);
             q += 8;
-          }
-          if (csize === 0xffffffff) {
-            csize = u64(q);
-            q += 8;
-          }
-          if (local === 0xffffffff) local = u64(q);
+            return u64(q - 8);
+          };
+          if (usize === 0xffffffff) usize = take();
+          if (csize === 0xffffffff) csize = take();
+          if (local === 0xffffffff) local = take();
         }
-        e += 4 + size;
+        e = end;
       }
+      if (usize === 0xffffffff || csize === 0xffffffff || local === 0xffffffff)
+        fail(`entry ${name} has zip64 sizes without a zip64 extra field`);
       p = extraEnd + commentLen;
       names.push(name);
       sizes.push(usize);
-      entries.set(name, { method, csize, usize, local });
+      entries.set(name, { method, csize, usize, local, crc });
     }
+    if (p !== cdEnd) fail('the central directory holds more entries than the end record counts');
     const content = (name: string): Uint8Array => {
-      const { method, csize, usize, local } = entries.get(name)!;
+      const { method, csize, usize, local, crc } = entries.get(name)!;
       if (local + 30 > buf.length || u32(local) !== 0x04034b50)
         fail(`bad local header for ${name}`);
       const start = local + 30 + u16(local + 26) + u16(local + 28);
@@ -255,6 +308,7 @@ export function hashCore(d: HashCoreDeps) {
       } else data = fail(`entry ${name} uses unsupported compression method ${method}`);
       if (data.length !== usize)
         fail(`entry ${name} has ${data.length} bytes, header says ${usize}`);
+      if (crc32(data) !== crc) fail(`entry ${name} does not match its CRC-32`);
       return data;
     };
     return { names, sizes, has: (name: string) => entries.has(name), content };

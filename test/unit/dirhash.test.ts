@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goModHash, hash1 as gosumHash1 } from '../../src/go/gosum.js';
@@ -100,6 +101,19 @@ describe('hashZipBuffer (Go HashZip)', () => {
     const bad = Buffer.from(stored);
     const at = bad.indexOf('return 1');
     bad[at + 7] = '2'.charCodeAt(0);
+    // Go's reader refuses such an entry (its CRC-32 no longer matches); so do we.
+    expect(() => hashZipBuffer(bad)).toThrow(/m\.go does not match its CRC-32/);
+    // The same change with the CRC-32 made to match is read, and hashes differently.
+    const cd = bad.lastIndexOf(
+      'PK\x01\x02',
+      bad.indexOf(`${'example.com/m@v1.0.0/m.go'}`, bad.indexOf('PK\x01\x02')),
+    );
+    const local = bad.readUInt32LE(cd + 42);
+    const size = bad.readUInt32LE(cd + 20);
+    const dataAt = local + 30 + bad.readUInt16LE(local + 26) + bad.readUInt16LE(local + 28);
+    const crc = zlib.crc32(bad.subarray(dataAt, dataAt + size));
+    bad.writeUInt32LE(crc, cd + 16);
+    bad.writeUInt32LE(crc, local + 14);
     expect(hashZipBuffer(bad)).not.toBe(expected);
     expect(() => hashZipBuffer(Buffer.from('not a zip at all'))).toThrow(/^zip: /);
     const cut = deflated.subarray(0, deflated.length - 30);
