@@ -34,7 +34,7 @@ import {
   type Judgement,
   type ModuleFacts,
 } from '../verify/judge.js';
-import { repairModules } from '../verify/repair.js';
+import { distrustZiphashes, repairModules } from '../verify/repair.js';
 import { checkToolchains, fetchToolchains, neededToolchains } from '../verify/toolchains.js';
 import { compareGoVersions } from '../go/workspace.js';
 import { computeDrift, driftMarkdown, entryContentVersions } from '../report/drift.js';
@@ -446,6 +446,7 @@ async function prove(
     const before = new Set(
       facts.filter((f) => f.treeH1 !== undefined || f.fresh).map((f) => `${f.path}@${f.version}`),
     );
+    await distrustZiphashes(s.modCache, j.missing);
     await phase(st.timings, 'download', () => download(s, j.missingMods.length > 0));
     const scan = await scanModCache(s.modCache);
     facts = mergeFresh(facts, scan);

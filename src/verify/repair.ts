@@ -54,6 +54,22 @@ async function sizeOf(file: string): Promise<number> {
   }
 }
 
+/**
+ * Before Go fetches versions whose tree is missing: with a `.ziphash` beside a
+ * cached zip, Go compares only that file with go.sum and unpacks the zip
+ * without hashing it. Removing the `.ziphash` of such a version (`path@version`)
+ * makes Go hash the zip itself, with its own zip reader, before it unpacks it.
+ */
+export async function distrustZiphashes(modCache: string, ids: string[]): Promise<void> {
+  await Promise.all(
+    ids.map(async (id) => {
+      const at = id.lastIndexOf('@');
+      const f = files(modCache, id.slice(0, at), id.slice(at + 1));
+      if (await sizeOf(f.base + '.zip')) await fs.rm(f.base + '.ziphash', { force: true });
+    }),
+  );
+}
+
 /** Removes what Go must rebuild: the tree always, the downloaded files unless the zip is good. */
 async function clear(modCache: string, item: RepairItem): Promise<void> {
   const f = files(modCache, item.path, item.version);
