@@ -93,28 +93,43 @@ async function linkTree(from: string, to: string): Promise<number> {
   return n;
 }
 
+/** A staged save: its directory, and what it could not take from the module cache. */
+export interface Snapshot {
+  stage: string;
+  /**
+   * Versions of `full` that are no longer whole in the module cache (no
+   * `.ziphash`, or neither the zip nor any file of the tree: a later step
+   * removed them): an entry without them would be incomplete.
+   */
+  unstaged: string[];
+}
+
 /**
  * Builds the staging directory for a save, beside the module cache (hard
- * links need the same file system). Returns its path; the caller removes it.
+ * links need the same file system). The caller removes `stage`.
  */
-export async function stageSnapshot(modCache: string, plan: SnapshotPlan): Promise<string> {
+export async function stageSnapshot(modCache: string, plan: SnapshotPlan): Promise<Snapshot> {
   const stage = path.join(path.dirname(modCache), `.vgc-save-${process.pid}-${Date.now()}`);
   await forceRemove(stage);
   await fs.mkdir(stage, { recursive: true });
   const jobs: Promise<unknown>[] = [];
+  const unstaged: string[] = [];
   const link = (f: string) => linkOrCopy(path.join(modCache, f), path.join(stage, f));
   const add = async (id: string): Promise<void> => {
     const p = entryPaths(id, { tree: true, zip: false });
-    await Promise.all(p.files.map(link));
+    const linked = await Promise.all(p.files.map(link));
+    const hasZiphash = linked[p.files.findIndex((f) => f.endsWith('.ziphash'))] === true;
     // A zip that is gone after all leaves the tree to carry the module.
-    if (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0]!)))) return;
-    await linkTree(path.join(modCache, p.tree!), path.join(stage, p.tree!));
+    const carried =
+      (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0]!)))) ||
+      (await linkTree(path.join(modCache, p.tree!), path.join(stage, p.tree!))) > 0;
+    if (!hasZiphash || !carried) unstaged.push(id);
   };
   for (const id of plan.full) jobs.push(add(id));
   for (const id of plan.modOnly)
     for (const f of entryPaths(id, { tree: false, zip: false }).files) jobs.push(link(f));
   await Promise.all(jobs);
-  return stage;
+  return { stage, unstaged: unstaged.sort() };
 }
 
 /**

@@ -366,13 +366,18 @@ async function saveRepaired(
     report.saveNote = "save is 'never'";
     return;
   }
-  const stage = await stageSnapshot(dest, {
+  const { stage, unstaged } = await stageSnapshot(dest, {
     full: j.verified,
     modOnly: j.verifiedModOnly,
     zips: o.ctx.inputs.saveZips,
     verifiedZips: new Set(j.verifiedZips),
   });
   try {
+    if (unstaged.length > 0) {
+      // The check just verified this cache; a version missing now is a bug or a race, never saved.
+      report.saveNote = `${unstaged.length} verified versions were missing when staging the save`;
+      return;
+    }
     const key = generationKey(exactKey, o.ctx.runId, o.ctx.runAttempt);
     const savedAt = new Date().toISOString();
     const r = await io.saveDirectory({ src: stage, key, timeoutMs: o.ctx.inputs.saveTimeoutMs });

@@ -204,7 +204,7 @@ async function save(
         '(not named by go.sum, not verified, or a toolchain the project no longer asks for).',
     );
   }
-  const stage = await stageSnapshot(main.modCache, {
+  const { stage, unstaged } = await stageSnapshot(main.modCache, {
     full: [...cur.full, ...toolchains],
     modOnly: [...cur.modOnly],
     zips: ctx.inputs.saveZips,
@@ -213,6 +213,15 @@ async function save(
     verifiedZips: new Set([...(main.verifiedZips ?? []), ...(main.toolchainZips ?? [])]),
   });
   try {
+    if (unstaged.length > 0) {
+      out.saved = `nothing: ${unstaged.length} verified module versions were removed after main`;
+      core.warning(
+        `Not saving: ${unstaged.length} module versions main verified are no longer whole in the ` +
+          `module cache (${unstaged.slice(0, 5).join(', ')}${unstaged.length > 5 ? ', ...' : ''}); ` +
+          'a later step removed them, and an entry without them would be incomplete.',
+      );
+      return;
+    }
     core.info(
       `Saving ${cur.full.size} module versions (${cur.modOnly.size} more as go.mod only` +
         `${toolchains.length ? `, toolchains ${toolchains.join(', ')}` : ''}` +

@@ -129,6 +129,28 @@ describe('completeness is part of verification', () => {
     expect(job.outputs['verified']).toBe('false');
     expect(entriesOf(env)).toEqual([planted]);
   });
+
+  it.each([
+    ['empties the module cache', 'go clean -modcache'],
+    [
+      'removes one verified module (its tree and zip)',
+      'chmod -R u+w "$(go env GOMODCACHE)/example.com/m003@v1.0.0" && ' +
+        'rm -rf "$(go env GOMODCACHE)/example.com/m003@v1.0.0" ' +
+        '"$(go env GOMODCACHE)/cache/download/example.com/m003/@v/v1.0.0.zip"',
+    ],
+  ])(
+    'a later step that %s: post saves no entry that lacks what main verified',
+    async (what, step) => {
+      const env = `gone-after-main-${what.split(' ')[0]}`;
+      const job = await world.job({ inputs: { environment: env }, stepsAfterMain: [step] });
+      expect(job.succeeded, job.log).toBe(true);
+      expect(job.steps[0]?.exitCode, job.log).toBe(0);
+      expect(job.outputs['verified']).toBe('true');
+      // Main verified a complete cache; by post it is not complete any more.
+      expect(entriesOf(env)).toEqual([]);
+      expect(job.post.stdout).toMatch(/not saving/i);
+    },
+  );
 });
 
 describe('an untidy go.sum on an exact hit', () => {
