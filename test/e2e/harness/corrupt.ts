@@ -26,7 +26,8 @@ export type Corruption =
   | 'truncated-zip'
   | 'missing-ziphash'
   | 'leftover-partial'
-  | 'consistent-replacement';
+  | 'consistent-replacement'
+  | 'altered-go-mod';
 
 export const CORRUPTIONS: Corruption[] = [
   'modified-file',
@@ -36,7 +37,20 @@ export const CORRUPTIONS: Corruption[] = [
   'missing-ziphash',
   'leftover-partial',
   'consistent-replacement',
+  'altered-go-mod',
 ];
+
+/** Kinds that change an extracted tree: they cannot exist in an entry that holds no tree. */
+export const TREE_CORRUPTIONS: Corruption[] = ['modified-file', 'extra-file', 'deleted-file'];
+
+/**
+ * Kinds that exist in an entry in the format the action now saves (each
+ * module as its zip, `.ziphash`, `.mod`, `.info`; no tree): applied to a full
+ * module cache whose trees are then removed.
+ */
+export const ZIP_ONLY_CORRUPTIONS: Corruption[] = CORRUPTIONS.filter(
+  (k) => !TREE_CORRUPTIONS.includes(k),
+);
 
 function makeWritable(dir: string): void {
   chmodSync(dir, 0o755);
@@ -150,5 +164,11 @@ export function corrupt(
       writeFileSync(base + '.ziphash', h);
       return;
     }
+    case 'altered-go-mod':
+      // The `.mod` Go reads for the module graph (checked against go.sum's
+      // `/go.mod` line), not the tree's own go.mod, which is part of the zip.
+      chmodSync(base + '.mod', 0o644);
+      appendFileSync(base + '.mod', '\n// tampered\n');
+      return;
   }
 }
