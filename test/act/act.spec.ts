@@ -311,6 +311,7 @@ describe.skipIf(reason !== undefined)('verified-go-cache under nektos/act (host 
     expect(cold.code, why(cold)).toBe(0);
     const deep = await s.run({ deeper: 2, offline: true });
     expect(deep.code, why(deep)).toBe(0);
+    expect(deep.outputs['hit-kind'], why(deep)).toBe('exact');
     // A verified cache is the whole build list, never an empty directory.
     expect(deep.outputs['verified'], why(deep)).toBe('true');
     expect(deep.outputs['module-count'], why(deep)).toBe(String(MODULES));

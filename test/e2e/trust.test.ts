@@ -44,26 +44,41 @@ function removeModule(modCache: string, modPath: string, version: string): void 
 }
 
 describe('layout independence', () => {
-  it('an entry saved on one runner restores where Go looks on a runner with a deeper workspace and another HOME', async () => {
-    const env = 'layout';
-    const cold = await world.job({ inputs: { environment: env } });
+  it.each([
+    { from: 'a shallow workspace', to: 'a deeper one and another HOME', save: 0, restore: 3 },
+    { from: 'a deep workspace and another HOME', to: 'a shallow one', save: 4, restore: 0 },
+  ])('an entry saved under $from restores where Go looks under $to', async ({ save, restore }) => {
+    const env = `layout-${save}-${restore}`;
+    const homeAt = (depth: number, name: string): string | undefined => {
+      if (depth === 0) return undefined;
+      const h = path.join(world.root, 'runners', name, ...Array(depth).fill('x'), 'builder');
+      mkdirSync(h, { recursive: true });
+      return h;
+    };
+    const cold = await world.job({
+      inputs: { environment: env },
+      workspaceDepth: save,
+      home: homeAt(save, `${env}-save`),
+    });
     expect(cold.succeeded, cold.log).toBe(true);
-    const otherHome = path.join(world.root, 'runners', 'deep', 'users', 'builder');
-    mkdirSync(otherHome, { recursive: true });
+    const otherHome = homeAt(restore, `${env}-restore`);
     const warm = await world.job({
       inputs: { environment: env },
-      workspaceDepth: 3,
+      workspaceDepth: restore,
       home: otherHome,
       env: { GOPROXY: 'off' },
       stepsAfterMain: ['go build -o app . && ./app'],
     });
     expect(warm.succeeded, warm.log).toBe(true);
-    expect(warm.workspace.split(path.sep)).toContain('d2');
+    expect(warm.steps[0]?.exitCode, warm.log).toBe(0);
+    expect(warm.home).not.toBe(cold.home);
+    const depth = (w: string): number => w.split(path.sep).length;
+    expect(depth(warm.workspace) - depth(cold.workspace)).toBe(restore - save);
     expect(warm.outputs['hit-kind']).toBe('exact');
     expect(warm.outputs['verified']).toBe('true');
     expect(Number(warm.outputs['module-count'])).toBe(13);
     expect(
-      existsSync(path.join(otherHome, 'go', 'pkg', 'mod', 'example.com', 'm000@v1.0.0', 'm000.go')),
+      existsSync(path.join(warm.home, 'go', 'pkg', 'mod', 'example.com', 'm000@v1.0.0', 'm000.go')),
     ).toBe(true);
     expect(entriesOf(env)).toHaveLength(1);
   });
