@@ -15,17 +15,26 @@
  *   reader is slow that response is paused (TCP backpressure), not buffered.
  * - A failed or stalled segment (5xx, 429, reset, early close, no data for
  *   `timeoutMs`) is asked again for the bytes it still lacks, up to `retries`
- *   times; then the stream fails with an Error naming the byte range.
+ *   times; then the stream fails with an Error naming the byte range. A 429 or
+ *   503 with Retry-After (seconds or an HTTP date) waits that long, at most
+ *   30 s. Every retry is logged.
+ * - A segment has `segmentTimeoutMs` in all, its retries and waits included
+ *   (SEGMENT_DOWNLOAD_TIMEOUT_MINS, 10 min by default, as in @actions/cache):
+ *   a server that trickles bytes, each in time for the stall timer, still
+ *   ends the download. Time the head segment is held back for a slow reader
+ *   does not count.
  * - A server that ignores Range (200 to the first request) is read as one
  *   plain streaming GET; a retry fetches it again and skips what was passed on.
  */
+import * as core from '@actions/core';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { Readable } from 'node:stream';
+import { retryAfterMs } from './service/http.js';
 
 export interface DownloadOptions {
-  /** Bytes per ranged request. Default 32 MiB. */
+  /** Bytes per ranged request. Default: VGC_DOWNLOAD_SEGMENT_BYTES, else 32 MiB. */
   segmentBytes?: number;
   /** Ranged requests in flight (and segments buffered) at most. Default 4. */
   concurrency?: number;
@@ -35,6 +44,13 @@ export interface DownloadOptions {
   retries?: number;
   /** First backoff between retries, doubled each time (capped at 8 s). Default 500 ms. */
   retryDelayMs?: number;
+  /**
+   * Time one segment may take, all its attempts and waits included; then the
+   * download fails. Default: SEGMENT_DOWNLOAD_TIMEOUT_MINS, else 10 min.
+   */
+  segmentTimeoutMs?: number;
+  /** Told of every retry, with a line for the log. Default: an info line in the job log. */
+  log?: (line: string) => void;
   signal?: AbortSignal;
 }
 
@@ -45,6 +61,75 @@ const DEFAULT_RETRIES = 5;
 const DEFAULT_RETRY_DELAY_MS = 500;
 const MAX_BACKOFF_MS = 8_000;
 const MAX_RETRY_AFTER_MS = 30_000;
+/** @actions/cache's default SEGMENT_DOWNLOAD_TIMEOUT_MINS. */
+export const DEFAULT_SEGMENT_TIMEOUT_MS = 10 * 60 * 1000;
+
+type Env = Record<string, string | undefined>;
+
+/** A positive finite number from an environment variable, else undefined. */
+function positiveNumber(text: string | undefined): number | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const n = Number(text);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * VGC_DOWNLOAD_SEGMENT_BYTES: bytes per ranged request, for tests (several
+ * segments from a small entry) and for tuning; unset or invalid means 32 MiB.
+ */
+export function segmentBytesFromEnv(env: Env = process.env): number {
+  const n = positiveNumber(env['VGC_DOWNLOAD_SEGMENT_BYTES']);
+  return n === undefined ? DEFAULT_SEGMENT_BYTES : Math.max(1, Math.floor(n));
+}
+
+/** SEGMENT_DOWNLOAD_TIMEOUT_MINS as @actions/cache reads it, in ms; 10 min when unset or invalid. */
+export function segmentTimeoutFromEnv(env: Env = process.env): number {
+  const minutes = positiveNumber(env['SEGMENT_DOWNLOAD_TIMEOUT_MINS']);
+  return minutes === undefined ? DEFAULT_SEGMENT_TIMEOUT_MS : minutes * 60 * 1000;
+}
+
+/**
+ * A countdown that can be paused: the time a segment may take, not counting
+ * the time it is held back for a slow reader. `run` and `pause` may be called
+ * any number of times; it fires at most once.
+ */
+class SegmentDeadline {
+  private timer: NodeJS.Timeout | undefined;
+  private leftMs: number;
+  private since = 0;
+
+  constructor(
+    readonly totalMs: number,
+    private readonly onExpire: () => void,
+  ) {
+    this.leftMs = totalMs;
+  }
+
+  run(): void {
+    if (this.timer) return;
+    this.since = Date.now();
+    this.timer = setTimeout(this.onExpire, Math.max(0, this.leftMs));
+  }
+
+  pause(): void {
+    if (!this.timer) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.leftMs -= Date.now() - this.since;
+  }
+
+  /** Starts over with the whole time (a `whole` download, per segment's worth of bytes). */
+  restart(): void {
+    this.stop();
+    this.leftMs = this.totalMs;
+    this.run();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
 
 /** A failed attempt; `retryable` says whether asking again can help. */
 class AttemptFailure extends Error {
@@ -76,6 +161,10 @@ interface Segment {
   touch?: () => void;
   /** Stops the stall timer while the response is held on purpose. */
   rest?: () => void;
+  /** Attempts made for this segment so far. */
+  attempts: number;
+  /** The time left for this segment; set when it is first asked for. */
+  deadline?: SegmentDeadline;
 }
 
 /** A Content-Range header `bytes a-b/total` (total may be `*`). */
@@ -105,17 +194,24 @@ function rangeText(start: number, end: number | undefined): string {
   return `bytes ${start}-${end ?? ''}`;
 }
 
+/**
+ * The wait a Retry-After header asks for, seconds or an HTTP date, capped at
+ * 30 s; undefined without a usable header.
+ */
+export function retryAfterWaitMs(
+  header: string | string[] | undefined,
+  now = Date.now(),
+): number | undefined {
+  const ms = retryAfterMs(Array.isArray(header) ? header[0] : header, now);
+  return ms === undefined ? undefined : Math.min(ms, MAX_RETRY_AFTER_MS);
+}
+
 function statusFailure(res: IncomingMessage): AttemptFailure {
   const status = res.statusCode ?? 0;
   res.resume();
-  if (status === 429) {
-    const header = res.headers['retry-after'];
-    const seconds = Number(header);
-    const waitMs = Number.isFinite(seconds)
-      ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS)
-      : undefined;
-    return new AttemptFailure('HTTP 429 (rate limited)', true, waitMs);
-  }
+  const waitMs = retryAfterWaitMs(res.headers['retry-after']);
+  if (status === 429) return new AttemptFailure('HTTP 429 (rate limited)', true, waitMs);
+  if (status === 503) return new AttemptFailure('HTTP 503', true, waitMs);
   if (status === 408 || status >= 500) return new AttemptFailure(`HTTP ${status}`, true);
   const hint =
     status === 403 || status === 401
@@ -148,6 +244,8 @@ export class DownloadStream extends Readable {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly retryDelayMs: number;
+  private readonly segmentTimeoutMs: number;
+  private readonly log: (line: string) => void;
   private readonly agent: http.Agent;
   private readonly transport: typeof http | typeof https;
   private readonly live = new Set<ClientRequest>();
@@ -167,11 +265,13 @@ export class DownloadStream extends Readable {
     private readonly options: DownloadOptions = {},
   ) {
     super({ highWaterMark: 1024 * 1024 });
-    this.segmentBytes = Math.max(1, Math.floor(options.segmentBytes ?? DEFAULT_SEGMENT_BYTES));
+    this.segmentBytes = Math.max(1, Math.floor(options.segmentBytes ?? segmentBytesFromEnv()));
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CONCURRENCY));
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.retries = Math.max(0, options.retries ?? DEFAULT_RETRIES);
     this.retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+    this.segmentTimeoutMs = options.segmentTimeoutMs ?? segmentTimeoutFromEnv();
+    this.log = options.log ?? ((line) => core.info(line));
     const https_ = new URL(url).protocol === 'https:';
     this.transport = https_ ? https : http;
     this.agent = new (https_ ? https.Agent : http.Agent)({
@@ -195,6 +295,7 @@ export class DownloadStream extends Readable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.over = true;
     this.options.signal?.removeEventListener('abort', this.onAbort);
+    for (const seg of this.segments) seg.deadline?.stop();
     for (const req of this.live) req.destroy();
     this.live.clear();
     this.agent.destroy();
@@ -203,34 +304,40 @@ export class DownloadStream extends Readable {
 
   /** Probes with the first segment's range and sets up the rest from the answer. */
   private async begin(): Promise<void> {
-    const first: Segment = {
-      index: 0,
-      start: 0,
-      end: this.segmentBytes - 1,
-      received: 0,
-      chunks: [],
-      done: false,
-      held: false,
-    };
+    const first = newSegment(0, 0, this.segmentBytes - 1);
+    this.segments = [first];
+    this.startClock(first);
     let failures = 0;
     for (;;) {
       try {
+        first.attempts++;
         const res = await this.request(first.start, first.end);
         if (this.over) return void res.resume();
         const status = res.statusCode ?? 0;
         if (status === 206) return this.startRanged(first, res);
-        if (status === 200) return this.startWhole(res);
-        if (status === 416) return this.startEmpty(res);
+        if (status === 200) return this.startWhole(first, res);
+        if (status === 416) return this.startEmpty(first, res);
         throw statusFailure(res);
       } catch (e) {
         if (this.over) return;
         const f = toAttemptFailure(e);
-        if (!f.retryable || failures >= this.retries) return this.fail(first, f, failures + 1);
+        if (!f.retryable || failures >= this.retries) return this.fail(first, f, first.attempts);
         failures++;
-        this.retriesUsed++;
-        await this.backoff(failures, f);
+        await this.retryLater(first, failures, f);
       }
     }
+  }
+
+  /** Starts (or resumes) the segment's deadline; when it passes, the download fails. */
+  private startClock(seg: Segment): void {
+    seg.deadline ??= new SegmentDeadline(this.segmentTimeoutMs, () => {
+      const failure = new AttemptFailure(
+        `not finished within ${describeMs(this.segmentTimeoutMs)} (SEGMENT_DOWNLOAD_TIMEOUT_MINS)`,
+        false,
+      );
+      this.fail(seg, failure, seg.attempts);
+    });
+    seg.deadline.run();
   }
 
   private startRanged(first: Segment, res: IncomingMessage): void {
@@ -253,47 +360,33 @@ export class DownloadStream extends Readable {
     this.segments = [first];
     for (let start = range.end + 1; start < range.total; start += this.segmentBytes) {
       const end = Math.min(start + this.segmentBytes, range.total) - 1;
-      this.segments.push({
-        index: this.segments.length,
-        start,
-        end,
-        received: 0,
-        chunks: [],
-        done: false,
-        held: false,
-      });
+      this.segments.push(newSegment(this.segments.length, start, end));
     }
     this.launched = 1;
     void this.runSegment(first, res);
     this.launch();
   }
 
-  private startWhole(res: IncomingMessage): void {
+  /** A 200 to the probe: the whole archive in one response, read as the only segment. */
+  private startWhole(only: Segment, res: IncomingMessage): void {
     this.mode = 'whole';
     const length = Number(res.headers['content-length']);
     const known = res.headers['content-length'] !== undefined && Number.isFinite(length);
     if (known) this.sizeBytes = length;
-    const only: Segment = {
-      index: 0,
-      start: 0,
-      end: known ? length - 1 : undefined,
-      received: 0,
-      chunks: [],
-      done: false,
-      held: false,
-    };
-    this.segments = [only];
+    only.end = known ? length - 1 : undefined;
     this.launched = 1;
     if (known && length === 0) {
       res.resume();
       only.done = true;
+      only.deadline?.stop();
       return this.pump();
     }
     void this.runSegment(only, res);
   }
 
   /** 416 to `bytes=0-...`: an empty archive, if the server says its size is 0. */
-  private startEmpty(res: IncomingMessage): void {
+  private startEmpty(first: Segment, res: IncomingMessage): void {
+    first.deadline?.stop();
     res.resume();
     const total = /^bytes \*\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
     if (total && Number(total[1]) === 0) {
@@ -316,23 +409,27 @@ export class DownloadStream extends Readable {
 
   /** Fetches one segment to its end, retrying for the bytes it still lacks. Never rejects. */
   private async runSegment(seg: Segment, initial?: IncomingMessage): Promise<void> {
+    this.startClock(seg);
     let res = initial;
     let failures = 0;
     for (;;) {
       try {
-        if (!res) res = await this.reopen(seg);
+        if (!res) {
+          seg.attempts++;
+          res = await this.reopen(seg);
+        }
         await this.consume(seg, res);
         seg.done = true;
+        seg.deadline?.stop();
         this.pump();
         return;
       } catch (e) {
         res = undefined;
         if (this.over) return;
         const f = toAttemptFailure(e);
-        if (!f.retryable || failures >= this.retries) return this.fail(seg, f, failures + 1);
+        if (!f.retryable || failures >= this.retries) return this.fail(seg, f, seg.attempts);
         failures++;
-        this.retriesUsed++;
-        await this.backoff(failures, f);
+        await this.retryLater(seg, failures, f);
         if (this.over) return;
       }
     }
@@ -410,8 +507,14 @@ export class DownloadStream extends Readable {
         if (expected !== undefined && seg.received + chunk.length > expected) {
           return settle(new AttemptFailure(`more bytes than the ${expected} announced`, false));
         }
+        const before = seg.received;
         seg.received += chunk.length;
         seg.chunks.push(chunk);
+        // Without ranges the one response is the whole archive: each segment's
+        // worth of bytes gets the segment's time.
+        if (this.mode === 'whole' && crossesSegment(before, seg.received, this.segmentBytes)) {
+          seg.deadline?.restart();
+        }
         this.pump();
       });
       res.on('end', () => {
@@ -472,10 +575,12 @@ export class DownloadStream extends Readable {
     if (!this.readerWants && !seg.held) {
       seg.held = true;
       seg.rest?.();
+      seg.deadline?.pause();
       seg.res.pause();
     } else if (this.readerWants && seg.held) {
       seg.held = false;
       seg.touch?.();
+      seg.deadline?.run();
       seg.res.resume();
     }
   }
@@ -506,8 +611,19 @@ export class DownloadStream extends Readable {
     });
   }
 
-  private backoff(failures: number, f: AttemptFailure): Promise<void> {
+  /** Logs the failed attempt of `seg` and waits its backoff (or the server's Retry-After). */
+  private retryLater(seg: Segment, failures: number, f: AttemptFailure): Promise<void> {
+    this.retriesUsed++;
     const ms = f.waitMs ?? Math.min(MAX_BACKOFF_MS, this.retryDelayMs * 2 ** (failures - 1));
+    this.log(
+      `Download of ${redactUrl(this.url)}, ${rangeText(seg.start + seg.received, seg.end)}: ` +
+        `${f.message} (attempt ${seg.attempts} of ${this.retries + 1}); retrying in ${describeMs(ms)}`,
+    );
+    return this.wait(ms);
+  }
+
+  /** Sleeps `ms`, or less if the stream is destroyed meanwhile. */
+  private wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(t);
@@ -528,6 +644,22 @@ export class DownloadStream extends Readable {
       ),
     );
   }
+}
+
+function newSegment(index: number, start: number, end: number | undefined): Segment {
+  return { index, start, end, received: 0, chunks: [], done: false, held: false, attempts: 0 };
+}
+
+/** Did the count of bytes pass a multiple of `segmentBytes` going from `before` to `after`? */
+function crossesSegment(before: number, after: number, segmentBytes: number): boolean {
+  return Math.floor(before / segmentBytes) < Math.floor(after / segmentBytes);
+}
+
+/** `250 ms`, `1.5 s`, `10 min`: a duration for a log line. */
+function describeMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000 || ms % 60_000 !== 0) return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
+  return `${ms / 60_000} min`;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   cacheServiceFromEnv,
   compressionForSave,
@@ -19,6 +19,8 @@ import {
   getCompressionMethod,
 } from '../../node_modules/@actions/cache/lib/internal/cacheUtils.js';
 import type { CompressionMethod } from '../../node_modules/@actions/cache/lib/internal/constants.js';
+import { internalCacheTwirpClient } from '../../node_modules/@actions/cache/lib/internal/shared/cacheTwirpClient.js';
+import { callWithRetries, fitWait, type Clock } from '../../src/cache/service/http.js';
 
 interface Received {
   method: string;
@@ -83,11 +85,16 @@ const V2_HIT = {
 };
 const V1_HIT = { cacheKey: 'go-mod;linux;abc', archiveLocation: 'http://blob/1?sig=x' };
 
-function v2(url: string, extra: Partial<{ cacheMode: string }> = {}): CacheService {
-  return new V2CacheService({ baseUrl: url, token: 'tok', tuning: FAST, ...extra });
+interface Extra {
+  cacheMode?: string;
+  onRetry?: (line: string) => void;
 }
-function v1(url: string, extra: Partial<{ cacheMode: string }> = {}): CacheService {
-  return new V1CacheService({ baseUrl: url, token: 'tok', tuning: FAST, ...extra });
+
+function v2(url: string, { onRetry, ...extra }: Extra = {}): CacheService {
+  return new V2CacheService({ baseUrl: url, token: 'tok', tuning: { ...FAST, onRetry }, ...extra });
+}
+function v1(url: string, { onRetry, ...extra }: Extra = {}): CacheService {
+  return new V1CacheService({ baseUrl: url, token: 'tok', tuning: { ...FAST, onRetry }, ...extra });
 }
 
 const protocols = [
@@ -203,14 +210,22 @@ describe.each(protocols)('$name lookup', ({ make, hit, miss }) => {
     expect(await make(s.url).lookup('k', ['r'], 'v', opts)).toEqual({ kind: 'miss' });
   });
 
-  it('retries 5xx and then finds the entry', async () => {
+  it('retries 5xx and then finds the entry, logging each retry', async () => {
     const s = await fakeService([
       { status: 503, body: { msg: 'busy' } },
       { status: 502 },
       { status: 200, body: hit },
     ]);
-    expect((await make(s.url).lookup('k', [], 'v', opts)).kind).toBe('hit');
+    const lines: string[] = [];
+    const svc = make(s.url, { onRetry: (line) => lines.push(line) });
+    expect((await svc.lookup('k', [], 'v', opts)).kind).toBe('hit');
     expect(s.got).toHaveLength(3);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /lookup: HTTP 503: \{"msg":"busy"\} \(attempt 1 of 4\); retrying in \d+ ms$/,
+      ),
+      expect.stringMatching(/lookup: HTTP 502 \(attempt 2 of 4\); retrying in \d+ ms$/),
+    ]);
   });
 
   it('gives up on a service that keeps failing, as unavailable', async () => {
@@ -306,5 +321,103 @@ describe.each(protocols)('$name lookup', ({ make, hit, miss }) => {
     await expect(svc.lookup('a,b', [], 'v', opts)).rejects.toThrow(/"a,b" contains a comma/);
     await expect(svc.lookup('x'.repeat(513), [], 'v', opts)).rejects.toThrow(/513 characters/);
     await expect(svc.lookup('k', Array(10).fill('r'), 'v', opts)).rejects.toThrow(/Too many/);
+  });
+});
+
+/** Time that moves only when the retries sleep, and at once: a whole schedule without waiting. */
+function virtualClock(): Clock & { waits: number[] } {
+  let now = 0;
+  const waits: number[] = [];
+  return {
+    waits,
+    now: () => now,
+    sleep: (ms) => {
+      waits.push(ms);
+      now += ms;
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * The least @actions/cache's v2 client waits over all its attempts before it
+ * gives up on a failing service: its own backoff function with no jitter.
+ */
+function toolkitLeastPatienceMs(): { attempts: number; waitedMs: number } {
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    ACTIONS_RUNTIME_TOKEN: 'tok',
+    ACTIONS_RESULTS_URL: 'http://127.0.0.1:9/',
+    ACTIONS_CACHE_SERVICE_V2: 'true',
+  });
+  const random = vi.spyOn(Math, 'random').mockReturnValue(0);
+  try {
+    const rpc = (internalCacheTwirpClient() as unknown as { rpc: ToolkitRetries }).rpc;
+    let waitedMs = 0;
+    for (let attempt = 0; attempt + 1 < rpc.maxAttempts; attempt++) {
+      waitedMs += rpc.getExponentialRetryTimeMilliseconds(attempt);
+    }
+    return { attempts: rpc.maxAttempts, waitedMs };
+  } finally {
+    random.mockRestore();
+    process.env = saved;
+  }
+}
+
+interface ToolkitRetries {
+  maxAttempts: number;
+  getExponentialRetryTimeMilliseconds(attempt: number): number;
+}
+
+describe('the lookup retry schedule', () => {
+  const failing = [{ status: 503, body: { msg: 'down' } }] as Reply[];
+
+  it('is at least as patient with a failing service as @actions/cache', async () => {
+    const toolkit = toolkitLeastPatienceMs();
+    expect(toolkit.attempts).toBe(5);
+    const s = await fakeService(failing);
+    const clock = virtualClock();
+    const out = await callWithRetries(
+      { method: 'GET', url: s.url, headers: {}, timeoutMs: 120_000 },
+      { clock, onRetry: () => {} },
+    );
+    expect(out).toEqual({ kind: 'failed', reason: expect.stringMatching(/after 6 attempts$/) });
+    expect(s.got.length).toBeGreaterThanOrEqual(toolkit.attempts);
+    const waited = clock.waits.reduce((a, b) => a + b, 0);
+    expect(waited).toBeGreaterThanOrEqual(toolkit.waitedMs);
+  });
+
+  it('keeps every attempt within the default lookup-timeout of 30 s', async () => {
+    const s = await fakeService(failing);
+    const clock = virtualClock();
+    await callWithRetries(
+      { method: 'GET', url: s.url, headers: {}, timeoutMs: 30_000 },
+      { clock, onRetry: () => {} },
+    );
+    expect(s.got).toHaveLength(6);
+    expect(clock.now()).toBeLessThan(30_000);
+  });
+
+  it('stops retrying when the lookup-timeout leaves no room for another attempt', async () => {
+    const s = await fakeService(failing);
+    const clock = virtualClock();
+    const out = await callWithRetries(
+      { method: 'GET', url: s.url, headers: {}, timeoutMs: 5_000 },
+      { clock, onRetry: () => {} },
+    );
+    expect(out).toEqual({
+      kind: 'failed',
+      reason: expect.stringMatching(/HTTP 503.*no time left for a retry within 5000 ms$/),
+    });
+    expect(clock.now()).toBeLessThan(5_000);
+    expect(s.got.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('shortens a backoff to fit the budget, but never a Retry-After', () => {
+    expect(fitWait(1_000, 10_000, false)).toBe(1_000);
+    expect(fitWait(8_000, 6_000, false)).toBe(5_000);
+    expect(fitWait(8_000, 900, false)).toBeUndefined();
+    expect(fitWait(3_000, 5_000, true)).toBe(3_000);
+    expect(fitWait(6_000, 5_000, true)).toBeUndefined();
   });
 });

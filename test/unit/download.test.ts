@@ -8,7 +8,16 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { downloadStream, parseContentRange, redactUrl } from '../../src/cache/download.js';
+import {
+  DEFAULT_SEGMENT_BYTES,
+  DEFAULT_SEGMENT_TIMEOUT_MS,
+  downloadStream,
+  parseContentRange,
+  redactUrl,
+  retryAfterWaitMs,
+  segmentBytesFromEnv,
+  segmentTimeoutFromEnv,
+} from '../../src/cache/download.js';
 
 interface Seen {
   range: string | undefined;
@@ -99,6 +108,39 @@ async function sha256Of(stream: Readable): Promise<{ hash: string; bytes: number
 }
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** Collects the retry lines a download would write to the job log. */
+function logLines(): { lines: string[]; log: (line: string) => void } {
+  const lines: string[] = [];
+  return { lines, log: (line) => lines.push(line) };
+}
+
+/** Answers a range request with `data`'s bytes for it, a few at a time, one chunk every `everyMs`. */
+function trickle(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  data: Buffer,
+  everyMs: number,
+): void {
+  const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+  const start = Number(m?.[1]);
+  const end = Math.min(Number(m?.[2]), data.length - 1);
+  res.writeHead(206, {
+    'content-range': `bytes ${start}-${end}/${data.length}`,
+    'content-length': String(end - start + 1),
+  });
+  let at = start;
+  const timer = setInterval(() => {
+    const next = Math.min(at + 4 * KiB, end + 1);
+    res.write(data.subarray(at, next));
+    at = next;
+    if (at > end) {
+      clearInterval(timer);
+      res.end();
+    }
+  }, everyMs);
+  res.on('close', () => clearInterval(timer));
+}
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -139,29 +181,122 @@ describe('downloadStream', () => {
         return 'default';
       },
     });
-    const stream = downloadStream(s.url, { segmentBytes: 256 * KiB, retryDelayMs: 10 });
+    const { lines, log } = logLines();
+    const stream = downloadStream(s.url, { segmentBytes: 256 * KiB, retryDelayMs: 10, log });
     expect(await sha256Of(stream)).toEqual({ hash: sha(data), bytes: data.length });
     expect(failed).toBe(true);
     expect(stream.retriesUsed).toBe(1);
+    expect(lines).toEqual([
+      `Download of ${redactUrl(s.url)}, bytes ${MiB}-${MiB + 256 * KiB - 1}: HTTP 503 (attempt 1 of 6); retrying in 10 ms`,
+    ]);
   });
 
-  it('honours Retry-After on 429 for a segment', async () => {
+  it.each([
+    // Seconds: exactly the server's wait.
+    { form: 'seconds', header: () => '1', wait: /retrying in 1 s$/ },
+    // Two seconds from now, to the second as HTTP dates go: a wait of 1-2 s,
+    // not the 10 ms backoff.
+    {
+      form: 'an HTTP date',
+      header: () => new Date(Date.now() + 2000).toUTCString(),
+      wait: /retrying in (1(\.\d)?|2) s$/,
+    },
+  ])('honours Retry-After given as $form on 429 for a segment', async ({ header, wait }) => {
     const data = randomBytes(MiB);
-    let limited = 0;
+    let limited = false;
     const s = await serveBlob(data, {
       behave: (req, res) => {
-        if (limited === 0 && req.headers.range?.startsWith(`bytes=${512 * KiB}-`)) {
-          limited = Date.now();
-          res.writeHead(429, { 'retry-after': '1' }).end();
+        if (!limited && req.headers.range?.startsWith(`bytes=${512 * KiB}-`)) {
+          limited = true;
+          res.writeHead(429, { 'retry-after': header() }).end();
           return 'handled';
         }
         return 'default';
       },
     });
-    const t0 = Date.now();
-    const stream = downloadStream(s.url, { segmentBytes: 256 * KiB, retryDelayMs: 10 });
+    const { lines, log } = logLines();
+    const stream = downloadStream(s.url, { segmentBytes: 256 * KiB, retryDelayMs: 10, log });
     expect(await sha256Of(stream)).toEqual({ hash: sha(data), bytes: data.length });
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+    expect(lines).toEqual([expect.stringMatching(new RegExp(`HTTP 429 .*${wait.source}`))]);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date, capped at 30 s', () => {
+    const now = Date.parse('Wed, 21 Oct 2026 07:28:00 GMT');
+    expect(retryAfterWaitMs('3', now)).toBe(3000);
+    expect(retryAfterWaitMs('Wed, 21 Oct 2026 07:28:05 GMT', now)).toBe(5000);
+    expect(retryAfterWaitMs('Wed, 21 Oct 2026 07:27:00 GMT', now)).toBe(0);
+    expect(retryAfterWaitMs('120', now)).toBe(30_000);
+    expect(retryAfterWaitMs('Thu, 22 Oct 2026 07:28:00 GMT', now)).toBe(30_000);
+    expect(retryAfterWaitMs('soon', now)).toBeUndefined();
+    expect(retryAfterWaitMs(undefined, now)).toBeUndefined();
+  });
+
+  it('fails a segment that trickles past its deadline, though each chunk beats the stall timer', async () => {
+    const data = randomBytes(512 * KiB);
+    const s = await serveBlob(data, {
+      behave: (req, res, n) => {
+        if (n === 0) return 'default';
+        // 256 KiB in 4 KiB chunks every 20 ms: about 1.3 s, never 300 ms without data.
+        trickle(req, res, data, 20);
+        return 'handled';
+      },
+    });
+    const stream = downloadStream(s.url, {
+      segmentBytes: 256 * KiB,
+      timeoutMs: 300,
+      segmentTimeoutMs: 400,
+      retryDelayMs: 10,
+    });
+    const err = await sha256Of(stream).catch((e: Error) => e);
+    expect(String(err)).toMatch(
+      /failed at bytes \d+-524287\/524288: not finished within 400 ms \(SEGMENT_DOWNLOAD_TIMEOUT_MINS\) \(after 1 attempt\)/,
+    );
+  });
+
+  it('does not count the time a slow reader holds a segment back against its deadline', async () => {
+    const data = randomBytes(8 * MiB);
+    const s = await serveBlob(data);
+    const stream = downloadStream(s.url, {
+      segmentBytes: 4 * MiB,
+      concurrency: 2,
+      segmentTimeoutMs: 1000,
+    });
+    const first = await new Promise<Buffer>((r) => stream.once('data', (c: Buffer) => r(c)));
+    // Reading nothing for twice the deadline: the head segment is held, not late.
+    stream.pause();
+    await new Promise((r) => setTimeout(r, 2000));
+    const rest = await sha256Of(stream);
+    expect(first.length + rest.bytes).toBe(data.length);
+  });
+
+  it('takes the segment size from VGC_DOWNLOAD_SEGMENT_BYTES and the deadline from SEGMENT_DOWNLOAD_TIMEOUT_MINS', async () => {
+    expect(segmentBytesFromEnv({ VGC_DOWNLOAD_SEGMENT_BYTES: '4096' })).toBe(4096);
+    expect(segmentBytesFromEnv({ VGC_DOWNLOAD_SEGMENT_BYTES: 'big' })).toBe(DEFAULT_SEGMENT_BYTES);
+    expect(segmentBytesFromEnv({})).toBe(DEFAULT_SEGMENT_BYTES);
+    expect(segmentTimeoutFromEnv({ SEGMENT_DOWNLOAD_TIMEOUT_MINS: '0.5' })).toBe(30_000);
+    expect(segmentTimeoutFromEnv({ SEGMENT_DOWNLOAD_TIMEOUT_MINS: '-1' })).toBe(
+      DEFAULT_SEGMENT_TIMEOUT_MS,
+    );
+    expect(segmentTimeoutFromEnv({})).toBe(10 * 60 * 1000);
+
+    const data = randomBytes(10 * KiB);
+    const s = await serveBlob(data);
+    const saved = process.env['VGC_DOWNLOAD_SEGMENT_BYTES'];
+    process.env['VGC_DOWNLOAD_SEGMENT_BYTES'] = String(4 * KiB);
+    try {
+      expect(await sha256Of(downloadStream(s.url))).toEqual({
+        hash: sha(data),
+        bytes: data.length,
+      });
+    } finally {
+      if (saved === undefined) delete process.env['VGC_DOWNLOAD_SEGMENT_BYTES'];
+      else process.env['VGC_DOWNLOAD_SEGMENT_BYTES'] = saved;
+    }
+    expect(s.seen.map((r) => r.range)).toEqual([
+      'bytes=0-4095',
+      'bytes=4096-8191',
+      'bytes=8192-10239',
+    ]);
   });
 
   it('asks only for the missing bytes when a connection breaks mid-segment', async () => {

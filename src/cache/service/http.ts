@@ -2,24 +2,46 @@
  * One JSON call to the cache service with the retry policy both protocols
  * share. Service trouble comes back as a value, never as an exception:
  *
- * - 500/502/503/504/408 and resets are retried with exponential backoff;
+ * - 500/502/503/504/408 and resets are retried with exponential backoff:
+ *   6 attempts, waits of 1, 2, 4, 8 and 10 s (each up to 20% longer), about
+ *   25-30 s in all. @actions/cache's v2 client waits 3 + 4.5 + 6.75 + 10.1 s
+ *   (about 24 s, jittered up to 35 s) over 5 attempts, its v1 client 5 s over
+ *   2: ours is at least as patient, and asks again sooner after a blip;
  * - 429 is retried after its Retry-After when that fits the cap and budget;
  * - connection refused, unknown host and timeouts end the call at once: a
  *   service that is not there will not be there 500 ms later either, and a
  *   retry storm only delays the job;
- * - every wait and attempt fits in one overall budget (`timeoutMs`).
+ * - every wait and attempt fits in one overall budget (`timeoutMs`, the
+ *   `lookup-timeout` input): a backoff that would overrun it is shortened to
+ *   leave one last attempt room, and none is made when too little is left;
+ * - every retry is logged (`onRetry`, by default an info line in the job log).
  */
+import * as core from '@actions/core';
 import * as http from 'node:http';
 import * as https from 'node:https';
 
 export interface RetryTuning {
   /** Attempts in all, the first included. */
   maxAttempts?: number;
-  /** First backoff; doubled per attempt, with jitter, capped at 8 s. */
+  /** First backoff; doubled per attempt, up to 20% longer (jitter), capped at 10 s. */
   baseDelayMs?: number;
   /** Longest Retry-After honoured; a longer one ends the call as rate limited. */
   maxRetryAfterMs?: number;
+  /** Told of every retry, with a line for the log. Default: an info line in the job log. */
+  onRetry?: (line: string) => void;
+  /** Time as the retries see it; tests replace it to run a whole schedule without waiting. */
+  clock?: Clock;
 }
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
 
 export interface CallRequest {
   method: 'GET' | 'POST';
@@ -28,6 +50,8 @@ export interface CallRequest {
   body?: string;
   /** Budget for the whole call, retries and waits included. */
   timeoutMs: number;
+  /** What the call is, for log lines: `cache service v2 lookup`. */
+  label?: string;
 }
 
 export interface Answer {
@@ -39,11 +63,15 @@ export interface Answer {
 export type CallResult = { kind: 'answer'; answer: Answer } | { kind: 'failed'; reason: string };
 
 const DEFAULTS: Required<RetryTuning> = {
-  maxAttempts: 4,
-  baseDelayMs: 500,
+  maxAttempts: 6,
+  baseDelayMs: 1_000,
   maxRetryAfterMs: 10_000,
+  onRetry: (line) => core.info(line),
+  clock: realClock,
 };
-const MAX_BACKOFF_MS = 8_000;
+const MAX_BACKOFF_MS = 10_000;
+/** Time kept for the last attempt when a backoff is shortened to fit the budget. */
+const LAST_ATTEMPT_MS = 1_000;
 const MAX_BODY_BYTES = 1024 * 1024;
 const RETRIED_STATUSES = new Set([408, 500, 502, 503, 504]);
 /** Network errors that mean "nobody is listening": no point in asking again. */
@@ -66,10 +94,31 @@ export function retryAfterMs(header: string | undefined, now = Date.now()): numb
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** Backoff before attempt `attempt + 1` (attempt counts from 0): base * 2^n, jittered +-20%. */
-export function backoffMs(attempt: number, baseDelayMs: number): number {
+/**
+ * Backoff before attempt `attempt + 1` (attempt counts from 0): base * 2^n,
+ * capped at 10 s, made up to 20% longer at random so that jobs failed by one
+ * outage do not all come back at once. Never shorter than the plain value.
+ */
+export function backoffMs(attempt: number, baseDelayMs: number, random = Math.random()): number {
   const plain = Math.min(MAX_BACKOFF_MS, baseDelayMs * 2 ** attempt);
-  return Math.round(plain * (0.8 + Math.random() * 0.4));
+  return Math.round(plain * (1 + random * 0.2));
+}
+
+/**
+ * The wait before the next attempt, fitted into what is left of the budget:
+ * a Retry-After is the server's word and is never shortened (undefined when
+ * it does not fit); a backoff is cut to leave the last attempt
+ * `LAST_ATTEMPT_MS`, and is undefined when not even that is left.
+ */
+export function fitWait(
+  waitMs: number,
+  remainingMs: number,
+  fromServer: boolean,
+): number | undefined {
+  if (waitMs < remainingMs - (fromServer ? 0 : LAST_ATTEMPT_MS)) return waitMs;
+  if (fromServer) return undefined;
+  const cut = remainingMs - LAST_ATTEMPT_MS;
+  return cut > 0 ? cut : undefined;
 }
 
 function describeNetworkError(e: NodeJS.ErrnoException): string {
@@ -114,12 +163,60 @@ function sendOnce(req: CallRequest, timeoutMs: number): Promise<Answer> {
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** `250 ms`, `1.5 s`: a wait for a log line. */
+function describeWait(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
 
 /** A short, single-line excerpt of an error body for a reason string. */
 export function bodyExcerpt(text: string): string {
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
+
+/** The tuning with every field it leaves out (or leaves undefined) set to the default. */
+function withDefaults(tuning: RetryTuning): Required<RetryTuning> {
+  const given = Object.entries(tuning).filter(([, v]) => v !== undefined);
+  return { ...DEFAULTS, ...(Object.fromEntries(given) as RetryTuning) };
+}
+
+/** What one attempt came to: a final answer, a final failure, or a reason to ask again. */
+type AttemptVerdict =
+  | { kind: 'answer'; answer: Answer }
+  | { kind: 'final'; reason: string }
+  | { kind: 'retry'; why: string; waitMs: number; fromServer: boolean };
+
+/** Sends one attempt and judges it by the rules in the file comment. */
+async function attemptOnce(
+  req: CallRequest,
+  t: Required<RetryTuning>,
+  attempt: number,
+  remainingMs: number,
+): Promise<AttemptVerdict> {
+  let answer: Answer;
+  try {
+    answer = await sendOnce(req, remainingMs);
+  } catch (e) {
+    if (e instanceof CallTimeout) {
+      return { kind: 'final', reason: `no answer within ${req.timeoutMs} ms` };
+    }
+    const err = e as NodeJS.ErrnoException;
+    const why = describeNetworkError(err);
+    if (err.code && FINAL_NETWORK_CODES.has(err.code)) return { kind: 'final', reason: why };
+    return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
+  }
+  if (answer.status === 429) {
+    const after = retryAfterMs(answer.headers['retry-after'] as string | undefined);
+    const why = `rate limited (429${after === undefined ? '' : `, Retry-After ${Math.ceil(after / 1000)} s`})`;
+    if (after !== undefined && after > t.maxRetryAfterMs) return { kind: 'final', reason: why };
+    if (after !== undefined) return { kind: 'retry', why, waitMs: after, fromServer: true };
+    return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
+  }
+  if (RETRIED_STATUSES.has(answer.status)) {
+    const why = `HTTP ${answer.status}${answer.text ? `: ${bodyExcerpt(answer.text)}` : ''}`;
+    return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
+  }
+  return { kind: 'answer', answer };
 }
 
 /**
@@ -131,49 +228,32 @@ export async function callWithRetries(
   req: CallRequest,
   tuning: RetryTuning = {},
 ): Promise<CallResult> {
-  const t = { ...DEFAULTS, ...tuning };
-  const deadline = Date.now() + req.timeoutMs;
+  const t = withDefaults(tuning);
+  const label = req.label ?? `${req.method} ${new URL(req.url).pathname}`;
+  const { clock } = t;
+  const deadline = clock.now() + req.timeoutMs;
   let last = '';
   let made = 0;
   for (let attempt = 0; attempt < t.maxAttempts; attempt++) {
-    const remaining = deadline - Date.now();
+    const remaining = deadline - clock.now();
     if (remaining <= 0) break;
-    let waitMs: number;
     made++;
-    try {
-      const answer = await sendOnce(req, remaining);
-      if (answer.status === 429) {
-        const after = retryAfterMs(answer.headers['retry-after'] as string | undefined);
-        last = `rate limited (429${after === undefined ? '' : `, Retry-After ${Math.ceil(after / 1000)} s`})`;
-        if (after !== undefined && after > t.maxRetryAfterMs) {
-          return { kind: 'failed', reason: last };
-        }
-        waitMs = after ?? backoffMs(attempt, t.baseDelayMs);
-      } else if (RETRIED_STATUSES.has(answer.status)) {
-        last = `HTTP ${answer.status}${answer.text ? `: ${bodyExcerpt(answer.text)}` : ''}`;
-        waitMs = backoffMs(attempt, t.baseDelayMs);
-      } else {
-        return { kind: 'answer', answer };
-      }
-    } catch (e) {
-      if (e instanceof CallTimeout) {
-        return { kind: 'failed', reason: `no answer within ${req.timeoutMs} ms` };
-      }
-      const err = e as NodeJS.ErrnoException;
-      if (err.code && FINAL_NETWORK_CODES.has(err.code)) {
-        return { kind: 'failed', reason: describeNetworkError(err) };
-      }
-      last = describeNetworkError(err);
-      waitMs = backoffMs(attempt, t.baseDelayMs);
-    }
+    const verdict = await attemptOnce(req, t, attempt, remaining);
+    if (verdict.kind === 'answer') return verdict;
+    if (verdict.kind === 'final') return { kind: 'failed', reason: verdict.reason };
+    last = verdict.why;
     if (attempt + 1 >= t.maxAttempts) break;
-    if (Date.now() + waitMs >= deadline) {
+    const waitMs = fitWait(verdict.waitMs, deadline - clock.now(), verdict.fromServer);
+    if (waitMs === undefined) {
       return {
         kind: 'failed',
         reason: `${last}; no time left for a retry within ${req.timeoutMs} ms`,
       };
     }
-    await sleep(waitMs);
+    t.onRetry(
+      `${label}: ${last} (attempt ${attempt + 1} of ${t.maxAttempts}); retrying in ${describeWait(waitMs)}`,
+    );
+    await clock.sleep(waitMs);
   }
   return {
     kind: 'failed',

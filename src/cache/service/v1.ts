@@ -8,6 +8,8 @@ import { cacheModeGate, checkKeys, deniedReason, errorText } from './common.js';
 import { USER_AGENT, type ServiceConfig } from './v2.js';
 import type { CacheService, LookupOptions, LookupOutcome } from './types.js';
 
+const LABEL = 'cache service v1 lookup';
+
 export class V1CacheService implements CacheService {
   readonly protocol = 'v1' as const;
 
@@ -37,6 +39,7 @@ export class V1CacheService implements CacheService {
           'user-agent': USER_AGENT,
         },
         timeoutMs: options.timeoutMs,
+        label: LABEL,
       },
       this.config.tuning,
     );

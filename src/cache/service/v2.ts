@@ -8,6 +8,7 @@ import { cacheModeGate, checkKeys, deniedReason, errorText } from './common.js';
 import type { CacheService, LookupOptions, LookupOutcome } from './types.js';
 
 const SERVICE = 'github.actions.results.api.v1.CacheService';
+const LABEL = 'cache service v2 lookup';
 
 export interface ServiceConfig {
   /** ACTIONS_RESULTS_URL (v2) or ACTIONS_CACHE_URL (v1). */
@@ -52,6 +53,7 @@ export class V2CacheService implements CacheService {
         },
         body: JSON.stringify({ key: primaryKey, restore_keys: restoreKeys, version }),
         timeoutMs: options.timeoutMs,
+        label: LABEL,
       },
       this.config.tuning,
     );
