@@ -158,6 +158,77 @@ describe('local cache service', () => {
   });
 });
 
+describe.each(['v1', 'v2'] as const)(
+  'blips over %s: a fault for the next N requests, then healed',
+  (protocol) => {
+    async function lookup(): Promise<Response> {
+      if (protocol === 'v2') {
+        return fetch(
+          `${server.url}twirp/github.actions.results.api.v1.CacheService/GetCacheEntryDownloadURL`,
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: 'Bearer branch:main' },
+            body: JSON.stringify({ key: 'blip;1', restore_keys: [], version: 'b' }),
+          },
+        );
+      }
+      return fetch(`${server.url}_apis/artifactcache/cache?keys=blip%3B1&version=b`, {
+        headers: { authorization: 'Bearer branch:main' },
+      });
+    }
+
+    beforeAll(async () => {
+      if (!server.keys().includes('blip;1')) await put('blip;1', Buffer.from('blip'), 'main', 'b');
+    });
+
+    it('lookups answer 503, then 429 with Retry-After: 1, then work', async () => {
+      server.faults = { flakyLookups: { times: 1, status: 503 } };
+      expect((await lookup()).status).toBe(503);
+      expect((await lookup()).status).toBe(200);
+      server.faults = { flakyLookups: { times: 2, status: 429 } };
+      const limited = await lookup();
+      expect([limited.status, limited.headers.get('retry-after')]).toEqual([429, '1']);
+      expect((await lookup()).status).toBe(429);
+      expect((await lookup()).status).toBe(200);
+      const logged = server.calls('GetCacheEntryDownloadURL').slice(-5);
+      expect(logged.map((l) => l.status)).toEqual([503, 200, 429, 429, 200]);
+      expect(logged.every((l) => l.body?.['key'] === 'blip;1')).toBe(true);
+      server.faults = {};
+    });
+
+    it('downloads answer 503 or 429, or are cut mid-body, the next N times only', async () => {
+      const url = (await (await lookup()).json()) as {
+        signed_download_url?: string;
+        archiveLocation?: string;
+      };
+      const blob = url.signed_download_url ?? url.archiveLocation ?? '';
+      server.faults = { flakyDownloads: { times: 1, status: 503 } };
+      expect((await fetch(blob, { headers: { range: 'bytes=0-1' } })).status).toBe(503);
+      const ok = await fetch(blob, { headers: { range: 'bytes=0-1' } });
+      expect([ok.status, Buffer.from(await ok.arrayBuffer()).toString()]).toEqual([206, 'bl']);
+      server.faults = { flakyDownloads: { times: 1, status: 429 } };
+      const limited = await fetch(blob);
+      expect([limited.status, limited.headers.get('retry-after')]).toEqual([429, '1']);
+      server.faults = { cutDownloads: 1 };
+      await expect(fetch(blob).then((r) => r.arrayBuffer())).rejects.toThrow();
+      expect(Buffer.from(await (await fetch(blob)).arrayBuffer()).toString()).toBe('blip');
+      expect(
+        server
+          .calls('download')
+          .slice(-5)
+          .map((l) => [l.status, l.cut ?? false]),
+      ).toEqual([
+        [503, false],
+        [206, false],
+        [429, false],
+        [200, true],
+        [200, false],
+      ]);
+      server.faults = {};
+    });
+  },
+);
+
 /**
  * Runs the real @actions/cache client the way our post stage will save: cwd
  * and GITHUB_WORKSPACE a staging directory, paths ['.'].

@@ -19,7 +19,11 @@
  *   (`throttle(bytesPerSecond)`); each download records the entry's last access.
  * - The bearer token names the job's branch: `branch:<name>`.
  * - Fault switches: down, 5xx, slow, rate limit, reserve conflict, corrupt
- *   download, Range ignored, read or write denied by policy.
+ *   download, Range ignored, read or write denied by policy. Those last until
+ *   switched off; blips (`flakyLookups`, `flakyDownloads`, `cutDownloads`)
+ *   hit only the next N requests of their kind and then heal, as a real
+ *   service's hiccup does. A request a fault answered is logged with the
+ *   status it got (a cut download as 206 with `cut: true`).
  * - `entries()` and `deleteEntry(id)` serve an emulation of GitHub's REST
  *   cache API (the protocol itself has no list or delete).
  */
@@ -62,6 +66,14 @@ export interface EntryInfo {
 
 export type Protocol = 'v1' | 'v2';
 
+/** A fault for the next `times` requests of one kind, then gone: a blip, not an outage. */
+export interface Blip {
+  /** How many more requests get it; counts down to 0 as they do. */
+  times: number;
+  /** 503, or 429 with `Retry-After: 1`. */
+  status: 503 | 429;
+}
+
 export interface Faults {
   /** HTTP status for every twirp call (500, 503...). */
   status?: number;
@@ -79,6 +91,12 @@ export interface Faults {
   denyRead?: boolean;
   /** Refuse reservations with 403 "cache write denied: ..." (a read-only token). */
   denyWrite?: boolean;
+  /** The next lookups (v1 `GET cache` or v2 `GetCacheEntryDownloadURL`) fail, then work. */
+  flakyLookups?: Blip;
+  /** The next archive download requests (ranged or not) fail, then work. */
+  flakyDownloads?: Blip;
+  /** The next `n` downloads send their headers and half their body, then drop the connection. */
+  cutDownloads?: number;
 }
 
 const READ_DENIED = 'cache read denied: the token of this run has no readable cache scopes';
@@ -96,6 +114,10 @@ export interface RequestLog {
   protocol?: Protocol;
   /** The Range header of a download, if any. */
   range?: string;
+  /** A download dropped mid-body by `cutDownloads`. */
+  cut?: boolean;
+  /** The entry a download asked for. */
+  entryId?: number;
 }
 
 const TWIRP = '/twirp/github.actions.results.api.v1.CacheService/';
@@ -315,6 +337,10 @@ export class CacheServer {
           { 'retry-after': '60' },
         );
       }
+      const blip = method === 'GetCacheEntryDownloadURL' && takeBlip(this.faults.flakyLookups);
+      if (blip) {
+        return reply(blip.status, { code: 'unavailable', msg: 'injected blip' }, blipHeaders(blip));
+      }
       if (this.faults.status) {
         return reply(this.faults.status, { code: 'internal', msg: 'injected failure' });
       }
@@ -433,8 +459,10 @@ export class CacheServer {
         ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>)
         : {};
     let method = `${req.method} ${resource}`;
-    if (req.method === 'GET' && resource === 'cache') method = 'GetCacheEntryDownloadURL';
-    else if (req.method === 'POST' && resource === 'caches') method = 'CreateCacheEntry';
+    if (req.method === 'GET' && resource === 'cache') {
+      method = 'GetCacheEntryDownloadURL';
+      Object.assign(json, v1LookupRequest(url));
+    } else if (req.method === 'POST' && resource === 'caches') method = 'CreateCacheEntry';
     else if (req.method === 'POST' && /^caches\/\d+$/.test(resource)) {
       method = 'FinalizeCacheEntryUpload';
     } else if (req.method === 'PATCH') method = 'upload-chunk';
@@ -450,6 +478,8 @@ export class CacheServer {
     if (this.faults.rateLimit) {
       return reply(429, { message: 'rate limited' }, { 'retry-after': '60' });
     }
+    const blip = method === 'GetCacheEntryDownloadURL' && takeBlip(this.faults.flakyLookups);
+    if (blip) return reply(blip.status, { message: 'injected blip' }, blipHeaders(blip));
     if (this.faults.status) return reply(this.faults.status, { message: 'injected failure' });
     const m = /^Bearer branch:(.+)$/.exec(req.headers.authorization ?? '');
     if (!m) return reply(401, { message: 'missing token' });
@@ -462,10 +492,7 @@ export class CacheServer {
       return reply(403, { message: WRITE_DENIED });
     }
     if (req.method === 'GET' && resource === 'cache') {
-      const keys = (url.searchParams.get('keys') ?? '').split(',');
-      const version = url.searchParams.get('version') ?? '';
-      const [key = '', ...restoreKeys] = keys;
-      Object.assign(json, { key, restore_keys: restoreKeys, version });
+      const { key, restore_keys: restoreKeys, version } = v1LookupRequest(url);
       const hit = this.lookup(branch, key, restoreKeys, version);
       if (!hit) return reply(204);
       return reply(200, {
@@ -542,9 +569,20 @@ export class CacheServer {
     entry: Entry,
   ): Promise<void> {
     const rangeHeader = req.headers.range;
+    const blip = takeBlip(this.faults.flakyDownloads);
+    if (blip) {
+      this.log.push({
+        method: 'download',
+        status: blip.status,
+        range: rangeHeader,
+        entryId: entry.id,
+      });
+      res.writeHead(blip.status, blipHeaders(blip)).end('injected blip');
+      return;
+    }
     entry.lastAccessedAt = this.clock();
     if (this.faults.corruptDownload) {
-      this.log.push({ method: 'download', status: 200, range: rangeHeader });
+      this.log.push({ method: 'download', status: 200, range: rangeHeader, entryId: entry.id });
       const data = await fs.readFile(entry.file);
       const broken = data.subarray(0, Math.floor(data.length / 2));
       res.writeHead(200, { 'content-length': String(broken.length) });
@@ -553,20 +591,31 @@ export class CacheServer {
     }
     const range = this.faults.ignoreRange ? undefined : parseRange(rangeHeader, entry.size);
     if (range === 'unsatisfiable') {
-      this.log.push({ method: 'download', status: 416, range: rangeHeader });
+      this.log.push({ method: 'download', status: 416, range: rangeHeader, entryId: entry.id });
       res.writeHead(416, { 'content-range': `bytes */${entry.size}` }).end();
       return;
     }
     const start = range?.start ?? 0;
     const end = range?.end ?? entry.size - 1;
     const status = range ? 206 : 200;
-    this.log.push({ method: 'download', status, range: rangeHeader });
+    const logged: RequestLog = {
+      method: 'download',
+      status,
+      range: rangeHeader,
+      entryId: entry.id,
+    };
+    this.log.push(logged);
     const headers: Record<string, string> = {
       'content-length': String(end - start + 1),
       'accept-ranges': 'bytes',
       'content-type': 'application/octet-stream',
     };
     if (range) headers['content-range'] = `bytes ${start}-${end}/${entry.size}`;
+    if (req.method === 'GET' && end >= start && (this.faults.cutDownloads ?? 0) > 0) {
+      this.faults.cutDownloads!--;
+      logged.cut = true;
+      return this.sendHalfAndDrop(res, status, headers, entry, start, end);
+    }
     res.writeHead(status, headers);
     if (req.method === 'HEAD' || end < start) {
       res.end();
@@ -579,6 +628,20 @@ export class CacheServer {
       return;
     }
     await this.sendThrottled(file, res);
+  }
+
+  /** Announces the whole range, sends the first half of it and drops the connection. */
+  private async sendHalfAndDrop(
+    res: http.ServerResponse,
+    status: number,
+    headers: Record<string, string>,
+    entry: Entry,
+    start: number,
+    end: number,
+  ): Promise<void> {
+    const data = (await fs.readFile(entry.file)).subarray(start, end + 1);
+    res.writeHead(status, headers);
+    res.write(data.subarray(0, Math.floor(data.length / 2)), () => res.destroy());
   }
 
   /** Writes `file` to `res` no faster than the throttle allows, re-reading it for every chunk. */
@@ -622,6 +685,23 @@ export class CacheServer {
       res.end();
     }
   }
+}
+
+/** A v1 lookup's query as the twirp request body it stands for. */
+function v1LookupRequest(url: URL): { key: string; restore_keys: string[]; version: string } {
+  const [key = '', ...restoreKeys] = (url.searchParams.get('keys') ?? '').split(',');
+  return { key, restore_keys: restoreKeys, version: url.searchParams.get('version') ?? '' };
+}
+
+/** Spends one request of a blip: the blip if it still applies, else undefined. */
+function takeBlip(blip: Blip | undefined): Blip | undefined {
+  if (!blip || blip.times <= 0) return undefined;
+  blip.times--;
+  return blip;
+}
+
+function blipHeaders(blip: Blip): Record<string, string> {
+  return blip.status === 429 ? { 'retry-after': '1' } : {};
 }
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {

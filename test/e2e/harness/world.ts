@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { escapeModulePath } from '../../../src/go/gosum.js';
 import { placeOf } from '../../../src/cache/archive.js';
-import { CacheServer } from './cache-server.js';
+import { CacheServer, type Protocol } from './cache-server.js';
 import { generateModules, goEnv, publish, writeProject, type GeneratedSet } from './goproxy.js';
 import { REPO_ROOT, runJob, type JobOptions, type JobResult } from './runner.js';
 
@@ -33,6 +33,12 @@ export interface WorldOptions {
   /** Use an existing file:// proxy and project instead of generating them (the real workload). */
   existing?: { proxyDir: string; project: string };
   root?: string;
+  /**
+   * The cache protocol the jobs of this world speak: `v2` (the default, as on
+   * github.com: ACTIONS_CACHE_SERVICE_V2 and ACTIONS_RESULTS_URL) or `v1` (as
+   * GHES and nektos/act: ACTIONS_CACHE_URL only). A job can override it.
+   */
+  protocol?: Protocol;
 }
 
 export class World {
@@ -42,10 +48,13 @@ export class World {
   readonly set: GeneratedSet;
   /** The sample project: every plain module at v1.0.0 plus the special ones. */
   readonly project: string;
+  /** The protocol jobs speak unless told otherwise. */
+  readonly protocol: Protocol;
   private jobs = 0;
 
   private constructor(o: WorldOptions) {
     this.root = o.root ?? mkdtempSync(path.join(os.tmpdir(), 'vgc-e2e-'));
+    this.protocol = o.protocol ?? 'v2';
     this.server = new CacheServer(path.join(this.root, 'cache-service'));
     if (o.existing) {
       this.proxyDir = o.existing.proxyDir;
@@ -108,7 +117,7 @@ export class World {
     return path.join(home, 'go', 'pkg', 'mod');
   }
 
-  jobEnv(home: string, branch: string): Record<string, string> {
+  jobEnv(home: string, branch: string, protocol = this.protocol): Record<string, string> {
     return {
       PATH: process.env['PATH'] ?? '',
       HOME: home,
@@ -120,7 +129,7 @@ export class World {
       GOSUMDB: 'off',
       GOTOOLCHAIN: 'local',
       GOFLAGS: '',
-      ...this.server.envFor(branch),
+      ...this.server.envFor(branch, { protocol }),
     };
   }
 
@@ -138,6 +147,8 @@ export class World {
       env?: Record<string, string | undefined>;
       /** Folders between `work/` and the repository (a runner with another layout). */
       workspaceDepth?: number;
+      /** The cache protocol of this job; the world's by default. */
+      protocol?: Protocol;
     },
   ): Promise<JobResult & { home: string; workspace: string }> {
     const n = ++this.jobs;
@@ -153,7 +164,7 @@ export class World {
       ...o,
       jobDir,
       workspace,
-      env: { ...this.jobEnv(home, branch), ...(o.env ?? {}) },
+      env: { ...this.jobEnv(home, branch, o.protocol), ...(o.env ?? {}) },
       goBinDir: GO_BIN,
       checkout: () => {
         cpSync(project, workspace, { recursive: true });
