@@ -101633,12 +101633,36 @@ function hashcore_hashCore(d) {
             h.update(`${f.sha256hex}  ${f.name}\n`);
         return 'h1:' + h.digest('base64');
     };
+    /** CRC-32 as zip stores it (zlib.crc32 where the runtime has it: Node >= 20.15). */
+    const crcTable = typeof zlib.crc32 === 'function'
+        ? undefined
+        : Uint32Array.from({ length: 256 }, (_, n) => {
+            let c = n;
+            for (let k = 0; k < 8; k++)
+                c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+            return c >>> 0;
+        });
+    const crc32 = (data) => {
+        if (crcTable === undefined)
+            return zlib.crc32(data) >>> 0;
+        let c = 0xffffffff;
+        for (let i = 0; i < data.length; i++)
+            c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+        return (c ^ 0xffffffff) >>> 0;
+    };
     /**
      * A zip's central directory, read for Go's HashZip: every entry's name in
      * directory order, and `content(name)` that inflates (or, stored, returns)
-     * the last entry carrying that name, as Go's HashZip reads it. Go's reader
-     * also checks each entry's CRC-32; here a damaged entry shows up as a
-     * different hash or an inflate/size error instead.
+     * the last entry carrying that name, as Go's HashZip reads it.
+     *
+     * Strict where Go's archive/zip is lenient, so that no zip can read one way
+     * here and another way to Go (a hash that matches go.sum here while Go
+     * unpacks other files): one end record ending the file, a central directory
+     * that fills exactly the space up to it (Go reads headers until a bad one and
+     * checks the count only modulo 65536), zip64 only where Go would read it and
+     * on one disk, names that are valid UTF-8 kept byte for byte (no BOM
+     * dropped), extra fields inside their entry, and every entry's CRC-32. Any
+     * other zip is refused: its module is bad, and repair has Go fetch it again.
      */
     const zipIndex = (buf) => {
         const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -101657,61 +101681,101 @@ function hashcore_hashCore(d) {
         }
         if (eocd < 0)
             fail('no end of central directory record (not a zip file)');
+        if (eocd + 22 + u16(eocd + 20) !== buf.length)
+            fail('the end of central directory record does not end the file');
+        if (u16(eocd + 4) !== 0 || u16(eocd + 6) !== 0 || u16(eocd + 8) !== u16(eocd + 10))
+            fail('a zip spanning several disks');
         let count = u16(eocd + 10);
+        let cdSize = u32(eocd + 12);
         let cdOffset = u32(eocd + 16);
-        if ((count === 0xffff || cdOffset === 0xffffffff) &&
-            eocd >= 20 &&
-            u32(eocd - 20) === 0x07064b50) {
-            const z64 = u64(eocd - 20 + 8);
-            if (z64 + 56 > buf.length || u32(z64) !== 0x06064b50)
+        /** Where the central directory must end: the (zip64) end record. */
+        let cdEnd = eocd;
+        // Go's readDirectoryEnd looks for zip64 on exactly these values.
+        const zip64 = count === 0xffff || cdSize === 0xffff || cdOffset === 0xffffffff;
+        const locator = eocd - 20;
+        if (zip64 && locator >= 0 && u32(locator) === 0x07064b50) {
+            if (u32(locator + 4) !== 0 || u32(locator + 16) !== 1)
+                fail('a zip64 spanning several disks');
+            const z64 = u64(locator + 8);
+            if (z64 + 56 !== locator || u32(z64) !== 0x06064b50 || u64(z64 + 4) !== 44)
                 fail('bad zip64 end record');
+            if (u32(z64 + 16) !== 0 || u32(z64 + 20) !== 0 || u64(z64 + 24) !== u64(z64 + 32))
+                fail('a zip64 spanning several disks');
             count = u64(z64 + 32);
+            cdSize = u64(z64 + 40);
             cdOffset = u64(z64 + 48);
+            cdEnd = z64;
         }
-        const decoder = new TextDecoder('utf-8');
+        if (cdOffset + cdSize !== cdEnd)
+            fail('the central directory does not end where the end record begins');
+        const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
         const names = [];
         /** The uncompressed size each entry announces, in directory order. */
         const sizes = [];
         const entries = new Map();
         let p = cdOffset;
         for (let n = 0; n < count; n++) {
-            if (p + 46 > buf.length || u32(p) !== 0x02014b50)
+            if (p + 46 > cdEnd || u32(p) !== 0x02014b50)
                 fail(`bad central directory entry ${n}`);
             const method = u16(p + 10);
+            const crc = u32(p + 16);
             let csize = u32(p + 20);
             let usize = u32(p + 24);
             const nameLen = u16(p + 28);
             const extraLen = u16(p + 30);
             const commentLen = u16(p + 32);
             let local = u32(p + 42);
-            const name = decoder.decode(buf.subarray(p + 46, p + 46 + nameLen));
             let e = p + 46 + nameLen;
             const extraEnd = e + extraLen;
-            while (e + 4 <= extraEnd) {
+            if (extraEnd + commentLen > cdEnd)
+                fail(`central directory entry ${n} runs past its end`);
+            let name = '';
+            try {
+                name = decoder.decode(buf.subarray(p + 46, p + 46 + nameLen));
+            }
+            catch {
+                fail(`central directory entry ${n} has a name that is not UTF-8`);
+            }
+            let zip64Extra = false;
+            while (e < extraEnd) {
+                if (e + 4 > extraEnd)
+                    fail(`entry ${name} has a truncated extra field`);
                 const id = u16(e);
                 const size = u16(e + 2);
+                const end = e + 4 + size;
+                if (end > extraEnd)
+                    fail(`entry ${name} has an extra field running past its entry`);
                 if (id === 0x0001) {
+                    if (zip64Extra)
+                        fail(`entry ${name} has two zip64 extra fields`);
+                    zip64Extra = true;
                     let q = e + 4;
-                    if (usize === 0xffffffff) {
-                        usize = u64(q);
+                    const take = () => {
+                        if (q + 8 > end)
+                            fail(`entry ${name} has a short zip64 extra field`);
                         q += 8;
-                    }
-                    if (csize === 0xffffffff) {
-                        csize = u64(q);
-                        q += 8;
-                    }
+                        return u64(q - 8);
+                    };
+                    if (usize === 0xffffffff)
+                        usize = take();
+                    if (csize === 0xffffffff)
+                        csize = take();
                     if (local === 0xffffffff)
-                        local = u64(q);
+                        local = take();
                 }
-                e += 4 + size;
+                e = end;
             }
+            if (usize === 0xffffffff || csize === 0xffffffff || local === 0xffffffff)
+                fail(`entry ${name} has zip64 sizes without a zip64 extra field`);
             p = extraEnd + commentLen;
             names.push(name);
             sizes.push(usize);
-            entries.set(name, { method, csize, usize, local });
+            entries.set(name, { method, csize, usize, local, crc });
         }
+        if (p !== cdEnd)
+            fail('the central directory holds more entries than the end record counts');
         const content = (name) => {
-            const { method, csize, usize, local } = entries.get(name);
+            const { method, csize, usize, local, crc } = entries.get(name);
             if (local + 30 > buf.length || u32(local) !== 0x04034b50)
                 fail(`bad local header for ${name}`);
             const start = local + 30 + u16(local + 26) + u16(local + 28);
@@ -101735,6 +101799,8 @@ function hashcore_hashCore(d) {
                 data = fail(`entry ${name} uses unsupported compression method ${method}`);
             if (data.length !== usize)
                 fail(`entry ${name} has ${data.length} bytes, header says ${usize}`);
+            if (crc32(data) !== crc)
+                fail(`entry ${name} does not match its CRC-32`);
             return data;
         };
         return { names, sizes, has: (name) => entries.has(name), content };
@@ -102627,21 +102693,24 @@ async function linkTree(from, to) {
 }
 /**
  * Builds the staging directory for a save, beside the module cache (hard
- * links need the same file system). Returns its path; the caller removes it.
+ * links need the same file system). The caller removes `stage`.
  */
 async function stageSnapshot(modCache, plan) {
     const stage = external_node_path_namespaceObject.join(external_node_path_namespaceObject.dirname(modCache), `.vgc-save-${process.pid}-${Date.now()}`);
     await modcache_forceRemove(stage);
     await external_node_fs_namespaceObject.promises.mkdir(stage, { recursive: true });
     const jobs = [];
+    const unstaged = [];
     const link = (f) => linkOrCopy(external_node_path_namespaceObject.join(modCache, f), external_node_path_namespaceObject.join(stage, f));
     const add = async (id) => {
         const p = entryPaths(id, { tree: true, zip: false });
-        await Promise.all(p.files.map(link));
+        const linked = await Promise.all(p.files.map(link));
+        const hasZiphash = linked[p.files.findIndex((f) => f.endsWith('.ziphash'))] === true;
         // A zip that is gone after all leaves the tree to carry the module.
-        if (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0]))))
-            return;
-        await linkTree(external_node_path_namespaceObject.join(modCache, p.tree), external_node_path_namespaceObject.join(stage, p.tree));
+        const carried = (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0])))) ||
+            (await linkTree(external_node_path_namespaceObject.join(modCache, p.tree), external_node_path_namespaceObject.join(stage, p.tree))) > 0;
+        if (!hasZiphash || !carried)
+            unstaged.push(id);
     };
     for (const id of plan.full)
         jobs.push(add(id));
@@ -102649,7 +102718,7 @@ async function stageSnapshot(modCache, plan) {
         for (const f of entryPaths(id, { tree: false, zip: false }).files)
             jobs.push(link(f));
     await Promise.all(jobs);
-    return stage;
+    return { stage, unstaged: unstaged.sort() };
 }
 /**
  * Removes a stage. Its directories were made by stageSnapshot and are
@@ -104167,7 +104236,246 @@ async function recordFromDisk(modCache, o = {}) {
     return rb.build();
 }
 
+;// CONCATENATED MODULE: ./src/cache/service/http.ts
+/**
+ * One JSON call to the cache service with the retry policy both protocols
+ * share. Service trouble comes back as a value, never as an exception:
+ *
+ * - 500/502/503/504/408 and resets are retried with exponential backoff:
+ *   6 attempts, waits of 1, 2, 4, 8 and 10 s (each up to 20% longer), about
+ *   25-30 s in all. @actions/cache's v2 client waits 3 + 4.5 + 6.75 + 10.1 s
+ *   (about 24 s, jittered up to 35 s) over 5 attempts, its v1 client 5 s over
+ *   2: ours is at least as patient, and asks again sooner after a blip;
+ * - 429 is retried after its Retry-After when that fits the cap and budget;
+ * - connection refused, unknown host and timeouts end the call at once: a
+ *   service that is not there will not be there 500 ms later either, and a
+ *   retry storm only delays the job;
+ * - every wait and attempt fits in one overall budget (`timeoutMs`, the
+ *   `lookup-timeout` input): a backoff that would overrun it is shortened to
+ *   leave one last attempt room, and none is made when too little is left;
+ * - every retry is logged (`onRetry`, by default an info line in the job log).
+ */
+
+
+
+const realClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+const DEFAULTS = {
+    maxAttempts: 6,
+    baseDelayMs: 1_000,
+    maxRetryAfterMs: 10_000,
+    onRetry: (line) => info(line),
+    clock: realClock,
+};
+const MAX_BACKOFF_MS = 10_000;
+/** Time kept for the last attempt when a backoff is shortened to fit the budget. */
+const LAST_ATTEMPT_MS = 1_000;
+const MAX_BODY_BYTES = 1024 * 1024;
+const RETRIED_STATUSES = new Set([408, 500, 502, 503, 504]);
+/** Network errors that mean "nobody is listening": no point in asking again. */
+const FINAL_NETWORK_CODES = new Set([
+    'ECONNREFUSED',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+]);
+class CallTimeout extends Error {
+}
+/** Parses Retry-After (seconds or an HTTP date) into milliseconds from now. */
+function retryAfterMs(header, now = Date.now()) {
+    if (!header)
+        return undefined;
+    const trimmed = header.trim();
+    if (/^\d+$/.test(trimmed))
+        return Number(trimmed) * 1000;
+    const at = Date.parse(trimmed);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+/**
+ * Backoff before attempt `attempt + 1` (attempt counts from 0): base * 2^n,
+ * capped at 10 s, made up to 20% longer at random so that jobs failed by one
+ * outage do not all come back at once. Never shorter than the plain value.
+ */
+function backoffMs(attempt, baseDelayMs, random = Math.random()) {
+    const plain = Math.min(MAX_BACKOFF_MS, baseDelayMs * 2 ** attempt);
+    return Math.round(plain * (1 + random * 0.2));
+}
+/**
+ * The wait before the next attempt, fitted into what is left of the budget:
+ * a Retry-After is the server's word and is never shortened (undefined when
+ * it does not fit); a backoff is cut to leave the last attempt
+ * `LAST_ATTEMPT_MS`, and is undefined when not even that is left.
+ */
+function fitWait(waitMs, remainingMs, fromServer) {
+    if (waitMs < remainingMs - (fromServer ? 0 : LAST_ATTEMPT_MS))
+        return waitMs;
+    if (fromServer)
+        return undefined;
+    const cut = remainingMs - LAST_ATTEMPT_MS;
+    return cut > 0 ? cut : undefined;
+}
+function describeNetworkError(e) {
+    return e.code ? `${e.code} (${e.message})` : e.message;
+}
+/** Sends one request; resolves with the answer, rejects with the network error. */
+function sendOnce(req, timeoutMs) {
+    return new Promise((resolve, reject) => {
+        const url = new URL(req.url);
+        const transport = url.protocol === 'https:' ? external_node_https_namespaceObject : external_node_http_;
+        const headers = { ...req.headers };
+        if (req.body !== undefined)
+            headers['content-length'] = String(Buffer.byteLength(req.body));
+        const r = transport.request(url, { method: req.method, headers }, (res) => {
+            const chunks = [];
+            let size = 0;
+            res.on('data', (c) => {
+                size += c.length;
+                if (size <= MAX_BODY_BYTES)
+                    chunks.push(c);
+            });
+            res.on('end', () => {
+                clearTimeout(timer);
+                resolve({
+                    status: res.statusCode ?? 0,
+                    headers: res.headers,
+                    text: Buffer.concat(chunks).toString('utf8'),
+                });
+            });
+            res.on('error', (e) => {
+                clearTimeout(timer);
+                reject(e);
+            });
+        });
+        const timer = setTimeout(() => {
+            r.destroy(new CallTimeout(`no answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+        r.on('error', (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
+        r.end(req.body);
+    });
+}
+/** `250 ms`, `1.5 s`: a wait for a log line. */
+function describeWait(ms) {
+    return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+/** A short, single-line excerpt of an error body for a reason string. */
+function bodyExcerpt(text) {
+    const line = text.replace(/\s+/g, ' ').trim();
+    return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
+/** The tuning with every field it leaves out (or leaves undefined) set to the default. */
+function withDefaults(tuning) {
+    const given = Object.entries(tuning).filter(([, v]) => v !== undefined);
+    return { ...DEFAULTS, ...Object.fromEntries(given) };
+}
+/** Sends one attempt and judges it by the rules in the file comment. */
+async function attemptOnce(req, t, attempt, remainingMs) {
+    let answer;
+    try {
+        answer = await sendOnce(req, remainingMs);
+    }
+    catch (e) {
+        if (e instanceof CallTimeout) {
+            return { kind: 'final', reason: `no answer within ${req.timeoutMs} ms` };
+        }
+        const err = e;
+        const why = describeNetworkError(err);
+        if (err.code && FINAL_NETWORK_CODES.has(err.code))
+            return { kind: 'final', reason: why };
+        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
+    }
+    if (answer.status === 429) {
+        const after = retryAfterMs(answer.headers['retry-after']);
+        const why = `rate limited (429${after === undefined ? '' : `, Retry-After ${Math.ceil(after / 1000)} s`})`;
+        if (after !== undefined && after > t.maxRetryAfterMs)
+            return { kind: 'final', reason: why };
+        if (after !== undefined)
+            return { kind: 'retry', why, waitMs: after, fromServer: true };
+        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
+    }
+    if (RETRIED_STATUSES.has(answer.status)) {
+        const why = `HTTP ${answer.status}${answer.text ? `: ${bodyExcerpt(answer.text)}` : ''}`;
+        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
+    }
+    return { kind: 'answer', answer };
+}
+/**
+ * Makes the call, retrying as described above. A final answer is returned
+ * whatever its status (the caller decides what a 403 or 404 means); only
+ * exhausted retries, timeouts and network failures become `failed`.
+ */
+async function callWithRetries(req, tuning = {}) {
+    const t = withDefaults(tuning);
+    const label = req.label ?? `${req.method} ${new URL(req.url).pathname}`;
+    const { clock } = t;
+    const deadline = clock.now() + req.timeoutMs;
+    let last = '';
+    let made = 0;
+    for (let attempt = 0; attempt < t.maxAttempts; attempt++) {
+        const remaining = deadline - clock.now();
+        if (remaining <= 0)
+            break;
+        made++;
+        const verdict = await attemptOnce(req, t, attempt, remaining);
+        if (verdict.kind === 'answer')
+            return verdict;
+        if (verdict.kind === 'final')
+            return { kind: 'failed', reason: verdict.reason };
+        last = verdict.why;
+        if (attempt + 1 >= t.maxAttempts)
+            break;
+        const waitMs = fitWait(verdict.waitMs, deadline - clock.now(), verdict.fromServer);
+        if (waitMs === undefined) {
+            return {
+                kind: 'failed',
+                reason: `${last}; no time left for a retry within ${req.timeoutMs} ms`,
+            };
+        }
+        t.onRetry(`${label}: ${last} (attempt ${attempt + 1} of ${t.maxAttempts}); retrying in ${describeWait(waitMs)}`);
+        await clock.sleep(waitMs);
+    }
+    return {
+        kind: 'failed',
+        reason: `${last || 'no answer'} after ${made} attempt${made === 1 ? '' : 's'}`,
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/cache/download.ts
+/**
+ * Streaming, segmented download of a cache archive.
+ *
+ * @actions/cache downloads the whole archive to a file before tar reads a
+ * byte of it. Here the archive's bytes come out of a Readable in order while
+ * later parts are still being fetched, so decompression and extraction can
+ * run during the download.
+ *
+ * - A first ranged GET (`bytes=0-<segment-1>`) learns the size from
+ *   Content-Range and is itself the first segment; no extra round trip.
+ * - Further segments are fetched `concurrency` at a time, never more than
+ *   `concurrency` segments ahead of the reader: memory stays at most
+ *   `concurrency * segmentBytes`, and the network waits when the reader does.
+ * - The segment at the head is passed through as its bytes arrive; when the
+ *   reader is slow that response is paused (TCP backpressure), not buffered.
+ * - A failed or stalled segment (5xx, 429, reset, early close, no data for
+ *   `timeoutMs`) is asked again for the bytes it still lacks, up to `retries`
+ *   times; then the stream fails with an Error naming the byte range. A 429 or
+ *   503 with Retry-After (seconds or an HTTP date) waits that long, at most
+ *   30 s. Every retry is logged.
+ * - A segment has `segmentTimeoutMs` in all, its retries and waits included
+ *   (SEGMENT_DOWNLOAD_TIMEOUT_MINS, 10 min by default, as in @actions/cache):
+ *   a server that trickles bytes, each in time for the stall timer, still
+ *   ends the download. Time the head segment is held back for a slow reader
+ *   does not count.
+ * - A server that ignores Range (200 to the first request) is read as one
+ *   plain streaming GET; a retry fetches it again and skips what was passed on.
+ */
+
+
 
 
 
@@ -104176,8 +104484,70 @@ const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_RETRIES = 5;
 const DEFAULT_RETRY_DELAY_MS = 500;
-const MAX_BACKOFF_MS = 8_000;
+const download_MAX_BACKOFF_MS = 8_000;
 const MAX_RETRY_AFTER_MS = 30_000;
+/** @actions/cache's default SEGMENT_DOWNLOAD_TIMEOUT_MINS. */
+const DEFAULT_SEGMENT_TIMEOUT_MS = 10 * 60 * 1000;
+/** A positive finite number from an environment variable, else undefined. */
+function positiveNumber(text) {
+    if (text === undefined || text.trim() === '')
+        return undefined;
+    const n = Number(text);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+/**
+ * VGC_DOWNLOAD_SEGMENT_BYTES: bytes per ranged request, for tests (several
+ * segments from a small entry) and for tuning; unset or invalid means 32 MiB.
+ */
+function segmentBytesFromEnv(env = process.env) {
+    const n = positiveNumber(env['VGC_DOWNLOAD_SEGMENT_BYTES']);
+    return n === undefined ? DEFAULT_SEGMENT_BYTES : Math.max(1, Math.floor(n));
+}
+/** SEGMENT_DOWNLOAD_TIMEOUT_MINS as @actions/cache reads it, in ms; 10 min when unset or invalid. */
+function segmentTimeoutFromEnv(env = process.env) {
+    const minutes = positiveNumber(env['SEGMENT_DOWNLOAD_TIMEOUT_MINS']);
+    return minutes === undefined ? DEFAULT_SEGMENT_TIMEOUT_MS : minutes * 60 * 1000;
+}
+/**
+ * A countdown that can be paused: the time a segment may take, not counting
+ * the time it is held back for a slow reader. `run` and `pause` may be called
+ * any number of times; it fires at most once.
+ */
+class SegmentDeadline {
+    totalMs;
+    onExpire;
+    timer;
+    leftMs;
+    since = 0;
+    constructor(totalMs, onExpire) {
+        this.totalMs = totalMs;
+        this.onExpire = onExpire;
+        this.leftMs = totalMs;
+    }
+    run() {
+        if (this.timer)
+            return;
+        this.since = Date.now();
+        this.timer = setTimeout(this.onExpire, Math.max(0, this.leftMs));
+    }
+    pause() {
+        if (!this.timer)
+            return;
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        this.leftMs -= Date.now() - this.since;
+    }
+    /** Starts over with the whole time (a `whole` download, per segment's worth of bytes). */
+    restart() {
+        this.stop();
+        this.leftMs = this.totalMs;
+        this.run();
+    }
+    stop() {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+    }
+}
 /** A failed attempt; `retryable` says whether asking again can help. */
 class AttemptFailure extends Error {
     retryable;
@@ -104212,17 +104582,22 @@ function redactUrl(url) {
 function rangeText(start, end) {
     return `bytes ${start}-${end ?? ''}`;
 }
+/**
+ * The wait a Retry-After header asks for, seconds or an HTTP date, capped at
+ * 30 s; undefined without a usable header.
+ */
+function retryAfterWaitMs(header, now = Date.now()) {
+    const ms = retryAfterMs(Array.isArray(header) ? header[0] : header, now);
+    return ms === undefined ? undefined : Math.min(ms, MAX_RETRY_AFTER_MS);
+}
 function statusFailure(res) {
     const status = res.statusCode ?? 0;
     res.resume();
-    if (status === 429) {
-        const header = res.headers['retry-after'];
-        const seconds = Number(header);
-        const waitMs = Number.isFinite(seconds)
-            ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS)
-            : undefined;
+    const waitMs = retryAfterWaitMs(res.headers['retry-after']);
+    if (status === 429)
         return new AttemptFailure('HTTP 429 (rate limited)', true, waitMs);
-    }
+    if (status === 503)
+        return new AttemptFailure('HTTP 503', true, waitMs);
     if (status === 408 || status >= 500)
         return new AttemptFailure(`HTTP ${status}`, true);
     const hint = status === 403 || status === 401
@@ -104252,6 +104627,8 @@ class DownloadStream extends external_node_stream_.Readable {
     timeoutMs;
     retries;
     retryDelayMs;
+    segmentTimeoutMs;
+    log;
     agent;
     transport;
     live = new Set();
@@ -104269,11 +104646,13 @@ class DownloadStream extends external_node_stream_.Readable {
         super({ highWaterMark: 1024 * 1024 });
         this.url = url;
         this.options = options;
-        this.segmentBytes = Math.max(1, Math.floor(options.segmentBytes ?? DEFAULT_SEGMENT_BYTES));
+        this.segmentBytes = Math.max(1, Math.floor(options.segmentBytes ?? segmentBytesFromEnv()));
         this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CONCURRENCY));
         this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
         this.retries = Math.max(0, options.retries ?? DEFAULT_RETRIES);
         this.retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+        this.segmentTimeoutMs = options.segmentTimeoutMs ?? segmentTimeoutFromEnv();
+        this.log = options.log ?? ((line) => info(line));
         const https_ = new URL(url).protocol === 'https:';
         this.transport = https_ ? external_node_https_namespaceObject : external_node_http_;
         this.agent = new (https_ ? external_node_https_namespaceObject.Agent : external_node_http_.Agent)({
@@ -104297,6 +104676,8 @@ class DownloadStream extends external_node_stream_.Readable {
     _destroy(error, callback) {
         this.over = true;
         this.options.signal?.removeEventListener('abort', this.onAbort);
+        for (const seg of this.segments)
+            seg.deadline?.stop();
         for (const req of this.live)
             req.destroy();
         this.live.clear();
@@ -104305,18 +104686,13 @@ class DownloadStream extends external_node_stream_.Readable {
     }
     /** Probes with the first segment's range and sets up the rest from the answer. */
     async begin() {
-        const first = {
-            index: 0,
-            start: 0,
-            end: this.segmentBytes - 1,
-            received: 0,
-            chunks: [],
-            done: false,
-            held: false,
-        };
+        const first = newSegment(0, 0, this.segmentBytes - 1);
+        this.segments = [first];
+        this.startClock(first);
         let failures = 0;
         for (;;) {
             try {
+                first.attempts++;
                 const res = await this.request(first.start, first.end);
                 if (this.over)
                     return void res.resume();
@@ -104324,9 +104700,9 @@ class DownloadStream extends external_node_stream_.Readable {
                 if (status === 206)
                     return this.startRanged(first, res);
                 if (status === 200)
-                    return this.startWhole(res);
+                    return this.startWhole(first, res);
                 if (status === 416)
-                    return this.startEmpty(res);
+                    return this.startEmpty(first, res);
                 throw statusFailure(res);
             }
             catch (e) {
@@ -104334,12 +104710,19 @@ class DownloadStream extends external_node_stream_.Readable {
                     return;
                 const f = toAttemptFailure(e);
                 if (!f.retryable || failures >= this.retries)
-                    return this.fail(first, f, failures + 1);
+                    return this.fail(first, f, first.attempts);
                 failures++;
-                this.retriesUsed++;
-                await this.backoff(failures, f);
+                await this.retryLater(first, failures, f);
             }
         }
+    }
+    /** Starts (or resumes) the segment's deadline; when it passes, the download fails. */
+    startClock(seg) {
+        seg.deadline ??= new SegmentDeadline(this.segmentTimeoutMs, () => {
+            const failure = new AttemptFailure(`not finished within ${describeMs(this.segmentTimeoutMs)} (SEGMENT_DOWNLOAD_TIMEOUT_MINS)`, false);
+            this.fail(seg, failure, seg.attempts);
+        });
+        seg.deadline.run();
     }
     startRanged(first, res) {
         const range = parseContentRange(res.headers['content-range']);
@@ -104354,46 +104737,32 @@ class DownloadStream extends external_node_stream_.Readable {
         this.segments = [first];
         for (let start = range.end + 1; start < range.total; start += this.segmentBytes) {
             const end = Math.min(start + this.segmentBytes, range.total) - 1;
-            this.segments.push({
-                index: this.segments.length,
-                start,
-                end,
-                received: 0,
-                chunks: [],
-                done: false,
-                held: false,
-            });
+            this.segments.push(newSegment(this.segments.length, start, end));
         }
         this.launched = 1;
         void this.runSegment(first, res);
         this.launch();
     }
-    startWhole(res) {
+    /** A 200 to the probe: the whole archive in one response, read as the only segment. */
+    startWhole(only, res) {
         this.mode = 'whole';
         const length = Number(res.headers['content-length']);
         const known = res.headers['content-length'] !== undefined && Number.isFinite(length);
         if (known)
             this.sizeBytes = length;
-        const only = {
-            index: 0,
-            start: 0,
-            end: known ? length - 1 : undefined,
-            received: 0,
-            chunks: [],
-            done: false,
-            held: false,
-        };
-        this.segments = [only];
+        only.end = known ? length - 1 : undefined;
         this.launched = 1;
         if (known && length === 0) {
             res.resume();
             only.done = true;
+            only.deadline?.stop();
             return this.pump();
         }
         void this.runSegment(only, res);
     }
     /** 416 to `bytes=0-...`: an empty archive, if the server says its size is 0. */
-    startEmpty(res) {
+    startEmpty(first, res) {
+        first.deadline?.stop();
         res.resume();
         const total = /^bytes \*\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
         if (total && Number(total[1]) === 0) {
@@ -104414,14 +104783,18 @@ class DownloadStream extends external_node_stream_.Readable {
     }
     /** Fetches one segment to its end, retrying for the bytes it still lacks. Never rejects. */
     async runSegment(seg, initial) {
+        this.startClock(seg);
         let res = initial;
         let failures = 0;
         for (;;) {
             try {
-                if (!res)
+                if (!res) {
+                    seg.attempts++;
                     res = await this.reopen(seg);
+                }
                 await this.consume(seg, res);
                 seg.done = true;
+                seg.deadline?.stop();
                 this.pump();
                 return;
             }
@@ -104431,10 +104804,9 @@ class DownloadStream extends external_node_stream_.Readable {
                     return;
                 const f = toAttemptFailure(e);
                 if (!f.retryable || failures >= this.retries)
-                    return this.fail(seg, f, failures + 1);
+                    return this.fail(seg, f, seg.attempts);
                 failures++;
-                this.retriesUsed++;
-                await this.backoff(failures, f);
+                await this.retryLater(seg, failures, f);
                 if (this.over)
                     return;
             }
@@ -104511,8 +104883,14 @@ class DownloadStream extends external_node_stream_.Readable {
                 if (expected !== undefined && seg.received + chunk.length > expected) {
                     return settle(new AttemptFailure(`more bytes than the ${expected} announced`, false));
                 }
+                const before = seg.received;
                 seg.received += chunk.length;
                 seg.chunks.push(chunk);
+                // Without ranges the one response is the whole archive: each segment's
+                // worth of bytes gets the segment's time.
+                if (this.mode === 'whole' && crossesSegment(before, seg.received, this.segmentBytes)) {
+                    seg.deadline?.restart();
+                }
                 this.pump();
             });
             res.on('end', () => {
@@ -104571,11 +104949,13 @@ class DownloadStream extends external_node_stream_.Readable {
         if (!this.readerWants && !seg.held) {
             seg.held = true;
             seg.rest?.();
+            seg.deadline?.pause();
             seg.res.pause();
         }
         else if (this.readerWants && seg.held) {
             seg.held = false;
             seg.touch?.();
+            seg.deadline?.run();
             seg.res.resume();
         }
     }
@@ -104602,8 +104982,16 @@ class DownloadStream extends external_node_stream_.Readable {
             req.end();
         });
     }
-    backoff(failures, f) {
-        const ms = f.waitMs ?? Math.min(MAX_BACKOFF_MS, this.retryDelayMs * 2 ** (failures - 1));
+    /** Logs the failed attempt of `seg` and waits its backoff (or the server's Retry-After). */
+    retryLater(seg, failures, f) {
+        this.retriesUsed++;
+        const ms = f.waitMs ?? Math.min(download_MAX_BACKOFF_MS, this.retryDelayMs * 2 ** (failures - 1));
+        this.log(`Download of ${redactUrl(this.url)}, ${rangeText(seg.start + seg.received, seg.end)}: ` +
+            `${f.message} (attempt ${seg.attempts} of ${this.retries + 1}); retrying in ${describeMs(ms)}`);
+        return this.wait(ms);
+    }
+    /** Sleeps `ms`, or less if the stream is destroyed meanwhile. */
+    wait(ms) {
         return new Promise((resolve) => {
             const done = () => {
                 clearTimeout(t);
@@ -104621,6 +105009,21 @@ class DownloadStream extends external_node_stream_.Readable {
         this.destroy(new Error(`download of ${redactUrl(this.url)} failed at ${at}${this.sizeBytes === undefined ? '' : `/${this.sizeBytes}`}: ${f.message} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`));
     }
 }
+function newSegment(index, start, end) {
+    return { index, start, end, received: 0, chunks: [], done: false, held: false, attempts: 0 };
+}
+/** Did the count of bytes pass a multiple of `segmentBytes` going from `before` to `after`? */
+function crossesSegment(before, after, segmentBytes) {
+    return Math.floor(before / segmentBytes) < Math.floor(after / segmentBytes);
+}
+/** `250 ms`, `1.5 s`, `10 min`: a duration for a log line. */
+function describeMs(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000 || ms % 60_000 !== 0)
+        return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
+    return `${ms / 60_000} min`;
+}
 /**
  * The archive at `url` as a Readable of its bytes in order, fetched in
  * parallel ranges (see the file comment). The stream fails with an Error
@@ -104628,162 +105031,6 @@ class DownloadStream extends external_node_stream_.Readable {
  */
 function download_downloadStream(url, options = {}) {
     return new DownloadStream(url, options);
-}
-
-;// CONCATENATED MODULE: ./src/cache/service/http.ts
-/**
- * One JSON call to the cache service with the retry policy both protocols
- * share. Service trouble comes back as a value, never as an exception:
- *
- * - 500/502/503/504/408 and resets are retried with exponential backoff;
- * - 429 is retried after its Retry-After when that fits the cap and budget;
- * - connection refused, unknown host and timeouts end the call at once: a
- *   service that is not there will not be there 500 ms later either, and a
- *   retry storm only delays the job;
- * - every wait and attempt fits in one overall budget (`timeoutMs`).
- */
-
-
-const DEFAULTS = {
-    maxAttempts: 4,
-    baseDelayMs: 500,
-    maxRetryAfterMs: 10_000,
-};
-const http_MAX_BACKOFF_MS = 8_000;
-const MAX_BODY_BYTES = 1024 * 1024;
-const RETRIED_STATUSES = new Set([408, 500, 502, 503, 504]);
-/** Network errors that mean "nobody is listening": no point in asking again. */
-const FINAL_NETWORK_CODES = new Set([
-    'ECONNREFUSED',
-    'ENOTFOUND',
-    'EAI_AGAIN',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-]);
-class CallTimeout extends Error {
-}
-/** Parses Retry-After (seconds or an HTTP date) into milliseconds from now. */
-function retryAfterMs(header, now = Date.now()) {
-    if (!header)
-        return undefined;
-    const trimmed = header.trim();
-    if (/^\d+$/.test(trimmed))
-        return Number(trimmed) * 1000;
-    const at = Date.parse(trimmed);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-/** Backoff before attempt `attempt + 1` (attempt counts from 0): base * 2^n, jittered +-20%. */
-function backoffMs(attempt, baseDelayMs) {
-    const plain = Math.min(http_MAX_BACKOFF_MS, baseDelayMs * 2 ** attempt);
-    return Math.round(plain * (0.8 + Math.random() * 0.4));
-}
-function describeNetworkError(e) {
-    return e.code ? `${e.code} (${e.message})` : e.message;
-}
-/** Sends one request; resolves with the answer, rejects with the network error. */
-function sendOnce(req, timeoutMs) {
-    return new Promise((resolve, reject) => {
-        const url = new URL(req.url);
-        const transport = url.protocol === 'https:' ? external_node_https_namespaceObject : external_node_http_;
-        const headers = { ...req.headers };
-        if (req.body !== undefined)
-            headers['content-length'] = String(Buffer.byteLength(req.body));
-        const r = transport.request(url, { method: req.method, headers }, (res) => {
-            const chunks = [];
-            let size = 0;
-            res.on('data', (c) => {
-                size += c.length;
-                if (size <= MAX_BODY_BYTES)
-                    chunks.push(c);
-            });
-            res.on('end', () => {
-                clearTimeout(timer);
-                resolve({
-                    status: res.statusCode ?? 0,
-                    headers: res.headers,
-                    text: Buffer.concat(chunks).toString('utf8'),
-                });
-            });
-            res.on('error', (e) => {
-                clearTimeout(timer);
-                reject(e);
-            });
-        });
-        const timer = setTimeout(() => {
-            r.destroy(new CallTimeout(`no answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-        r.on('error', (e) => {
-            clearTimeout(timer);
-            reject(e);
-        });
-        r.end(req.body);
-    });
-}
-const http_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** A short, single-line excerpt of an error body for a reason string. */
-function bodyExcerpt(text) {
-    const line = text.replace(/\s+/g, ' ').trim();
-    return line.length > 200 ? `${line.slice(0, 200)}...` : line;
-}
-/**
- * Makes the call, retrying as described above. A final answer is returned
- * whatever its status (the caller decides what a 403 or 404 means); only
- * exhausted retries, timeouts and network failures become `failed`.
- */
-async function callWithRetries(req, tuning = {}) {
-    const t = { ...DEFAULTS, ...tuning };
-    const deadline = Date.now() + req.timeoutMs;
-    let last = '';
-    let made = 0;
-    for (let attempt = 0; attempt < t.maxAttempts; attempt++) {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0)
-            break;
-        let waitMs;
-        made++;
-        try {
-            const answer = await sendOnce(req, remaining);
-            if (answer.status === 429) {
-                const after = retryAfterMs(answer.headers['retry-after']);
-                last = `rate limited (429${after === undefined ? '' : `, Retry-After ${Math.ceil(after / 1000)} s`})`;
-                if (after !== undefined && after > t.maxRetryAfterMs) {
-                    return { kind: 'failed', reason: last };
-                }
-                waitMs = after ?? backoffMs(attempt, t.baseDelayMs);
-            }
-            else if (RETRIED_STATUSES.has(answer.status)) {
-                last = `HTTP ${answer.status}${answer.text ? `: ${bodyExcerpt(answer.text)}` : ''}`;
-                waitMs = backoffMs(attempt, t.baseDelayMs);
-            }
-            else {
-                return { kind: 'answer', answer };
-            }
-        }
-        catch (e) {
-            if (e instanceof CallTimeout) {
-                return { kind: 'failed', reason: `no answer within ${req.timeoutMs} ms` };
-            }
-            const err = e;
-            if (err.code && FINAL_NETWORK_CODES.has(err.code)) {
-                return { kind: 'failed', reason: describeNetworkError(err) };
-            }
-            last = describeNetworkError(err);
-            waitMs = backoffMs(attempt, t.baseDelayMs);
-        }
-        if (attempt + 1 >= t.maxAttempts)
-            break;
-        if (Date.now() + waitMs >= deadline) {
-            return {
-                kind: 'failed',
-                reason: `${last}; no time left for a retry within ${req.timeoutMs} ms`,
-            };
-        }
-        await http_sleep(waitMs);
-    }
-    return {
-        kind: 'failed',
-        reason: `${last || 'no answer'} after ${made} attempt${made === 1 ? '' : 's'}`,
-    };
 }
 
 ;// CONCATENATED MODULE: ./src/cache/service/common.ts
@@ -104855,6 +105102,7 @@ function deniedReason(status, text) {
 
 
 const SERVICE = 'github.actions.results.api.v1.CacheService';
+const LABEL = 'cache service v2 lookup';
 const USER_AGENT = 'verified-go-cache';
 class V2CacheService {
     config;
@@ -104882,6 +105130,7 @@ class V2CacheService {
             },
             body: JSON.stringify({ key: primaryKey, restore_keys: restoreKeys, version }),
             timeoutMs: options.timeoutMs,
+            label: LABEL,
         }, this.config.tuning);
         if (result.kind === 'failed') {
             return { kind: 'unavailable', reason: `cache service v2 lookup: ${result.reason}` };
@@ -104933,6 +105182,7 @@ function parseV2Answer(text) {
 
 
 
+const v1_LABEL = 'cache service v1 lookup';
 class V1CacheService {
     config;
     protocol = 'v1';
@@ -104957,6 +105207,7 @@ class V1CacheService {
                 'user-agent': USER_AGENT,
             },
             timeoutMs: options.timeoutMs,
+            label: v1_LABEL,
         }, this.config.tuning);
         if (result.kind === 'failed') {
             return { kind: 'unavailable', reason: `cache service v1 lookup: ${result.reason}` };
@@ -106935,7 +107186,7 @@ async function save(ctx, main, mode, out) {
         info(`Left out of the entry: ${shown}${cur.leftOut.length > 10 ? `, and ${cur.leftOut.length - 10} more` : ''} ` +
             '(not named by go.sum, not verified, or a toolchain the project no longer asks for).');
     }
-    const stage = await stageSnapshot(main.modCache, {
+    const { stage, unstaged } = await stageSnapshot(main.modCache, {
         full: [...cur.full, ...toolchains],
         modOnly: [...cur.modOnly],
         zips: ctx.inputs.saveZips,
@@ -106944,6 +107195,13 @@ async function save(ctx, main, mode, out) {
         verifiedZips: new Set([...(main.verifiedZips ?? []), ...(main.toolchainZips ?? [])]),
     });
     try {
+        if (unstaged.length > 0) {
+            out.saved = `nothing: ${unstaged.length} verified module versions were removed after main`;
+            warning(`Not saving: ${unstaged.length} module versions main verified are no longer whole in the ` +
+                `module cache (${unstaged.slice(0, 5).join(', ')}${unstaged.length > 5 ? ', ...' : ''}); ` +
+                'a later step removed them, and an entry without them would be incomplete.');
+            return;
+        }
         info(`Saving ${cur.full.size} module versions (${cur.modOnly.size} more as go.mod only` +
             `${toolchains.length ? `, toolchains ${toolchains.join(', ')}` : ''}` +
             `${ctx.inputs.saveZips ? '' : ', without zips'}) as ${key} (${decision.why}).`);
