@@ -387,22 +387,33 @@ async function agreement(
   onDisk: ExtractRecord,
 ): Promise<void> {
   log(`${label}: the verifier against go.sum and go mod verify, module by module`);
-  const sums = sumIndex([parseGoSum(readFileSync(path.join(world.project, 'go.sum'), 'utf8'))]);
+  const goSum = readFileSync(path.join(s.seed.workspace, 'go.sum'), 'utf8');
+  const sums = sumIndex([parseGoSum(goSum)]);
   const entry = world.server.finalized().find((e) => e.key === s.key);
   if (!entry) throw new Error(`no entry ${s.key}`);
   const dest = path.join(world.root, 'agreement', 'mod');
   mkdirSync(path.dirname(dest), { recursive: true });
   const restored = (await extractArchive(createReadStream(entry.file), dest)).record;
-  // What Go itself put in the seed's cache is the workload; go.sum may name
-  // more (an untidy go.sum), which neither view holds.
+  // What Go itself put in the seed's cache is the workload: every module whose
+  // tree it unpacked, and the go.mod files of the module graph. go.sum may name
+  // more zips than the build needs (an untidy go.sum): Go fetched only their
+  // go.mod, and entries carry neither.
   const held = (rec: ExtractRecord, goMod: boolean): Set<string> =>
     new Set(
       rec.modules
         .filter((m) => (goMod ? m.modH1 : (m.treeH1 ?? m.zipH1)) !== undefined)
         .map((m) => sumId(m.path, m.version, goMod)),
     );
+  const zipsFetched = held(onDisk, false);
+  const unfetched = new Set(
+    [...sums.keys()].filter((k) => !k.endsWith('/go.mod') && !zipsFetched.has(k)),
+  );
   const inScope = new Set(
-    [...sums.keys()].filter((k) => held(onDisk, k.endsWith('/go.mod')).has(k)),
+    [...sums.keys()].filter((k) =>
+      k.endsWith('/go.mod')
+        ? held(onDisk, true).has(k) && !unfetched.has(k.slice(0, -'/go.mod'.length))
+        : zipsFetched.has(k),
+    ),
   );
   const problems: string[] = [];
   for (const [name, rec] of Object.entries({ 'on disk': onDisk, 'restore-time': restored })) {
@@ -416,9 +427,9 @@ async function agreement(
       }
     }
     const extra = [...sums.keys()].filter(
-      (k) => !inScope.has(k) && held(rec, k.endsWith('/go.mod')).has(k),
+      (k) => !k.endsWith('/go.mod') && !inScope.has(k) && held(rec, false).has(k),
     );
-    if (extra.length) problems.push(`${name}: holds ${extra.length} versions Go did not fetch`);
+    if (extra.length) problems.push(`${name}: holds ${extra.length} module zips Go did not fetch`);
     const j = judge(factsFromRecord(rec), sums, { zipsExpected: true });
     const bad = j.bad.length + j.missing.filter((k) => inScope.has(k)).length;
     if (bad) problems.push(`${name}: the judge finds ${bad} bad or missing in-scope versions`);
@@ -429,7 +440,11 @@ async function agreement(
     GOPROXY: 'off',
     GOFLAGS: '-mod=mod',
   };
-  const verify = spawnSync('go', ['mod', 'verify'], { cwd: world.project, env, encoding: 'utf8' });
+  const verify = spawnSync('go', ['mod', 'verify'], {
+    cwd: s.seed.workspace,
+    env,
+    encoding: 'utf8',
+  });
   const verifyOut = `${verify.stdout}${verify.stderr}`.trim();
   if (verify.status !== 0) problems.push(`go mod verify on the restored cache: ${verifyOut}`);
   execFileSync('chmod', ['-R', 'u+w', path.dirname(dest)]);
@@ -441,8 +456,9 @@ async function agreement(
   note(
     `${label}: agreement, module by module: for all ${zips} module versions Go fetched, the tree, zip ` +
       `and .ziphash hashes computed from disk and by the restore of the saved entry equal go.sum, and so ` +
-      `do the ${inScope.size - zips} go.mod files (go.sum names ${sums.size - inScope.size} more ` +
-      `that the build does not fetch); go mod verify on the cache the restore wrote: "${verifyOut}".`,
+      `do the ${inScope.size - zips} go.mod files; go.sum also names ${unfetched.size} zips the build ` +
+      `does not need (not in the entry, nor their go.mod files); go mod verify on the cache the ` +
+      `restore wrote: "${verifyOut}".`,
   );
 }
 
