@@ -106256,8 +106256,14 @@ function judge(modules, sums, o) {
     const missingZip = new Set(out.missing);
     for (const key of named.mod) {
         const m = byId.get(key);
-        if (missingZip.has(key))
+        if (missingZip.has(key)) {
+            // go.sum names its zip, but the build does not need it (an untidy go.sum):
+            // Go fetched only the go.mod, which the module graph reads. A matching one
+            // is kept, so go list -m all and go mod verify stay offline on a restore.
+            if (m?.modH1 !== undefined && !badIds.has(key))
+                out.verifiedModOnly.push(key);
             continue;
+        }
         if (m?.modH1 !== undefined && !badIds.has(key)) {
             if (!zipNamed.has(key))
                 out.verifiedModOnly.push(key);

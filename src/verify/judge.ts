@@ -54,7 +54,11 @@ export interface Judgement {
    * a module as its zip alone; the restore writes the tree from it.
    */
   verifiedZips: string[];
-  /** `path@version` whose .mod alone is needed and matches go.sum. */
+  /**
+   * `path@version` whose .mod alone goes into an entry, matching go.sum: versions
+   * only the module graph needs, and versions whose zip go.sum names but the
+   * cache lacks (they are in `missing` too) while their go.mod is there.
+   */
   verifiedModOnly: string[];
   /** go.sum names these but the cache lacks them (tree, .ziphash or the zip of a full entry). */
   missing: string[];
@@ -159,7 +163,13 @@ export function judge(
   const missingZip = new Set(out.missing);
   for (const key of named.mod) {
     const m = byId.get(key);
-    if (missingZip.has(key)) continue;
+    if (missingZip.has(key)) {
+      // go.sum names its zip, but the build does not need it (an untidy go.sum):
+      // Go fetched only the go.mod, which the module graph reads. A matching one
+      // is kept, so go list -m all and go mod verify stay offline on a restore.
+      if (m?.modH1 !== undefined && !badIds.has(key)) out.verifiedModOnly.push(key);
+      continue;
+    }
     if (m?.modH1 !== undefined && !badIds.has(key)) {
       if (!zipNamed.has(key)) out.verifiedModOnly.push(key);
       continue;

@@ -53,6 +53,20 @@ describe('judge', () => {
     ]);
   });
 
+  it('keeps the go.mod of a version whose zip go.sum names but the cache lacks', () => {
+    // An untidy go.sum: a's zip is named, but the build fetched only its go.mod.
+    const [, b, bMod] = full();
+    const aModOnly: ModuleFacts = { path: 'example.com/a', version: 'v1.0.0', modH1: H('a') };
+    const j = judge([aModOnly, b!, bMod!], sums, { zipsExpected: true });
+    expect(j.missing).toEqual(['example.com/a@v1.0.0']);
+    expect(j.verifiedModOnly).toEqual(['example.com/a@v1.0.0', 'example.com/b@v1.1.0']);
+    // A go.mod that does not match go.sum is bad, never kept.
+    const altered = { ...aModOnly, modH1: H('z') };
+    const k = judge([altered, b!, bMod!], sums, { zipsExpected: true });
+    expect(k.verifiedModOnly).toEqual(['example.com/b@v1.1.0']);
+    expect(k.bad.map((x) => x.module)).toEqual(['example.com/a@v1.0.0']);
+  });
+
   it('an empty cache is not complete: everything go.sum names is missing', () => {
     const j = judge([], sums, { zipsExpected: true });
     expect(isComplete(j)).toBe(false);
