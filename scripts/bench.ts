@@ -397,7 +397,7 @@ async function agreement(
   // What Go itself put in the seed's cache is the workload: every module whose
   // tree it unpacked, and the go.mod files of the module graph. go.sum may name
   // more zips than the build needs (an untidy go.sum): Go fetched only their
-  // go.mod, and entries carry neither.
+  // go.mod, which entries carry as go.mod-only versions.
   const held = (rec: ExtractRecord, goMod: boolean): Set<string> =>
     new Set(
       rec.modules
@@ -408,12 +408,9 @@ async function agreement(
   const unfetched = new Set(
     [...sums.keys()].filter((k) => !k.endsWith('/go.mod') && !zipsFetched.has(k)),
   );
+  const modsFetched = held(onDisk, true);
   const inScope = new Set(
-    [...sums.keys()].filter((k) =>
-      k.endsWith('/go.mod')
-        ? held(onDisk, true).has(k) && !unfetched.has(k.slice(0, -'/go.mod'.length))
-        : zipsFetched.has(k),
-    ),
+    [...sums.keys()].filter((k) => (k.endsWith('/go.mod') ? modsFetched : zipsFetched).has(k)),
   );
   const problems: string[] = [];
   for (const [name, rec] of Object.entries({ 'on disk': onDisk, 'restore-time': restored })) {
@@ -457,7 +454,7 @@ async function agreement(
     `${label}: agreement, module by module: for all ${zips} module versions Go fetched, the tree, zip ` +
       `and .ziphash hashes computed from disk and by the restore of the saved entry equal go.sum, and so ` +
       `do the ${inScope.size - zips} go.mod files; go.sum also names ${unfetched.size} zips the build ` +
-      `does not need (not in the entry, nor their go.mod files); go mod verify on the cache the ` +
+      `does not need (their zips are not in the entry, their go.mod files are); go mod verify on the cache the ` +
       `restore wrote: "${verifyOut}".`,
   );
 }
