@@ -85,8 +85,14 @@ export function segmentBytesFromEnv(env: Env = process.env): number {
 /** SEGMENT_DOWNLOAD_TIMEOUT_MINS as @actions/cache reads it, in ms; 10 min when unset or invalid. */
 export function segmentTimeoutFromEnv(env: Env = process.env): number {
   const minutes = positiveNumber(env['SEGMENT_DOWNLOAD_TIMEOUT_MINS']);
-  return minutes === undefined ? DEFAULT_SEGMENT_TIMEOUT_MS : minutes * 60 * 1000;
+  if (minutes === undefined) return DEFAULT_SEGMENT_TIMEOUT_MS;
+  // A timer cannot wait longer than 2^31-1 ms (Node fires a longer one at once):
+  // a huge value, meant as "no limit", is the longest wait there is.
+  return Math.min(minutes * 60 * 1000, MAX_TIMER_MS);
 }
+
+/** The longest delay setTimeout honours (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A countdown that can be paused: the time a segment may take, not counting

@@ -419,5 +419,7 @@ describe('the lookup retry schedule', () => {
     expect(fitWait(8_000, 900, false)).toBeUndefined();
     expect(fitWait(3_000, 5_000, true)).toBe(3_000);
     expect(fitWait(6_000, 5_000, true)).toBeUndefined();
+    // A server's wait that would leave no time for the attempt after it is not taken.
+    expect(fitWait(4_500, 5_000, true)).toBeUndefined();
   });
 });

@@ -278,6 +278,8 @@ describe('downloadStream', () => {
       DEFAULT_SEGMENT_TIMEOUT_MS,
     );
     expect(segmentTimeoutFromEnv({})).toBe(10 * 60 * 1000);
+    // A huge value ("no limit") is the longest timer Node keeps, not one that fires at once.
+    expect(segmentTimeoutFromEnv({ SEGMENT_DOWNLOAD_TIMEOUT_MINS: '99999' })).toBe(2 ** 31 - 1);
 
     const data = randomBytes(10 * KiB);
     const s = await serveBlob(data);

@@ -115,7 +115,7 @@ export function fitWait(
   remainingMs: number,
   fromServer: boolean,
 ): number | undefined {
-  if (waitMs < remainingMs - (fromServer ? 0 : LAST_ATTEMPT_MS)) return waitMs;
+  if (waitMs < remainingMs - LAST_ATTEMPT_MS) return waitMs;
   if (fromServer) return undefined;
   const cut = remainingMs - LAST_ATTEMPT_MS;
   return cut > 0 ? cut : undefined;
