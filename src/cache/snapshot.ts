@@ -12,6 +12,7 @@
  * toolchain, no lock or `.partial` file, no sumdb or vcs cache, and, for a lean
  * entry, no zips. The job's own module cache is never changed by a save.
  */
+import { createHash } from 'node:crypto';
 import { promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { escapeModulePath } from '../go/gosum.js';
@@ -72,25 +73,44 @@ async function linkOrCopyInto(from: string, to: string): Promise<boolean> {
 /** The zip beside a version's `.mod` file. */
 const zipOf = (modFile: string): string => `${modFile.slice(0, -'.mod'.length)}.zip`;
 
+/** Links a tree's files into the stage: how many, or -1 when there is no such directory. */
 async function linkTree(from: string, to: string): Promise<number> {
   let entries: import('node:fs').Dirent[];
   try {
     entries = await fs.readdir(from, { withFileTypes: true });
   } catch {
-    return 0;
+    return -1;
   }
   await fs.mkdir(to, { recursive: true });
   let n = 0;
   for (const e of entries) {
     const a = path.join(from, e.name);
     const b = path.join(to, e.name);
-    if (e.isDirectory()) n += await linkTree(a, b);
+    if (e.isDirectory()) n += Math.max(0, await linkTree(a, b));
     else if (e.isFile()) {
       await linkOrCopyInto(a, b);
       n++;
     }
   }
   return n;
+}
+
+/** Go's h1 of a module with no files: the sha256 of an empty summary. */
+const EMPTY_TREE_H1 = `h1:${createHash('sha256').digest('base64')}`;
+
+/**
+ * Links a tree into the stage; does it carry the module? A tree with files
+ * does. An empty one only if the module has no files at all (its .ziphash is
+ * the empty hash): otherwise a later step emptied it.
+ */
+async function treeCarries(
+  from: string,
+  to: string,
+  ziphash: () => Promise<string>,
+): Promise<boolean> {
+  const files = await linkTree(from, to);
+  if (files !== 0) return files > 0;
+  return (await ziphash().catch(() => '')).trim() === EMPTY_TREE_H1;
 }
 
 /** A staged save: its directory, and what it could not take from the module cache. */
@@ -118,11 +138,14 @@ export async function stageSnapshot(modCache: string, plan: SnapshotPlan): Promi
   const add = async (id: string): Promise<void> => {
     const p = entryPaths(id, { tree: true, zip: false });
     const linked = await Promise.all(p.files.map(link));
-    const hasZiphash = linked[p.files.findIndex((f) => f.endsWith('.ziphash'))] === true;
+    const ziphash = p.files.find((f) => f.endsWith('.ziphash'))!;
+    const hasZiphash = linked[p.files.indexOf(ziphash)] === true;
     // A zip that is gone after all leaves the tree to carry the module.
     const carried =
       (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0]!)))) ||
-      (await linkTree(path.join(modCache, p.tree!), path.join(stage, p.tree!))) > 0;
+      (await treeCarries(path.join(modCache, p.tree!), path.join(stage, p.tree!), () =>
+        fs.readFile(path.join(modCache, ziphash), 'utf8'),
+      ));
     if (!hasZiphash || !carried) unstaged.push(id);
   };
   for (const id of plan.full) jobs.push(add(id));
