@@ -469,9 +469,14 @@ async function prove(
     st.unneeded = [...(st.unneeded ?? []), ...j.missing, ...j.missingMods];
     const unneeded = j.missing.length + j.missingMods.length;
     if (unneeded > 0) {
+      const modsKept = new Set(j.verifiedModOnly);
+      const kept = j.missing.filter((id) => modsKept.has(id)).length;
       st.notes.push(
-        `go.sum names ${unneeded} module versions that neither the build nor the module graph ` +
-          'needs (go.sum is not tidy); they are not part of the cache.',
+        `go.sum names ${unneeded} module versions that the build does not need (go.sum is not ` +
+          'tidy); their zips are not part of the cache' +
+          (kept > 0
+            ? ` (the go.mod files of ${kept} of them are: the module graph reads them).`
+            : '.'),
       );
     }
     return { judgement: j, scan };

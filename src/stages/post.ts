@@ -82,6 +82,9 @@ async function currentVerified(main: MainState): Promise<Current> {
     for (const v of scan.versions) {
       const id = `${v.path}@${v.version}`;
       if (cur.full.has(id) || cur.toolchains.has(id)) continue;
+      // A version main kept as its go.mod alone (its zip named by go.sum but not
+      // needed) is checked again only if a later step fetched its zip.
+      if (cur.modOnly.has(id) && !v.hasZip) continue;
       if (v.path === TOOLCHAIN_MODULE) {
         newToolchains.push(v);
         continue;
