@@ -102628,6 +102628,7 @@ async function modcache_forceRemove(dir, platform = process.platform) {
 
 
 
+
 function splitId(id) {
     const at = id.lastIndexOf('@');
     return { path: id.slice(0, at), version: id.slice(at + 1) };
@@ -102669,13 +102670,14 @@ async function linkOrCopyInto(from, to) {
 }
 /** The zip beside a version's `.mod` file. */
 const zipOf = (modFile) => `${modFile.slice(0, -'.mod'.length)}.zip`;
+/** Links a tree's files into the stage: how many, or -1 when there is no such directory. */
 async function linkTree(from, to) {
     let entries;
     try {
         entries = await external_node_fs_namespaceObject.promises.readdir(from, { withFileTypes: true });
     }
     catch {
-        return 0;
+        return -1;
     }
     await external_node_fs_namespaceObject.promises.mkdir(to, { recursive: true });
     let n = 0;
@@ -102683,13 +102685,26 @@ async function linkTree(from, to) {
         const a = external_node_path_namespaceObject.join(from, e.name);
         const b = external_node_path_namespaceObject.join(to, e.name);
         if (e.isDirectory())
-            n += await linkTree(a, b);
+            n += Math.max(0, await linkTree(a, b));
         else if (e.isFile()) {
             await linkOrCopyInto(a, b);
             n++;
         }
     }
     return n;
+}
+/** Go's h1 of a module with no files: the sha256 of an empty summary. */
+const EMPTY_TREE_H1 = `h1:${(0,external_node_crypto_.createHash)('sha256').digest('base64')}`;
+/**
+ * Links a tree into the stage; does it carry the module? A tree with files
+ * does. An empty one only if the module has no files at all (its .ziphash is
+ * the empty hash): otherwise a later step emptied it.
+ */
+async function treeCarries(from, to, ziphash) {
+    const files = await linkTree(from, to);
+    if (files !== 0)
+        return files > 0;
+    return (await ziphash().catch(() => '')).trim() === EMPTY_TREE_H1;
 }
 /**
  * Builds the staging directory for a save, beside the module cache (hard
@@ -102705,10 +102720,11 @@ async function stageSnapshot(modCache, plan) {
     const add = async (id) => {
         const p = entryPaths(id, { tree: true, zip: false });
         const linked = await Promise.all(p.files.map(link));
-        const hasZiphash = linked[p.files.findIndex((f) => f.endsWith('.ziphash'))] === true;
+        const ziphash = p.files.find((f) => f.endsWith('.ziphash'));
+        const hasZiphash = linked[p.files.indexOf(ziphash)] === true;
         // A zip that is gone after all leaves the tree to carry the module.
         const carried = (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0])))) ||
-            (await linkTree(external_node_path_namespaceObject.join(modCache, p.tree), external_node_path_namespaceObject.join(stage, p.tree))) > 0;
+            (await treeCarries(external_node_path_namespaceObject.join(modCache, p.tree), external_node_path_namespaceObject.join(stage, p.tree), () => external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(modCache, ziphash), 'utf8')));
         if (!hasZiphash || !carried)
             unstaged.push(id);
     };
@@ -104310,7 +104326,7 @@ function backoffMs(attempt, baseDelayMs, random = Math.random()) {
  * `LAST_ATTEMPT_MS`, and is undefined when not even that is left.
  */
 function fitWait(waitMs, remainingMs, fromServer) {
-    if (waitMs < remainingMs - (fromServer ? 0 : LAST_ATTEMPT_MS))
+    if (waitMs < remainingMs - LAST_ATTEMPT_MS)
         return waitMs;
     if (fromServer)
         return undefined;
@@ -104506,8 +104522,14 @@ function segmentBytesFromEnv(env = process.env) {
 /** SEGMENT_DOWNLOAD_TIMEOUT_MINS as @actions/cache reads it, in ms; 10 min when unset or invalid. */
 function segmentTimeoutFromEnv(env = process.env) {
     const minutes = positiveNumber(env['SEGMENT_DOWNLOAD_TIMEOUT_MINS']);
-    return minutes === undefined ? DEFAULT_SEGMENT_TIMEOUT_MS : minutes * 60 * 1000;
+    if (minutes === undefined)
+        return DEFAULT_SEGMENT_TIMEOUT_MS;
+    // A timer cannot wait longer than 2^31-1 ms (Node fires a longer one at once):
+    // a huge value, meant as "no limit", is the longest wait there is.
+    return Math.min(minutes * 60 * 1000, MAX_TIMER_MS);
 }
+/** The longest delay setTimeout honours (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * A countdown that can be paused: the time a segment may take, not counting
  * the time it is held back for a slow reader. `run` and `pause` may be called
@@ -107084,6 +107106,10 @@ async function currentVerified(main) {
         for (const v of scan.versions) {
             const id = `${v.path}@${v.version}`;
             if (cur.full.has(id) || cur.toolchains.has(id))
+                continue;
+            // A version main kept as its go.mod alone (its zip named by go.sum but not
+            // needed) is checked again only if a later step fetched its zip.
+            if (cur.modOnly.has(id) && !v.hasZip)
                 continue;
             if (v.path === toolchains_TOOLCHAIN_MODULE) {
                 newToolchains.push(v);

@@ -102678,6 +102678,7 @@ async function modcache_forceRemove(dir, platform = process.platform) {
 
 
 
+
 function splitId(id) {
     const at = id.lastIndexOf('@');
     return { path: id.slice(0, at), version: id.slice(at + 1) };
@@ -102719,13 +102720,14 @@ async function linkOrCopyInto(from, to) {
 }
 /** The zip beside a version's `.mod` file. */
 const zipOf = (modFile) => `${modFile.slice(0, -'.mod'.length)}.zip`;
+/** Links a tree's files into the stage: how many, or -1 when there is no such directory. */
 async function linkTree(from, to) {
     let entries;
     try {
         entries = await fs.readdir(from, { withFileTypes: true });
     }
     catch {
-        return 0;
+        return -1;
     }
     await fs.mkdir(to, { recursive: true });
     let n = 0;
@@ -102733,13 +102735,26 @@ async function linkTree(from, to) {
         const a = path.join(from, e.name);
         const b = path.join(to, e.name);
         if (e.isDirectory())
-            n += await linkTree(a, b);
+            n += Math.max(0, await linkTree(a, b));
         else if (e.isFile()) {
             await linkOrCopyInto(a, b);
             n++;
         }
     }
     return n;
+}
+/** Go's h1 of a module with no files: the sha256 of an empty summary. */
+const EMPTY_TREE_H1 = (/* unused pure expression or super */ null && (`h1:${createHash('sha256').digest('base64')}`));
+/**
+ * Links a tree into the stage; does it carry the module? A tree with files
+ * does. An empty one only if the module has no files at all (its .ziphash is
+ * the empty hash): otherwise a later step emptied it.
+ */
+async function treeCarries(from, to, ziphash) {
+    const files = await linkTree(from, to);
+    if (files !== 0)
+        return files > 0;
+    return (await ziphash().catch(() => '')).trim() === EMPTY_TREE_H1;
 }
 /**
  * Builds the staging directory for a save, beside the module cache (hard
@@ -102755,10 +102770,11 @@ async function stageSnapshot(modCache, plan) {
     const add = async (id) => {
         const p = snapshot_entryPaths(id, { tree: true, zip: false });
         const linked = await Promise.all(p.files.map(link));
-        const hasZiphash = linked[p.files.findIndex((f) => f.endsWith('.ziphash'))] === true;
+        const ziphash = p.files.find((f) => f.endsWith('.ziphash'));
+        const hasZiphash = linked[p.files.indexOf(ziphash)] === true;
         // A zip that is gone after all leaves the tree to carry the module.
         const carried = (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0])))) ||
-            (await linkTree(path.join(modCache, p.tree), path.join(stage, p.tree))) > 0;
+            (await treeCarries(path.join(modCache, p.tree), path.join(stage, p.tree), () => fs.readFile(path.join(modCache, ziphash), 'utf8')));
         if (!hasZiphash || !carried)
             unstaged.push(id);
     };
@@ -104360,7 +104376,7 @@ function backoffMs(attempt, baseDelayMs, random = Math.random()) {
  * `LAST_ATTEMPT_MS`, and is undefined when not even that is left.
  */
 function fitWait(waitMs, remainingMs, fromServer) {
-    if (waitMs < remainingMs - (fromServer ? 0 : LAST_ATTEMPT_MS))
+    if (waitMs < remainingMs - LAST_ATTEMPT_MS)
         return waitMs;
     if (fromServer)
         return undefined;
@@ -104556,8 +104572,14 @@ function segmentBytesFromEnv(env = process.env) {
 /** SEGMENT_DOWNLOAD_TIMEOUT_MINS as @actions/cache reads it, in ms; 10 min when unset or invalid. */
 function segmentTimeoutFromEnv(env = process.env) {
     const minutes = positiveNumber(env['SEGMENT_DOWNLOAD_TIMEOUT_MINS']);
-    return minutes === undefined ? DEFAULT_SEGMENT_TIMEOUT_MS : minutes * 60 * 1000;
+    if (minutes === undefined)
+        return DEFAULT_SEGMENT_TIMEOUT_MS;
+    // A timer cannot wait longer than 2^31-1 ms (Node fires a longer one at once):
+    // a huge value, meant as "no limit", is the longest wait there is.
+    return Math.min(minutes * 60 * 1000, MAX_TIMER_MS);
 }
+/** The longest delay setTimeout honours (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * A countdown that can be paused: the time a segment may take, not counting
  * the time it is held back for a slow reader. `run` and `pause` may be called
