@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { escapeModulePath } from '../go/gosum.js';
+import { escapeModulePath, splitModuleId } from '../go/gosum.js';
 import { forceRemove } from '../go/modcache.js';
 
 export interface SnapshotPlan {
@@ -29,17 +29,12 @@ export interface SnapshotPlan {
   verifiedZips: ReadonlySet<string>;
 }
 
-function splitId(id: string): { path: string; version: string } {
-  const at = id.lastIndexOf('@');
-  return { path: id.slice(0, at), version: id.slice(at + 1) };
-}
-
 /** The files and trees of one module version, relative to the module cache root. */
 export function entryPaths(
   id: string,
   o: { tree: boolean; zip: boolean },
 ): { tree?: string; files: string[] } {
-  const { path: p, version } = splitId(id);
+  const { path: p, version } = splitModuleId(id);
   const base = `cache/download/${escapeModulePath(p)}/@v/${escapeModulePath(version)}`;
   const files = [`${base}.mod`, `${base}.info`];
   if (o.tree) files.push(`${base}.ziphash`);

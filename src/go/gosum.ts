@@ -56,6 +56,12 @@ export function sumId(path: string, version: string, goMod: boolean): string {
   return `${path}@${version}${goMod ? '/go.mod' : ''}`;
 }
 
+/** `path@version` back into its parts (the version is after the last '@'). */
+export function splitModuleId(id: string): { path: string; version: string } {
+  const at = id.lastIndexOf('@');
+  return { path: id.slice(0, at), version: id.slice(at + 1) };
+}
+
 /** Module cache escaping: every upper-case letter becomes `!` plus its lower case. */
 export function escapeModulePath(p: string): string {
   return p.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);

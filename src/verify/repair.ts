@@ -7,7 +7,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { escapeModulePath, sumId } from '../go/gosum.js';
+import { escapeModulePath, splitModuleId, sumId } from '../go/gosum.js';
 import { forceRemove } from '../go/modcache.js';
 import type { Go } from '../go/toolchain.js';
 import { hashDirOnDisk, hashZipBuffer } from './dirhash.js';
@@ -63,8 +63,8 @@ async function sizeOf(file: string): Promise<number> {
 export async function distrustZiphashes(modCache: string, ids: string[]): Promise<void> {
   await Promise.all(
     ids.map(async (id) => {
-      const at = id.lastIndexOf('@');
-      const f = files(modCache, id.slice(0, at), id.slice(at + 1));
+      const { path: p, version } = splitModuleId(id);
+      const f = files(modCache, p, version);
       if (await sizeOf(f.base + '.zip')) await fs.rm(f.base + '.ziphash', { force: true });
     }),
   );
