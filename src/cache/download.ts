@@ -31,7 +31,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { Readable } from 'node:stream';
-import { retryAfterMs } from './service/http.js';
+import { describeDuration, retryAfterMs } from './service/http.js';
 
 export interface DownloadOptions {
   /** Bytes per ranged request. Default: VGC_DOWNLOAD_SEGMENT_BYTES, else 32 MiB. */
@@ -338,7 +338,7 @@ export class DownloadStream extends Readable {
   private startClock(seg: Segment): void {
     seg.deadline ??= new SegmentDeadline(this.segmentTimeoutMs, () => {
       const failure = new AttemptFailure(
-        `not finished within ${describeMs(this.segmentTimeoutMs)} (SEGMENT_DOWNLOAD_TIMEOUT_MINS)`,
+        `not finished within ${describeDuration(this.segmentTimeoutMs)} (SEGMENT_DOWNLOAD_TIMEOUT_MINS)`,
         false,
       );
       this.fail(seg, failure, seg.attempts);
@@ -623,7 +623,7 @@ export class DownloadStream extends Readable {
     const ms = f.waitMs ?? Math.min(MAX_BACKOFF_MS, this.retryDelayMs * 2 ** (failures - 1));
     this.log(
       `Download of ${redactUrl(this.url)}, ${rangeText(seg.start + seg.received, seg.end)}: ` +
-        `${f.message} (attempt ${seg.attempts} of ${this.retries + 1}); retrying in ${describeMs(ms)}`,
+        `${f.message} (attempt ${seg.attempts} of ${this.retries + 1}); retrying in ${describeDuration(ms)}`,
     );
     return this.wait(ms);
   }
@@ -659,13 +659,6 @@ function newSegment(index: number, start: number, end: number | undefined): Segm
 /** Did the count of bytes pass a multiple of `segmentBytes` going from `before` to `after`? */
 function crossesSegment(before: number, after: number, segmentBytes: number): boolean {
   return Math.floor(before / segmentBytes) < Math.floor(after / segmentBytes);
-}
-
-/** `250 ms`, `1.5 s`, `10 min`: a duration for a log line. */
-function describeMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000 || ms % 60_000 !== 0) return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
-  return `${ms / 60_000} min`;
 }
 
 /**

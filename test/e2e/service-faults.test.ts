@@ -215,7 +215,7 @@ const BLIPS: BlipCase[] = [
     failed: [429, 429],
     logged: (p) =>
       new RegExp(
-        `cache service ${p} lookup: rate limited \\(429, Retry-After 1 s\\) \\(attempt 2 of 6\\); retrying in 1\\.0 s`,
+        `cache service ${p} lookup: rate limited \\(429, Retry-After 1 s\\) \\(attempt 2 of 6\\); retrying in 1 s`,
       ),
   },
   {

@@ -163,9 +163,11 @@ function sendOnce(req: CallRequest, timeoutMs: number): Promise<Answer> {
   });
 }
 
-/** `250 ms`, `1.5 s`: a wait for a log line. */
-function describeWait(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+/** `250 ms`, `1.5 s`, `10 min`: a wait or a limit, for a log line. */
+export function describeDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000 || ms % 60_000 !== 0) return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
+  return `${ms / 60_000} min`;
 }
 
 /** A short, single-line excerpt of an error body for a reason string. */
@@ -251,7 +253,7 @@ export async function callWithRetries(
       };
     }
     t.onRetry(
-      `${label}: ${last} (attempt ${attempt + 1} of ${t.maxAttempts}); retrying in ${describeWait(waitMs)}`,
+      `${label}: ${last} (attempt ${attempt + 1} of ${t.maxAttempts}); retrying in ${describeDuration(waitMs)}`,
     );
     await clock.sleep(waitMs);
   }
