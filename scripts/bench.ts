@@ -398,20 +398,19 @@ async function agreement(
   // tree it unpacked, and the go.mod files of the module graph. go.sum may name
   // more zips than the build needs (an untidy go.sum): Go fetched only their
   // go.mod, which entries carry as go.mod-only versions.
-  const held = (rec: ExtractRecord, goMod: boolean): Set<string> =>
+  /** The go.sum ids whose hash a record holds: module zips (a tree or zip) and go.mod files. */
+  const held = (rec: ExtractRecord): Set<string> =>
     new Set(
-      rec.modules
-        .filter((m) => (goMod ? m.modH1 : (m.treeH1 ?? m.zipH1)) !== undefined)
-        .map((m) => sumId(m.path, m.version, goMod)),
+      rec.modules.flatMap((m) => [
+        ...(m.treeH1 !== undefined || m.zipH1 !== undefined
+          ? [sumId(m.path, m.version, false)]
+          : []),
+        ...(m.modH1 !== undefined ? [sumId(m.path, m.version, true)] : []),
+      ]),
     );
-  const zipsFetched = held(onDisk, false);
-  const unfetched = new Set(
-    [...sums.keys()].filter((k) => !k.endsWith('/go.mod') && !zipsFetched.has(k)),
-  );
-  const modsFetched = held(onDisk, true);
-  const inScope = new Set(
-    [...sums.keys()].filter((k) => (k.endsWith('/go.mod') ? modsFetched : zipsFetched).has(k)),
-  );
+  const fetched = held(onDisk);
+  const inScope = new Set([...sums.keys()].filter((k) => fetched.has(k)));
+  const unfetched = [...sums.keys()].filter((k) => !k.endsWith('/go.mod') && !fetched.has(k));
   const problems: string[] = [];
   for (const [name, rec] of Object.entries({ 'on disk': onDisk, 'restore-time': restored })) {
     const byId = new Map(rec.modules.map((m) => [`${m.path}@${m.version}`, m]));
@@ -423,9 +422,8 @@ async function agreement(
         problems.push(`${name}: ${k}: ${found.join(' / ')}, go.sum ${sums.get(k)}`);
       }
     }
-    const extra = [...sums.keys()].filter(
-      (k) => !k.endsWith('/go.mod') && !inScope.has(k) && held(rec, false).has(k),
-    );
+    const has = held(rec);
+    const extra = unfetched.filter((k) => has.has(k));
     if (extra.length) problems.push(`${name}: holds ${extra.length} module zips Go did not fetch`);
     const j = judge(factsFromRecord(rec), sums, { zipsExpected: true });
     const bad = j.bad.length + j.missing.filter((k) => inScope.has(k)).length;
@@ -453,7 +451,7 @@ async function agreement(
   note(
     `${label}: agreement, module by module: for all ${zips} module versions Go fetched, the tree, zip ` +
       `and .ziphash hashes computed from disk and by the restore of the saved entry equal go.sum, and so ` +
-      `do the ${inScope.size - zips} go.mod files; go.sum also names ${unfetched.size} zips the build ` +
+      `do the ${inScope.size - zips} go.mod files; go.sum also names ${unfetched.length} zips the build ` +
       `does not need (their zips are not in the entry, their go.mod files are); go mod verify on the cache the ` +
       `restore wrote: "${verifyOut}".`,
   );
