@@ -102367,6 +102367,11 @@ function sumIndex(files) {
 function sumId(path, version, goMod) {
     return `${path}@${version}${goMod ? '/go.mod' : ''}`;
 }
+/** `path@version` back into its parts (the version is after the last '@'). */
+function gosum_splitModuleId(id) {
+    const at = id.lastIndexOf('@');
+    return { path: id.slice(0, at), version: id.slice(at + 1) };
+}
 /** Module cache escaping: every upper-case letter becomes `!` plus its lower case. */
 function gosum_escapeModulePath(p) {
     return p.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
@@ -102679,13 +102684,9 @@ async function modcache_forceRemove(dir, platform = process.platform) {
 
 
 
-function splitId(id) {
-    const at = id.lastIndexOf('@');
-    return { path: id.slice(0, at), version: id.slice(at + 1) };
-}
 /** The files and trees of one module version, relative to the module cache root. */
 function snapshot_entryPaths(id, o) {
-    const { path: p, version } = splitId(id);
+    const { path: p, version } = splitModuleId(id);
     const base = `cache/download/${escapeModulePath(p)}/@v/${escapeModulePath(version)}`;
     const files = [`${base}.mod`, `${base}.info`];
     if (o.tree)
@@ -104425,9 +104426,13 @@ function sendOnce(req, timeoutMs) {
         r.end(req.body);
     });
 }
-/** `250 ms`, `1.5 s`: a wait for a log line. */
-function describeWait(ms) {
-    return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+/** `250 ms`, `1.5 s`, `10 min`: a wait or a limit, for a log line. */
+function describeDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000 || ms % 60_000 !== 0)
+        return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
+    return `${ms / 60_000} min`;
 }
 /** A short, single-line excerpt of an error body for a reason string. */
 function bodyExcerpt(text) {
@@ -104502,7 +104507,7 @@ async function callWithRetries(req, tuning = {}) {
                 reason: `${last}; no time left for a retry within ${req.timeoutMs} ms`,
             };
         }
-        t.onRetry(`${label}: ${last} (attempt ${attempt + 1} of ${t.maxAttempts}); retrying in ${describeWait(waitMs)}`);
+        t.onRetry(`${label}: ${last} (attempt ${attempt + 1} of ${t.maxAttempts}); retrying in ${describeDuration(waitMs)}`);
         await clock.sleep(waitMs);
     }
     return {
@@ -104791,7 +104796,7 @@ class DownloadStream extends external_node_stream_.Readable {
     /** Starts (or resumes) the segment's deadline; when it passes, the download fails. */
     startClock(seg) {
         seg.deadline ??= new SegmentDeadline(this.segmentTimeoutMs, () => {
-            const failure = new AttemptFailure(`not finished within ${describeMs(this.segmentTimeoutMs)} (SEGMENT_DOWNLOAD_TIMEOUT_MINS)`, false);
+            const failure = new AttemptFailure(`not finished within ${describeDuration(this.segmentTimeoutMs)} (SEGMENT_DOWNLOAD_TIMEOUT_MINS)`, false);
             this.fail(seg, failure, seg.attempts);
         });
         seg.deadline.run();
@@ -105059,7 +105064,7 @@ class DownloadStream extends external_node_stream_.Readable {
         this.retriesUsed++;
         const ms = f.waitMs ?? Math.min(download_MAX_BACKOFF_MS, this.retryDelayMs * 2 ** (failures - 1));
         this.log(`Download of ${redactUrl(this.url)}, ${rangeText(seg.start + seg.received, seg.end)}: ` +
-            `${f.message} (attempt ${seg.attempts} of ${this.retries + 1}); retrying in ${describeMs(ms)}`);
+            `${f.message} (attempt ${seg.attempts} of ${this.retries + 1}); retrying in ${describeDuration(ms)}`);
         return this.wait(ms);
     }
     /** Sleeps `ms`, or less if the stream is destroyed meanwhile. */
@@ -105087,14 +105092,6 @@ function newSegment(index, start, end) {
 /** Did the count of bytes pass a multiple of `segmentBytes` going from `before` to `after`? */
 function crossesSegment(before, after, segmentBytes) {
     return Math.floor(before / segmentBytes) < Math.floor(after / segmentBytes);
-}
-/** `250 ms`, `1.5 s`, `10 min`: a duration for a log line. */
-function describeMs(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000 || ms % 60_000 !== 0)
-        return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
-    return `${ms / 60_000} min`;
 }
 /**
  * The archive at `url` as a Readable of its bytes in order, fetched in
