@@ -10,6 +10,7 @@ import {
   goModHash,
   isModulePath,
   isModuleVersion,
+  splitModuleId,
   unescapeModulePath,
 } from './gosum.js';
 import { modeBeforeRemove } from './paths.js';
@@ -68,6 +69,29 @@ async function findVersionDirs(root: string, rel: string, out: string[]): Promis
       await findVersionDirs(root, childRel, out);
     }),
   );
+}
+
+/** Bytes of the cached zips of these versions (`path@version`; 0 for one without a zip). */
+export async function zipBytes(modCache: string, ids: string[]): Promise<number> {
+  const sizes = await Promise.all(
+    ids.map((id) => {
+      const { path: p, version } = splitModuleId(id);
+      const esc = escapeModulePath(p).split('/');
+      const file = path.join(
+        modCache,
+        'cache',
+        'download',
+        ...esc,
+        '@v',
+        `${escapeModulePath(version)}.zip`,
+      );
+      return fs.stat(file).then(
+        (x) => x.size,
+        () => 0,
+      );
+    }),
+  );
+  return sizes.reduce((a, b) => a + b, 0);
 }
 
 /** Scans `<modcache>/cache/download`. Reads ziphash and go.mod files, never zips. */

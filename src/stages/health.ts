@@ -26,8 +26,7 @@ import {
 import { classifyMatch, deriveKeys, generationKey, sanitizePart, SEPARATOR } from '../cache/key.js';
 import { cacheModeFromEnv, type CacheMode } from '../cache/mode.js';
 import { removeSnapshot, stageSnapshot } from '../cache/snapshot.js';
-import { escapeModulePath } from '../go/gosum.js';
-import { forceRemove } from '../go/modcache.js';
+import { forceRemove, zipBytes } from '../go/modcache.js';
 import { explainGoFailure, readProject, type GoProject } from '../go/project.js';
 import { Go } from '../go/toolchain.js';
 import { computeDrift, entryContentVersions } from '../report/drift.js';
@@ -94,22 +93,6 @@ function ids(facts: ModuleFacts[]): Set<string> {
 function scratchEnv(modCache: string, extra: Record<string, string> = {}): Record<string, string> {
   const flags = [extra['GOFLAGS'] ?? '', '-modcacherw'].filter((f) => f !== '').join(' ');
   return { ...extra, GOMODCACHE: modCache, GOTOOLCHAIN: 'local', GOFLAGS: flags };
-}
-
-/** Bytes of the zips of these module versions in the scratch cache: what Go fetched. */
-async function zipBytes(modCache: string, versions: string[]): Promise<number> {
-  let total = 0;
-  for (const id of versions) {
-    const at = id.lastIndexOf('@');
-    const p = escapeModulePath(id.slice(0, at));
-    const v = escapeModulePath(id.slice(at + 1));
-    const file = path.join(modCache, 'cache', 'download', ...p.split('/'), '@v', `${v}.zip`);
-    total += await fs.stat(file).then(
-      (s) => s.size,
-      () => 0,
-    );
-  }
-  return total;
 }
 
 /** `go mod download` (and the module graph when go.mod files are missing) in every root. */

@@ -13,15 +13,21 @@ import * as path from 'node:path';
 import { loadContext, type Context } from '../action/context.js';
 import { InputError } from '../action/inputs.js';
 import { samePath } from '../go/paths.js';
+import { splitModuleId } from '../go/gosum.js';
 import { convergeAction, mainRestoreAction } from '../action/decide.js';
 import { readPre, saveMain, type MainState, type PreState } from '../action/state.js';
 import { type ExtractRecord } from '../cache/archive.js';
 import { lookupEntry, restoreEntry } from '../cache/entry.js';
-import { entryPaths } from '../cache/snapshot.js';
 import { classifyMatch, deriveKeys, type HitKind } from '../cache/key.js';
 import { cacheModeFromEnv, type CacheMode } from '../cache/mode.js';
 import type { BadModule } from '../go/goout.js';
-import { forceRemove, isNonEmptyDir, scanModCache, type CacheScan } from '../go/modcache.js';
+import {
+  forceRemove,
+  isNonEmptyDir,
+  scanModCache,
+  zipBytes,
+  type CacheScan,
+} from '../go/modcache.js';
 import { explainGoFailure, readProject, type GoProject } from '../go/project.js';
 import { Go } from '../go/toolchain.js';
 import { describeBad, formatBytes, phase } from '../report/report.js';
@@ -173,8 +179,7 @@ function withoutReplaced(sums: Map<string, string>, project: GoProject): Map<str
   for (const r of project.replaced) {
     for (const id of sums.keys()) {
       const bare = id.endsWith('/go.mod') ? id.slice(0, -'/go.mod'.length) : id;
-      const at = bare.lastIndexOf('@');
-      if (r.from === bare || r.from === bare.slice(0, at)) out.delete(id);
+      if (r.from === bare || r.from === splitModuleId(bare).path) out.delete(id);
     }
   }
   return out;
@@ -334,20 +339,6 @@ async function download(s: Setup, graph: boolean): Promise<void> {
 /** The GOTOOLCHAIN the user's steps run with; used once cached toolchains are verified. */
 function userToolchain(): string {
   return process.env['GOTOOLCHAIN'] || 'auto';
-}
-
-/** Bytes of the zips of these module versions: what Go fetched for them. */
-async function zipBytes(modCache: string, ids: string[]): Promise<number> {
-  const sizes = await Promise.all(
-    ids.map((id) => {
-      const { files } = entryPaths(id, { tree: true, zip: true });
-      return fs.stat(path.join(modCache, files[files.length - 1]!)).then(
-        (x) => x.size,
-        () => 0,
-      );
-    }),
-  );
-  return sizes.reduce((a, b) => a + b, 0);
 }
 
 /**
