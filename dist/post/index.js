@@ -102318,7 +102318,7 @@ function gosum_sumId(path, version, goMod) {
     return `${path}@${version}${goMod ? '/go.mod' : ''}`;
 }
 /** `path@version` back into its parts (the version is after the last '@'). */
-function splitModuleId(id) {
+function gosum_splitModuleId(id) {
     const at = id.lastIndexOf('@');
     return { path: id.slice(0, at), version: id.slice(at + 1) };
 }
@@ -102528,6 +102528,16 @@ async function findVersionDirs(root, rel, out) {
         await findVersionDirs(root, childRel, out);
     }));
 }
+/** Bytes of the cached zips of these versions (`path@version`; 0 for one without a zip). */
+async function zipBytes(modCache, ids) {
+    const sizes = await Promise.all(ids.map((id) => {
+        const { path: p, version } = splitModuleId(id);
+        const esc = escapeModulePath(p).split('/');
+        const file = path.join(modCache, 'cache', 'download', ...esc, '@v', `${escapeModulePath(version)}.zip`);
+        return fs.stat(file).then((x) => x.size, () => 0);
+    }));
+    return sizes.reduce((a, b) => a + b, 0);
+}
 /** Scans `<modcache>/cache/download`. Reads ziphash and go.mod files, never zips. */
 async function scanModCache(modCache) {
     const download = external_node_path_namespaceObject.join(modCache, 'cache', 'download');
@@ -102636,7 +102646,7 @@ async function modcache_forceRemove(dir, platform = process.platform) {
 
 /** The files and trees of one module version, relative to the module cache root. */
 function entryPaths(id, o) {
-    const { path: p, version } = splitModuleId(id);
+    const { path: p, version } = gosum_splitModuleId(id);
     const base = `cache/download/${gosum_escapeModulePath(p)}/@v/${gosum_escapeModulePath(version)}`;
     const files = [`${base}.mod`, `${base}.info`];
     if (o.tree)

@@ -102578,6 +102578,16 @@ async function findVersionDirs(root, rel, out) {
         await findVersionDirs(root, childRel, out);
     }));
 }
+/** Bytes of the cached zips of these versions (`path@version`; 0 for one without a zip). */
+async function zipBytes(modCache, ids) {
+    const sizes = await Promise.all(ids.map((id) => {
+        const { path: p, version } = splitModuleId(id);
+        const esc = escapeModulePath(p).split('/');
+        const file = path.join(modCache, 'cache', 'download', ...esc, '@v', `${escapeModulePath(version)}.zip`);
+        return fs.stat(file).then((x) => x.size, () => 0);
+    }));
+    return sizes.reduce((a, b) => a + b, 0);
+}
 /** Scans `<modcache>/cache/download`. Reads ziphash and go.mod files, never zips. */
 async function scanModCache(modCache) {
     const download = path.join(modCache, 'cache', 'download');
