@@ -50,6 +50,7 @@ import { corrupt } from '../test/e2e/harness/corrupt.js';
 import { REPO_ROOT } from '../test/e2e/harness/runner.js';
 import { MODCACHE_SPEC, World } from '../test/e2e/harness/world.js';
 import { fmtMB, fmtS, median, ratio } from './stats.js';
+import { BENCH_DIR, REAL_PROJECT, realProxy } from './bench-real.js';
 import { tuneGcForBuffers } from '../src/action/runtime.js';
 
 // recordFromDisk runs in this process for the verification rows: tune it as main does.
@@ -60,9 +61,6 @@ const quick = args.includes('--quick');
 const repsArg = args.indexOf('--reps');
 // --quick is a smoke run (under two minutes): 3 repetitions, small synthetic workloads only.
 const REPS = repsArg >= 0 ? Number(args[repsArg + 1]) : quick ? 3 : 5;
-const BENCH_DIR = path.join(REPO_ROOT, '.bench');
-const REAL_DIR = path.join(BENCH_DIR, 'real');
-const REAL_PROJECT = path.join(REPO_ROOT, 'bench', 'real-workload');
 const THROTTLE = 100e6;
 /** Repetitions of the slow sections (repair, convergence): fewer in --quick. */
 const REPAIR_REPS = quick ? 1 : REPS;
@@ -214,35 +212,6 @@ function timedCommand(
   };
   const [u, s] = (lines[1] ?? '').trim().split(/\s+/);
   return { wall, cpu: (secs(u ?? '') + secs(s ?? '')) * 1000 };
-}
-
-/** The real workload's proxy: resolved once (network), offline afterwards. */
-function realProxy(): string {
-  const modcache = path.join(REAL_DIR, 'modcache');
-  const env = {
-    ...process.env,
-    GOMODCACHE: modcache,
-    GOFLAGS: '-mod=mod',
-    GOTOOLCHAIN: 'local',
-    GOWORK: 'off',
-  };
-  // main runs `go list -m all` when it downloads, which needs every graph
-  // version's .info as well: the proxy must hold what both commands read.
-  for (const argv of [
-    ['mod', 'download'],
-    ['list', '-m', 'all'],
-  ]) {
-    const offline = spawnSync('go', argv, {
-      cwd: REAL_PROJECT,
-      env: { ...env, GOPROXY: 'off' },
-      stdio: 'ignore',
-    });
-    if (offline.status === 0) continue;
-    log(`resolving the real workload from the Go module proxy (go ${argv.join(' ')}, once)...`);
-    mkdirSync(REAL_DIR, { recursive: true });
-    execFileSync('go', argv, { cwd: REAL_PROJECT, env, stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  return path.join(modcache, 'cache', 'download');
 }
 
 interface Seeded {
@@ -894,7 +863,7 @@ function flush(final = false): void {
 async function main(): Promise<void> {
   header = machine();
   if (!quick) {
-    const proxyDir = realProxy();
+    const proxyDir = realProxy(log);
     const world = await World.create({ modules: 0, existing: { proxyDir, project: REAL_PROJECT } });
     try {
       await workload(world, 'real workload');
