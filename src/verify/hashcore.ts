@@ -49,17 +49,33 @@ export interface WriteOutcome {
 
 /**
  * One share of the work on a zip that arrived in an archive: the zip written
- * (by part 0), the HashZip lines of the entries in this part's range, and,
- * with `tree`, those entries written into the module's tree as Go's Unzip
- * writes them. A large zip is split into parts by the sizes its central
- * directory announces, so that every worker takes a share of it.
+ * (by part 0, when it came in memory), the HashZip lines of the entries in
+ * this part's range, and, with `tree`, those entries written into the
+ * module's tree as Go's Unzip writes them. A large zip is split into parts by
+ * the sizes its central directory announces, so that every worker takes a
+ * share of it.
  */
 export interface ZipPartJob {
   write?: { abs: string; mode: number };
   tree?: TreeTarget;
   part: number;
   parts: number;
+  /**
+   * Entries announcing more bytes than this (compressed or not) are inflated
+   * as a stream, in pieces, never whole in memory. STREAMED_ENTRY by default;
+   * tests lower it to read small zips the streaming way.
+   */
+  streamAbove?: number;
 }
+
+/**
+ * The most a module zip may hold (golang.org/x/mod/zip's MaxZipFile, which
+ * bounds both the zip file and its files' total uncompressed size).
+ */
+export const MAX_MODULE_ZIP = 500 << 20;
+
+/** Zip entries above this size are inflated and hashed as a stream (see ZipPartJob.streamAbove). */
+export const STREAMED_ENTRY = 8 << 20;
 
 /** What one part did. */
 export interface ZipPartOutcome {
@@ -123,11 +139,15 @@ export function hashCore(d: HashCoreDeps) {
     });
 
   /**
-   * The most a module zip may hold (golang.org/x/mod/zip's MaxZipFile, which
-   * also bounds the files' total uncompressed size): an entry announcing more
-   * is refused before anything is inflated, so a zip bomb costs no memory.
+   * The most a module zip may hold (MAX_MODULE_ZIP, repeated: this body may
+   * not refer outside itself): an entry announcing more is refused before
+   * anything is inflated, so a zip bomb costs no memory.
    */
   const MAX_UNCOMPRESSED = 500 << 20;
+  /** STREAMED_ENTRY, repeated for the same reason. */
+  const STREAM_ABOVE = 8 << 20;
+  /** Compressed bytes read at a time from a streamed entry; inflated output comes in pieces of the same size. */
+  const PIECE = 1 << 20;
 
   const sha256hex = oneShot
     ? (data: Uint8Array): string => oneShot('sha256', data, 'hex')
@@ -161,17 +181,57 @@ export function hashCore(d: HashCoreDeps) {
           for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
           return c >>> 0;
         });
-  const crc32 = (data: Uint8Array): number => {
-    if (crcTable === undefined) return zlib.crc32(data) >>> 0;
-    let c = 0xffffffff;
+  /** The CRC-32 of data, continuing from `prev` (the CRC of the bytes before it). */
+  const crc32 = (data: Uint8Array, prev = 0): number => {
+    if (crcTable === undefined) return zlib.crc32(data, prev) >>> 0;
+    let c = (prev ^ 0xffffffff) >>> 0;
     for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
     return (c ^ 0xffffffff) >>> 0;
   };
 
   /**
+   * Where a zip's bytes are read from: memory, or a file read piece by piece
+   * with positioned reads (a zip spooled to disk is never read whole).
+   */
+  interface ZipSource {
+    size: number;
+    read(pos: number, length: number): Uint8Array;
+  }
+
+  const bufferSource = (buf: Uint8Array): ZipSource => ({
+    size: buf.length,
+    read: (pos, length) => buf.subarray(pos, pos + length),
+  });
+
+  const fileSource = (fd: number, size: number): ZipSource => ({
+    size,
+    read: (pos, length) => {
+      const b = Buffer.allocUnsafe(length);
+      let n = 0;
+      while (n < length) {
+        const r = fs.readSync(fd, b, n, length - n, pos + n);
+        if (r === 0) throw new Error('zip: the file is shorter than it was');
+        n += r;
+      }
+      return b;
+    },
+  });
+
+  /** Little-endian reads from bytes that sit at offset `base` of the zip. */
+  const fieldsAt = (b: Uint8Array, base: number) => {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return {
+      u16: (o: number) => dv.getUint16(o - base, true),
+      u32: (o: number) => dv.getUint32(o - base, true),
+      u64: (o: number) => Number(dv.getBigUint64(o - base, true)),
+    };
+  };
+
+  /**
    * A zip's central directory, read for Go's HashZip: every entry's name in
    * directory order, and `content(name)` that inflates (or, stored, returns)
-   * the last entry carrying that name, as Go's HashZip reads it.
+   * the last entry carrying that name, as Go's HashZip reads it; `stream`
+   * does the same in pieces, for entries too large to hold.
    *
    * Strict where Go's archive/zip is lenient, so that no zip can read one way
    * here and another way to Go (a hash that matches go.sum here while Go
@@ -181,24 +241,26 @@ export function hashCore(d: HashCoreDeps) {
    * on one disk, names that are valid UTF-8 kept byte for byte (no BOM
    * dropped), extra fields inside their entry, and every entry's CRC-32. Any
    * other zip is refused: its module is bad, and repair has Go fetch it again.
+   * The source is read only where these need it: the end records, the
+   * central directory, and each entry's header and data.
    */
-  const zipIndex = (buf: Uint8Array) => {
-    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    const u16 = (o: number) => dv.getUint16(o, true);
-    const u32 = (o: number) => dv.getUint32(o, true);
-    const u64 = (o: number) => Number(dv.getBigUint64(o, true));
+  const zipIndex = (src: ZipSource) => {
     const fail = (why: string): never => {
       throw new Error(`zip: ${why}`);
     };
+    const size = src.size;
+    // The end record (with its comment) and the zip64 locator and record before it.
+    const tailStart = Math.max(0, size - (22 + 0xffff + 20 + 56));
+    const { u16, u32, u64 } = fieldsAt(src.read(tailStart, size - tailStart), tailStart);
     let eocd = -1;
-    for (let i = buf.length - 22; i >= 0 && i >= buf.length - 22 - 0xffff; i--) {
+    for (let i = size - 22; i >= tailStart && i >= size - 22 - 0xffff; i--) {
       if (u32(i) === 0x06054b50) {
         eocd = i;
         break;
       }
     }
     if (eocd < 0) fail('no end of central directory record (not a zip file)');
-    if (eocd + 22 + u16(eocd + 20) !== buf.length)
+    if (eocd + 22 + u16(eocd + 20) !== size)
       fail('the end of central directory record does not end the file');
     if (u16(eocd + 4) !== 0 || u16(eocd + 6) !== 0 || u16(eocd + 8) !== u16(eocd + 10))
       fail('a zip spanning several disks');
@@ -224,6 +286,8 @@ export function hashCore(d: HashCoreDeps) {
     }
     if (cdOffset + cdSize !== cdEnd)
       fail('the central directory does not end where the end record begins');
+    const cd = src.read(cdOffset, cdSize);
+    const c = fieldsAt(cd, cdOffset);
     const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
     interface Entry {
       method: number;
@@ -238,29 +302,29 @@ export function hashCore(d: HashCoreDeps) {
     const entries = new Map<string, Entry>();
     let p = cdOffset;
     for (let n = 0; n < count; n++) {
-      if (p + 46 > cdEnd || u32(p) !== 0x02014b50) fail(`bad central directory entry ${n}`);
-      const method = u16(p + 10);
-      const crc = u32(p + 16);
-      let csize = u32(p + 20);
-      let usize = u32(p + 24);
-      const nameLen = u16(p + 28);
-      const extraLen = u16(p + 30);
-      const commentLen = u16(p + 32);
-      let local = u32(p + 42);
+      if (p + 46 > cdEnd || c.u32(p) !== 0x02014b50) fail(`bad central directory entry ${n}`);
+      const method = c.u16(p + 10);
+      const crc = c.u32(p + 16);
+      let csize = c.u32(p + 20);
+      let usize = c.u32(p + 24);
+      const nameLen = c.u16(p + 28);
+      const extraLen = c.u16(p + 30);
+      const commentLen = c.u16(p + 32);
+      let local = c.u32(p + 42);
       let e = p + 46 + nameLen;
       const extraEnd = e + extraLen;
       if (extraEnd + commentLen > cdEnd) fail(`central directory entry ${n} runs past its end`);
       let name = '';
       try {
-        name = decoder.decode(buf.subarray(p + 46, p + 46 + nameLen));
+        name = decoder.decode(cd.subarray(p - cdOffset + 46, p - cdOffset + 46 + nameLen));
       } catch {
         fail(`central directory entry ${n} has a name that is not UTF-8`);
       }
       let zip64Extra = false;
       while (e < extraEnd) {
         if (e + 4 > extraEnd) fail(`entry ${name} has a truncated extra field`);
-        const id = u16(e);
-        const size = u16(e + 2);
+        const id = c.u16(e);
+        const size = c.u16(e + 2);
         const end = e + 4 + size;
         if (end > extraEnd) fail(`entry ${name} has an extra field running past its entry`);
         if (id === 0x0001) {
@@ -270,7 +334,7 @@ export function hashCore(d: HashCoreDeps) {
           const take = (): number => {
             if (q + 8 > end) fail(`entry ${name} has a short zip64 extra field`);
             q += 8;
-            return u64(q - 8);
+            return c.u64(q - 8);
           };
           if (usize === 0xffffffff) usize = take();
           if (csize === 0xffffffff) csize = take();
@@ -286,32 +350,112 @@ export function hashCore(d: HashCoreDeps) {
       entries.set(name, { method, csize, usize, local, crc });
     }
     if (p !== cdEnd) fail('the central directory holds more entries than the end record counts');
-    const content = (name: string): Uint8Array => {
-      const { method, csize, usize, local, crc } = entries.get(name)!;
-      if (local + 30 > buf.length || u32(local) !== 0x04034b50)
-        fail(`bad local header for ${name}`);
-      const start = local + 30 + u16(local + 26) + u16(local + 28);
-      if (start + csize > buf.length) fail(`entry ${name} runs past the end of the zip`);
+    /** The entry's data: where it starts, checked against its local header and the limits. */
+    const locate = (name: string): Entry & { start: number } => {
+      const entry = entries.get(name)!;
+      const { method, csize, usize, local } = entry;
+      if (local + 30 > size) fail(`bad local header for ${name}`);
+      const h = fieldsAt(src.read(local, 30), local);
+      if (h.u32(local) !== 0x04034b50) fail(`bad local header for ${name}`);
+      const start = local + 30 + h.u16(local + 26) + h.u16(local + 28);
+      if (start + csize > size) fail(`entry ${name} runs past the end of the zip`);
       if (usize > MAX_UNCOMPRESSED)
         fail(`entry ${name} announces ${usize} bytes, more than a module zip may hold`);
-      const raw = buf.subarray(start, start + csize);
-      let data: Uint8Array;
-      if (method === 0) data = raw;
-      else if (method === 8) {
+      if (method !== 0 && method !== 8)
+        fail(`entry ${name} uses unsupported compression method ${method}`);
+      return { ...entry, start };
+    };
+    const checked = (name: string, e: Entry, length: number, crc: number): void => {
+      if (length !== e.usize) fail(`entry ${name} has ${length} bytes, header says ${e.usize}`);
+      if (crc !== e.crc) fail(`entry ${name} does not match its CRC-32`);
+    };
+    const inflateFailed = (name: string, e: Entry, err: unknown): never =>
+      fail(`entry ${name} does not inflate to its ${e.usize} bytes: ${(err as Error).message}`);
+    const content = (name: string): Uint8Array => {
+      const e = locate(name);
+      const raw = src.read(e.start, e.csize);
+      let data: Uint8Array = raw;
+      if (e.method === 8) {
         try {
-          data = inflate(raw, usize);
-        } catch (e) {
-          data = fail(
-            `entry ${name} does not inflate to its ${usize} bytes: ${(e as Error).message}`,
-          );
+          data = inflate(raw, e.usize);
+        } catch (err) {
+          data = inflateFailed(name, e, err);
         }
-      } else data = fail(`entry ${name} uses unsupported compression method ${method}`);
-      if (data.length !== usize)
-        fail(`entry ${name} has ${data.length} bytes, header says ${usize}`);
-      if (crc32(data) !== crc) fail(`entry ${name} does not match its CRC-32`);
+      }
+      checked(name, e, data.length, crc32(data));
       return data;
     };
-    return { names, sizes, has: (name: string) => entries.has(name), content };
+    /**
+     * The entry's content handed to `sink` in pieces of at most PIECE bytes
+     * (inflated by a zlib stream fed PIECE compressed bytes at a time), with
+     * the same checks as content: more output than announced stops it at once.
+     */
+    const stream = async (name: string, sink: (piece: Uint8Array) => void): Promise<void> => {
+      const e = locate(name);
+      const end = e.start + e.csize;
+      let length = 0;
+      let crc = 0;
+      const take = (piece: Uint8Array): void => {
+        length += piece.length;
+        if (length > e.usize) fail(`entry ${name} has more bytes than its header's ${e.usize}`);
+        crc = crc32(piece, crc);
+        sink(piece);
+      };
+      if (e.method === 0) {
+        for (let pos = e.start; pos < end; pos += PIECE)
+          take(src.read(pos, Math.min(PIECE, end - pos)));
+      } else {
+        const inflater = zlib.createInflateRaw({ chunkSize: PIECE });
+        await new Promise<void>((resolve, reject) => {
+          let failed = false;
+          const stop = (err: unknown): void => {
+            if (failed) return;
+            failed = true;
+            inflater.destroy();
+            reject(err);
+          };
+          inflater.on('data', (piece: Buffer) => {
+            try {
+              take(piece);
+            } catch (err) {
+              stop(err);
+            }
+          });
+          inflater.on('error', (err) => {
+            try {
+              inflateFailed(name, e, err);
+            } catch (described) {
+              stop(described);
+            }
+          });
+          inflater.on('end', () => resolve());
+          let pos = e.start;
+          const feed = (): void => {
+            try {
+              while (pos < end && !failed) {
+                const piece = src.read(pos, Math.min(PIECE, end - pos));
+                pos += piece.length;
+                if (!inflater.write(piece)) {
+                  inflater.once('drain', feed);
+                  return;
+                }
+              }
+              if (!failed) inflater.end();
+            } catch (err) {
+              stop(err);
+            }
+          };
+          feed();
+        });
+      }
+      checked(name, e, length, crc);
+    };
+    /** Does the entry announce more than `limit` bytes, compressed or not (so it is streamed)? */
+    const large = (name: string, limit: number): boolean => {
+      const e = entries.get(name)!;
+      return e.usize > limit || e.csize > limit;
+    };
+    return { names, sizes, has: (name: string) => entries.has(name), content, stream, large };
   };
 
   /** Go's HashZip of a zip index, with digests already known for some names. */
@@ -328,7 +472,7 @@ export function hashCore(d: HashCoreDeps) {
   };
 
   /** Go's HashZip over an in-memory zip. */
-  const zipHash = (buf: Uint8Array): string => zipH1(zipIndex(buf), new Map());
+  const zipHash = (buf: Uint8Array): string => zipH1(zipIndex(bufferSource(buf)), new Map());
 
   const { O_RDONLY = 0, O_NOFOLLOW = 0, O_NONBLOCK = 0 } = fs.constants as Record<string, number>;
 
@@ -337,7 +481,7 @@ export function hashCore(d: HashCoreDeps) {
    * (perhaps swapped in after listing) fails here instead of being followed
    * or blocking forever (both flags are 0 on Windows).
    */
-  const readRegular = (file: string): Buffer => {
+  const openRegular = (file: string): { fd: number; size: number } => {
     let fd: number;
     try {
       fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
@@ -349,8 +493,18 @@ export function hashCore(d: HashCoreDeps) {
     try {
       const st = fs.fstatSync(fd);
       if (!st.isFile()) throw new Error(`dirhash: ${file} is not a regular file`);
+      return { fd, size: st.size };
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  };
+
+  const readRegular = (file: string): Buffer => {
+    const { fd, size } = openRegular(file);
+    try {
       // The size fstat gave, in one read (readFileSync(fd) would fstat and read twice more).
-      const buf = Buffer.allocUnsafe(st.size);
+      const buf = Buffer.allocUnsafe(size);
       let n = 0;
       while (n < buf.length) {
         const r = fs.readSync(fd, buf, n, buf.length - n, null);
@@ -411,7 +565,7 @@ export function hashCore(d: HashCoreDeps) {
     const message = (e: unknown) => errInfo(e).message;
     let zip: ReturnType<typeof zipIndex> | undefined;
     try {
-      zip = zipIndex(readRegular(zipFile));
+      zip = zipIndex(bufferSource(readRegular(zipFile)));
     } catch (e) {
       out.zipError = message(e);
     }
@@ -543,27 +697,61 @@ export function hashCore(d: HashCoreDeps) {
     return [part === 0 ? 0 : bound(part), bound(part + 1)];
   };
 
+  /** Writes all of `data` to an open file. */
+  const writeAll = (fd: number, data: Uint8Array): void => {
+    for (let n = 0; n < data.length;) n += fs.writeSync(fd, data, n, data.length - n);
+  };
+
+  /** A file system failure that means two zip entries collide (Go refuses such zips). */
+  const collision = (code: string | undefined): boolean =>
+    code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR';
+
   /**
    * One part of a zip's work (see ZipPartJob): every name in the range is
    * hashed; with a tree target, each file entry is also written the way Go's
    * Unzip writes it (under `<prefix>/`, directory entries skipped, files
    * 0444, never over anything), hashed from the bytes written. A name Go would
    * refuse or a collision stops the tree (treeError) but not the hashing; a
-   * failure of the file system itself is writeFailed.
+   * failure of the file system itself is writeFailed. The zip comes in memory,
+   * or as the path of a file it was spooled to (read with positioned reads);
+   * entries above `streamAbove` are inflated, hashed and written in pieces.
    */
-  const zipPart = (buf: Uint8Array, job: ZipPartJob): ZipPartOutcome => {
+  const zipPart = async (
+    zipData: Uint8Array | string,
+    job: ZipPartJob,
+  ): Promise<ZipPartOutcome> => {
     const out: ZipPartOutcome = { names: [], digests: [], files: [], bytes: 0, dirs: [] };
-    if (job.write) {
+    if (job.write && typeof zipData !== 'string') {
       try {
-        fs.writeFileSync(job.write.abs, buf, { flag: 'wx', mode: job.write.mode });
+        fs.writeFileSync(job.write.abs, zipData, { flag: 'wx', mode: job.write.mode });
       } catch (e) {
         out.writeFailed = errInfo(e);
         return out;
       }
     }
+    let opened: { fd: number; size: number } | undefined;
+    try {
+      if (typeof zipData === 'string') opened = openRegular(zipData);
+    } catch (e) {
+      out.writeFailed = errInfo(e);
+      return out;
+    }
+    try {
+      const src = opened ? fileSource(opened.fd, opened.size) : bufferSource(zipData as Uint8Array);
+      return await zipPartOf(src, job, out);
+    } finally {
+      if (opened) fs.closeSync(opened.fd);
+    }
+  };
+
+  const zipPartOf = async (
+    src: ZipSource,
+    job: ZipPartJob,
+    out: ZipPartOutcome,
+  ): Promise<ZipPartOutcome> => {
     let zip: ReturnType<typeof zipIndex>;
     try {
-      zip = zipIndex(buf);
+      zip = zipIndex(src);
     } catch (e) {
       out.zipError = errInfo(e).message;
       if (job.tree) out.treeError = out.zipError;
@@ -578,59 +766,127 @@ export function hashCore(d: HashCoreDeps) {
         out.treeError = `the zip announces ${declared} bytes of files, more than a module zip may hold`;
     }
     const made = new Set<string>(['']);
+    /** Makes the directories above a file of the tree (once each, this part's own recorded). */
+    const makeParents = (dir: string, inner: string): void => {
+      const slash = inner.lastIndexOf('/');
+      const parent = slash < 0 ? '' : inner.slice(0, slash);
+      if (made.has(parent)) return;
+      const segs = parent.split('/');
+      for (let k = 1; k <= segs.length; k++) {
+        const rel = segs.slice(0, k).join('/');
+        if (made.has(rel)) continue;
+        const abs = path.join(dir, rel);
+        if (makeTreeDir(abs)) out.dirs.push(abs);
+        made.add(rel);
+      }
+    };
+    const zipFailed = (e: unknown): ZipPartOutcome => {
+      out.zipError = errInfo(e).message;
+      if (tree && out.treeError === undefined) out.treeError = out.zipError;
+      return out;
+    };
+    const limit = job.streamAbove ?? STREAM_ABOVE;
     const [from, to] = partRange(zip.sizes, job.part, job.parts);
     for (let i = from; i < to; i++) {
       const name = zip.names[i]!;
-      let data: Uint8Array;
-      try {
-        data = zip.content(name);
-      } catch (e) {
-        out.zipError = errInfo(e).message;
-        if (tree && out.treeError === undefined) out.treeError = out.zipError;
-        return out;
-      }
-      const digest = sha256hex(data);
-      out.names.push(name);
-      out.digests.push(digest);
-      if (!tree || out.treeError !== undefined) continue;
-      if (!name.startsWith(lead)) {
-        out.treeError = `zip entry ${JSON.stringify(name)} is not under ${lead}`;
-        continue;
-      }
-      const inner = name.slice(lead.length);
-      // Go's Unzip skips directory entries (and the prefix's own).
-      if (inner === '' || inner.endsWith('/')) continue;
-      const why = badInnerName(inner);
-      if (why !== '') {
-        out.treeError = `zip entry ${JSON.stringify(name)} holds ${why}`;
-        continue;
-      }
-      try {
-        const slash = inner.lastIndexOf('/');
-        const parent = slash < 0 ? '' : inner.slice(0, slash);
-        if (!made.has(parent)) {
-          const segs = parent.split('/');
-          for (let k = 1; k <= segs.length; k++) {
-            const rel = segs.slice(0, k).join('/');
-            if (made.has(rel)) continue;
-            const abs = path.join(tree.dir, rel);
-            if (makeTreeDir(abs)) out.dirs.push(abs);
-            made.add(rel);
+      // Where Go's Unzip writes this entry (undefined: it writes nothing),
+      // or why it would not: known from the name, reported once it is read.
+      let inner: string | undefined;
+      let refused = '';
+      if (tree && out.treeError === undefined) {
+        if (!name.startsWith(lead))
+          refused = `zip entry ${JSON.stringify(name)} is not under ${lead}`;
+        else {
+          const rest = name.slice(lead.length);
+          // Go's Unzip skips directory entries (and the prefix's own).
+          if (rest !== '' && !rest.endsWith('/')) {
+            const why = badInnerName(rest);
+            if (why !== '') refused = `zip entry ${JSON.stringify(name)} holds ${why}`;
+            else inner = rest;
           }
         }
-        fs.writeFileSync(path.join(tree.dir, inner), data, { flag: 'wx', mode: 0o444 });
-      } catch (e) {
-        const info = errInfo(e);
-        // Two entries for one name, or one file and one directory: Go refuses such zips.
-        if (info.code === 'EEXIST' || info.code === 'ENOTDIR' || info.code === 'EISDIR') {
-          out.treeError = `zip entry ${JSON.stringify(name)} collides with another (${info.code})`;
+      }
+      let digest: string;
+      let length: number;
+      if (!zip.large(name, limit)) {
+        let data: Uint8Array;
+        try {
+          data = zip.content(name);
+        } catch (e) {
+          return zipFailed(e);
+        }
+        digest = sha256hex(data);
+        length = data.length;
+        out.names.push(name);
+        out.digests.push(digest);
+        if (refused !== '') {
+          out.treeError = refused;
           continue;
         }
-        out.writeFailed = info;
-        return out;
+        if (!tree || inner === undefined) continue;
+        try {
+          makeParents(tree.dir, inner);
+          fs.writeFileSync(path.join(tree.dir, inner), data, { flag: 'wx', mode: 0o444 });
+        } catch (e) {
+          const info = errInfo(e);
+          if (collision(info.code)) {
+            out.treeError = `zip entry ${JSON.stringify(name)} collides with another (${info.code})`;
+            continue;
+          }
+          out.writeFailed = info;
+          return out;
+        }
+      } else {
+        // Too large to hold: the file is opened first and written as the pieces come.
+        let fd: number | undefined;
+        let collided = '';
+        if (tree && inner !== undefined && refused === '') {
+          try {
+            makeParents(tree.dir, inner);
+            fd = fs.openSync(path.join(tree.dir, inner), 'wx', 0o444);
+          } catch (e) {
+            const info = errInfo(e);
+            if (!collision(info.code)) {
+              out.writeFailed = info;
+              return out;
+            }
+            collided = `zip entry ${JSON.stringify(name)} collides with another (${info.code})`;
+          }
+        }
+        const hash = createHash('sha256');
+        let writeError: unknown;
+        length = 0;
+        try {
+          await zip.stream(name, (piece) => {
+            hash.update(piece);
+            length += piece.length;
+            if (fd === undefined || writeError !== undefined) return;
+            try {
+              writeAll(fd, piece);
+            } catch (e) {
+              writeError = e;
+            }
+          });
+        } catch (e) {
+          return zipFailed(e);
+        } finally {
+          if (fd !== undefined) fs.closeSync(fd);
+        }
+        if (writeError !== undefined) {
+          out.writeFailed = errInfo(writeError);
+          return out;
+        }
+        digest = hash.digest('hex');
+        out.names.push(name);
+        out.digests.push(digest);
+        if (refused !== '' || collided !== '') {
+          out.treeError = refused || collided;
+          continue;
+        }
+        if (fd === undefined) continue;
       }
       out.files.push({ name, sha256hex: digest });
-      out.bytes += data.length;
+      out.bytes += length;
     }
     return out;
   };

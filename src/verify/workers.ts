@@ -37,9 +37,9 @@ const core = hashCore({
   oneShot: require('node:crypto').hash,
   zlib: require('node:zlib'),
 });
-parentPort.on('message', ({ id, op, args }) => {
+parentPort.on('message', async ({ id, op, args }) => {
   try {
-    parentPort.postMessage({ id, value: core[op](...args) });
+    parentPort.postMessage({ id, value: await core[op](...args) });
   } catch (e) {
     parentPort.postMessage({ id, error: String(e && e.message ? e.message : e) });
   }
@@ -82,10 +82,21 @@ export class HashWorkers {
   private closed = false;
   private lastCrash: Error | undefined;
 
-  constructor(readonly size: number = defaultWorkers()) {
+  /**
+   * `heapMb` caps each worker's JavaScript heap (V8's old generation). With
+   * the GC flag pre and main set (src/action/runtime.ts), the buffers a
+   * worker lets go of count toward a limit derived from it, so a small heap
+   * also means they are collected soon instead of piling up by the hundred
+   * megabytes. A worker that needs more than its cap stops, and its jobs fail.
+   */
+  constructor(
+    readonly size: number = defaultWorkers(),
+    heapMb?: number,
+  ) {
     const source = size > 0 ? workerSource() : '';
+    const resourceLimits = heapMb === undefined ? undefined : { maxOldGenerationSizeMb: heapMb };
     for (let i = 0; i < size; i++) {
-      const w = new Worker(source, { eval: true });
+      const w = new Worker(source, { eval: true, resourceLimits });
       w.on('message', (m: { id: number; value?: unknown; error?: string }) => this.done(w, m));
       w.on('error', (e) => this.crashed(w, e));
       this.workers.push(w);
@@ -131,11 +142,14 @@ export class HashWorkers {
   }
 
   /**
-   * One part of the work on a zip (see ZipPartJob). A buffer backed by a
-   * SharedArrayBuffer is shared with the worker (parts of one zip run at
-   * once); any other must own its memory, which moves to the worker.
+   * One part of the work on a zip (see ZipPartJob), in memory or in a file
+   * (its path: the worker reads what it needs with positioned reads). A
+   * buffer backed by a SharedArrayBuffer is shared with the worker (parts of
+   * one zip run at once); any other must own its memory, which moves to the worker.
    */
-  zipPart(buf: Uint8Array, job: ZipPartJob): Promise<ZipPartOutcome> {
+  zipPart(buf: Uint8Array | string, job: ZipPartJob): Promise<ZipPartOutcome> {
+    if (typeof buf === 'string')
+      return this.run('zipPart', [buf, job], []) as Promise<ZipPartOutcome>;
     const shared = buf.buffer instanceof SharedArrayBuffer;
     const b = shared ? buf : owned(buf, true);
     return this.run(

@@ -318,151 +318,193 @@ describe('hashModule (HashDir and HashZip of one module in one pass)', () => {
   });
 });
 
-describe('zipPart (a tree written from its zip, as Go unzips it)', () => {
-  const prefix = 'example.com/z@v1.0.0';
-  const goodFiles = [
-    { name: `${prefix}/go.mod`, data: 'module example.com/z\n' },
-    { name: `${prefix}/z.go`, data: 'package z\n' },
-    { name: `${prefix}/inner/deep/d.go`, data: 'package deep\n' },
-    { name: `${prefix}/inner/i.go`, data: 'package inner\n'.repeat(5000) },
-  ];
-  const zipOf = (files: { name: string; data: string }[]) =>
-    zipSync(Object.fromEntries(files.map((f) => [f.name, strToU8(f.data)])), { level: 6 });
-  let n = 0;
-  const freshDir = () => {
-    const d = path.join(tmp, `unzip-${n++}`);
-    mkdirSync(d);
-    return d;
-  };
-  const core = mainThreadCore;
-  const run = (buf: Uint8Array, dir: string, parts = 1, treePrefix = prefix) =>
-    core.zipResult(
-      Array.from({ length: parts }, (_, part) =>
-        core.zipPart(buf, { tree: { dir, prefix: treePrefix }, part, parts }),
-      ),
-      true,
+/**
+ * The ways a zip reaches zipPart: in memory (as small zips do), or spooled to
+ * a file and read with positioned reads (as large ones are); entries whole, or
+ * streamed in pieces (as large entries are: forced here on small ones).
+ */
+const ZIP_READS = [
+  { how: 'in memory', file: false, streamAbove: undefined },
+  { how: 'in memory, every entry streamed', file: false, streamAbove: 0 },
+  { how: 'from a file', file: true, streamAbove: undefined },
+  { how: 'from a file, every entry streamed', file: true, streamAbove: 0 },
+];
+
+describe.each(ZIP_READS.map((r, way) => ({ ...r, way })))(
+  'zipPart, $how (a tree written from its zip, as Go unzips it)',
+  (read) => {
+    const prefix = 'example.com/z@v1.0.0';
+    const goodFiles = [
+      { name: `${prefix}/go.mod`, data: 'module example.com/z\n' },
+      { name: `${prefix}/z.go`, data: 'package z\n' },
+      { name: `${prefix}/inner/deep/d.go`, data: 'package deep\n' },
+      { name: `${prefix}/inner/i.go`, data: 'package inner\n'.repeat(5000) },
+    ];
+    const zipOf = (files: { name: string; data: string }[]) =>
+      zipSync(Object.fromEntries(files.map((f) => [f.name, strToU8(f.data)])), { level: 6 });
+    let n = 0;
+    const freshDir = () => {
+      const d = path.join(tmp, `unzip-${read.way}-${n++}`);
+      mkdirSync(d);
+      return d;
+    };
+    const core = mainThreadCore;
+    /** The zip as this way of reading hands it over: the buffer, or a file holding it. */
+    const source = (buf: Uint8Array): Uint8Array | string => {
+      if (!read.file) return buf;
+      const file = path.join(tmp, `spooled-${read.way}-${n++}.zip`);
+      writeFileSync(file, buf);
+      return file;
+    };
+    const run = async (buf: Uint8Array, dir: string, parts = 1, treePrefix = prefix) => {
+      const src = source(buf);
+      return core.zipResult(
+        await Promise.all(
+          Array.from({ length: parts }, (_, part) =>
+            core.zipPart(src, {
+              tree: { dir, prefix: treePrefix },
+              part,
+              parts,
+              streamAbove: read.streamAbove,
+            }),
+          ),
+        ),
+        true,
+      );
+    };
+
+    it('writes every file read-only, hashes the tree as HashDir and the zip as HashZip', async () => {
+      const buf = zipOf(goodFiles);
+      const dir = freshDir();
+      const r = await run(buf, dir);
+      const want = hash1InOrder([...goodFiles].sort((a, b) => (a.name < b.name ? -1 : 1)));
+      expect(r.h1).toBe(want);
+      expect(r.h1).toBe(hashZipBuffer(buf));
+      expect(r.tree?.h1).toBe(want);
+      expect(await hashDirOnDisk(dir, prefix)).toBe(want);
+      expect(r.tree?.files).toBe(4);
+      expect(statSync(path.join(dir, 'inner', 'i.go')).mode & 0o777).toBe(0o444);
+      expect(r.tree?.dirs.map((d) => path.relative(dir, d)).sort()).toEqual([
+        'inner',
+        path.join('inner', 'deep'),
+      ]);
+    });
+
+    it.each([1, 2, 3, 7])(
+      'gives the same answer split into %i parts over a shared buffer',
+      async (parts) => {
+        const files = Array.from({ length: 40 }, (_, k) => ({
+          name: `${prefix}/p${k % 5}/f${k}.go`,
+          data: `package p\n// ${k}\n`.repeat(k * 50 + 1),
+        }));
+        const plain = zipOf(files);
+        const shared = new Uint8Array(new SharedArrayBuffer(plain.length));
+        shared.set(plain);
+        const one = await run(plain, freshDir());
+        const dir = freshDir();
+        const split = await run(shared, dir, parts);
+        expect(split.h1).toBe(one.h1);
+        expect(split.tree?.h1).toBe(one.tree?.h1);
+        expect(split.tree?.files).toBe(40);
+        expect(new Set(split.tree?.dirs).size).toBe(5);
+      },
     );
 
-  it('writes every file read-only, hashes the tree as HashDir and the zip as HashZip', async () => {
-    const buf = zipOf(goodFiles);
-    const dir = freshDir();
-    const r = run(buf, dir);
-    const want = hash1InOrder([...goodFiles].sort((a, b) => (a.name < b.name ? -1 : 1)));
-    expect(r.h1).toBe(want);
-    expect(r.h1).toBe(hashZipBuffer(buf));
-    expect(r.tree?.h1).toBe(want);
-    expect(await hashDirOnDisk(dir, prefix)).toBe(want);
-    expect(r.tree?.files).toBe(4);
-    expect(statSync(path.join(dir, 'inner', 'i.go')).mode & 0o777).toBe(0o444);
-    expect(r.tree?.dirs.map((d) => path.relative(dir, d)).sort()).toEqual([
-      'inner',
-      path.join('inner', 'deep'),
-    ]);
-  });
-
-  it.each([1, 2, 3, 7])(
-    'gives the same answer split into %i parts over a shared buffer',
-    (parts) => {
-      const files = Array.from({ length: 40 }, (_, k) => ({
-        name: `${prefix}/p${k % 5}/f${k}.go`,
-        data: `package p\n// ${k}\n`.repeat(k * 50 + 1),
-      }));
-      const plain = zipOf(files);
-      const shared = new Uint8Array(new SharedArrayBuffer(plain.length));
-      shared.set(plain);
-      const one = run(plain, freshDir());
+    it('skips directory entries as Go does: the zip hash counts them, the tree does not', async () => {
+      const files = [...goodFiles, { name: `${prefix}/empty/`, data: '' }];
+      const buf = zipOf(files);
       const dir = freshDir();
-      const split = run(shared, dir, parts);
-      expect(split.h1).toBe(one.h1);
-      expect(split.tree?.h1).toBe(one.tree?.h1);
-      expect(split.tree?.files).toBe(40);
-      expect(new Set(split.tree?.dirs).size).toBe(5);
-    },
-  );
-
-  it('skips directory entries as Go does: the zip hash counts them, the tree does not', () => {
-    const files = [...goodFiles, { name: `${prefix}/empty/`, data: '' }];
-    const buf = zipOf(files);
-    const dir = freshDir();
-    const r = run(buf, dir);
-    expect(r.tree?.files).toBe(4);
-    expect(r.h1).toBe(hashZipBuffer(buf));
-    expect(r.tree?.h1).not.toBe(r.h1);
-  });
-
-  it.each([
-    [
-      'a name outside the module',
-      `example.com/other@v1.0.0/x.go`,
-      /is not under example.com\/z@v1.0.0\//,
-    ],
-    ['a ../ name', `${prefix}/../../escape.go`, /the path element "\.\."/],
-    ['a trailing dot', `${prefix}/a./x.go`, /ending in a dot/],
-    ['a backslash', `${prefix}/a\\..\\x.go`, /character Go refuses/],
-    ['a colon', `${prefix}/C:x.go`, /character Go refuses/],
-    ['a Windows device name', `${prefix}/aux.go`, /reserved on Windows/],
-    ['an empty element', `${prefix}/a//x.go`, /empty path element/],
-  ])('refuses %s: nothing is written outside the tree and the tree is reported', (_, bad, why) => {
-    const buf = zipOf([...goodFiles, { name: bad, data: 'package evil\n' }]);
-    const outer = freshDir();
-    const dir = path.join(outer, 'a', 'tree');
-    mkdirSync(dir, { recursive: true });
-    const r = run(buf, dir);
-    expect(r.tree).toBeUndefined();
-    expect(r.treeError).toMatch(why);
-    // The zip itself is still hashed: the judge compares it with go.sum.
-    expect(r.h1).toBe(hashZipBuffer(buf));
-    expect(execFileSync('find', [outer, '-name', '*escape*']).toString()).toBe('');
-    expect(
-      execFileSync('find', [outer, '-name', 'x.go', '-not', '-path', `${dir}/*`]).toString(),
-    ).toBe('');
-  });
-
-  it('reports two entries for one name as a collision, in one part or across parts', () => {
-    const files = [...goodFiles, { name: `${prefix}/z.go`, data: 'package other\n' }];
-    // fflate keys entries by name: build the duplicate with the harness's writer.
-    const buf = zipBuffer(files.map((f) => ({ name: f.name, data: Buffer.from(f.data) })));
-    for (const parts of [1, 3]) {
-      const r = run(buf, freshDir(), parts);
-      expect(r.treeError).toMatch(/collides with another \(EEXIST\)/);
+      const r = await run(buf, dir);
+      expect(r.tree?.files).toBe(4);
       expect(r.h1).toBe(hashZipBuffer(buf));
-    }
-  });
-
-  it('reports a damaged zip on both sides, and never writes over an existing file', () => {
-    const dir = freshDir();
-    const r = run(Buffer.from('not a zip at all'), dir);
-    expect(r.zipError).toMatch(/not a zip file/);
-    expect(r.treeError).toMatch(/not a zip file/);
-    const zipPath = path.join(dir, 'x.zip');
-    writeFileSync(zipPath, 'there already');
-    const w = core.zipPart(zipOf(goodFiles), {
-      write: { abs: zipPath, mode: 0o644 },
-      part: 0,
-      parts: 1,
+      expect(r.tree?.h1).not.toBe(r.h1);
     });
-    expect(w.writeFailed?.code).toBe('EEXIST');
-    expect(readFileSync(zipPath, 'utf8')).toBe('there already');
-  });
 
-  it('gives the same answers in the worker pool', async () => {
-    const buf = zipOf(goodFiles);
-    const shared = new Uint8Array(new SharedArrayBuffer(buf.length));
-    shared.set(buf);
-    const dir = freshDir();
-    const workers = new HashWorkers(2);
-    try {
-      const parts = await Promise.all(
-        [0, 1].map((part) => workers.zipPart(shared, { tree: { dir, prefix }, part, parts: 2 })),
-      );
-      const r = core.zipResult(parts, true);
-      expect(r.h1).toBe(hashZipBuffer(buf));
-      expect(r.tree?.h1).toBe(await hashDirOnDisk(dir, prefix));
-    } finally {
-      await workers.close();
-    }
-  });
-});
+    it.each([
+      [
+        'a name outside the module',
+        `example.com/other@v1.0.0/x.go`,
+        /is not under example.com\/z@v1.0.0\//,
+      ],
+      ['a ../ name', `${prefix}/../../escape.go`, /the path element "\.\."/],
+      ['a trailing dot', `${prefix}/a./x.go`, /ending in a dot/],
+      ['a backslash', `${prefix}/a\\..\\x.go`, /character Go refuses/],
+      ['a colon', `${prefix}/C:x.go`, /character Go refuses/],
+      ['a Windows device name', `${prefix}/aux.go`, /reserved on Windows/],
+      ['an empty element', `${prefix}/a//x.go`, /empty path element/],
+    ])(
+      'refuses %s: nothing is written outside the tree and the tree is reported',
+      async (_, bad, why) => {
+        const buf = zipOf([...goodFiles, { name: bad, data: 'package evil\n' }]);
+        const outer = freshDir();
+        const dir = path.join(outer, 'a', 'tree');
+        mkdirSync(dir, { recursive: true });
+        const r = await run(buf, dir);
+        expect(r.tree).toBeUndefined();
+        expect(r.treeError).toMatch(why);
+        // The zip itself is still hashed: the judge compares it with go.sum.
+        expect(r.h1).toBe(hashZipBuffer(buf));
+        expect(execFileSync('find', [outer, '-name', '*escape*']).toString()).toBe('');
+        expect(
+          execFileSync('find', [outer, '-name', 'x.go', '-not', '-path', `${dir}/*`]).toString(),
+        ).toBe('');
+      },
+    );
+
+    it('reports two entries for one name as a collision, in one part or across parts', async () => {
+      const files = [...goodFiles, { name: `${prefix}/z.go`, data: 'package other\n' }];
+      // fflate keys entries by name: build the duplicate with the harness's writer.
+      const buf = zipBuffer(files.map((f) => ({ name: f.name, data: Buffer.from(f.data) })));
+      for (const parts of [1, 3]) {
+        const r = await run(buf, freshDir(), parts);
+        expect(r.treeError).toMatch(/collides with another \(EEXIST\)/);
+        expect(r.h1).toBe(hashZipBuffer(buf));
+      }
+    });
+
+    it('reports a damaged zip on both sides, and never writes over an existing file', async () => {
+      const dir = freshDir();
+      const r = await run(Buffer.from('not a zip at all'), dir);
+      expect(r.zipError).toMatch(/not a zip file/);
+      expect(r.treeError).toMatch(/not a zip file/);
+      const zipPath = path.join(dir, 'x.zip');
+      writeFileSync(zipPath, 'there already');
+      const w = await core.zipPart(zipOf(goodFiles), {
+        write: { abs: zipPath, mode: 0o644 },
+        part: 0,
+        parts: 1,
+      });
+      expect(w.writeFailed?.code).toBe('EEXIST');
+      expect(readFileSync(zipPath, 'utf8')).toBe('there already');
+    });
+
+    it('gives the same answers in the worker pool', async () => {
+      const buf = zipOf(goodFiles);
+      const shared = new Uint8Array(new SharedArrayBuffer(buf.length));
+      shared.set(buf);
+      const dir = freshDir();
+      const workers = new HashWorkers(2);
+      try {
+        const src = read.file ? source(buf) : shared;
+        const parts = await Promise.all(
+          [0, 1].map((part) =>
+            workers.zipPart(src, {
+              tree: { dir, prefix },
+              part,
+              parts: 2,
+              streamAbove: read.streamAbove,
+            }),
+          ),
+        );
+        const r = core.zipResult(parts, true);
+        expect(r.h1).toBe(hashZipBuffer(buf));
+        expect(r.tree?.h1).toBe(await hashDirOnDisk(dir, prefix));
+      } finally {
+        await workers.close();
+      }
+    });
+  },
+);
 
 describe('Limiter', () => {
   it('never runs more than its limit at once', async () => {
