@@ -61,6 +61,12 @@ export interface ExtractOptions {
  * is ever held whole above this size.
  */
 const BUFFERED_FILE = 16 << 20;
+/**
+ * Zips above this size are spooled (see spoolZip) rather than buffered: the
+ * workers read them back from the page cache, and the main thread keeps no
+ * copy of them.
+ */
+const SPOOLED_ZIP = 4 << 20;
 /** A zip is shared by one worker job per this many bytes of it, up to MAX_ZIP_PARTS jobs. */
 const ZIP_PART_BYTES = 4 << 20;
 const MAX_ZIP_PARTS = 8;
@@ -68,16 +74,18 @@ const MAX_ZIP_PARTS = 8;
 const BATCH_BYTES = 4 << 20;
 const BATCH_FILES = 1024;
 /** Bytes held by unfinished writes and zip hashes before reading pauses. */
-const MAX_PENDING_BYTES = 64 << 20;
+const MAX_PENDING_BYTES = 32 << 20;
 const MAX_PENDING_OPS = 64;
 /**
  * The workers' heap cap (HashWorkers' heapMb): a worker holds a batch, or one
- * zip's index and its entries up to STREAMED_ENTRY at a time, so a few dozen
- * megabytes of live data. At the default cap (a quarter of the machine's
- * memory) each worker kept about 130 MB of dropped buffers on the real
- * workload; at this one the extraction's peak fell from about 790 to 480 MB.
+ * zip's index (a few hundred bytes per entry: about 100,000 entries fit) and
+ * its entries up to STREAMED_ENTRY at a time. At the default cap (a quarter of
+ * the machine's memory) each worker kept about 130 MB of dropped buffers on
+ * the real workload; with this one pre's peak on it is about 570 MB instead of
+ * 640 (BENCHMARKS.md, "Memory"). A zip whose index does not fit stops its
+ * worker: the restore fails as a whole, and the job goes on without the entry.
  */
-const WORKER_HEAP_MB = 64;
+const WORKER_HEAP_MB = 32;
 
 /** What a worker does with a batched file (hashcore's writeFiles). */
 const WRITE = 0;
@@ -317,11 +325,14 @@ class Extractor {
       );
       return;
     }
-    if (size > BUFFERED_FILE) {
-      if (place.kind !== 'download' || place.ext !== '.zip')
-        this.track(this.streamFile(body, rel, abs, mode, place, next), 0, rel);
-      else if (size > MAX_MODULE_ZIP) this.refuseZip(body, place, rel, size, next);
+    const zip = place.kind === 'download' && place.ext === '.zip';
+    if (zip && size > SPOOLED_ZIP) {
+      if (size > MAX_MODULE_ZIP) this.refuseZip(body, place, rel, size, next);
       else this.spoolZip(body, rel, abs, place, size, next);
+      return;
+    }
+    if (size > BUFFERED_FILE) {
+      this.track(this.streamFile(body, rel, abs, mode, place, next), 0, rel);
       return;
     }
     const chunks: Buffer[] = [];
@@ -534,7 +545,7 @@ class Extractor {
   }
 
   /**
-   * A zip too large to hold (above BUFFERED_FILE): written to its file as it
+   * A zip too large to hold (above SPOOLED_ZIP): written to its file as it
    * arrives, then read back by the workers with positioned reads, entry by
    * entry, large entries inflated in pieces; the same strict reader and the
    * same tree as writeZip. Nothing of it is held in memory meanwhile.
