@@ -20,6 +20,8 @@
  *  6. convergence A->B->A: switching to the exact entry vs completing the lineage cache
  *  7. added size of the go.mod-only versions that keep `go list -m all` offline
  *  8. cold run vs plain download + save, archive sizes, ten generations, start-up
+ *  9. memory: pre's peak RSS on the real workload's entry and on planted huge
+ *     zip members, beside GNU tar's (scripts/bench-memory.ts; --no-memory skips it)
  *
  * The real workload (bench/real-workload) is resolved once into .bench/real
  * (git ignored) and served offline from there; --quick skips it.
@@ -51,6 +53,7 @@ import { REPO_ROOT } from '../test/e2e/harness/runner.js';
 import { MODCACHE_SPEC, World } from '../test/e2e/harness/world.js';
 import { fmtMB, fmtS, median, ratio } from './stats.js';
 import { BENCH_DIR, REAL_PROJECT, realProxy } from './bench-real.js';
+import { memorySection, memoryTable, type MemoryRow } from './bench-memory.js';
 import { tuneGcForBuffers } from '../src/action/runtime.js';
 
 // recordFromDisk runs in this process for the verification rows: tune it as main does.
@@ -66,6 +69,9 @@ const THROTTLE = 100e6;
 const REPAIR_REPS = quick ? 1 : REPS;
 /** --no-cold skips the cold-run rows (the slowest section on the real workload). */
 const skipCold = args.includes('--no-cold');
+/** --no-memory skips the memory section (it writes a 2 GiB zip). */
+const skipMemory = args.includes('--no-memory');
+let memoryRows: MemoryRow[] = [];
 
 const log = (s: string): void =>
   console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${s}`);
@@ -850,6 +856,7 @@ function flush(final = false): void {
     '',
     ...notes.map((n) => `- ${n}`),
     '',
+    ...(memoryRows.length ? ['## Memory', '', memoryTable(memoryRows), ''] : []),
   ].join('\n');
   const out = path.join(BENCH_DIR, quick ? 'results.quick.md' : 'results.md');
   mkdirSync(BENCH_DIR, { recursive: true });
@@ -867,6 +874,10 @@ async function main(): Promise<void> {
     const world = await World.create({ modules: 0, existing: { proxyDir, project: REAL_PROJECT } });
     try {
       await workload(world, 'real workload');
+      if (!skipMemory) {
+        memoryRows = await memorySection(world, REPS);
+        flush();
+      }
     } finally {
       await world.dispose();
     }
