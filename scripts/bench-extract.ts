@@ -1,5 +1,5 @@
 /**
- * Micro-benchmark of the confined extractor (src/cache/archive.ts).
+ * Micro-benchmark of the confined extractor (src/restore/extract.ts).
  *
  *   npx tsx scripts/bench-extract.ts [--modcache DIR] [--project DIR] [--reps N] [--gzip] [--workdir DIR]
  *
@@ -19,7 +19,8 @@ import { createReadStream, existsSync, mkdirSync, mkdtempSync, statSync } from '
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { extractArchive, recordFromDisk } from '../src/cache/archive.js';
+import { extractArchive } from '../src/restore/extract.js';
+import { recordFromDisk } from '../src/verify/scan.js';
 import { forceRemove } from '../src/go/modcache.js';
 import {
   generateModules,

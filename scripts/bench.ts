@@ -38,7 +38,9 @@ import {
 } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { extractArchive, recordFromDisk, type ExtractRecord } from '../src/cache/archive.js';
+import { extractArchive } from '../src/restore/extract.js';
+import { recordFromDisk } from '../src/verify/scan.js';
+import type { ExtractRecord } from '../src/verify/record.js';
 import { parseGoSum, sumId, sumIndex } from '../src/go/gosum.js';
 import { judge } from '../src/verify/judge.js';
 import { factsFromRecord } from '../src/verify/facts.js';

@@ -41298,7 +41298,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _stages_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(903);
+/* harmony import */ var _stages_post_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6000);
 // Entry point of the post stage; the logic lives in stages/post.ts.
 
 await (0,_stages_post_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
@@ -41311,7 +41311,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 903:
+/***/ 6000:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -44458,6 +44458,100 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/go/gosum.ts
+/**
+ * go.sum parsing and the module cache's naming rules. Pure.
+ */
+
+function gosum_parseGoSum(text) {
+    const lines = [];
+    const malformed = [];
+    text.split(/\r?\n/).forEach((raw, i) => {
+        const trimmed = raw.trim();
+        if (trimmed === '')
+            return;
+        const fields = trimmed.split(/\s+/);
+        if (fields.length !== 3) {
+            malformed.push({ line: i + 1, text: raw });
+            return;
+        }
+        const [path, rawVersion, hash] = fields;
+        const goMod = rawVersion.endsWith('/go.mod');
+        const version = goMod ? rawVersion.slice(0, -'/go.mod'.length) : rawVersion;
+        if (!/^[a-z0-9]+:/.test(hash) || version === '') {
+            malformed.push({ line: i + 1, text: raw });
+            return;
+        }
+        lines.push({ path, version, goMod, hash });
+    });
+    return { lines, malformed };
+}
+/** Expected hashes keyed by `path@version` (zip) and `path@version/go.mod`. */
+function sumIndex(files) {
+    const index = new Map();
+    for (const f of files) {
+        for (const l of f.lines) {
+            if (!l.hash.startsWith('h1:'))
+                continue;
+            index.set(gosum_sumId(l.path, l.version, l.goMod), l.hash);
+        }
+    }
+    return index;
+}
+function gosum_sumId(path, version, goMod) {
+    return `${path}@${version}${goMod ? '/go.mod' : ''}`;
+}
+/** `path@version` back into its parts (the version is after the last '@'). */
+function gosum_splitModuleId(id) {
+    const at = id.lastIndexOf('@');
+    return { path: id.slice(0, at), version: id.slice(at + 1) };
+}
+/** Module cache escaping: every upper-case letter becomes `!` plus its lower case. */
+function gosum_escapeModulePath(p) {
+    return p.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+}
+function gosum_unescapeModulePath(p) {
+    return p.replace(/!([a-z])/g, (_m, c) => c.toUpperCase());
+}
+/**
+ * Whether `p` can be a module path in the module cache. Go escapes a module
+ * path (module.EscapePath) only after module.CheckPath accepts it, and that
+ * allows ASCII letters, digits and `-._~` in '/'-separated elements, none of
+ * them empty or made of dots alone. What matters here is what it rules out:
+ * an '@' would let a download path name a tree inside another module's tree,
+ * and '.' / '..' elements would climb.
+ */
+function gosum_isModulePath(p) {
+    return /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(p) && !/(^|\/)\.+(\/|$)/.test(p);
+}
+/**
+ * Whether `v` can be a version in the module cache: Go stores canonical
+ * semantic versions only (`v1.2.3`, `v1.2.4-0.20240101000000-abcdef123456`,
+ * `v2.0.0+incompatible`, toolchains' `v0.0.1-go1.26.0.linux-amd64`), so
+ * letters, digits and `.+-`.
+ */
+function gosum_isModuleVersion(v) {
+    return /^v[A-Za-z0-9.+-]+$/.test(v);
+}
+/** The `h1:` hash of a single go.mod file, as go.sum records it for `<v>/go.mod` lines. */
+function gosum_goModHash(content) {
+    const data = typeof content === 'string' ? Buffer.from(content) : content;
+    const fileSum = (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+    const summary = `${fileSum}  go.mod\n`;
+    return 'h1:' + (0,external_node_crypto_.createHash)('sha256').update(summary).digest('base64');
+}
+/** Sha256 over the dependency files, each named by its path (forward slashes). */
+function gosum_hashDependencyFiles(files) {
+    const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    for (const f of sorted) {
+        const content = typeof f.content === 'string' ? Buffer.from(f.content) : f.content;
+        h.update(`${f.path.replace(/\\/g, '/')}\0${content.length}\0`);
+        h.update(content);
+    }
+    return h.digest('hex').slice(0, 40);
+}
+
 ;// CONCATENATED MODULE: ./src/cache/key.ts
 /**
  * Cache key derivation. Pure: every input arrives as an argument.
@@ -44589,16 +44683,20 @@ function key_classifyMatch(exact, matched) {
         return 'exact';
     return 'lineage';
 }
-/** Sha256 over the dependency files, each named by its path (forward slashes). */
-function key_hashDependencyFiles(files) {
-    const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const h = (0,external_node_crypto_.createHash)('sha256');
-    for (const f of sorted) {
-        const content = typeof f.content === 'string' ? Buffer.from(f.content) : f.content;
-        h.update(`${f.path.replace(/\\/g, '/')}\0${content.length}\0`);
-        h.update(content);
+
+
+;// CONCATENATED MODULE: ./src/errors.ts
+/**
+ * Errors every layer may raise. An InputError names the action input that is
+ * wrong and says how to fix it; stages turn it into a failed step.
+ */
+class errors_InputError extends Error {
+    input;
+    constructor(input, message) {
+        super(`Input '${input}': ${message}`);
+        this.input = input;
+        this.name = 'InputError';
     }
-    return h.digest('hex').slice(0, 40);
 }
 
 ;// CONCATENATED MODULE: ./src/action/inputs.ts
@@ -44607,21 +44705,15 @@ function key_hashDependencyFiles(files) {
  * so it is unit tested without the runner.
  */
 const DEFAULT_GO_SUM_FILES = ['**/go.sum', '**/go.work.sum'];
-class inputs_InputError extends Error {
-    input;
-    constructor(input, message) {
-        super(`Input '${input}': ${message}`);
-        this.input = input;
-        this.name = 'InputError';
-    }
-}
+
+
 function choice(get, name, allowed, dflt) {
     const raw = get(name).trim().toLowerCase();
     if (raw === '')
         return dflt;
     if (allowed.includes(raw))
         return raw;
-    throw new inputs_InputError(name, `"${get(name).trim()}" is not one of ${allowed.map((a) => `"${a}"`).join(', ')}. ` +
+    throw new errors_InputError(name, `"${get(name).trim()}" is not one of ${allowed.map((a) => `"${a}"`).join(', ')}. ` +
         `Set '${name}: ${dflt}' (the default) or remove the input.`);
 }
 function seconds(get, name, dflt) {
@@ -44630,7 +44722,7 @@ function seconds(get, name, dflt) {
         return dflt * 1000;
     const n = Number(raw);
     if (!Number.isFinite(n) || n <= 0 || n > 6 * 3600) {
-        throw new inputs_InputError(name, `"${raw}" is not a number of seconds between 1 and 21600. Use for example '${name}: ${dflt}'.`);
+        throw new errors_InputError(name, `"${raw}" is not a number of seconds between 1 and 21600. Use for example '${name}: ${dflt}'.`);
     }
     return Math.round(n * 1000);
 }
@@ -44641,16 +44733,16 @@ function parseInputs(get) {
         .filter((l) => l !== '' && !l.startsWith('#'));
     for (const g of globs) {
         if (g.startsWith('/') || /^[A-Za-z]:[\\/]/.test(g) || g.split(/[\\/]/).includes('..')) {
-            throw new inputs_InputError('go-sum-files', `"${g}" must be a glob relative to working-directory (no absolute paths, no "..").`);
+            throw new errors_InputError('go-sum-files', `"${g}" must be a glob relative to working-directory (no absolute paths, no "..").`);
         }
     }
     const workingDirectory = get('working-directory').trim() || '.';
     if (workingDirectory.includes('\0')) {
-        throw new inputs_InputError('working-directory', 'contains a NUL character.');
+        throw new errors_InputError('working-directory', 'contains a NUL character.');
     }
     const keyPrefix = get('key-prefix').trim() || 'vgc-v1';
     if (keyPrefix.length > 64) {
-        throw new inputs_InputError('key-prefix', `is ${keyPrefix.length} characters; keep it to 64 or fewer.`);
+        throw new errors_InputError('key-prefix', `is ${keyPrefix.length} characters; keep it to 64 or fewer.`);
     }
     const environment = get('environment').trim();
     const environments = get('environments')
@@ -101579,8 +101671,1799 @@ function unescapeCommand(text) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-// EXTERNAL MODULE: ./node_modules/tar-stream/index.js
-var tar_stream = __nccwpck_require__(6118);
+;// CONCATENATED MODULE: ./src/cache/service/http.ts
+/**
+ * One JSON call to the cache service with the retry policy both protocols
+ * share. Service trouble comes back as a value, never as an exception:
+ *
+ * - 500/502/503/504/408 and resets are retried with exponential backoff:
+ *   6 attempts, waits of 1, 2, 4, 8 and 10 s (each up to 20% longer), about
+ *   25-30 s in all. @actions/cache's v2 client waits 3 + 4.5 + 6.75 + 10.1 s
+ *   (about 24 s, jittered up to 35 s) over 5 attempts, its v1 client 5 s over
+ *   2: ours is at least as patient, and asks again sooner after a blip;
+ * - 429 is retried after its Retry-After when that fits the cap and budget;
+ * - connection refused, unknown host and timeouts end the call at once: a
+ *   service that is not there will not be there 500 ms later either, and a
+ *   retry storm only delays the job;
+ * - every wait and attempt fits in one overall budget (`timeoutMs`, the
+ *   `lookup-timeout` input): a backoff that would overrun it is shortened to
+ *   leave one last attempt room, and none is made when too little is left;
+ * - every retry is logged (`onRetry`, by default an info line in the job log).
+ */
+
+
+
+const realClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+const DEFAULTS = {
+    maxAttempts: 6,
+    baseDelayMs: 1_000,
+    maxRetryAfterMs: 10_000,
+    onRetry: (line) => info(line),
+    clock: realClock,
+};
+const MAX_BACKOFF_MS = 10_000;
+/** Time kept for the last attempt when a backoff is shortened to fit the budget. */
+const LAST_ATTEMPT_MS = 1_000;
+const MAX_BODY_BYTES = 1024 * 1024;
+const RETRIED_STATUSES = new Set([408, 500, 502, 503, 504]);
+/** Network errors that mean "nobody is listening": no point in asking again. */
+const FINAL_NETWORK_CODES = new Set([
+    'ECONNREFUSED',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+]);
+class CallTimeout extends Error {
+}
+/** Parses Retry-After (seconds or an HTTP date) into milliseconds from now. */
+function retryAfterMs(header, now = Date.now()) {
+    if (!header)
+        return undefined;
+    const trimmed = header.trim();
+    if (/^\d+$/.test(trimmed))
+        return Number(trimmed) * 1000;
+    const at = Date.parse(trimmed);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+/**
+ * Backoff before attempt `attempt + 1` (attempt counts from 0): base * 2^n,
+ * capped at 10 s, made up to 20% longer at random so that jobs failed by one
+ * outage do not all come back at once. Never shorter than the plain value.
+ */
+function backoffMs(attempt, baseDelayMs, random = Math.random()) {
+    const plain = Math.min(MAX_BACKOFF_MS, baseDelayMs * 2 ** attempt);
+    return Math.round(plain * (1 + random * 0.2));
+}
+/**
+ * The wait before the next attempt, fitted into what is left of the budget:
+ * a Retry-After is the server's word and is never shortened (undefined when
+ * it does not fit); a backoff is cut to leave the last attempt
+ * `LAST_ATTEMPT_MS`, and is undefined when not even that is left.
+ */
+function fitWait(waitMs, remainingMs, fromServer) {
+    if (waitMs < remainingMs - LAST_ATTEMPT_MS)
+        return waitMs;
+    if (fromServer)
+        return undefined;
+    const cut = remainingMs - LAST_ATTEMPT_MS;
+    return cut > 0 ? cut : undefined;
+}
+function describeNetworkError(e) {
+    return e.code ? `${e.code} (${e.message})` : e.message;
+}
+/** Sends one request; resolves with the answer, rejects with the network error. */
+function sendOnce(req, timeoutMs) {
+    return new Promise((resolve, reject) => {
+        const url = new URL(req.url);
+        const transport = url.protocol === 'https:' ? external_node_https_namespaceObject : external_node_http_;
+        const headers = { ...req.headers };
+        if (req.body !== undefined)
+            headers['content-length'] = String(Buffer.byteLength(req.body));
+        const r = transport.request(url, { method: req.method, headers }, (res) => {
+            const chunks = [];
+            let size = 0;
+            res.on('data', (c) => {
+                size += c.length;
+                if (size <= MAX_BODY_BYTES)
+                    chunks.push(c);
+            });
+            res.on('end', () => {
+                clearTimeout(timer);
+                resolve({
+                    status: res.statusCode ?? 0,
+                    headers: res.headers,
+                    text: Buffer.concat(chunks).toString('utf8'),
+                });
+            });
+            res.on('error', (e) => {
+                clearTimeout(timer);
+                reject(e);
+            });
+        });
+        const timer = setTimeout(() => {
+            r.destroy(new CallTimeout(`no answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+        r.on('error', (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
+        r.end(req.body);
+    });
+}
+/** `250 ms`, `1.5 s`, `10 min`: a wait or a limit, for a log line. */
+function describeDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000 || ms % 60_000 !== 0)
+        return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
+    return `${ms / 60_000} min`;
+}
+/** A short, single-line excerpt of an error body for a reason string. */
+function bodyExcerpt(text) {
+    const line = text.replace(/\s+/g, ' ').trim();
+    return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
+/** The tuning with every field it leaves out (or leaves undefined) set to the default. */
+function withDefaults(tuning) {
+    const given = Object.entries(tuning).filter(([, v]) => v !== undefined);
+    return { ...DEFAULTS, ...Object.fromEntries(given) };
+}
+/** Sends one attempt and judges it by the rules in the file comment. */
+async function attemptOnce(req, t, attempt, remainingMs) {
+    let answer;
+    try {
+        answer = await sendOnce(req, remainingMs);
+    }
+    catch (e) {
+        if (e instanceof CallTimeout) {
+            return { kind: 'final', reason: `no answer within ${req.timeoutMs} ms` };
+        }
+        const err = e;
+        const why = describeNetworkError(err);
+        if (err.code && FINAL_NETWORK_CODES.has(err.code))
+            return { kind: 'final', reason: why };
+        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
+    }
+    if (answer.status === 429) {
+        const after = retryAfterMs(answer.headers['retry-after']);
+        const why = `rate limited (429${after === undefined ? '' : `, Retry-After ${Math.ceil(after / 1000)} s`})`;
+        if (after !== undefined && after > t.maxRetryAfterMs)
+            return { kind: 'final', reason: why };
+        if (after !== undefined)
+            return { kind: 'retry', why, waitMs: after, fromServer: true };
+        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
+    }
+    if (RETRIED_STATUSES.has(answer.status)) {
+        const why = `HTTP ${answer.status}${answer.text ? `: ${bodyExcerpt(answer.text)}` : ''}`;
+        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
+    }
+    return { kind: 'answer', answer };
+}
+/**
+ * Makes the call, retrying as described above. A final answer is returned
+ * whatever its status (the caller decides what a 403 or 404 means); only
+ * exhausted retries, timeouts and network failures become `failed`.
+ */
+async function callWithRetries(req, tuning = {}) {
+    const t = withDefaults(tuning);
+    const label = req.label ?? `${req.method} ${new URL(req.url).pathname}`;
+    const { clock } = t;
+    const deadline = clock.now() + req.timeoutMs;
+    let last = '';
+    let made = 0;
+    for (let attempt = 0; attempt < t.maxAttempts; attempt++) {
+        const remaining = deadline - clock.now();
+        if (remaining <= 0)
+            break;
+        made++;
+        const verdict = await attemptOnce(req, t, attempt, remaining);
+        if (verdict.kind === 'answer')
+            return verdict;
+        if (verdict.kind === 'final')
+            return { kind: 'failed', reason: verdict.reason };
+        last = verdict.why;
+        if (attempt + 1 >= t.maxAttempts)
+            break;
+        const waitMs = fitWait(verdict.waitMs, deadline - clock.now(), verdict.fromServer);
+        if (waitMs === undefined) {
+            return {
+                kind: 'failed',
+                reason: `${last}; no time left for a retry within ${req.timeoutMs} ms`,
+            };
+        }
+        t.onRetry(`${label}: ${last} (attempt ${attempt + 1} of ${t.maxAttempts}); retrying in ${describeDuration(waitMs)}`);
+        await clock.sleep(waitMs);
+    }
+    return {
+        kind: 'failed',
+        reason: `${last || 'no answer'} after ${made} attempt${made === 1 ? '' : 's'}`,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/common.ts
+/** The stable prefix GitHub's cache service puts in a policy refusal of a read. */
+const READ_DENIED_PREFIX = 'cache read denied:';
+const MAX_KEYS = 10;
+const common_MAX_KEY_LENGTH = 512;
+/**
+ * Throws for keys the service would refuse: more than 10 keys, a key over 512
+ * characters, or one containing a comma (v1 joins keys with commas).
+ */
+function checkKeys(primaryKey, restoreKeys) {
+    const keys = [primaryKey, ...restoreKeys];
+    if (keys.length > MAX_KEYS) {
+        throw new Error(`Too many cache keys: ${keys.length} (the primary key and at most ${MAX_KEYS - 1} restore keys); drop some restore keys.`);
+    }
+    for (const key of keys) {
+        if (key.length === 0)
+            throw new Error('A cache key is empty; give every key some text.');
+        if (key.length > common_MAX_KEY_LENGTH) {
+            throw new Error(`Cache key "${key.slice(0, 40)}..." is ${key.length} characters; the service allows ${common_MAX_KEY_LENGTH}. Shorten it.`);
+        }
+        if (key.includes(',')) {
+            throw new Error(`Cache key "${key}" contains a comma, which the service refuses; remove it.`);
+        }
+    }
+}
+const KNOWN_MODES = new Set(['none', 'read', 'write', 'write-only']);
+/**
+ * `denied` when ACTIONS_CACHE_MODE forbids reads (`write-only`, `none`), as
+ * @actions/cache decides it: unknown or unset modes allow reading.
+ */
+function cacheModeGate(mode) {
+    const m = (mode ?? '').trim().toLowerCase();
+    if (!KNOWN_MODES.has(m) || m === 'read' || m === 'write')
+        return undefined;
+    return {
+        kind: 'denied',
+        reason: `the effective cache-mode '${m}' does not permit reads (ACTIONS_CACHE_MODE)`,
+    };
+}
+/** The service's own error text from a JSON error body (twirp `msg`, v1 `message`), else the raw text. */
+function errorText(text) {
+    try {
+        const json = JSON.parse(text);
+        const msg = json['msg'] ?? json['message'] ?? json['Message'];
+        if (typeof msg === 'string')
+            return msg;
+    }
+    catch {
+        // not JSON: use the text as it is
+    }
+    return text;
+}
+/** A policy denial of the read, recognised by its stable prefix anywhere in the error text. */
+function deniedReason(status, text) {
+    const msg = errorText(text);
+    if (!msg.includes(READ_DENIED_PREFIX))
+        return undefined;
+    return `${msg.slice(msg.indexOf(READ_DENIED_PREFIX))} (HTTP ${status})`;
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/v2.ts
+/**
+ * Cache service v2 lookup: twirp JSON `GetCacheEntryDownloadURL` under
+ * `{ACTIONS_RESULTS_URL}/twirp/...`, as @actions/cache's twirp client sends it
+ * (proto field names, a bearer token). `ok: false` is a miss.
+ */
+
+
+const SERVICE = 'github.actions.results.api.v1.CacheService';
+const LABEL = 'cache service v2 lookup';
+const USER_AGENT = 'verified-go-cache';
+class V2CacheService {
+    config;
+    protocol = 'v2';
+    constructor(config) {
+        this.config = config;
+    }
+    /** Twirp routes are absolute: any path in the base URL is dropped, as the toolkit's client does. */
+    methodUrl(method) {
+        return new URL(`/twirp/${SERVICE}/${method}`, this.config.baseUrl).href;
+    }
+    async lookup(primaryKey, restoreKeys, version, options) {
+        checkKeys(primaryKey, restoreKeys);
+        const gate = cacheModeGate(this.config.cacheMode);
+        if (gate)
+            return gate;
+        const result = await callWithRetries({
+            method: 'POST',
+            url: this.methodUrl('GetCacheEntryDownloadURL'),
+            headers: {
+                'content-type': 'application/json',
+                accept: 'application/json',
+                authorization: `Bearer ${this.config.token}`,
+                'user-agent': USER_AGENT,
+            },
+            body: JSON.stringify({ key: primaryKey, restore_keys: restoreKeys, version }),
+            timeoutMs: options.timeoutMs,
+            label: LABEL,
+        }, this.config.tuning);
+        if (result.kind === 'failed') {
+            return { kind: 'unavailable', reason: `cache service v2 lookup: ${result.reason}` };
+        }
+        const { status, text } = result.answer;
+        if (status < 200 || status >= 300) {
+            const denied = deniedReason(status, text);
+            if (denied)
+                return { kind: 'denied', reason: denied };
+            return {
+                kind: 'unavailable',
+                reason: `cache service v2 lookup answered HTTP ${status}: ${bodyExcerpt(errorText(text))}`,
+            };
+        }
+        return parseV2Answer(text);
+    }
+}
+/** Reads a GetCacheEntryDownloadURL answer; anything malformed is `unavailable`, not a crash. */
+function parseV2Answer(text) {
+    let json;
+    try {
+        json = JSON.parse(text);
+    }
+    catch {
+        return {
+            kind: 'unavailable',
+            reason: `cache service v2 answered non-JSON: ${bodyExcerpt(text)}`,
+        };
+    }
+    if (json['ok'] !== true)
+        return { kind: 'miss' };
+    const url = json['signed_download_url'] ?? json['signedDownloadUrl'];
+    const key = json['matched_key'] ?? json['matchedKey'];
+    if (typeof url !== 'string' || url === '' || typeof key !== 'string' || key === '') {
+        return {
+            kind: 'unavailable',
+            reason: 'cache service v2 reported a hit without a download URL or matched key',
+        };
+    }
+    return { kind: 'hit', entry: { matchedKey: key, downloadUrl: url } };
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/v1.ts
+/**
+ * Cache service v1 lookup: REST `GET {ACTIONS_CACHE_URL}_apis/artifactcache/cache`
+ * with all keys comma-joined, as @actions/cache's HTTP client sends it. Still
+ * spoken by GHES and by nektos/act's built-in service. 204 is a miss.
+ */
+
+
+
+const v1_LABEL = 'cache service v1 lookup';
+class V1CacheService {
+    config;
+    protocol = 'v1';
+    constructor(config) {
+        this.config = config;
+    }
+    /** The toolkit appends the resource to the base URL as text; the base ends with a slash. */
+    lookupUrl(keys, version) {
+        return `${this.config.baseUrl}_apis/artifactcache/cache?keys=${encodeURIComponent(keys.join(','))}&version=${version}`;
+    }
+    async lookup(primaryKey, restoreKeys, version, options) {
+        checkKeys(primaryKey, restoreKeys);
+        const gate = cacheModeGate(this.config.cacheMode);
+        if (gate)
+            return gate;
+        const result = await callWithRetries({
+            method: 'GET',
+            url: this.lookupUrl([primaryKey, ...restoreKeys], version),
+            headers: {
+                accept: 'application/json;api-version=6.0-preview.1',
+                ...(this.config.token ? { authorization: `Bearer ${this.config.token}` } : {}),
+                'user-agent': USER_AGENT,
+            },
+            timeoutMs: options.timeoutMs,
+            label: v1_LABEL,
+        }, this.config.tuning);
+        if (result.kind === 'failed') {
+            return { kind: 'unavailable', reason: `cache service v1 lookup: ${result.reason}` };
+        }
+        const { status, text } = result.answer;
+        if (status === 204)
+            return { kind: 'miss' };
+        if (status < 200 || status >= 300) {
+            const denied = deniedReason(status, text);
+            if (denied)
+                return { kind: 'denied', reason: denied };
+            return {
+                kind: 'unavailable',
+                reason: `cache service v1 lookup answered HTTP ${status}: ${bodyExcerpt(errorText(text))}`,
+            };
+        }
+        return parseV1Answer(text);
+    }
+}
+/** Reads a v1 lookup answer `{cacheKey, archiveLocation, ...}`. */
+function parseV1Answer(text) {
+    let json;
+    try {
+        json = JSON.parse(text);
+    }
+    catch {
+        return {
+            kind: 'unavailable',
+            reason: `cache service v1 answered non-JSON: ${bodyExcerpt(text)}`,
+        };
+    }
+    const url = json['archiveLocation'];
+    const key = json['cacheKey'];
+    if (typeof url !== 'string' || url === '' || typeof key !== 'string' || key === '') {
+        return {
+            kind: 'unavailable',
+            reason: 'cache service v1 reported a hit without an archiveLocation or cacheKey',
+        };
+    }
+    return { kind: 'hit', entry: { matchedKey: key, downloadUrl: url } };
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/index.ts
+/**
+ * Our client of the GitHub Actions cache service, for the restore side:
+ * which protocol the runner offers, the entry `version` @actions/cache stamps
+ * on what it saves, and the compression it will use for that save.
+ */
+
+
+
+
+
+
+
+/** Salt @actions/cache adds to every version (bumped there on breaking archive changes). */
+const VERSION_SALT = '1.0';
+/**
+ * GHES, by @actions/cache's rule: a server URL that is neither github.com nor
+ * *.ghe.com nor *.localhost. GHES has no v2 service.
+ */
+function service_isGhes(env) {
+    const host = new URL(env['GITHUB_SERVER_URL'] || 'https://github.com').hostname
+        .trimEnd()
+        .toUpperCase();
+    return !(host === 'GITHUB.COM' || host.endsWith('.GHE.COM') || host.endsWith('.LOCALHOST'));
+}
+/** The protocol @actions/cache would speak in this environment. */
+function protocolFromEnv(env) {
+    if (service_isGhes(env))
+        return 'v1';
+    return env['ACTIONS_CACHE_SERVICE_V2'] ? 'v2' : 'v1';
+}
+/**
+ * The cache service of this job, or undefined when the runner gave no URL (or,
+ * for v2, no token: outside Actions, or a step without the runtime variables): callers
+ * then treat the cache as unavailable. URLs are chosen as @actions/cache does:
+ * v2 `ACTIONS_RESULTS_URL`; v1 `ACTIONS_CACHE_URL`, else `ACTIONS_RESULTS_URL`.
+ */
+function cacheServiceFromEnv(env = process.env, tuning) {
+    const token = env['ACTIONS_RUNTIME_TOKEN'] ?? '';
+    const protocol = protocolFromEnv(env);
+    // v2 needs the runtime token; a v1 service may not (nektos/act's gives none,
+    // and @actions/cache's v1 client goes on without it).
+    if (!token && protocol === 'v2')
+        return undefined;
+    const baseUrl = protocol === 'v2'
+        ? env['ACTIONS_RESULTS_URL']
+        : env['ACTIONS_CACHE_URL'] || env['ACTIONS_RESULTS_URL'];
+    if (!baseUrl)
+        return undefined;
+    const config = { baseUrl, token, cacheMode: env['ACTIONS_CACHE_MODE'], tuning };
+    return protocol === 'v2' ? new V2CacheService(config) : new V1CacheService(config);
+}
+/**
+ * The entry version @actions/cache computes for `paths` (as given, not
+ * resolved): sha256 of the paths, the compression method, `windows-only` on a
+ * win32 runner unless cross-OS archives are enabled, and the salt, joined by
+ * `|`. A lookup must send exactly what the saving client stamped.
+ */
+function entryVersion(paths, compression, platform, crossOs = false) {
+    const parts = [...paths];
+    if (compression)
+        parts.push(compression);
+    if (platform === 'win32' && !crossOs)
+        parts.push('windows-only');
+    parts.push(VERSION_SALT);
+    return (0,external_node_crypto_.createHash)('sha256').update(parts.join('|')).digest('hex');
+}
+/** Output of `<command> --quiet --version` (stdout and stderr), '' when it cannot run. */
+function versionOutput(command) {
+    return new Promise((resolve) => {
+        try {
+            (0,external_node_child_process_namespaceObject.execFile)(command, ['--quiet', '--version'], { timeout: 10_000 }, (error, stdout, stderr) => {
+                const out = `${stdout ?? ''}${stderr ?? ''}`.trim();
+                // The toolkit ignores the exit code; only a command that cannot start yields ''.
+                resolve(error && error.code === 'ENOENT' ? '' : out);
+            });
+        }
+        catch {
+            resolve('');
+        }
+    });
+}
+const compressionCache = new Map();
+/**
+ * The compression @actions/cache will pick when it saves on this machine:
+ * `zstd-without-long` when `zstd --quiet --version` prints anything, else
+ * `gzip`. Asked once per process (per command, for tests).
+ */
+function compressionForSave(zstdCommand = 'zstd') {
+    let known = compressionCache.get(zstdCommand);
+    if (!known) {
+        known = versionOutput(zstdCommand).then((out) => (out === '' ? 'gzip' : 'zstd-without-long'));
+        compressionCache.set(zstdCommand, known);
+    }
+    return known;
+}
+
+;// CONCATENATED MODULE: ./src/cache/entry.ts
+/**
+ * Cache entries as directories on GitHub's cache service: look one up, save
+ * one from a directory. The archive holds paths relative to that directory, so
+ * an entry saved on one runner lands in the right place on any other, whatever
+ * its workspace depth, HOME or container layout.
+ *
+ * Lookups are ours (v1 or v2, src/cache/service/); the restore that streams
+ * and extracts is src/restore/restore.ts. Saving is @actions/cache's: it is
+ * run with the directory as its workspace and `.` as its only path.
+ */
+
+
+
+/** The only path handed to @actions/cache: archives are relative to the saved directory. */
+const ENTRY_PATHS = ['.'];
+/** The version the entries we save carry, as @actions/cache computes it on this runner. */
+async function entryVersionHere() {
+    return entryVersion(ENTRY_PATHS, await compressionForSave(), process.platform);
+}
+/** Looks the keys up without downloading anything. */
+async function entry_lookupEntry(primaryKey, restoreKeys, lookupTimeoutMs) {
+    const service = cacheServiceFromEnv();
+    if (!service)
+        return { kind: 'unavailable', reason: 'no cache service URL in this job' };
+    const found = await service.lookup(primaryKey, restoreKeys, await entryVersionHere(), {
+        timeoutMs: lookupTimeoutMs,
+    });
+    if (found.kind !== 'hit')
+        return found;
+    // The download URL is signed: keep it out of the logs.
+    core_setSecret(found.entry.downloadUrl);
+    return { kind: 'hit', matchedKey: found.entry.matchedKey, url: found.entry.downloadUrl };
+}
+/**
+ * Saves the content of `src` under `key` through @actions/cache. The client
+ * archives paths relative to GITHUB_WORKSPACE and resolves patterns against
+ * the working directory, so both point at `src` for the duration of the save.
+ */
+async function saveDirectory(o) {
+    const cwd = process.cwd();
+    const workspace = process.env['GITHUB_WORKSPACE'];
+    process.chdir(o.src);
+    process.env['GITHUB_WORKSPACE'] = o.src;
+    try {
+        return await actionsCacheBackend.save(ENTRY_PATHS, o.key, o.timeoutMs);
+    }
+    finally {
+        process.chdir(cwd);
+        if (workspace === undefined)
+            delete process.env['GITHUB_WORKSPACE'];
+        else
+            process.env['GITHUB_WORKSPACE'] = workspace;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cache/mode.ts
+function mode_cacheModeFromEnv(env = process.env) {
+    const raw = (env['ACTIONS_CACHE_MODE'] ?? '').trim().toLowerCase();
+    switch (raw) {
+        case 'read':
+            return { name: 'read', canRead: true, canWrite: false };
+        case 'write-only':
+            return { name: 'write-only', canRead: false, canWrite: true };
+        case 'none':
+            return { name: 'none', canRead: false, canWrite: false };
+        case 'write':
+            return { name: 'write', canRead: true, canWrite: true };
+        default:
+            return { name: 'unset', canRead: true, canWrite: true };
+    }
+}
+/** The summary's line for the mode; empty when the runner set none. */
+function describeCacheMode(m) {
+    switch (m.name) {
+        case 'unset':
+            return '';
+        case 'write':
+            return 'write (restore and save)';
+        case 'read':
+            return 'read (restore and verify only; nothing is saved)';
+        case 'write-only':
+            return 'write-only (no restore; the verified cache is saved)';
+        case 'none':
+            return 'none (no restore, no save)';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/go/layout.ts
+/**
+ * Go's module cache layout as pure rules: where a path relative to the module
+ * cache root belongs (a module version's extracted tree, one of its download
+ * files, or nothing Go defines for a module version), and which paths one
+ * module version occupies. The closed layout of a restore is built on these:
+ * a path that is not a tree or download file of a module version whose path
+ * and version Go's rules accept is never written.
+ */
+
+const DOWNLOAD_EXTS = (/* unused pure expression or super */ null && (['.ziphash', '.zip', '.mod', '.info', '.partial']));
+/**
+ * Classifies a module cache path: an extracted tree is identified by the first
+ * segment containing '@' (`golang.org/x/tools@v0.1.0/...` and
+ * `golang.org/x/tools/gopls@v0.24.0/...` are different modules); download files
+ * are `cache/download/<escaped path>/@v/<escaped version><ext>`.
+ */
+function layout_placeOf(rel) {
+    if (rel === 'cache' || rel.startsWith('cache/'))
+        return downloadPlaceOf(rel);
+    // The first segment holding an '@' is the one holding the first '@'.
+    const firstAt = rel.indexOf('@');
+    if (firstAt < 0)
+        return OTHER;
+    const end = rel.indexOf('/', firstAt);
+    const root = end < 0 ? rel : rel.slice(0, end);
+    const tree = treeRootOf(root);
+    if (tree === null)
+        return OTHER;
+    return {
+        kind: 'tree',
+        root,
+        path: tree.path,
+        version: tree.version,
+        inner: end < 0 ? '' : rel.slice(end + 1),
+    };
+}
+const OTHER = Object.freeze({ kind: 'other' });
+/** Tree roots seen, unescaped once each: an extraction asks for every file of every tree. */
+const treeRoots = new Map();
+/** `<escaped path>@<escaped version>` → the module it names, or null when it names none. */
+function treeRootOf(root) {
+    let tree = treeRoots.get(root);
+    if (tree !== undefined)
+        return tree;
+    const segStart = root.lastIndexOf('/') + 1;
+    const at = root.lastIndexOf('@');
+    const escPath = root.slice(0, at);
+    const escVersion = root.slice(at + 1);
+    tree =
+        at === segStart ||
+            escVersion === '' ||
+            !isCanonicalEscape(escPath) ||
+            !isCanonicalEscape(escVersion)
+            ? null
+            : moduleOrNull(unescapeModulePath(escPath), unescapeModulePath(escVersion));
+    if (treeRoots.size > 100_000)
+        treeRoots.clear();
+    treeRoots.set(root, tree);
+    return tree;
+}
+/**
+ * Go's escaping (module.EscapePath) never leaves an upper-case letter and
+ * always puts a lower-case one after '!': 'Foo' and '!foo' would otherwise
+ * both read as module Foo, one hiding the other.
+ */
+function isCanonicalEscape(escaped) {
+    return !/[A-Z]|![^a-z]|!$/.test(escaped);
+}
+/**
+ * A module Go could have put in the cache, or null. Anything else is kept as a
+ * plain file, never unpacked or counted as a module: a download path such as
+ * `cache/download/example.com/a@v1.0.0/x/@v/v2.0.0.zip` would otherwise name
+ * the tree `example.com/a@v1.0.0/x@v2.0.0`, which lies inside another
+ * module's tree and would add files to it unseen by its record.
+ */
+function moduleOrNull(p, version) {
+    return isModulePath(p) && isModuleVersion(version) ? { path: p, version } : null;
+}
+function downloadPlaceOf(rel) {
+    const segs = rel.split('/');
+    const at = segs.indexOf('@v');
+    if (segs[1] !== 'download' || at < 3 || at !== segs.length - 2)
+        return OTHER;
+    const file = segs[segs.length - 1];
+    const ext = DOWNLOAD_EXTS.find((x) => file.endsWith(x) && file.length > x.length);
+    if (!ext || !isCanonicalEscape(rel))
+        return OTHER;
+    const m = moduleOrNull(unescapeModulePath(segs.slice(2, at).join('/')), unescapeModulePath(file.slice(0, -ext.length)));
+    return m === null ? OTHER : { kind: 'download', ...m, ext };
+}
+/** placeOf for a regular file: a file standing where a tree directory belongs is just other. */
+function layout_filePlaceOf(rel) {
+    const place = layout_placeOf(rel);
+    return place.kind === 'tree' && place.inner === '' ? OTHER : place;
+}
+/** Go's modes: trees read-only (files 0444, dirs 0555 once filled), the rest 0644 / 0755. */
+function layout_fileModeFor(place) {
+    return place.kind === 'tree' ? 0o444 : 0o644;
+}
+// ---------------------------------------------------------------------------
+// Record building, shared by extraction and recordFromDisk.
+/** The files and trees of one module version, relative to the module cache root. */
+function entryPaths(id, o) {
+    const { path: p, version } = gosum_splitModuleId(id);
+    const base = `cache/download/${gosum_escapeModulePath(p)}/@v/${gosum_escapeModulePath(version)}`;
+    const files = [`${base}.mod`, `${base}.info`];
+    if (o.tree)
+        files.push(`${base}.ziphash`);
+    if (o.tree && o.zip)
+        files.push(`${base}.zip`);
+    return {
+        tree: o.tree ? `${gosum_escapeModulePath(p)}@${gosum_escapeModulePath(version)}` : undefined,
+        files,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/go/paths.ts
+/**
+ * Platform-dependent path logic, with the platform as a parameter so that the
+ * Windows and macOS rules are unit tested on any machine (no hosted Windows or
+ * macOS runner can run the test suite). Pure: no file system access.
+ *
+ * What differs between the platforms:
+ * - path syntax: `\` and drive letters on win32 (`/` is accepted too);
+ * - GOPATH list separator: `;` on win32, `:` elsewhere (Go's
+ *   filepath.SplitList; on win32 an entry may be double-quoted to hold a `;`);
+ * - the home directory Go uses for the default GOPATH: %USERPROFILE% on win32,
+ *   $HOME elsewhere (Go's os.UserHomeDir);
+ * - environment variable names: case-insensitive on win32;
+ * - file name comparison: case-insensitive on win32 and on macOS (APFS and
+ *   HFS+ as formatted by default), and macOS also folds Unicode
+ *   normalization (NFC/NFD) of names;
+ * - read-only trees: Go makes extracted modules read-only (0444 files, 0555
+ *   directories). On POSIX a file can be deleted from a writable directory
+ *   whatever its own mode, so directories must be made writable; on win32 the
+ *   read-only attribute of a file blocks its deletion while directories are
+ *   never blocked, so files must be made writable.
+ */
+
+
+/** Node's path functions for `platform`'s path syntax. */
+function pathApi(platform) {
+    return platform === 'win32' ? path.win32 : path.posix;
+}
+/** True where the default file system compares names without regard to case. */
+function caseInsensitiveFs(platform) {
+    return platform === 'win32' || platform === 'darwin';
+}
+/**
+ * Reads an environment variable as the platform does: names are
+ * case-insensitive on win32 (`Path`, `GoModCache`). An empty or blank value
+ * counts as unset, as it does for Go.
+ */
+function envValue(env, name, platform) {
+    let value = env[name];
+    if (value === undefined && platform === 'win32') {
+        const upper = name.toUpperCase();
+        const found = Object.keys(env).find((k) => k.toUpperCase() === upper);
+        value = found === undefined ? undefined : env[found];
+    }
+    const trimmed = value?.trim();
+    return trimmed ? trimmed : undefined;
+}
+/**
+ * Splits a GOPATH-style list like Go's filepath.SplitList: `;` on win32 (where
+ * an entry may be wrapped in double quotes to contain a `;`), `:` elsewhere.
+ * Empty entries are kept, as Go keeps them.
+ */
+function splitPathList(list, platform) {
+    if (list === '')
+        return [];
+    if (platform !== 'win32')
+        return list.split(':');
+    const out = [];
+    let current = '';
+    let quoted = false;
+    for (const ch of list) {
+        if (ch === '"')
+            quoted = !quoted;
+        else if (ch === ';' && !quoted) {
+            out.push(current);
+            current = '';
+        }
+        else
+            current += ch;
+    }
+    out.push(current);
+    return out;
+}
+/**
+ * Where Go will put the module cache, found without running Go (pre runs
+ * before setup-go): GOMODCACHE, else the first GOPATH entry + pkg/mod, else
+ * `<home>/go/pkg/mod` with home from USERPROFILE on win32 and HOME elsewhere,
+ * falling back to `home`. Empty GOPATH entries are skipped (Go would refuse
+ * the list; main asks Go itself and notices the difference).
+ */
+function locateModCacheWithoutGo(env, platform = process.platform, home = os.homedir()) {
+    const p = pathApi(platform);
+    const explicit = envValue(env, 'GOMODCACHE', platform);
+    if (explicit)
+        return explicit;
+    const gopath = envValue(env, 'GOPATH', platform);
+    if (gopath) {
+        const first = splitPathList(gopath, platform).find((e) => e.trim() !== '');
+        if (first)
+            return p.join(first.trim(), 'pkg', 'mod');
+    }
+    const homeDir = envValue(env, platform === 'win32' ? 'USERPROFILE' : 'HOME', platform) || home;
+    return p.join(homeDir, 'go', 'pkg', 'mod');
+}
+/** A name or path in the form two of them are compared in on `platform`. */
+function comparable(s, platform) {
+    const n = platform === 'darwin' ? s.normalize('NFC') : s;
+    return caseInsensitiveFs(platform) ? n.toLowerCase() : n;
+}
+/**
+ * Whether two paths name the same directory on `platform`, without touching
+ * the disk: resolved, then compared case-insensitively on win32 and macOS
+ * (and across Unicode normalization forms on macOS). Symbolic links are not
+ * followed.
+ */
+function samePath(a, b, platform = process.platform) {
+    const p = pathApi(platform);
+    return comparable(p.resolve(a), platform) === comparable(p.resolve(b), platform);
+}
+/**
+ * The mode to give an entry of a read-only module cache tree before deleting
+ * it, or undefined when its mode does not matter on `platform` (see the file
+ * comment): directories on POSIX, files on win32.
+ */
+function modeBeforeRemove(kind, platform) {
+    if (platform === 'win32')
+        return kind === 'file' ? 0o666 : undefined;
+    return kind === 'dir' ? 0o755 : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/go/modcache.ts
+/**
+ * The Go module cache on disk: whether it is empty, a cheap scan of its
+ * download area (cache/download/<escaped path>/@v), and removing read-only trees.
+ */
+
+
+
+
+
+async function isNonEmptyDir(dir) {
+    try {
+        const entries = await fs.readdir(dir);
+        return entries.length > 0;
+    }
+    catch {
+        return false;
+    }
+}
+const KNOWN_EXT = ['.zip', '.ziphash', '.mod', '.partial'];
+async function readText(file) {
+    try {
+        return await external_node_fs_namespaceObject.promises.readFile(file, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+}
+async function findVersionDirs(root, rel, out) {
+    let entries;
+    try {
+        entries = await external_node_fs_namespaceObject.promises.readdir(external_node_path_namespaceObject.join(root, rel), { withFileTypes: true });
+    }
+    catch {
+        return;
+    }
+    await Promise.all(entries.map(async (e) => {
+        if (!e.isDirectory())
+            return;
+        const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
+        if (e.name === '@v') {
+            out.push(rel);
+            return;
+        }
+        if (rel === '' && e.name === 'sumdb')
+            return;
+        await findVersionDirs(root, childRel, out);
+    }));
+}
+/** Bytes of the cached zips of these versions (`path@version`; 0 for one without a zip). */
+async function zipBytes(modCache, ids) {
+    const sizes = await Promise.all(ids.map((id) => {
+        const { path: p, version } = splitModuleId(id);
+        const esc = escapeModulePath(p).split('/');
+        const file = path.join(modCache, 'cache', 'download', ...esc, '@v', `${escapeModulePath(version)}.zip`);
+        return fs.stat(file).then((x) => x.size, () => 0);
+    }));
+    return sizes.reduce((a, b) => a + b, 0);
+}
+/** Scans `<modcache>/cache/download`. Reads ziphash and go.mod files, never zips. */
+async function scanModCache(modCache) {
+    const download = external_node_path_namespaceObject.join(modCache, 'cache', 'download');
+    const dirs = [];
+    await findVersionDirs(download, '', dirs);
+    dirs.sort();
+    const versions = [];
+    const names = [];
+    for (const rel of dirs) {
+        const vdir = external_node_path_namespaceObject.join(download, ...rel.split('/'), '@v');
+        const modPath = gosum_unescapeModulePath(rel);
+        // Go never makes such a directory (module.CheckPath): it is no module.
+        if (!gosum_isModulePath(modPath))
+            continue;
+        let files;
+        try {
+            files = (await external_node_fs_namespaceObject.promises.readdir(vdir)).sort();
+        }
+        catch {
+            continue;
+        }
+        const byVersion = new Map();
+        for (const f of files) {
+            const ext = KNOWN_EXT.find((x) => f.endsWith(x));
+            if (!ext)
+                continue;
+            const v = gosum_unescapeModulePath(f.slice(0, -ext.length));
+            if (!gosum_isModuleVersion(v))
+                continue;
+            if (!byVersion.has(v))
+                byVersion.set(v, new Set());
+            byVersion.get(v).add(ext);
+            names.push(`${rel}/@v/${f}`);
+        }
+        const entries = await Promise.all([...byVersion.entries()].map(async ([version, exts]) => {
+            const base = external_node_path_namespaceObject.join(vdir, gosum_escapeModulePath(version));
+            const cv = {
+                path: modPath,
+                version,
+                hasZip: exts.has('.zip'),
+                partial: exts.has('.partial'),
+            };
+            if (exts.has('.ziphash'))
+                cv.ziphash = (await readText(base + '.ziphash'))?.trim();
+            if (exts.has('.mod')) {
+                const mod = await external_node_fs_namespaceObject.promises.readFile(base + '.mod').catch(() => undefined);
+                if (mod)
+                    cv.modHash = gosum_goModHash(mod);
+            }
+            return cv;
+        }));
+        versions.push(...entries);
+    }
+    const fingerprint = (0,external_node_crypto_.createHash)('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
+    return { versions, fingerprint };
+}
+/**
+ * Removes a module cache that a failed restore left half-written. Go makes
+ * extracted trees read-only, so directories are made writable first.
+ */
+async function modcache_forceRemove(dir, platform = process.platform) {
+    // Read-only directories block removal on POSIX, read-only files on Windows.
+    const dirMode = modeBeforeRemove('dir', platform);
+    const fileMode = modeBeforeRemove('file', platform);
+    const makeWritable = async (d) => {
+        if (dirMode !== undefined)
+            await external_node_fs_namespaceObject.promises.chmod(d, dirMode).catch(() => undefined);
+        let entries;
+        try {
+            entries = await external_node_fs_namespaceObject.promises.readdir(d, { withFileTypes: true });
+        }
+        catch {
+            return;
+        }
+        await Promise.all(entries.map(async (e) => {
+            const p = external_node_path_namespaceObject.join(d, e.name);
+            if (e.isDirectory())
+                return makeWritable(p);
+            if (fileMode !== undefined)
+                await external_node_fs_namespaceObject.promises.chmod(p, fileMode).catch(() => undefined);
+        }));
+    };
+    await makeWritable(dir);
+    await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true });
+}
+
+;// CONCATENATED MODULE: ./src/cache/snapshot.ts
+/**
+ * What a saved entry holds: exactly the module versions that were verified,
+ * staged as hard links beside the module cache and saved from there.
+ *
+ * Each module is held once: a version whose zip was verified goes in as its
+ * zip (with `.ziphash`, `.mod`, `.info`) and no tree, because the restore
+ * writes the tree from the zip as Go's own extraction does, hashing it as it
+ * goes (src/restore/extract.ts); any other version goes in as its tree.
+ *
+ * Staging (instead of saving the module cache as it is) means nothing the job
+ * left behind rides along: no version go.sum does not name, no unverified
+ * toolchain, no lock or `.partial` file, no sumdb or vcs cache, and, for a lean
+ * entry, no zips. The job's own module cache is never changed by a save.
+ */
+
+
+
+
+
+/** Links (or copies) a file into the stage; false when there is no such file. */
+async function linkOrCopy(from, to) {
+    await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
+    return linkOrCopyInto(from, to);
+}
+/** linkOrCopy into a directory that already exists (a tree's files: one mkdir per directory, not per file). */
+async function linkOrCopyInto(from, to) {
+    try {
+        await external_node_fs_namespaceObject.promises.link(from, to);
+        return true;
+    }
+    catch (e) {
+        const code = e.code;
+        if (code === 'ENOENT')
+            return false;
+        if (code === 'EEXIST')
+            return true;
+        await external_node_fs_namespaceObject.promises.copyFile(from, to);
+        return true;
+    }
+}
+/** The zip beside a version's `.mod` file. */
+const zipOf = (modFile) => `${modFile.slice(0, -'.mod'.length)}.zip`;
+/** Links a tree's files into the stage: how many, or -1 when there is no such directory. */
+async function linkTree(from, to) {
+    let entries;
+    try {
+        entries = await external_node_fs_namespaceObject.promises.readdir(from, { withFileTypes: true });
+    }
+    catch {
+        return -1;
+    }
+    await external_node_fs_namespaceObject.promises.mkdir(to, { recursive: true });
+    let n = 0;
+    for (const e of entries) {
+        const a = external_node_path_namespaceObject.join(from, e.name);
+        const b = external_node_path_namespaceObject.join(to, e.name);
+        if (e.isDirectory())
+            n += Math.max(0, await linkTree(a, b));
+        else if (e.isFile()) {
+            await linkOrCopyInto(a, b);
+            n++;
+        }
+    }
+    return n;
+}
+/** Go's h1 of a module with no files: the sha256 of an empty summary. */
+const EMPTY_TREE_H1 = `h1:${(0,external_node_crypto_.createHash)('sha256').digest('base64')}`;
+/**
+ * Links a tree into the stage; does it carry the module? A tree with files
+ * does. An empty one only if the module has no files at all (its .ziphash is
+ * the empty hash): otherwise a later step emptied it.
+ */
+async function treeCarries(from, to, ziphash) {
+    const files = await linkTree(from, to);
+    if (files !== 0)
+        return files > 0;
+    return (await ziphash().catch(() => '')).trim() === EMPTY_TREE_H1;
+}
+/**
+ * Builds the staging directory for a save, beside the module cache (hard
+ * links need the same file system). The caller removes `stage`.
+ */
+async function stageSnapshot(modCache, plan) {
+    const stage = external_node_path_namespaceObject.join(external_node_path_namespaceObject.dirname(modCache), `.vgc-save-${process.pid}-${Date.now()}`);
+    await modcache_forceRemove(stage);
+    await external_node_fs_namespaceObject.promises.mkdir(stage, { recursive: true });
+    const jobs = [];
+    const unstaged = [];
+    const link = (f) => linkOrCopy(external_node_path_namespaceObject.join(modCache, f), external_node_path_namespaceObject.join(stage, f));
+    const add = async (id) => {
+        const p = entryPaths(id, { tree: true, zip: false });
+        const linked = await Promise.all(p.files.map(link));
+        const ziphash = p.files.find((f) => f.endsWith('.ziphash'));
+        const hasZiphash = linked[p.files.indexOf(ziphash)] === true;
+        // A zip that is gone after all leaves the tree to carry the module.
+        const carried = (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0])))) ||
+            (await treeCarries(external_node_path_namespaceObject.join(modCache, p.tree), external_node_path_namespaceObject.join(stage, p.tree), () => external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(modCache, ziphash), 'utf8')));
+        if (!hasZiphash || !carried)
+            unstaged.push(id);
+    };
+    for (const id of plan.full)
+        jobs.push(add(id));
+    for (const id of plan.modOnly)
+        for (const f of entryPaths(id, { tree: false, zip: false }).files)
+            jobs.push(link(f));
+    await Promise.all(jobs);
+    return { stage, unstaged: unstaged.sort() };
+}
+/**
+ * Removes a stage. Its directories were made by stageSnapshot and are
+ * writable, so one recursive removal does; where that fails (read-only
+ * files block unlinking on Windows) forceRemove makes them writable first.
+ */
+async function removeSnapshot(stage) {
+    try {
+        (0,external_node_fs_namespaceObject.rmSync)(stage, { recursive: true, force: true, maxRetries: 2 });
+    }
+    catch {
+        await modcache_forceRemove(stage);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/go/project.ts
+/**
+ * Which Go modules this action caches and verifies, decided the way Go
+ * decides which modules a build uses, not by a file glob:
+ *
+ * - the module at working-directory (Go's GOMOD there), or the members of the
+ *   go.work workspace Go finds there (Go's GOWORK);
+ * - plus, only when the user lists them in go-sum-files, other standalone
+ *   modules below working-directory;
+ * - never a module below a directory Go ignores (testdata, vendor, names
+ *   starting with `.` or `_`), whatever the globs say: those are fixtures.
+ *
+ * go.mod and go.work are read with Go's own parser (`go mod edit -json`,
+ * `go work edit -json`). Problems Go would only report later, less clearly
+ * (a missing replacement directory, a missing `use` directory, a go directive
+ * newer than the installed Go) come back as diagnostics on the exact line.
+ */
+
+
+
+
+
+
+
+
+function resolveWorkingDirectory(workspace, workingDirectory) {
+    return path.resolve(workspace, workingDirectory);
+}
+/** Sha256 over the given files, each named by its path relative to workingDirectory. */
+async function hashProjectFiles(workingDirectory, files) {
+    const contents = await Promise.all(files.map(async (f) => ({
+        path: external_node_path_namespaceObject.relative(workingDirectory, f).split(external_node_path_namespaceObject.sep).join('/'),
+        content: await external_node_fs_namespaceObject.promises.readFile(f),
+    })));
+    return gosum_hashDependencyFiles(contents);
+}
+function isFile(p) {
+    try {
+        return statSync(p).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+function isDir(p) {
+    try {
+        return statSync(p).isDirectory();
+    }
+    catch {
+        return false;
+    }
+}
+/** Go prints /dev/null (NUL on Windows) for GOMOD outside any module. */
+function realGoMod(gomod) {
+    return gomod === '' || gomod === '/dev/null' || gomod === 'NUL' ? undefined : gomod;
+}
+async function goEnv(go, dir) {
+    const r = await go.run(['env', '-json', 'GOMOD', 'GOWORK', 'GOVERSION'], dir);
+    if (r.code !== 0) {
+        throw new Error(`'go env' failed in ${dir} (exit ${r.code}): ${r.stderr.trim()}`);
+    }
+    return JSON.parse(r.stdout);
+}
+/** Line number Go reports in a parse error (`go.mod:6: unknown directive`), if any. */
+function lineFromGoError(stderr) {
+    const m = /go\.(?:mod|work):(\d+)(?::\d+)?:/.exec(stderr);
+    return m ? Number(m[1]) : undefined;
+}
+/** Reads a go.mod with Go's parser; a file Go cannot parse becomes an error diagnostic. */
+async function readGoMod(go, goMod, diagnostics) {
+    const r = await go.run(['mod', 'edit', '-json', goMod], path.dirname(goMod));
+    if (r.code === 0)
+        return JSON.parse(r.stdout);
+    const line = lineFromGoError(r.stderr);
+    diagnostics.push({
+        level: 'error',
+        file: goMod,
+        ...(line ? { line } : {}),
+        message: `Go cannot parse ${goMod}: ${r.stderr.trim()}. Fix the file (run 'go mod tidy' locally).`,
+    });
+    return undefined;
+}
+async function readGoWork(go, goWork, diagnostics) {
+    const r = await go.run(['work', 'edit', '-json', goWork], path.dirname(goWork));
+    if (r.code === 0)
+        return JSON.parse(r.stdout);
+    const line = lineFromGoError(r.stderr);
+    diagnostics.push({
+        level: 'error',
+        file: goWork,
+        ...(line ? { line } : {}),
+        message: `Go cannot parse ${goWork}: ${r.stderr.trim()}. Fix the file.`,
+    });
+    return undefined;
+}
+/** The modules Go will need: everything any member requires. */
+function requiredPaths(mods) {
+    const out = new Set();
+    for (const m of mods)
+        for (const r of m.Require ?? [])
+            out.add(r.Path);
+    return out;
+}
+/** Module path declared by the go.mod in `dir`, read with Go's parser; undefined if unreadable. */
+async function declaredPath(go, dir) {
+    const r = await go.run(['mod', 'edit', '-json', path.join(dir, 'go.mod')], dir);
+    if (r.code !== 0)
+        return undefined;
+    return JSON.parse(r.stdout).Module?.Path;
+}
+/**
+ * Describes one replace directive and checks what Go will need from it: a
+ * local directory must exist, hold a go.mod and declare the replaced path; a
+ * module replacement is verified against go.sum under its new path, so go.sum
+ * should hold that hash.
+ */
+async function checkReplace(r, c) {
+    const line = locateDirective(c.text, 'replace', replaceArgs(r));
+    const from = moduleLabel(r.Old);
+    const at = { file: c.file, ...(line ? { line } : {}) };
+    const needed = c.required.has(r.Old.Path);
+    if (!isLocalReplacement(r)) {
+        const to = moduleLabel(r.New);
+        if (needed && !c.sums.has(`${r.New.Path}@${r.New.Version ?? ''}`)) {
+            c.diagnostics.push({
+                level: 'warning',
+                ...at,
+                message: `${from} is replaced by ${to}, but no go.sum in scope holds a hash for ${to}: ` +
+                    "go mod download will fail with 'missing go.sum entry'. Run 'go mod tidy' and commit go.sum.",
+            });
+        }
+        return { from, to, kind: 'module', ...at };
+    }
+    const dir = path.resolve(path.dirname(c.file), r.New.Path);
+    const info = { from, to: r.New.Path, kind: 'local', dir, ...at };
+    const level = needed ? 'error' : 'warning';
+    const later = needed
+        ? ''
+        : ' Go does not need it for this build yet, but will once it is required.';
+    const directive = `replace ${from} => ${r.New.Path}`;
+    const shown = relative(c.root, dir);
+    if (!isDir(dir)) {
+        c.diagnostics.push({
+            level,
+            ...at,
+            message: `${directive}: the directory ${shown} does not exist in the checkout, so Go cannot load the ` +
+                'module graph. Check it out before this step (for example a second actions/checkout with ' +
+                `'path:'), or remove the replace directive.${later}`,
+        });
+    }
+    else if (!isFile(path.join(dir, 'go.mod'))) {
+        c.diagnostics.push({
+            level,
+            ...at,
+            message: `${directive}: ${shown} has no go.mod; a local replacement must be a module root. Point the ` +
+                `directive at the folder holding ${r.Old.Path}'s go.mod, or add one there.${later}`,
+        });
+    }
+    else {
+        const declared = await declaredPath(c.go, dir);
+        if (declared !== undefined && declared !== r.Old.Path) {
+            c.diagnostics.push({
+                level,
+                ...at,
+                message: `${directive}: ${relative(c.root, path.join(dir, 'go.mod'))} declares module ${declared}, not ` +
+                    `${r.Old.Path}; Go fails with 'module declares its path as'. Point the directive at the ` +
+                    `folder of ${r.Old.Path}, or fix the module line there.${later}`,
+            });
+        }
+    }
+    return info;
+}
+/** The summary line for one replace directive. */
+function replaceNote(r) {
+    if (r.kind === 'local')
+        return `${r.from} replaced by ${r.to} (local, not verified by go.sum)`;
+    const newPath = r.to.replace(/@[^@]*$/, '');
+    return `${r.from} replaced by ${r.to}, verified as ${newPath}`;
+}
+function versionDiagnostic(file, text, needs, installed) {
+    if (!needs || !installed)
+        return undefined;
+    const cmp = compareGoVersions(needs, installed);
+    if (cmp === undefined || cmp <= 0)
+        return undefined;
+    const line = locateDirective(text, 'go', [needs]);
+    const name = path.basename(file);
+    return {
+        level: 'error',
+        file,
+        ...(line ? { line } : {}),
+        message: `${name} needs Go >= ${needs} (its go directive), but the installed Go is ${installed}. ` +
+            `Install the right Go before this step: actions/setup-go with 'go-version-file: ${name}' ` +
+            '(or go-version >= ' +
+            `${needs}), or set GOTOOLCHAIN=auto so Go fetches the toolchain itself.`,
+    };
+}
+async function globSumFiles(workingDirectory, patterns) {
+    const out = [];
+    const seen = new Set();
+    // Each positive pattern is globbed alone (to name it), with every negation applied.
+    const negations = patterns.filter((p) => p.startsWith('!'));
+    for (const pattern of patterns.filter((p) => !p.startsWith('!'))) {
+        const lines = [pattern, ...negations].map((p) => p.startsWith('!')
+            ? `!${path.join(workingDirectory, p.slice(1))}`
+            : path.join(workingDirectory, p));
+        const globber = await glob.create(lines.join('\n'), {
+            followSymbolicLinks: false,
+            implicitDescendants: false,
+            matchDirectories: false,
+        });
+        for (const file of (await globber.glob()).sort()) {
+            if (file.split(path.sep).includes('node_modules') || seen.has(file))
+                continue;
+            seen.add(file);
+            out.push({ file, pattern });
+        }
+    }
+    return out;
+}
+async function readSumSet(files) {
+    const out = new Set();
+    for (const f of files) {
+        for (const l of parseGoSum(await fs.readFile(f, 'utf8')).lines) {
+            if (!l.goMod)
+                out.add(`${l.path}@${l.version}`);
+        }
+    }
+    return out;
+}
+function relative(workingDirectory, p) {
+    return path.relative(workingDirectory, p).split(path.sep).join('/') || '.';
+}
+/** Where Go starts: the go.work members, or the module at working-directory. */
+async function startingMembers(go, workingDirectory, env, goWork, diagnostics) {
+    if (goWork) {
+        if (!isFile(goWork)) {
+            throw new InputError('working-directory', `GOWORK is ${goWork}, which does not exist. Set GOWORK to an existing go.work, or GOWORK=off.`);
+        }
+        const work = await readGoWork(go, goWork, diagnostics);
+        const workText = await fs.readFile(goWork, 'utf8');
+        const members = [];
+        for (const use of work?.Use ?? []) {
+            const dir = path.resolve(path.dirname(goWork), use.DiskPath);
+            const line = locateDirective(workText, 'use', [use.DiskPath]);
+            const at = { file: goWork, ...(line ? { line } : {}) };
+            if (!isDir(dir)) {
+                diagnostics.push({
+                    level: 'error',
+                    ...at,
+                    message: `use ${use.DiskPath}: the directory ${relative(workingDirectory, dir)} does not exist in the checkout. Check it ` +
+                        'out before this step, or remove it from go.work.',
+                });
+            }
+            else if (!isFile(path.join(dir, 'go.mod'))) {
+                diagnostics.push({
+                    level: 'error',
+                    ...at,
+                    message: `use ${use.DiskPath}: ${relative(workingDirectory, dir)} has no go.mod. Add one, or remove it from go.work.`,
+                });
+            }
+            else {
+                members.push({ goMod: path.join(dir, 'go.mod'), why: 'go.work use' });
+            }
+        }
+        const own = realGoMod(env['GOMOD'] ?? '');
+        if (own && !members.some((m) => m.goMod === own) && work) {
+            diagnostics.push({
+                level: 'error',
+                file: goWork,
+                message: `working-directory is in the module ${path.dirname(own)}, which ${goWork} does not use, ` +
+                    "so Go builds nothing there. Add it to go.work ('go work use " +
+                    `${path.relative(path.dirname(goWork), path.dirname(own)) || '.'}'), or set GOWORK=off for this job.`,
+            });
+        }
+        return { members, ...(work ? { work } : {}), workText };
+    }
+    const goMod = realGoMod(env['GOMOD'] ?? '');
+    return { members: goMod ? [{ goMod, why: 'working-directory' }] : [] };
+}
+/**
+ * Reads the Go project at workingDirectory: which modules are in scope and
+ * why, the files that key and verify the cache, where Go commands run, and
+ * the problems found on the way (as diagnostics; only a project with no
+ * module at all throws an InputError).
+ */
+async function readProject(go, workingDirectory, o) {
+    if (!isDir(workingDirectory)) {
+        throw new InputError('working-directory', `${workingDirectory} does not exist. Check out the repository before this step, or set ` +
+            'working-directory to the folder that holds go.mod or go.work.');
+    }
+    const diagnostics = [];
+    const env = await goEnv(go, workingDirectory);
+    const goWorkEnv = env['GOWORK'] ?? '';
+    const goWork = goWorkEnv !== '' && goWorkEnv !== 'off' ? goWorkEnv : undefined;
+    const start = await startingMembers(go, workingDirectory, env, goWork, diagnostics);
+    // Modules the globs add: only when the user chose the globs, never below ignored dirs.
+    const inScope = new Set(start.members.map((m) => path.dirname(m.goMod)));
+    const added = [];
+    const ignored = [];
+    const outOfScope = [];
+    for (const { file, pattern } of await globSumFiles(workingDirectory, o.goSumFiles)) {
+        const dir = path.dirname(file);
+        if (inScope.has(dir) || path.basename(file) === 'go.work.sum')
+            continue;
+        if (isIgnoredByGo(path.relative(workingDirectory, dir))) {
+            ignored.push(relative(workingDirectory, dir));
+        }
+        else if (o.goSumFilesIsDefault) {
+            outOfScope.push(relative(workingDirectory, dir));
+        }
+        else if (isFile(path.join(dir, 'go.mod'))) {
+            inScope.add(dir);
+            added.push({ goMod: path.join(dir, 'go.mod'), why: `go-sum-files glob '${pattern}'` });
+        }
+        else {
+            diagnostics.push({
+                level: 'warning',
+                file,
+                message: `go-sum-files glob '${pattern}' matched ${file}, but ${dir} has no go.mod; ignored.`,
+            });
+        }
+    }
+    if (ignored.length > 0 && !o.goSumFilesIsDefault) {
+        diagnostics.push({
+            level: 'notice',
+            file: workingDirectory,
+            message: `go-sum-files matched modules in directories Go ignores (testdata, vendor, or names ` +
+                `starting with '.' or '_'); they are test fixtures or copies and stay out of scope: ` +
+                `${ignored.slice(0, 5).join(', ')}${ignored.length > 5 ? ` and ${ignored.length - 5} more` : ''}.`,
+        });
+    }
+    if (outOfScope.length > 0) {
+        diagnostics.push({
+            level: 'notice',
+            file: workingDirectory,
+            message: `Nested modules outside ${goWork ? 'the go.work workspace' : 'the module at working-directory'} ` +
+                `are not cached: ${outOfScope.slice(0, 5).join(', ')}` +
+                `${outOfScope.length > 5 ? ` and ${outOfScope.length - 5} more` : ''}. ` +
+                'List them in go-sum-files to cache and verify them too.',
+        });
+    }
+    const wanted = [...start.members, ...added];
+    if (wanted.length === 0 && diagnostics.every((d) => d.level !== 'error')) {
+        throw new InputError(o.goSumFilesIsDefault ? 'working-directory' : 'go-sum-files', `no Go module in scope: Go finds no go.mod or go.work at ${workingDirectory}` +
+            (o.goSumFilesIsDefault
+                ? '. Run this step after actions/checkout and set working-directory to the folder of ' +
+                    'go.mod or go.work, or list the modules to cache in go-sum-files.'
+                : ` and go-sum-files (${o.goSumFiles.join(', ')}) matches no go.sum next to a go.mod.`));
+    }
+    const parsed = [];
+    for (const w of wanted) {
+        const json = await readGoMod(go, w.goMod, diagnostics);
+        if (json)
+            parsed.push({ ...w, json, text: await fs.readFile(w.goMod, 'utf8') });
+    }
+    const goWorkSum = goWork ? path.join(path.dirname(goWork), 'go.work.sum') : undefined;
+    const sumFiles = [
+        ...parsed.map((p) => path.join(path.dirname(p.goMod), 'go.sum')),
+        ...(goWorkSum ? [goWorkSum] : []),
+    ]
+        .filter(isFile)
+        .sort();
+    const sums = await readSumSet(sumFiles);
+    const installed = installedGoVersion(env['GOVERSION'] ?? '');
+    const members = [];
+    const workRequired = requiredPaths(parsed.filter((p) => p.why === 'go.work use').map((p) => p.json));
+    for (const p of parsed) {
+        const dir = path.dirname(p.goMod);
+        const inWork = p.why === 'go.work use';
+        const check = {
+            go,
+            file: p.goMod,
+            text: p.text,
+            required: inWork ? workRequired : requiredPaths([p.json]),
+            sums,
+            diagnostics,
+            root: workingDirectory,
+        };
+        const replaces = [];
+        for (const r of p.json.Replace ?? [])
+            replaces.push(await checkReplace(r, check));
+        const goSum = path.join(dir, 'go.sum');
+        const vendored = !inWork && isFile(path.join(dir, 'vendor', 'modules.txt'));
+        const tooNew = versionDiagnostic(p.goMod, p.text, p.json.Go, installed);
+        if (tooNew)
+            diagnostics.push(tooNew);
+        members.push({
+            dir,
+            modulePath: p.json.Module?.Path ?? '',
+            goMod: p.goMod,
+            ...(isFile(goSum) ? { goSum } : {}),
+            ...(p.json.Go ? { goVersion: p.json.Go } : {}),
+            ...(p.json.Toolchain ? { toolchain: p.json.Toolchain } : {}),
+            replaces,
+            vendored,
+            requires: (p.json.Require ?? []).flatMap((r) => r.Version ? [`${r.Path}@${r.Version}`] : []),
+            why: p.why,
+        });
+    }
+    const workReplaces = [];
+    if (goWork && start.work && start.workText !== undefined) {
+        const check = {
+            go,
+            file: goWork,
+            text: start.workText,
+            required: workRequired,
+            sums,
+            diagnostics,
+            root: workingDirectory,
+        };
+        for (const r of start.work.Replace ?? [])
+            workReplaces.push(await checkReplace(r, check));
+        const tooNew = versionDiagnostic(goWork, start.workText, start.work.Go, installed);
+        if (tooNew)
+            diagnostics.push(tooNew);
+    }
+    const vendorDirs = [
+        ...members.filter((m) => m.vendored).map((m) => m.dir),
+        ...(goWork && isFile(path.join(path.dirname(goWork), 'vendor', 'modules.txt'))
+            ? [path.dirname(goWork)]
+            : []),
+    ];
+    for (const dir of vendorDirs) {
+        diagnostics.push({
+            level: 'notice',
+            file: path.join(dir, 'vendor', 'modules.txt'),
+            message: `${relative(workingDirectory, dir)} vendors its dependencies: its build reads vendor/, not ` +
+                'the module cache, so this cache does not speed up or protect that build.',
+        });
+    }
+    const runs = [];
+    if (goWork) {
+        runs.push({ dir: path.dirname(goWork), files: [goWork], why: 'working-directory (go.work)' });
+    }
+    for (const m of members) {
+        if (m.why === 'go.work use')
+            continue;
+        runs.push({
+            dir: m.dir,
+            files: [m.goMod],
+            why: m.why,
+            // A module the globs added is built on its own, even inside a workspace's tree.
+            ...(m.why === 'working-directory' ? {} : { env: { GOWORK: 'off' } }),
+        });
+    }
+    const keyFiles = [
+        ...new Set([...sumFiles, ...members.map((m) => m.goMod), ...(goWork ? [goWork] : [])]),
+    ].sort();
+    const allReplaces = [...members.flatMap((m) => m.replaces), ...workReplaces];
+    return {
+        workingDirectory,
+        mode: goWork ? 'workspace' : 'module',
+        ...(goWork ? { goWork } : {}),
+        members,
+        sumFiles,
+        keyFiles,
+        depHash: await hashProjectFiles(workingDirectory, keyFiles),
+        roots: runs.map((r) => r.dir),
+        runs,
+        diagnostics,
+        workReplaces,
+        replaced: allReplaces.map((r) => ({
+            from: r.from,
+            to: r.to,
+            kind: r.kind,
+            note: replaceNote(r),
+        })),
+    };
+}
+/**
+ * The properties of a workflow annotation for a diagnostic: GitHub places an
+ * annotation on a file by its path relative to the repository root.
+ */
+function annotationFor(d, githubWorkspace) {
+    const rel = path.relative(githubWorkspace, d.file).split(path.sep).join('/');
+    return {
+        title: 'verified-go-cache',
+        file: rel.startsWith('..') || path.isAbsolute(rel) ? d.file : rel,
+        ...(d.line ? { startLine: d.line } : {}),
+    };
+}
+/** The errors among the diagnostics as one message, or undefined when there are none. */
+function projectErrors(project) {
+    const errors = project.diagnostics.filter((d) => d.level === 'error');
+    if (errors.length === 0)
+        return undefined;
+    return (`The Go project cannot be loaded as it is (${errors.length} problem${errors.length > 1 ? 's' : ''}); ` +
+        'fix the files named below. The module cache is left as it is.\n' +
+        errors.map((d) => `${d.file}${d.line ? `:${d.line}` : ''}: ${d.message}`).join('\n'));
+}
+/**
+ * `file:line` of every local replace directive in scope, keyed by the absolute
+ * directory it points at (Go names that directory in its error).
+ */
+function replaceSites(project) {
+    const out = {};
+    for (const r of [...project.members.flatMap((m) => m.replaces), ...project.workReplaces]) {
+        if (r.kind === 'local' && r.dir)
+            out[r.dir] = `${r.file}${r.line ? `:${r.line}` : ''}`;
+    }
+    return out;
+}
+/**
+ * Explains a failed go command that ran in one of the project's roots:
+ * names the directory, the input that put it in scope and the file to fix.
+ */
+function explainGoFailure(project, root, command, stderr) {
+    const run = project.runs.find((r) => r.dir === root);
+    return classifyGoFailure(stderr, {
+        command,
+        dir: root,
+        files: run?.files ?? [],
+        ...(run ? { why: run.why } : {}),
+        replaceSites: replaceSites(project),
+    });
+}
+/** @deprecated Globs files without Go's scope rules; use readProject (or hashProjectFiles). */
+async function findDependencyFiles(workingDirectory, patterns) {
+    if (!existsSync(workingDirectory)) {
+        return { workingDirectory, files: [], hash: hashDependencyFiles([]) };
+    }
+    const abs = patterns.map((p) => path.join(workingDirectory, p));
+    const globber = await glob.create(abs.join('\n'), {
+        followSymbolicLinks: false,
+        implicitDescendants: false,
+        matchDirectories: false,
+    });
+    const files = (await globber.glob())
+        .filter((f) => !f.split(path.sep).includes('node_modules'))
+        .sort();
+    return { workingDirectory, files, hash: await hashProjectFiles(workingDirectory, files) };
+}
+/** @deprecated Use GoProject.roots / GoProject.runs. */
+function moduleRoots(workingDirectory, files, goWork) {
+    if (goWork !== '' && goWork !== 'off')
+        return [workingDirectory];
+    const roots = new Set();
+    if (existsSync(path.join(workingDirectory, 'go.mod')))
+        roots.add(workingDirectory);
+    for (const f of files) {
+        const dir = path.dirname(f);
+        if (path.basename(f) === 'go.sum' && existsSync(path.join(dir, 'go.mod')))
+            roots.add(dir);
+    }
+    return [...roots].sort();
+}
+
+;// CONCATENATED MODULE: ./src/go/toolchain.ts
+/**
+ * The Go toolchain: finding it and running it.
+ */
+
+
+class GoMissingError extends Error {
+    constructor() {
+        super('Go was not found on PATH. Install it in an earlier step, for example ' +
+            "'uses: actions/setup-go@v6' with 'cache: false' (let verified-go-cache own the module cache), " +
+            'and put verified-go-cache after it.');
+        this.name = 'GoMissingError';
+    }
+}
+class Go {
+    bin;
+    constructor(bin) {
+        this.bin = bin;
+    }
+    static async find() {
+        const bin = await which('go', false);
+        if (!bin)
+            throw new GoMissingError();
+        return new Go(bin);
+    }
+    static async tryFind() {
+        const bin = await which('go', false);
+        return bin ? new Go(bin) : undefined;
+    }
+    /**
+     * Runs the go command the job was given. GOTOOLCHAIN=local unless `env` says
+     * otherwise: a toolchain in the module cache is only ever executed after it
+     * was verified (with GOTOOLCHAIN=auto, Go would switch to a cached
+     * `golang.org/toolchain` module and run its `bin/go`, whatever it holds).
+     */
+    async run(args, cwd, env) {
+        const r = await getExecOutput(this.bin, args, {
+            cwd,
+            ignoreReturnCode: true,
+            silent: true,
+            env: { ...process.env, GOTOOLCHAIN: 'local', ...(env ?? {}) },
+        });
+        return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    }
+    async env(cwd) {
+        const r = await this.run(['env', '-json', 'GOMODCACHE', 'GOVERSION', 'GOWORK', 'GOHOSTOS', 'GOHOSTARCH'], cwd);
+        if (r.code !== 0) {
+            throw new Error(`'go env' failed (exit ${r.code}): ${r.stderr.trim()}`);
+        }
+        const parsed = JSON.parse(r.stdout);
+        return {
+            GOMODCACHE: parsed['GOMODCACHE'] ?? '',
+            GOVERSION: parsed['GOVERSION'] ?? '',
+            GOWORK: parsed['GOWORK'] ?? '',
+            GOHOSTOS: parsed['GOHOSTOS'] ?? '',
+            GOHOSTARCH: parsed['GOHOSTARCH'] ?? '',
+        };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/report/report.ts
+/**
+ * Reporting: one log group per phase with its duration, the outputs, and the
+ * job summary table.
+ */
+
+function formatMs(ms) {
+    return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+function report_formatBytes(bytes) {
+    if (bytes === undefined || Number.isNaN(bytes))
+        return '-';
+    if (bytes < 1024)
+        return `${bytes} B`;
+    if (bytes < 1024 * 1024)
+        return `${(bytes / 1024).toFixed(1)} KiB`;
+    if (bytes < 1024 ** 3)
+        return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+    return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+/** Runs `fn` inside a log group named `name` and records its duration. */
+async function phase(timings, name, fn) {
+    const started = Date.now();
+    startGroup(`verified-go-cache: ${name}`);
+    try {
+        return await fn();
+    }
+    finally {
+        const ms = Date.now() - started;
+        timings[name] = ms;
+        info(`${name}: ${formatMs(ms)}`);
+        endGroup();
+    }
+}
+function describeBad(bad) {
+    return bad.map((b) => `${b.module}: ${b.reason}`);
+}
+function cell(s) {
+    return s.replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+/** The job summary as markdown: one table, then the bad modules if any. */
+function summaryMarkdown(d) {
+    const rows = [
+        ['Key', d.exactKey ? `\`${d.exactKey}\`` : '-'],
+        ['Matched key', d.matchedKey ? `\`${d.matchedKey}\`` : '-'],
+        ['Hit kind', d.hitKind || '-'],
+        ['Restored archive', report_formatBytes(d.restoredBytes)],
+        ['Modules', d.moduleCount === undefined ? '-' : String(d.moduleCount)],
+        ['Verification', d.verification],
+        ['Saved', d.saved],
+        ['Saved archive', report_formatBytes(d.savedBytes)],
+        ...(d.extra ?? []),
+        ...Object.entries(d.timings).map(([k, v]) => [`Time: ${k}`, formatMs(v)]),
+    ];
+    let md = '### verified-go-cache\n\n| | |\n|---|---|\n';
+    md += rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`).join('\n') + '\n';
+    if (d.bad.length > 0) {
+        md += '\n**Bad modules**\n\n| module | reason |\n|---|---|\n';
+        md += d.bad.map((b) => `| \`${cell(b.module)}\` | ${cell(b.reason)} |`).join('\n') + '\n';
+    }
+    for (const section of d.sections ?? [])
+        md += `\n${section.trim()}\n`;
+    return md;
+}
+
 ;// CONCATENATED MODULE: ./src/verify/hashcore.ts
 /**
  * The synchronous core of Go's module hashes (golang.org/x/mod/sumdb/dirhash)
@@ -102220,7 +104103,7 @@ async function openRegular(file) {
     return handle;
 }
 /** A regular file's bytes; throws for symlinks, fifos, devices (see openRegular). */
-async function dirhash_readRegularFile(file) {
+async function readRegularFile(file) {
     const handle = await openRegular(file);
     try {
         return await handle.readFile();
@@ -102230,7 +104113,7 @@ async function dirhash_readRegularFile(file) {
     }
 }
 /** A counting semaphore: bounds how many files are open at once when many are read in parallel. */
-class dirhash_Limiter {
+class Limiter {
     max;
     active = 0;
     waiting = [];
@@ -102274,491 +104157,147 @@ function hashZipBuffer(buf) {
     return mainThreadCore.zipHash(buf);
 }
 
-;// CONCATENATED MODULE: ./src/go/gosum.ts
+;// CONCATENATED MODULE: ./src/verify/judge.ts
 /**
- * go.sum parsing and the module cache's naming rules. Pure.
- */
-
-function gosum_parseGoSum(text) {
-    const lines = [];
-    const malformed = [];
-    text.split(/\r?\n/).forEach((raw, i) => {
-        const trimmed = raw.trim();
-        if (trimmed === '')
-            return;
-        const fields = trimmed.split(/\s+/);
-        if (fields.length !== 3) {
-            malformed.push({ line: i + 1, text: raw });
-            return;
-        }
-        const [path, rawVersion, hash] = fields;
-        const goMod = rawVersion.endsWith('/go.mod');
-        const version = goMod ? rawVersion.slice(0, -'/go.mod'.length) : rawVersion;
-        if (!/^[a-z0-9]+:/.test(hash) || version === '') {
-            malformed.push({ line: i + 1, text: raw });
-            return;
-        }
-        lines.push({ path, version, goMod, hash });
-    });
-    return { lines, malformed };
-}
-/** Expected hashes keyed by `path@version` (zip) and `path@version/go.mod`. */
-function sumIndex(files) {
-    const index = new Map();
-    for (const f of files) {
-        for (const l of f.lines) {
-            if (!l.hash.startsWith('h1:'))
-                continue;
-            index.set(gosum_sumId(l.path, l.version, l.goMod), l.hash);
-        }
-    }
-    return index;
-}
-function gosum_sumId(path, version, goMod) {
-    return `${path}@${version}${goMod ? '/go.mod' : ''}`;
-}
-/** `path@version` back into its parts (the version is after the last '@'). */
-function gosum_splitModuleId(id) {
-    const at = id.lastIndexOf('@');
-    return { path: id.slice(0, at), version: id.slice(at + 1) };
-}
-/** Module cache escaping: every upper-case letter becomes `!` plus its lower case. */
-function gosum_escapeModulePath(p) {
-    return p.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
-}
-function gosum_unescapeModulePath(p) {
-    return p.replace(/!([a-z])/g, (_m, c) => c.toUpperCase());
-}
-/**
- * Whether `p` can be a module path in the module cache. Go escapes a module
- * path (module.EscapePath) only after module.CheckPath accepts it, and that
- * allows ASCII letters, digits and `-._~` in '/'-separated elements, none of
- * them empty or made of dots alone. What matters here is what it rules out:
- * an '@' would let a download path name a tree inside another module's tree,
- * and '.' / '..' elements would climb.
- */
-function gosum_isModulePath(p) {
-    return /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(p) && !/(^|\/)\.+(\/|$)/.test(p);
-}
-/**
- * Whether `v` can be a version in the module cache: Go stores canonical
- * semantic versions only (`v1.2.3`, `v1.2.4-0.20240101000000-abcdef123456`,
- * `v2.0.0+incompatible`, toolchains' `v0.0.1-go1.26.0.linux-amd64`), so
- * letters, digits and `.+-`.
- */
-function gosum_isModuleVersion(v) {
-    return /^v[A-Za-z0-9.+-]+$/.test(v);
-}
-/** The `h1:` hash of a single go.mod file, as go.sum records it for `<v>/go.mod` lines. */
-function gosum_goModHash(content) {
-    const data = typeof content === 'string' ? Buffer.from(content) : content;
-    const fileSum = (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-    const summary = `${fileSum}  go.mod\n`;
-    return 'h1:' + (0,external_node_crypto_.createHash)('sha256').update(summary).digest('base64');
-}
-/** Go's dirhash Hash1 (names sorted as UTF-8 bytes, as Go sorts them). */
-
-
-;// CONCATENATED MODULE: ./src/go/paths.ts
-/**
- * Platform-dependent path logic, with the platform as a parameter so that the
- * Windows and macOS rules are unit tested on any machine (no hosted Windows or
- * macOS runner can run the test suite). Pure: no file system access.
+ * The verdict on a module cache, from hashes computed while it was extracted
+ * (or read from disk) and the go.sum files. Pure: no disk, no go command.
  *
- * What differs between the platforms:
- * - path syntax: `\` and drive letters on win32 (`/` is accepted too);
- * - GOPATH list separator: `;` on win32, `:` elsewhere (Go's
- *   filepath.SplitList; on win32 an entry may be double-quoted to hold a `;`);
- * - the home directory Go uses for the default GOPATH: %USERPROFILE% on win32,
- *   $HOME elsewhere (Go's os.UserHomeDir);
- * - environment variable names: case-insensitive on win32;
- * - file name comparison: case-insensitive on win32 and on macOS (APFS and
- *   HFS+ as formatted by default), and macOS also folds Unicode
- *   normalization (NFC/NFD) of names;
- * - read-only trees: Go makes extracted modules read-only (0444 files, 0555
- *   directories). On POSIX a file can be deleted from a writable directory
- *   whatever its own mode, so directories must be made writable; on win32 the
- *   read-only attribute of a file blocks its deletion while directories are
- *   never blocked, so files must be made writable.
+ * `verified=true` promises three things, and this is where each is decided:
+ * - every module version go.sum names is there (tree, .ziphash, .mod; the zip
+ *   too unless the entry is lean) — completeness;
+ * - each of them hashes to go.sum's value: the tree as extracted, the zip's
+ *   content, the cache's own .ziphash and the .mod file;
+ * - nothing go.sum does not name is counted as verified (toolchains and stale
+ *   versions are listed apart, and left out of saved entries unless verified
+ *   another way).
  */
 
-
-/** Node's path functions for `platform`'s path syntax. */
-function pathApi(platform) {
-    return platform === 'win32' ? path.win32 : path.posix;
+function id(path, version) {
+    return `${path}@${version}`;
 }
-/** True where the default file system compares names without regard to case. */
-function caseInsensitiveFs(platform) {
-    return platform === 'win32' || platform === 'darwin';
-}
-/**
- * Reads an environment variable as the platform does: names are
- * case-insensitive on win32 (`Path`, `GoModCache`). An empty or blank value
- * counts as unset, as it does for Go.
- */
-function envValue(env, name, platform) {
-    let value = env[name];
-    if (value === undefined && platform === 'win32') {
-        const upper = name.toUpperCase();
-        const found = Object.keys(env).find((k) => k.toUpperCase() === upper);
-        value = found === undefined ? undefined : env[found];
-    }
-    const trimmed = value?.trim();
-    return trimmed ? trimmed : undefined;
-}
-/**
- * Splits a GOPATH-style list like Go's filepath.SplitList: `;` on win32 (where
- * an entry may be wrapped in double quotes to contain a `;`), `:` elsewhere.
- * Empty entries are kept, as Go keeps them.
- */
-function splitPathList(list, platform) {
-    if (list === '')
-        return [];
-    if (platform !== 'win32')
-        return list.split(':');
-    const out = [];
-    let current = '';
-    let quoted = false;
-    for (const ch of list) {
-        if (ch === '"')
-            quoted = !quoted;
-        else if (ch === ';' && !quoted) {
-            out.push(current);
-            current = '';
-        }
+/** Versions named by go.sum, split into those whose tree is needed and those needing go.mod only. */
+function namedVersions(sums) {
+    const zip = [];
+    const mod = [];
+    for (const key of sums.keys()) {
+        if (key.endsWith('/go.mod'))
+            mod.push(key.slice(0, -'/go.mod'.length));
         else
-            current += ch;
+            zip.push(key);
     }
-    out.push(current);
+    return { zip: zip.sort(), mod: mod.sort() };
+}
+function checkOne(m, wantZip, o) {
+    const problems = [];
+    const zipGood = m.zipH1 !== undefined && m.zipH1 === wantZip;
+    if (m.zipH1 !== undefined && m.zipH1 !== wantZip) {
+        problems.push(`zip content hashes to ${m.zipH1}, go.sum says ${wantZip}`);
+    }
+    if (m.treeH1 !== undefined && m.treeH1 !== wantZip) {
+        problems.push(`extracted files hash to ${m.treeH1}, go.sum says ${wantZip}`);
+    }
+    if (m.ziphash !== undefined && m.ziphash !== wantZip) {
+        problems.push(`.ziphash says ${m.ziphash}, go.sum says ${wantZip}`);
+    }
+    if (m.partial)
+        problems.push('leftover .partial file: an extraction was interrupted');
+    if (m.treeH1 !== undefined && m.ziphash === undefined) {
+        problems.push('extracted tree without its .ziphash');
+    }
+    const tree = m.treeH1 !== undefined || m.fresh === true;
+    const complete = tree &&
+        m.ziphash !== undefined &&
+        (!o.zipsExpected || m.zipH1 !== undefined || m.fresh === true);
+    return { problems, how: zipGood ? 're-extract' : 'download', complete };
+}
+function judge(modules, sums, o) {
+    const byId = new Map(modules.map((m) => [id(m.path, m.version), m]));
+    const named = namedVersions(sums);
+    const out = {
+        bad: [],
+        verified: [],
+        verifiedZips: [],
+        verifiedModOnly: [],
+        missing: [],
+        missingMods: [],
+        unnamed: [],
+    };
+    const zipNamed = new Set(named.zip);
+    const modNamed = new Set(named.mod);
+    const badIds = new Set();
+    const addBad = (m, reason, how) => {
+        out.bad.push({ module: id(m.path, m.version), path: m.path, version: m.version, reason, how });
+        badIds.add(id(m.path, m.version));
+    };
+    for (const m of modules) {
+        const key = id(m.path, m.version);
+        const wantMod = sums.get(sumId(m.path, m.version, true));
+        if (m.modH1 !== undefined && wantMod !== undefined && m.modH1 !== wantMod) {
+            addBad(m, `go.mod hashes to ${m.modH1}, go.sum says ${wantMod}`, 'download');
+        }
+        if (!zipNamed.has(key) && !modNamed.has(key)) {
+            out.unnamed.push(m);
+            continue;
+        }
+        if (!zipNamed.has(key))
+            continue;
+        const want = sums.get(key);
+        const r = checkOne(m, want, o);
+        for (const p of r.problems)
+            addBad(m, p, badIds.has(key) ? 'download' : r.how);
+        if (!badIds.has(key) && r.complete) {
+            out.verified.push(key);
+            if (m.zipH1 === want || (m.fresh === true && m.zipH1 === undefined))
+                out.verifiedZips.push(key);
+        }
+    }
+    const verified = new Set(out.verified);
+    for (const key of named.zip) {
+        if (badIds.has(key) || verified.has(key))
+            continue;
+        out.missing.push(key);
+    }
+    const missingZip = new Set(out.missing);
+    for (const key of named.mod) {
+        const m = byId.get(key);
+        if (missingZip.has(key)) {
+            // go.sum names its zip, but the build does not need it (an untidy go.sum):
+            // Go fetched only the go.mod, which the module graph reads. A matching one
+            // is kept, so go list -m all and go mod verify stay offline on a restore.
+            if (m?.modH1 !== undefined && !badIds.has(key))
+                out.verifiedModOnly.push(key);
+            continue;
+        }
+        if (m?.modH1 !== undefined && !badIds.has(key)) {
+            if (!zipNamed.has(key))
+                out.verifiedModOnly.push(key);
+            continue;
+        }
+        if (!badIds.has(key))
+            out.missingMods.push(key);
+    }
+    // A bad version is repaired by download when any of its problems needs one.
+    const needsDownload = new Set(out.bad.filter((b) => b.how === 'download').map((b) => b.module));
+    for (const b of out.bad)
+        if (needsDownload.has(b.module))
+            b.how = 'download';
     return out;
 }
-/**
- * Where Go will put the module cache, found without running Go (pre runs
- * before setup-go): GOMODCACHE, else the first GOPATH entry + pkg/mod, else
- * `<home>/go/pkg/mod` with home from USERPROFILE on win32 and HOME elsewhere,
- * falling back to `home`. Empty GOPATH entries are skipped (Go would refuse
- * the list; main asks Go itself and notices the difference).
- */
-function locateModCacheWithoutGo(env, platform = process.platform, home = os.homedir()) {
-    const p = pathApi(platform);
-    const explicit = envValue(env, 'GOMODCACHE', platform);
-    if (explicit)
-        return explicit;
-    const gopath = envValue(env, 'GOPATH', platform);
-    if (gopath) {
-        const first = splitPathList(gopath, platform).find((e) => e.trim() !== '');
-        if (first)
-            return p.join(first.trim(), 'pkg', 'mod');
+/** True when the cache holds everything go.sum names and all of it matched. */
+function isComplete(j) {
+    return j.bad.length === 0 && j.missing.length === 0 && j.missingMods.length === 0;
+}
+/** The distinct bad module versions with the repair each needs. */
+function repairPlan(j) {
+    const seen = new Map();
+    for (const b of j.bad) {
+        const prev = seen.get(b.module);
+        if (!prev)
+            seen.set(b.module, { path: b.path, version: b.version, how: b.how });
+        else if (b.how === 'download')
+            prev.how = 'download';
     }
-    const homeDir = envValue(env, platform === 'win32' ? 'USERPROFILE' : 'HOME', platform) || home;
-    return p.join(homeDir, 'go', 'pkg', 'mod');
-}
-/** A name or path in the form two of them are compared in on `platform`. */
-function comparable(s, platform) {
-    const n = platform === 'darwin' ? s.normalize('NFC') : s;
-    return caseInsensitiveFs(platform) ? n.toLowerCase() : n;
-}
-/**
- * Whether two paths name the same directory on `platform`, without touching
- * the disk: resolved, then compared case-insensitively on win32 and macOS
- * (and across Unicode normalization forms on macOS). Symbolic links are not
- * followed.
- */
-function samePath(a, b, platform = process.platform) {
-    const p = pathApi(platform);
-    return comparable(p.resolve(a), platform) === comparable(p.resolve(b), platform);
-}
-/**
- * The mode to give an entry of a read-only module cache tree before deleting
- * it, or undefined when its mode does not matter on `platform` (see the file
- * comment): directories on POSIX, files on win32.
- */
-function modeBeforeRemove(kind, platform) {
-    if (platform === 'win32')
-        return kind === 'file' ? 0o666 : undefined;
-    return kind === 'dir' ? 0o755 : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/go/modcache.ts
-/**
- * The Go module cache on disk: whether it is empty, a cheap scan of its
- * download area (cache/download/<escaped path>/@v), and removing read-only trees.
- */
-
-
-
-
-
-async function isNonEmptyDir(dir) {
-    try {
-        const entries = await fs.readdir(dir);
-        return entries.length > 0;
-    }
-    catch {
-        return false;
-    }
-}
-const KNOWN_EXT = ['.zip', '.ziphash', '.mod', '.partial'];
-async function readText(file) {
-    try {
-        return await external_node_fs_namespaceObject.promises.readFile(file, 'utf8');
-    }
-    catch {
-        return undefined;
-    }
-}
-async function findVersionDirs(root, rel, out) {
-    let entries;
-    try {
-        entries = await external_node_fs_namespaceObject.promises.readdir(external_node_path_namespaceObject.join(root, rel), { withFileTypes: true });
-    }
-    catch {
-        return;
-    }
-    await Promise.all(entries.map(async (e) => {
-        if (!e.isDirectory())
-            return;
-        const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
-        if (e.name === '@v') {
-            out.push(rel);
-            return;
-        }
-        if (rel === '' && e.name === 'sumdb')
-            return;
-        await findVersionDirs(root, childRel, out);
-    }));
-}
-/** Bytes of the cached zips of these versions (`path@version`; 0 for one without a zip). */
-async function zipBytes(modCache, ids) {
-    const sizes = await Promise.all(ids.map((id) => {
-        const { path: p, version } = splitModuleId(id);
-        const esc = escapeModulePath(p).split('/');
-        const file = path.join(modCache, 'cache', 'download', ...esc, '@v', `${escapeModulePath(version)}.zip`);
-        return fs.stat(file).then((x) => x.size, () => 0);
-    }));
-    return sizes.reduce((a, b) => a + b, 0);
-}
-/** Scans `<modcache>/cache/download`. Reads ziphash and go.mod files, never zips. */
-async function scanModCache(modCache) {
-    const download = external_node_path_namespaceObject.join(modCache, 'cache', 'download');
-    const dirs = [];
-    await findVersionDirs(download, '', dirs);
-    dirs.sort();
-    const versions = [];
-    const names = [];
-    for (const rel of dirs) {
-        const vdir = external_node_path_namespaceObject.join(download, ...rel.split('/'), '@v');
-        const modPath = gosum_unescapeModulePath(rel);
-        // Go never makes such a directory (module.CheckPath): it is no module.
-        if (!gosum_isModulePath(modPath))
-            continue;
-        let files;
-        try {
-            files = (await external_node_fs_namespaceObject.promises.readdir(vdir)).sort();
-        }
-        catch {
-            continue;
-        }
-        const byVersion = new Map();
-        for (const f of files) {
-            const ext = KNOWN_EXT.find((x) => f.endsWith(x));
-            if (!ext)
-                continue;
-            const v = gosum_unescapeModulePath(f.slice(0, -ext.length));
-            if (!gosum_isModuleVersion(v))
-                continue;
-            if (!byVersion.has(v))
-                byVersion.set(v, new Set());
-            byVersion.get(v).add(ext);
-            names.push(`${rel}/@v/${f}`);
-        }
-        const entries = await Promise.all([...byVersion.entries()].map(async ([version, exts]) => {
-            const base = external_node_path_namespaceObject.join(vdir, gosum_escapeModulePath(version));
-            const cv = {
-                path: modPath,
-                version,
-                hasZip: exts.has('.zip'),
-                partial: exts.has('.partial'),
-            };
-            if (exts.has('.ziphash'))
-                cv.ziphash = (await readText(base + '.ziphash'))?.trim();
-            if (exts.has('.mod')) {
-                const mod = await external_node_fs_namespaceObject.promises.readFile(base + '.mod').catch(() => undefined);
-                if (mod)
-                    cv.modHash = gosum_goModHash(mod);
-            }
-            return cv;
-        }));
-        versions.push(...entries);
-    }
-    const fingerprint = (0,external_node_crypto_.createHash)('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
-    return { versions, fingerprint };
-}
-/**
- * Removes a module cache that a failed restore left half-written. Go makes
- * extracted trees read-only, so directories are made writable first.
- */
-async function modcache_forceRemove(dir, platform = process.platform) {
-    // Read-only directories block removal on POSIX, read-only files on Windows.
-    const dirMode = modeBeforeRemove('dir', platform);
-    const fileMode = modeBeforeRemove('file', platform);
-    const makeWritable = async (d) => {
-        if (dirMode !== undefined)
-            await external_node_fs_namespaceObject.promises.chmod(d, dirMode).catch(() => undefined);
-        let entries;
-        try {
-            entries = await external_node_fs_namespaceObject.promises.readdir(d, { withFileTypes: true });
-        }
-        catch {
-            return;
-        }
-        await Promise.all(entries.map(async (e) => {
-            const p = external_node_path_namespaceObject.join(d, e.name);
-            if (e.isDirectory())
-                return makeWritable(p);
-            if (fileMode !== undefined)
-                await external_node_fs_namespaceObject.promises.chmod(p, fileMode).catch(() => undefined);
-        }));
-    };
-    await makeWritable(dir);
-    await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true });
-}
-
-;// CONCATENATED MODULE: ./src/cache/snapshot.ts
-/**
- * What a saved entry holds: exactly the module versions that were verified,
- * staged as hard links beside the module cache and saved from there.
- *
- * Each module is held once: a version whose zip was verified goes in as its
- * zip (with `.ziphash`, `.mod`, `.info`) and no tree, because the restore
- * writes the tree from the zip as Go's own extraction does, hashing it as it
- * goes (src/cache/archive.ts); any other version goes in as its tree.
- *
- * Staging (instead of saving the module cache as it is) means nothing the job
- * left behind rides along: no version go.sum does not name, no unverified
- * toolchain, no lock or `.partial` file, no sumdb or vcs cache, and, for a lean
- * entry, no zips. The job's own module cache is never changed by a save.
- */
-
-
-
-
-
-/** The files and trees of one module version, relative to the module cache root. */
-function entryPaths(id, o) {
-    const { path: p, version } = gosum_splitModuleId(id);
-    const base = `cache/download/${gosum_escapeModulePath(p)}/@v/${gosum_escapeModulePath(version)}`;
-    const files = [`${base}.mod`, `${base}.info`];
-    if (o.tree)
-        files.push(`${base}.ziphash`);
-    if (o.tree && o.zip)
-        files.push(`${base}.zip`);
-    return {
-        tree: o.tree ? `${gosum_escapeModulePath(p)}@${gosum_escapeModulePath(version)}` : undefined,
-        files,
-    };
-}
-/** Links (or copies) a file into the stage; false when there is no such file. */
-async function linkOrCopy(from, to) {
-    await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(to), { recursive: true });
-    return linkOrCopyInto(from, to);
-}
-/** linkOrCopy into a directory that already exists (a tree's files: one mkdir per directory, not per file). */
-async function linkOrCopyInto(from, to) {
-    try {
-        await external_node_fs_namespaceObject.promises.link(from, to);
-        return true;
-    }
-    catch (e) {
-        const code = e.code;
-        if (code === 'ENOENT')
-            return false;
-        if (code === 'EEXIST')
-            return true;
-        await external_node_fs_namespaceObject.promises.copyFile(from, to);
-        return true;
-    }
-}
-/** The zip beside a version's `.mod` file. */
-const zipOf = (modFile) => `${modFile.slice(0, -'.mod'.length)}.zip`;
-/** Links a tree's files into the stage: how many, or -1 when there is no such directory. */
-async function linkTree(from, to) {
-    let entries;
-    try {
-        entries = await external_node_fs_namespaceObject.promises.readdir(from, { withFileTypes: true });
-    }
-    catch {
-        return -1;
-    }
-    await external_node_fs_namespaceObject.promises.mkdir(to, { recursive: true });
-    let n = 0;
-    for (const e of entries) {
-        const a = external_node_path_namespaceObject.join(from, e.name);
-        const b = external_node_path_namespaceObject.join(to, e.name);
-        if (e.isDirectory())
-            n += Math.max(0, await linkTree(a, b));
-        else if (e.isFile()) {
-            await linkOrCopyInto(a, b);
-            n++;
-        }
-    }
-    return n;
-}
-/** Go's h1 of a module with no files: the sha256 of an empty summary. */
-const EMPTY_TREE_H1 = `h1:${(0,external_node_crypto_.createHash)('sha256').digest('base64')}`;
-/**
- * Links a tree into the stage; does it carry the module? A tree with files
- * does. An empty one only if the module has no files at all (its .ziphash is
- * the empty hash): otherwise a later step emptied it.
- */
-async function treeCarries(from, to, ziphash) {
-    const files = await linkTree(from, to);
-    if (files !== 0)
-        return files > 0;
-    return (await ziphash().catch(() => '')).trim() === EMPTY_TREE_H1;
-}
-/**
- * Builds the staging directory for a save, beside the module cache (hard
- * links need the same file system). The caller removes `stage`.
- */
-async function stageSnapshot(modCache, plan) {
-    const stage = external_node_path_namespaceObject.join(external_node_path_namespaceObject.dirname(modCache), `.vgc-save-${process.pid}-${Date.now()}`);
-    await modcache_forceRemove(stage);
-    await external_node_fs_namespaceObject.promises.mkdir(stage, { recursive: true });
-    const jobs = [];
-    const unstaged = [];
-    const link = (f) => linkOrCopy(external_node_path_namespaceObject.join(modCache, f), external_node_path_namespaceObject.join(stage, f));
-    const add = async (id) => {
-        const p = entryPaths(id, { tree: true, zip: false });
-        const linked = await Promise.all(p.files.map(link));
-        const ziphash = p.files.find((f) => f.endsWith('.ziphash'));
-        const hasZiphash = linked[p.files.indexOf(ziphash)] === true;
-        // A zip that is gone after all leaves the tree to carry the module.
-        const carried = (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0])))) ||
-            (await treeCarries(external_node_path_namespaceObject.join(modCache, p.tree), external_node_path_namespaceObject.join(stage, p.tree), () => external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(modCache, ziphash), 'utf8')));
-        if (!hasZiphash || !carried)
-            unstaged.push(id);
-    };
-    for (const id of plan.full)
-        jobs.push(add(id));
-    for (const id of plan.modOnly)
-        for (const f of entryPaths(id, { tree: false, zip: false }).files)
-            jobs.push(link(f));
-    await Promise.all(jobs);
-    return { stage, unstaged: unstaged.sort() };
-}
-/**
- * Removes a stage. Its directories were made by stageSnapshot and are
- * writable, so one recursive removal does; where that fails (read-only
- * files block unlinking on Windows) forceRemove makes them writable first.
- */
-async function removeSnapshot(stage) {
-    try {
-        (0,external_node_fs_namespaceObject.rmSync)(stage, { recursive: true, force: true, maxRetries: 2 });
-    }
-    catch {
-        await modcache_forceRemove(stage);
-    }
+    return [...seen.values()];
 }
 
 ;// CONCATENATED MODULE: ./src/verify/toolchains.ts
@@ -102940,1542 +104479,8 @@ function neededToolchains(directives, running, hostOs, hostArch, newer) {
     return [...out].sort();
 }
 
-// EXTERNAL MODULE: external "node:worker_threads"
-var external_node_worker_threads_ = __nccwpck_require__(5919);
-;// CONCATENATED MODULE: ./src/verify/workers.ts
-/**
- * Worker threads for the heavy part of restoring and checking a module cache:
- * writing extracted files and hashing them, inflating and hashing zips, hashing
- * whole trees on disk. Each job is synchronous inside its worker (no libuv
- * round trip per file), and the jobs of one extraction or one scan spread over
- * every core while the main thread decompresses and parses the archive.
- *
- * The workers run hashCore's source text (see src/verify/hashcore.ts); with
- * `size` 0 the same functions run on the calling thread.
- */
-
-
-
-/**
- * The worker's source: node built-ins only, so the single-file bundle needs no
- * extra file. `__name` stands in for the helper esbuild (tsx) inserts into
- * function bodies it compiles with keepNames.
- */
-function workerSource() {
-    return `
-const { parentPort } = require('node:worker_threads');
-const __name = (f) => f;
-const hashCore = ${hashCore.toString()};
-const core = hashCore({
-  fs: require('node:fs'),
-  path: require('node:path'),
-  createHash: require('node:crypto').createHash,
-  oneShot: require('node:crypto').hash,
-  zlib: require('node:zlib'),
-});
-parentPort.on('message', ({ id, op, args }) => {
-  try {
-    parentPort.postMessage({ id, value: core[op](...args) });
-  } catch (e) {
-    parentPort.postMessage({ id, error: String(e && e.message ? e.message : e) });
-  }
-});
-`;
-}
-/** As many workers as cores, at most four (the main thread's tar parsing shares the cores with them). */
-function defaultWorkers() {
-    const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-    return Math.max(1, Math.min(4, cpus));
-}
-/** Memory of its own for a view, so that it can move to a worker without detaching its owner. */
-function owned(buf, transfer) {
-    const whole = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength;
-    return transfer && whole && !(buf.buffer instanceof SharedArrayBuffer)
-        ? buf
-        : new Uint8Array(buf);
-}
-class workers_HashWorkers {
-    size;
-    workers = [];
-    idle = [];
-    queue = [];
-    running = new Map();
-    nextId = 0;
-    closed = false;
-    lastCrash;
-    constructor(size = defaultWorkers()) {
-        this.size = size;
-        const source = size > 0 ? workerSource() : '';
-        for (let i = 0; i < size; i++) {
-            const w = new Worker(source, { eval: true });
-            w.on('message', (m) => this.done(w, m));
-            w.on('error', (e) => this.crashed(w, e));
-            this.workers.push(w);
-            this.idle.push(w);
-        }
-    }
-    /**
-     * HashZip of a zip in memory. With `transfer` the buffer's memory moves to
-     * the worker when the view covers all of it; the caller must not use it again.
-     */
-    hashZip(buf, transfer = false) {
-        const b = owned(buf, transfer);
-        return this.run('zipHash', [b], [b.buffer]);
-    }
-    /** HashZip of a zip file, refusing anything that is not a regular file. */
-    hashZipFile(file) {
-        return this.run('zipFileHash', [file], []);
-    }
-    /** HashDir of a tree on disk; rejects naming a symlink or special file inside it. */
-    hashTree(dir, prefix) {
-        return this.run('treeHash', [dir, prefix], []);
-    }
-    /**
-     * HashDir of a module's tree and HashZip of its zip in one job, sharing the
-     * sha256 of every file the two hold byte for byte alike. Never rejects for
-     * what it finds: each side reports its hash or its error.
-     */
-    hashModule(dir, prefix, zipFile) {
-        return this.run('moduleHash', [dir, prefix, zipFile], []);
-    }
-    /** Writes a batch of files (its buffers move to the worker), hashing those asked for. */
-    writeFiles(batch) {
-        return this.run('writeFiles', [batch], [batch.data, batch.meta.buffer]);
-    }
-    /**
-     * One part of the work on a zip (see ZipPartJob). A buffer backed by a
-     * SharedArrayBuffer is shared with the worker (parts of one zip run at
-     * once); any other must own its memory, which moves to the worker.
-     */
-    zipPart(buf, job) {
-        const shared = buf.buffer instanceof SharedArrayBuffer;
-        const b = shared ? buf : owned(buf, true);
-        return this.run('zipPart', [b, job], shared ? [] : [b.buffer]);
-    }
-    run(op, args, transfer) {
-        if (this.closed)
-            return Promise.reject(new Error('HashWorkers is closed'));
-        // Every worker crashed (out of memory, say): fail now rather than queue for nobody.
-        if (this.size > 0 && this.workers.length === 0)
-            return Promise.reject(this.lastCrash ?? new Error('every hashing worker has stopped'));
-        if (this.size === 0) {
-            try {
-                const fn = mainThreadCore[op];
-                return Promise.resolve(fn(...args));
-            }
-            catch (e) {
-                return Promise.reject(e);
-            }
-        }
-        return new Promise((resolve, reject) => {
-            this.queue.push({ id: this.nextId++, op, args, transfer, resolve, reject });
-            this.pump();
-        });
-    }
-    pump() {
-        while (this.idle.length > 0 && this.queue.length > 0) {
-            const w = this.idle.pop();
-            const job = this.queue.shift();
-            this.running.set(w, job);
-            w.postMessage({ id: job.id, op: job.op, args: job.args }, job.transfer);
-        }
-    }
-    done(w, m) {
-        const job = this.running.get(w);
-        this.running.delete(w);
-        this.idle.push(w);
-        if (job && job.id === m.id) {
-            if (m.error === undefined)
-                job.resolve(m.value);
-            else
-                job.reject(new Error(m.error));
-        }
-        this.pump();
-    }
-    crashed(w, e) {
-        this.lastCrash = e;
-        const job = this.running.get(w);
-        this.running.delete(w);
-        job?.reject(e);
-        const i = this.workers.indexOf(w);
-        if (i >= 0)
-            this.workers.splice(i, 1);
-        if (this.workers.length === 0) {
-            for (const j of this.queue.splice(0))
-                j.reject(e);
-        }
-    }
-    async close() {
-        this.closed = true;
-        for (const j of this.queue.splice(0))
-            j.reject(new Error('HashWorkers closed'));
-        await Promise.all(this.workers.map((w) => w.terminate()));
-    }
-}
-
-;// CONCATENATED MODULE: ./src/cache/archive.ts
-/**
- * Confined, streaming extraction of a module cache archive (as @actions/cache's
- * saveCache makes them: GNU tar --posix, zstd or gzip, paths relative to the
- * module cache root) into an EMPTY directory, hashing every module file as it
- * streams through so that verification against go.sum needs no second read.
- *
- * Unlike `tar -xP`, every member is checked before anything is written for it:
- * only regular files and directories, no absolute names, no `..`, nothing that
- * resolves outside the destination. Directories and files are created by this
- * code alone (no links are ever made), so no member can be redirected through
- * an earlier one.
- */
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** The archive holds a member this extractor will not write (or is not a valid tar). */
-class archive_ArchiveRejected extends Error {
-    member;
-    why;
-    constructor(member, why) {
-        super(`cache archive rejected: ${member === '' ? '(archive)' : JSON.stringify(member)}: ${why}`);
-        this.member = member;
-        this.why = why;
-        this.name = 'ArchiveRejected';
-    }
-}
-// ---------------------------------------------------------------------------
-// Pure rules: member names and where a file belongs in the module cache.
-/**
- * Normalises a member name to a relative path with forward slashes (`''` for
- * the archive root `./`), or throws ArchiveRejected saying why it may not be
- * extracted.
- */
-function memberPath(name) {
-    const reject = (why) => {
-        throw new archive_ArchiveRejected(name, why);
-    };
-    if (name.includes('\0'))
-        reject('name contains a NUL byte');
-    if (name.includes('\\'))
-        reject('name contains a backslash');
-    if (/^[A-Za-z]:/.test(name))
-        reject('name starts with a drive letter');
-    // No module file or cache path holds one (Go's module.CheckFilePath refuses it); on
-    // Windows 'x/D:f' would resolve to another drive and 'x/f:s' name an NTFS stream.
-    if (name.includes(':'))
-        reject('name contains a colon');
-    if (name.startsWith('/'))
-        reject('absolute name');
-    const segments = name.split('/').filter((s) => s !== '' && s !== '.');
-    if (segments.includes('..'))
-        reject('name contains a ".." segment');
-    return segments.join('/');
-}
-/** Resolves a normalised member path under dest, re-checking confinement. */
-function confinedPath(dest, rel, member) {
-    const root = path.resolve(dest);
-    const abs = path.resolve(root, ...(rel === '' ? [] : rel.split('/')));
-    if (abs !== root && !abs.startsWith(root + path.sep))
-        throw new archive_ArchiveRejected(member, `resolves outside ${root}`);
-    return abs;
-}
-const DOWNLOAD_EXTS = (/* unused pure expression or super */ null && (['.ziphash', '.zip', '.mod', '.info', '.partial']));
-/**
- * Classifies a module cache path: an extracted tree is identified by the first
- * segment containing '@' (`golang.org/x/tools@v0.1.0/...` and
- * `golang.org/x/tools/gopls@v0.24.0/...` are different modules); download files
- * are `cache/download/<escaped path>/@v/<escaped version><ext>`.
- */
-function placeOf(rel) {
-    if (rel === 'cache' || rel.startsWith('cache/'))
-        return downloadPlaceOf(rel);
-    // The first segment holding an '@' is the one holding the first '@'.
-    const firstAt = rel.indexOf('@');
-    if (firstAt < 0)
-        return OTHER;
-    const end = rel.indexOf('/', firstAt);
-    const root = end < 0 ? rel : rel.slice(0, end);
-    const tree = treeRootOf(root);
-    if (tree === null)
-        return OTHER;
-    return {
-        kind: 'tree',
-        root,
-        path: tree.path,
-        version: tree.version,
-        inner: end < 0 ? '' : rel.slice(end + 1),
-    };
-}
-const OTHER = Object.freeze({ kind: 'other' });
-/** Tree roots seen, unescaped once each: an extraction asks for every file of every tree. */
-const treeRoots = new Map();
-/** `<escaped path>@<escaped version>` → the module it names, or null when it names none. */
-function treeRootOf(root) {
-    let tree = treeRoots.get(root);
-    if (tree !== undefined)
-        return tree;
-    const segStart = root.lastIndexOf('/') + 1;
-    const at = root.lastIndexOf('@');
-    const escPath = root.slice(0, at);
-    const escVersion = root.slice(at + 1);
-    tree =
-        at === segStart ||
-            escVersion === '' ||
-            !isCanonicalEscape(escPath) ||
-            !isCanonicalEscape(escVersion)
-            ? null
-            : moduleOrNull(unescapeModulePath(escPath), unescapeModulePath(escVersion));
-    if (treeRoots.size > 100_000)
-        treeRoots.clear();
-    treeRoots.set(root, tree);
-    return tree;
-}
-/**
- * Go's escaping (module.EscapePath) never leaves an upper-case letter and
- * always puts a lower-case one after '!': 'Foo' and '!foo' would otherwise
- * both read as module Foo, one hiding the other.
- */
-function isCanonicalEscape(escaped) {
-    return !/[A-Z]|![^a-z]|!$/.test(escaped);
-}
-/**
- * A module Go could have put in the cache, or null. Anything else is kept as a
- * plain file, never unpacked or counted as a module: a download path such as
- * `cache/download/example.com/a@v1.0.0/x/@v/v2.0.0.zip` would otherwise name
- * the tree `example.com/a@v1.0.0/x@v2.0.0`, which lies inside another
- * module's tree and would add files to it unseen by its record.
- */
-function moduleOrNull(p, version) {
-    return isModulePath(p) && isModuleVersion(version) ? { path: p, version } : null;
-}
-function downloadPlaceOf(rel) {
-    const segs = rel.split('/');
-    const at = segs.indexOf('@v');
-    if (segs[1] !== 'download' || at < 3 || at !== segs.length - 2)
-        return OTHER;
-    const file = segs[segs.length - 1];
-    const ext = DOWNLOAD_EXTS.find((x) => file.endsWith(x) && file.length > x.length);
-    if (!ext || !isCanonicalEscape(rel))
-        return OTHER;
-    const m = moduleOrNull(unescapeModulePath(segs.slice(2, at).join('/')), unescapeModulePath(file.slice(0, -ext.length)));
-    return m === null ? OTHER : { kind: 'download', ...m, ext };
-}
-/** placeOf for a regular file: a file standing where a tree directory belongs is just other. */
-function filePlaceOf(rel) {
-    const place = placeOf(rel);
-    return place.kind === 'tree' && place.inner === '' ? OTHER : place;
-}
-/** Go's modes: trees read-only (files 0444, dirs 0555 once filled), the rest 0644 / 0755. */
-function fileModeFor(place) {
-    return place.kind === 'tree' ? 0o444 : 0o644;
-}
-// ---------------------------------------------------------------------------
-// Record building, shared by extraction and recordFromDisk.
-/** Fixed key order and no undefined fields, so equal records serialise equally. */
-function normalised(m) {
-    const out = { path: m.path, version: m.version, info: m.info, partial: m.partial };
-    if (m.treeH1 !== undefined)
-        out.treeH1 = m.treeH1;
-    if (m.treeFiles !== undefined)
-        out.treeFiles = m.treeFiles;
-    if (m.treeError !== undefined)
-        out.treeError = m.treeError;
-    if (m.zipH1 !== undefined)
-        out.zipH1 = m.zipH1;
-    if (m.zipError !== undefined)
-        out.zipError = m.zipError;
-    if (m.ziphash !== undefined)
-        out.ziphash = m.ziphash;
-    if (m.modH1 !== undefined)
-        out.modH1 = m.modH1;
-    return out;
-}
-/** Collects the facts for one module cache, then renders the sorted record. */
-class RecordBuilder {
-    modules = new Map();
-    treeFiles = new Map();
-    /** Trees written from their zips: what is on disk, or why it could not be written. */
-    rebuilt = new Map();
-    other = [];
-    module(p, v) {
-        const id = `${p}@${v}`;
-        let m = this.modules.get(id);
-        if (!m) {
-            m = { path: p, version: v, info: false, partial: false };
-            this.modules.set(id, m);
-        }
-        return m;
-    }
-    /** A tree directory exists (possibly empty). */
-    tree(p, v) {
-        const id = `${p}@${v}`;
-        this.module(p, v);
-        if (!this.treeFiles.has(id))
-            this.treeFiles.set(id, []);
-    }
-    treeFile(p, v, inner, digest) {
-        this.tree(p, v);
-        this.treeFiles.get(`${p}@${v}`).push({ name: `${p}@${v}/${inner}`, sha256hex: digest });
-    }
-    /** A tree written from its zip (or why it could not be). */
-    rebuiltTree(p, v, r) {
-        this.module(p, v);
-        this.rebuilt.set(`${p}@${v}`, r);
-    }
-    /** Small download files whose content the record needs. */
-    downloadFile(p, v, ext, data) {
-        const m = this.module(p, v);
-        if (ext === '.info')
-            m.info = true;
-        else if (ext === '.partial')
-            m.partial = true;
-        else if (ext === '.ziphash' && data)
-            m.ziphash = data.toString('utf8').trim();
-        else if (ext === '.mod' && data)
-            m.modH1 = goModHash(data);
-    }
-    /**
-     * Does the archive hold files for this module's tree besides its zip, and
-     * differ from the tree the zip gave? (For a toolchain, Go's own go.mod copies
-     * of `_go.mod` files are not a difference: see withoutGoModCopies.)
-     */
-    heldDiffers(id, rebuilt) {
-        const held = this.treeFiles.get(id);
-        if (held === undefined)
-            return undefined;
-        const m = this.modules.get(id);
-        const h = hash1(m.path === TOOLCHAIN_MODULE ? withoutGoModCopies(held) : held);
-        return h === rebuilt.h1 ? undefined : h;
-    }
-    /** Modules whose tree files in the archive differ from the tree written from their zip. */
-    disagreeing() {
-        const out = [];
-        for (const [id, r] of this.rebuilt) {
-            if (r.tree !== undefined && this.heldDiffers(id, r.tree) !== undefined) {
-                const m = this.modules.get(id);
-                out.push({ path: m.path, version: m.version });
-            }
-        }
-        return out;
-    }
-    build() {
-        for (const [id, files] of this.treeFiles) {
-            if (this.rebuilt.has(id))
-                continue;
-            const m = this.modules.get(id);
-            if (m.treeError === undefined) {
-                m.treeH1 = hash1(files);
-                m.treeFiles = files.length;
-            }
-        }
-        for (const [id, r] of this.rebuilt) {
-            const m = this.modules.get(id);
-            // Tree files the archive also held for it were hashed, not written. When
-            // they differ from the tree the zip gave, the entry contradicts itself:
-            // the extraction removed that tree, and the record says why.
-            const differs = r.tree === undefined ? undefined : this.heldDiffers(id, r.tree);
-            if (r.tree === undefined)
-                m.treeError = `its tree could not be written from its zip: ${r.error ?? 'unknown error'}`;
-            else if (differs !== undefined)
-                m.treeError = `the archive holds files for its tree (${differs}) that differ from its zip; the tree was removed`;
-            else {
-                m.treeH1 = r.tree.h1;
-                m.treeFiles = r.tree.files;
-            }
-        }
-        const cmp = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-        const modules = [...this.modules.values()]
-            .map(normalised)
-            .sort((a, b) => cmp(a.path, b.path) || cmp(a.version, b.version));
-        return { modules, other: [...this.other].sort(cmp) };
-    }
-}
-function detectCompression(head) {
-    if (head.length >= 4 &&
-        head[0] === 0x28 &&
-        head[1] === 0xb5 &&
-        head[2] === 0x2f &&
-        head[3] === 0xfd)
-        return 'zstd';
-    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b)
-        return 'gzip';
-    return 'none';
-}
-/** Reads the first bytes of a stream and returns them with a stream of the whole. */
-/** Compressed input is handed on in pieces of at least this size (see sniff). */
-const INPUT_PIECE = (/* unused pure expression or super */ null && (4 << 20));
-/**
- * Learns the first bytes of the input (to tell the compression) and hands the
- * whole input on, unread bytes included, in pieces of INPUT_PIECE bytes.
- * Network reads arrive in chunks of a few dozen KiB; each chunk handed to the
- * decompressor costs a thread-pool round trip, and each small output chunk a
- * trip through the tar parser's streams. Gathering them (one memcpy of the
- * compressed stream) cut the extraction of the real workload read in 64 KiB
- * chunks from 6.4 s to 5.8 s; 'data' events rather than async iteration saved
- * a promise per chunk.
- */
-function sniff(input) {
-    let held = [];
-    let heldBytes = 0;
-    let paused = false;
-    const take = () => {
-        const out = held.length === 1 ? held[0] : Buffer.concat(held, heldBytes);
-        held = [];
-        heldBytes = 0;
-        return out;
-    };
-    const whole = new Readable({
-        highWaterMark: INPUT_PIECE,
-        read() {
-            if (paused) {
-                paused = false;
-                input.resume();
-            }
-        },
-        destroy(e, cb) {
-            input.destroy();
-            cb(e);
-        },
-    });
-    return new Promise((resolve) => {
-        let told = false;
-        const tell = () => {
-            if (told)
-                return;
-            told = true;
-            resolve({ head: Buffer.concat(held, heldBytes).subarray(0, 4), whole });
-        };
-        input.on('data', (c) => {
-            const b = typeof c === 'string' ? Buffer.from(c) : c;
-            held.push(b);
-            heldBytes += b.length;
-            if (!told && heldBytes >= 4)
-                tell();
-            if (heldBytes >= INPUT_PIECE && !whole.push(take())) {
-                paused = true;
-                input.pause();
-            }
-        });
-        input.on('end', () => {
-            tell();
-            if (heldBytes > 0)
-                whole.push(take());
-            whole.push(null);
-        });
-        input.on('error', (e) => {
-            if (told) {
-                whole.destroy(e);
-                return;
-            }
-            // The caller attaches its listeners once the promise settles: fail
-            // `whole` after that, or its error would go unheard.
-            tell();
-            setImmediate(() => whole.destroy(e));
-        });
-    });
-}
-/** Decompressed chunk size: large chunks mean few thread-pool round trips (4 MiB halves zstd's wall time against 256 KiB). */
-const CHUNK = (/* unused pure expression or super */ null && (4 << 20));
-/** zstd through Node's zlib (22.15+ / 24), else through the system `zstd -d`. */
-function zstdStream(whole) {
-    const z = zlib;
-    if (typeof z.createZstdDecompress === 'function') {
-        const d = z.createZstdDecompress({ chunkSize: CHUNK });
-        return pipeDecompressor(whole, d, 'zstd');
-    }
-    const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s) => {
-        if (stderr.length < 4000)
-            stderr += s;
-    });
-    let aborted = false;
-    let inputError;
-    let failInput = () => undefined;
-    const done = new Promise((resolve, reject) => {
-        // The input's own failure (a dropped download) is the error to report, not zstd's.
-        failInput = (e) => {
-            if (!aborted)
-                reject(e);
-        };
-        child.on('error', (e) => reject(e.code === 'ENOENT'
-            ? new Error('zstd is not on PATH and this Node has no zlib zstd: install zstd (apt-get install zstd) or run on Node >= 22.15')
-            : e));
-        child.on('close', (code, signal) => {
-            if (inputError && !aborted)
-                reject(inputError);
-            else if (code === 0 || aborted)
-                resolve();
-            else
-                reject(new archive_ArchiveRejected('', `zstd -d failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no message'}`));
-        });
-    });
-    whole.on('error', (e) => {
-        inputError = e;
-        failInput(e);
-        child.kill();
-    });
-    child.stdin.on('error', () => undefined); // EPIPE when zstd stops early; its exit code tells why
-    whole.pipe(child.stdin);
-    return {
-        out: child.stdout,
-        done,
-        abort() {
-            aborted = true;
-            whole.destroy();
-            child.kill();
-        },
-    };
-}
-function pipeDecompressor(whole, d, what) {
-    let aborted = false;
-    const done = new Promise((resolve, reject) => {
-        d.on('end', () => resolve());
-        d.on('error', (e) => aborted ? resolve() : reject(new archive_ArchiveRejected('', `${what}: ${e.message}`)));
-        whole.on('error', (e) => (aborted ? resolve() : reject(e)));
-    });
-    whole.pipe(d);
-    return {
-        out: d,
-        done,
-        abort() {
-            aborted = true;
-            whole.unpipe(d);
-            whole.destroy();
-            d.destroy();
-        },
-    };
-}
-async function openTarStream(input) {
-    const { head, whole } = await sniff(input);
-    const compression = detectCompression(head);
-    if (compression === 'none') {
-        let aborted = false;
-        const done = new Promise((resolve, reject) => {
-            whole.on('end', () => resolve());
-            whole.on('error', (e) => (aborted ? resolve() : reject(e)));
-        });
-        return {
-            tar: whole,
-            compression,
-            done,
-            abort() {
-                aborted = true;
-                whole.destroy();
-            },
-        };
-    }
-    const s = compression === 'gzip'
-        ? pipeDecompressor(whole, zlib.createGunzip({ chunkSize: CHUNK }), 'gzip')
-        : zstdStream(whole);
-    return { tar: s.out, compression, done: s.done, abort: s.abort };
-}
-// ---------------------------------------------------------------------------
-// Extraction.
-/**
- * Files up to this size are buffered and handed to a worker, which writes and
- * hashes them; larger ones stream to disk from the main thread (zips, `.mod`
- * and `.ziphash` files are always buffered: their content is needed whole).
- */
-const BUFFERED_FILE = (/* unused pure expression or super */ null && (16 << 20));
-/** A zip is shared by one worker job per this many bytes of it, up to MAX_ZIP_PARTS jobs. */
-const ZIP_PART_BYTES = (/* unused pure expression or super */ null && (4 << 20));
-const MAX_ZIP_PARTS = 8;
-/** Small files travel to the workers in batches of about this many bytes or files. */
-const BATCH_BYTES = (/* unused pure expression or super */ null && (4 << 20));
-const BATCH_FILES = 1024;
-/** Bytes held by unfinished writes and zip hashes before reading pauses. */
-const MAX_PENDING_BYTES = (/* unused pure expression or super */ null && (64 << 20));
-const MAX_PENDING_OPS = 64;
-/** What a worker does with a batched file (hashcore's writeFiles). */
-const WRITE = 0;
-const WRITE_AND_HASH = 1;
-const HASH_ONLY = 2;
-const emptyBatch = () => ({ rels: [], data: [], meta: [], onWritten: [], bytes: 0 });
-/** tar-stream's names for regular files (typeflags '0', NUL and '7'). */
-const ACCEPTED_FILE_TYPES = new Set(['file', 'contiguous-file']);
-/** How a rejection names each member type tar-stream reports (null: a typeflag it does not know). */
-const TYPE_WORDS = {
-    symlink: 'symbolic link',
-    link: 'hard link',
-    fifo: 'fifo',
-    'character-device': 'character device',
-    'block-device': 'block device',
-};
-async function ensureEmptyDir(dest) {
-    await fs.mkdir(dest, { recursive: true });
-    const entries = await fs.readdir(dest);
-    if (entries.length > 0)
-        throw new Error(`extraction target ${dest} is not empty (${entries.length} entries): extract into an empty directory and move it into place`);
-}
-/** Receives the parser's entries, validates, writes and hashes them. */
-class Extractor {
-    workers;
-    maxBytes;
-    record = new RecordBuilder();
-    files = 0;
-    bytes = 0;
-    /** Members seen, directories included: an archive without any is not one. */
-    members = 0;
-    /** Members handed over whose body is not consumed yet. */
-    open = 0;
-    onIdle;
-    error;
-    /** Called with the first error so the reading side stops. */
-    onFail = () => undefined;
-    root;
-    dirs = new Set(['']);
-    fileNames = new Set();
-    /** Directories inside module trees, made read-only at the end. */
-    treeDirs = [];
-    /**
-     * Tree roots (`<escaped path>@<escaped version>`) written from their zips.
-     * Tree members the archive holds for them are hashed and compared, never written.
-     */
-    fromZip = new Set();
-    /** Tree roots the archive's own members started: their zips are hashed, not unpacked. */
-    fromMembers = new Set();
-    pending = new Set();
-    pendingBytes = 0;
-    waiter;
-    batch = emptyBatch();
-    constructor(dest, workers, maxBytes = Infinity) {
-        this.workers = workers;
-        this.maxBytes = maxBytes;
-        this.root = path.resolve(dest);
-    }
-    /**
-     * Resolves once every member handed over has been consumed. Without
-     * end-of-archive blocks the parser finishes while the last member may still
-     * wait for room.
-     */
-    allConsumed() {
-        if (this.open === 0)
-            return Promise.resolve();
-        return new Promise((resolve) => {
-            this.onIdle = resolve;
-        });
-    }
-    fail(e) {
-        if (this.error)
-            return;
-        this.error = e instanceof Error ? e : new Error(String(e));
-        this.onFail(this.error);
-    }
-    /**
-     * The parser's 'entry' handler: validates the member, then consumes its body
-     * (now, or once writes in flight leave room) and calls `next` when done.
-     * After a failure `next` is never called: the whole extraction is stopping.
-     */
-    onEntry(h, body, parserNext) {
-        if (this.error)
-            return;
-        this.members++;
-        this.open++;
-        const next = () => {
-            this.open--;
-            if (this.error)
-                return;
-            parserNext();
-            if (this.open === 0)
-                this.onIdle?.();
-        };
-        // A body fails only when the parser does; the parser's own error says why.
-        body.on('error', () => undefined);
-        const name = h.name;
-        try {
-            const rel = memberPath(name);
-            if (h.type === 'directory') {
-                // A size would make the parser read the directory's data as members.
-                if (h.size !== 0)
-                    throw new archive_ArchiveRejected(name, `a directory member with ${h.size} bytes of data`);
-                body.resume();
-                const place = placeOf(rel);
-                // A directory of a tree written from its zip: Go's hashes cover files only.
-                if (place.kind === 'tree' && this.fromZip.has(place.root)) {
-                    next();
-                    return;
-                }
-                this.ensureDir(rel, name);
-                if (place.kind === 'tree') {
-                    this.fromMembers.add(place.root);
-                    this.record.tree(place.path, place.version);
-                }
-                next();
-                return;
-            }
-            if (!ACCEPTED_FILE_TYPES.has(h.type))
-                throw new archive_ArchiveRejected(name, `${TYPE_WORDS[h.type] ?? 'unknown-type'} members are not allowed (only regular files and directories)`);
-            if (rel === '')
-                throw new archive_ArchiveRejected(name, 'a file cannot be the archive root');
-            if (this.fileNames.has(rel) || this.dirs.has(rel))
-                throw new archive_ArchiveRejected(name, 'appears twice in the archive');
-            this.fileNames.add(rel);
-            const place = filePlaceOf(rel);
-            if (place.kind === 'tree' && this.fromZip.has(place.root)) {
-                this.whenRoom(() => this.consumeShadow(body, h.size, rel, place, next));
-                return;
-            }
-            if (place.kind === 'tree')
-                this.fromMembers.add(place.root);
-            // The parent is made (and checked against the root) here; the file's own
-            // name is one segment that memberPath has already refused as '', '.' or '..'.
-            const slash = rel.lastIndexOf('/');
-            this.ensureDir(slash < 0 ? '' : rel.slice(0, slash), name);
-            // Files written from here (zips, large files) are resolved and checked now.
-            const abs = (place.kind === 'download' && place.ext === '.zip') || h.size > BUFFERED_FILE
-                ? confinedPath(this.root, rel, name)
-                : '';
-            this.whenRoom(() => this.consumeFile(body, h.size, rel, abs, place, next));
-        }
-        catch (e) {
-            this.fail(e);
-        }
-    }
-    /** Creates a directory and its parents, each checked against what this extraction made. */
-    ensureDir(rel, member) {
-        if (this.dirs.has(rel))
-            return;
-        if (this.fileNames.has(rel))
-            throw new archive_ArchiveRejected(member, `${rel} is both a file and a directory in the archive`);
-        const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
-        this.ensureDir(parent, member);
-        const abs = confinedPath(this.root, rel, member);
-        try {
-            mkdirSync(abs, { mode: 0o755 });
-        }
-        catch (e) {
-            const code = e.code;
-            if (code === 'EEXIST' || code === 'ENOTDIR')
-                throw new archive_ArchiveRejected(member, `${rel} already exists and was not made by this extraction`);
-            throw e;
-        }
-        this.dirs.add(rel);
-        const place = placeOf(rel);
-        if (place.kind === 'tree')
-            this.treeDirs.push(abs);
-    }
-    /** Runs fn now when few writes are in flight, else once some finish. */
-    whenRoom(fn) {
-        const room = () => this.pending.size === 0 ||
-            (this.pendingBytes < MAX_PENDING_BYTES && this.pending.size < MAX_PENDING_OPS);
-        if (room()) {
-            fn();
-            return;
-        }
-        this.waiter = () => {
-            if (!room())
-                return;
-            this.waiter = undefined;
-            fn();
-        };
-    }
-    track(p, bytes, rel = '') {
-        this.pendingBytes += bytes;
-        const tracked = p
-            .catch((e) => this.fail(translateWriteError(e, rel)))
-            .finally(() => {
-            this.pending.delete(tracked);
-            this.pendingBytes -= bytes;
-            this.waiter?.();
-        });
-        this.pending.add(tracked);
-    }
-    consumeFile(body, size, rel, abs, place, next) {
-        if (this.error)
-            return;
-        const mode = fileModeFor(place);
-        this.files++;
-        this.bytes += size;
-        if (this.bytes > this.maxBytes) {
-            this.fail(new archive_ArchiveRejected(rel, `the archive's files exceed the ${this.maxBytes}-byte limit`));
-            return;
-        }
-        const keep = place.kind === 'download' && place.ext !== '.info' && place.ext !== '.partial';
-        if (size > BUFFERED_FILE && !keep) {
-            this.streamFile(body, rel, abs, mode, place, next);
-            return;
-        }
-        const chunks = [];
-        body.on('data', (c) => chunks.push(c));
-        body.on('end', () => {
-            this.takeFile(rel, abs, mode, place, chunks, size);
-            next();
-        });
-    }
-    /**
-     * A file of a tree that is being written from its zip: hashed (by a worker,
-     * with the batch), never written; the record compares the two trees.
-     */
-    consumeShadow(body, size, rel, place, next) {
-        if (this.error)
-            return;
-        const record = (digest) => this.record.treeFile(place.path, place.version, place.inner, digest);
-        if (size > BUFFERED_FILE) {
-            const hash = createHash('sha256');
-            body.on('data', (c) => hash.update(c));
-            body.on('end', () => {
-                record(hash.digest('hex'));
-                next();
-            });
-            return;
-        }
-        const chunks = [];
-        body.on('data', (c) => chunks.push(c));
-        body.on('end', () => {
-            if (!this.error) {
-                const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-                this.addToBatch(rel, data, 0, record, HASH_ONLY);
-            }
-            next();
-        });
-    }
-    /** A buffered file, whole: a zip goes to a worker of its own, anything else into a batch. */
-    takeFile(rel, abs, mode, place, chunks, size) {
-        if (this.error)
-            return;
-        if (place.kind === 'download' && place.ext === '.zip') {
-            this.writeZip(place.path, place.version, rel, abs, chunks, size);
-            return;
-        }
-        const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-        if (place.kind === 'tree') {
-            this.addToBatch(rel, data, mode, (digest) => this.record.treeFile(place.path, place.version, place.inner, digest));
-            return;
-        }
-        if (place.kind === 'download')
-            this.record.downloadFile(place.path, place.version, place.ext, data);
-        else
-            this.record.other.push(rel);
-        this.addToBatch(rel, data, mode);
-    }
-    /** Large tree or other files: written as they arrive, hashed on the way. */
-    streamFile(body, rel, abs, mode, place, next) {
-        const hash = place.kind === 'tree' ? createHash('sha256') : undefined;
-        const out = createWriteStream(abs, { flags: 'wx', mode });
-        const finished = new Promise((resolve, reject) => {
-            out.on('error', (e) => reject(e));
-            out.on('close', () => resolve());
-        });
-        body.on('data', (data) => {
-            const c = data;
-            hash?.update(c);
-            if (!out.write(c)) {
-                body.pause();
-                out.once('drain', () => body.resume());
-            }
-        });
-        let ended = false;
-        body.on('end', () => {
-            ended = true;
-            out.end();
-            if (place.kind === 'tree')
-                this.record.treeFile(place.path, place.version, place.inner, hash.digest('hex'));
-            else
-                this.record.other.push(rel);
-            next();
-        });
-        // The parser stopped (truncated archive, failure elsewhere) with this file
-        // half written: close it, or the extraction would wait for it forever.
-        body.on('close', () => {
-            if (!ended)
-                out.destroy(new Error(`${rel}: the archive stopped in the middle of it`));
-        });
-        this.track(finished, 0, rel);
-    }
-    /**
-     * Small files are written without waiting: they gather into a batch that a
-     * worker writes (and hashes, for tree files) while the main thread parses
-     * the next members, within MAX_PENDING_BYTES and MAX_PENDING_OPS in flight.
-     */
-    addToBatch(rel, data, mode, onWritten, how = onWritten ? WRITE_AND_HASH : WRITE) {
-        const b = this.batch;
-        b.rels.push(rel);
-        b.data.push(data);
-        b.meta.push(data.length, mode, how);
-        b.onWritten.push(onWritten ?? (() => undefined));
-        b.bytes += data.length;
-        if (b.bytes >= BATCH_BYTES || b.rels.length >= BATCH_FILES)
-            this.flushBatch();
-    }
-    /** Sends the gathered files to a worker in buffers of their own. */
-    flushBatch() {
-        const b = this.batch;
-        if (b.rels.length === 0)
-            return;
-        this.batch = emptyBatch();
-        const data = new Uint8Array(new ArrayBuffer(b.bytes));
-        let at = 0;
-        for (const d of b.data) {
-            data.set(d, at);
-            at += d.length;
-        }
-        const batch = {
-            root: this.root,
-            names: b.rels.join('\0'),
-            meta: Uint32Array.from(b.meta),
-            data: data.buffer,
-        };
-        const written = this.workers.writeFiles(batch).then((o) => {
-            o.digests.forEach((digest, i) => b.onWritten[i](digest));
-            if (o.failed)
-                throw errnoError(o.failed, b.rels[o.failed.index]);
-        });
-        this.track(written, b.bytes);
-    }
-    /**
-     * Workers write the zip, then compute its HashZip: inflating overlaps the
-     * extraction. Unless the archive's own members started the module's tree,
-     * they also write the tree from the zip as Go's Unzip does, hashing each
-     * file as they write it: an entry need not hold a module's files twice. A
-     * large zip is shared by several parts so that no worker is left alone with it.
-     */
-    writeZip(p, v, rel, abs, chunks, size) {
-        const m = this.record.module(p, v);
-        const root = `${escapeModulePath(p)}@${escapeModulePath(v)}`;
-        let tree;
-        if (!this.fromMembers.has(root)) {
-            try {
-                // The tree must be a tree root of its own, never a directory inside
-                // another module's tree (downloadPlaceOf already refuses such names).
-                const own = placeOf(root);
-                if (own.kind !== 'tree' || own.root !== root || own.inner !== '')
-                    throw new archive_ArchiveRejected(rel, `its module tree ${root} would not be a tree of its own`);
-                this.ensureDir(root, rel);
-                tree = { dir: confinedPath(this.root, root, rel), prefix: `${p}@${v}` };
-            }
-            catch (e) {
-                this.fail(e);
-                return;
-            }
-            this.fromZip.add(root);
-        }
-        const parts = Math.min(MAX_ZIP_PARTS, Math.max(1, Math.floor(size / ZIP_PART_BYTES)));
-        const data = ownedCopy(chunks, size, parts > 1);
-        const jobs = Array.from({ length: parts }, (_, part) => this.workers.zipPart(data, {
-            write: part === 0 ? { abs, mode: 0o644 } : undefined,
-            tree,
-            part,
-            parts,
-        }));
-        const done = Promise.all(jobs).then((outcomes) => {
-            const failed = outcomes.find((o) => o.writeFailed)?.writeFailed;
-            if (failed)
-                throw errnoError(failed, rel);
-            const r = mainThreadCore.zipResult(outcomes, tree !== undefined);
-            // A zip that cannot be read is recorded, not thrown: the judge reports it.
-            if (r.h1 !== undefined)
-                m.zipH1 = r.h1;
-            if (r.zipError !== undefined)
-                m.zipError = r.zipError;
-            if (tree === undefined)
-                return;
-            this.record.rebuiltTree(p, v, { tree: r.tree, error: r.treeError });
-            if (r.tree) {
-                this.treeDirs.push(...r.tree.dirs);
-                this.files += r.tree.files;
-                this.bytes += r.tree.bytes;
-            }
-        });
-        this.track(done, size, rel);
-    }
-    /**
-     * Waits for every write and hash, removes the trees an entry contradicts
-     * (its tree files differ from its zip), then makes module trees read-only as Go does.
-     */
-    async finish() {
-        this.flushBatch();
-        await this.settle();
-        if (this.error)
-            throw this.error;
-        for (const m of this.record.disagreeing()) {
-            const root = `${escapeModulePath(m.path)}@${escapeModulePath(m.version)}`;
-            await forceRemove(confinedPath(this.root, root, root));
-        }
-        this.treeDirs.sort((a, b) => b.length - a.length);
-        for (const d of this.treeDirs) {
-            await fs.chmod(d, 0o555).catch((e) => {
-                if (e.code !== 'ENOENT')
-                    throw e;
-            });
-        }
-    }
-    /** Resolves once nothing is in flight (so a caller may clean up safely). */
-    async settle() {
-        while (this.pending.size > 0)
-            await Promise.allSettled([...this.pending]);
-    }
-}
-/** A worker's report of a failed write, as the error fs would have thrown, translated. */
-function errnoError(f, rel) {
-    return translateWriteError(Object.assign(new Error(f.message), { code: f.code }), rel);
-}
-/**
- * The chunks copied into memory of their own, safe to transfer to a worker,
- * or shared (a SharedArrayBuffer) when several workers read it at once.
- */
-function ownedCopy(chunks, size, shared = false) {
-    const out = new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
-    let at = 0;
-    for (const c of chunks) {
-        out.set(c, at);
-        at += c.length;
-    }
-    return out;
-}
-/** A write that collides with another member is the archive's fault; anything else (ENOSPC...) is not. */
-function translateWriteError(e, rel) {
-    const err = e;
-    if (err && (err.code === 'EEXIST' || err.code === 'EISDIR' || err.code === 'ENOTDIR'))
-        return new archive_ArchiveRejected(rel, `conflicts with another member (${err.code})`);
-    return err instanceof Error ? err : new Error(String(e));
-}
-/** Turns tar-stream's errors (bad checksum, unknown format, truncation) into rejections. */
-function parserError(e) {
-    if (e instanceof archive_ArchiveRejected)
-        return e;
-    return new archive_ArchiveRejected('', `not a valid tar stream: ${e.message}`);
-}
-/**
- * Extracts a module cache archive from a stream into an empty (or missing)
- * directory `dest`. Compression is found from magic bytes (zstd, gzip, or
- * none). Every member is validated before it is written; the first bad one
- * throws ArchiveRejected, after all writes in flight have settled. Removing
- * the half-written `dest` is the caller's job (trees are read-only: see
- * forceRemove in src/go/modcache.ts).
- */
-async function archive_extractArchive(input, dest, o = {}) {
-    await ensureEmptyDir(dest);
-    const workers = new HashWorkers(o.workers);
-    const ex = new Extractor(dest, workers, o.maxBytes);
-    let stream;
-    try {
-        stream = await openTarStream(input);
-        const s = stream;
-        const parser = tarExtract();
-        parser.on('entry', (h, body, next) => ex.onEntry(h, body, () => next()));
-        await new Promise((resolve, reject) => {
-            let settled = false;
-            const stop = (e) => {
-                if (settled)
-                    return;
-                settled = true;
-                s.abort();
-                parser.destroy();
-                reject(e);
-            };
-            ex.onFail = stop;
-            let tarEnded = false;
-            parser.on('error', (e) => {
-                if (settled)
-                    return;
-                // At the end of the stream a truncated tar usually means a truncated
-                // download: the decompressor's own error says so better.
-                if (!tarEnded)
-                    ex.fail(parserError(e));
-                else
-                    s.done.then(() => ex.fail(parserError(e)), (d) => ex.fail(d));
-            });
-            s.done.catch((e) => ex.fail(e));
-            // The tar stream's errors also settle s.done, which names them better.
-            s.tar.on('error', () => undefined);
-            let draining = false;
-            s.tar.on('data', (chunk) => {
-                if (settled)
-                    return;
-                if (!parser.write(chunk) && !draining) {
-                    draining = true;
-                    s.tar.pause();
-                    parser.once('drain', () => {
-                        draining = false;
-                        s.tar.resume();
-                    });
-                }
-            });
-            s.tar.on('end', () => {
-                tarEnded = true;
-                parser.end(undefined);
-            });
-            parser.on('finish', () => {
-                s.done
-                    .then(() => ex.allConsumed())
-                    .then(() => {
-                    if (ex.members === 0)
-                        ex.fail(new archive_ArchiveRejected('', 'not a valid tar stream: it holds no members'));
-                    if (!settled) {
-                        settled = true;
-                        resolve();
-                    }
-                }, () => undefined);
-            });
-        });
-        await ex.finish();
-        return {
-            record: ex.record.build(),
-            files: ex.files,
-            bytes: ex.bytes,
-            compression: stream.compression,
-        };
-    }
-    catch (e) {
-        stream?.abort();
-        await ex.settle();
-        throw ex.error ?? e;
-    }
-    finally {
-        await workers.close();
-    }
-}
-// ---------------------------------------------------------------------------
-// The same record from a module cache already on disk.
-/** Lists files (relative, forward slashes) under dir; directories that are module trees are reported apart. */
-async function walk(root, rel, onTree, onFile, onOdd) {
-    const entries = await fs.readdir(rel === '' ? root : path.join(root, ...rel.split('/')), {
-        withFileTypes: true,
-    });
-    await Promise.all(entries.map(async (e) => {
-        const child = rel === '' ? e.name : `${rel}/${e.name}`;
-        const place = placeOf(child);
-        if (e.isDirectory()) {
-            if (place.kind === 'tree' && place.inner === '')
-                onTree(child);
-            else
-                await walk(root, child, onTree, onFile, onOdd);
-        }
-        else if (e.isFile())
-            onFile(child);
-        else
-            onOdd(child);
-    }));
-}
-/**
- * The ExtractRecord of a module cache already on disk: each tree hashed with
- * HashDir, each zip with HashZip (in the worker pool), `.ziphash`/`.mod` read.
- * For caches restored earlier, after repairs, and as a cross-check of
- * extractArchive. Trees and zips are processed in parallel.
- */
-async function recordFromDisk(modCache, o = {}) {
-    const root = path.resolve(modCache);
-    const rb = new RecordBuilder();
-    const trees = [];
-    const files = [];
-    // Symlinks, fifos and devices outside trees are only listed: Go never makes them, and
-    // reading one could leave the cache or block.
-    await walk(root, '', (t) => trees.push(t), (f) => files.push(f), (odd) => rb.other.push(odd));
-    const workers = new HashWorkers(o.workers);
-    const limiter = new Limiter(16);
-    const abs = (rel) => path.join(root, ...rel.split('/'));
-    try {
-        /** Zips by module, with the module's record. */
-        const zipOf = new Map();
-        const smallJobs = [];
-        for (const f of files) {
-            const place = filePlaceOf(f);
-            if (place.kind !== 'download') {
-                rb.other.push(f);
-                continue;
-            }
-            if (place.ext === '.info' || place.ext === '.partial') {
-                rb.downloadFile(place.path, place.version, place.ext);
-                continue;
-            }
-            if (place.ext === '.zip') {
-                zipOf.set(`${place.path}@${place.version}`, {
-                    zip: f,
-                    m: rb.module(place.path, place.version),
-                });
-                continue;
-            }
-            smallJobs.push(limiter
-                .run(() => readRegularFile(abs(f)))
-                .then((data) => rb.downloadFile(place.path, place.version, place.ext, data)));
-        }
-        const pairs = [];
-        const treesAlone = [];
-        for (const t of trees) {
-            const place = placeOf(t);
-            if (place.kind !== 'tree')
-                continue;
-            const prefix = `${place.path}@${place.version}`;
-            const job = { m: rb.module(place.path, place.version), prefix, tree: t };
-            const zip = zipOf.get(prefix);
-            if (zip === undefined)
-                treesAlone.push(job);
-            else {
-                zipOf.delete(prefix);
-                pairs.push({ ...job, zip: zip.zip, size: 0 });
-            }
-        }
-        await Promise.all(pairs.map(async (p) => {
-            p.size = await fs.stat(abs(p.zip)).then((st) => st.size, () => 0);
-        }));
-        pairs.sort((a, b) => b.size - a.size);
-        const message = (e) => (e instanceof Error ? e.message : String(e));
-        const pairJobs = pairs.map(async ({ m, prefix, tree, zip }) => {
-            try {
-                const r = await workers.hashModule(abs(tree), prefix, abs(zip));
-                if (r.tree) {
-                    m.treeH1 = r.tree.h1;
-                    m.treeFiles = r.tree.files;
-                }
-                if (r.treeError !== undefined)
-                    m.treeError = r.treeError;
-                if (r.zipH1 !== undefined)
-                    m.zipH1 = r.zipH1;
-                if (r.zipError !== undefined)
-                    m.zipError = r.zipError;
-            }
-            catch (e) {
-                m.treeError = m.zipError = message(e);
-            }
-        });
-        const zipJobs = [...zipOf.values()].map(async ({ zip, m }) => {
-            try {
-                m.zipH1 = await workers.hashZipFile(abs(zip));
-            }
-            catch (e) {
-                m.zipError = message(e);
-            }
-        });
-        const treeJobs = treesAlone.map(async ({ m, prefix, tree }) => {
-            try {
-                const { h1, files: n } = await workers.hashTree(abs(tree), prefix);
-                m.treeH1 = h1;
-                m.treeFiles = n;
-            }
-            catch (e) {
-                m.treeError = message(e);
-            }
-        });
-        await Promise.all([...pairJobs, ...zipJobs, ...treeJobs, ...smallJobs]);
-    }
-    finally {
-        await workers.close();
-    }
-    return rb.build();
-}
-
-;// CONCATENATED MODULE: ./src/cache/service/http.ts
-/**
- * One JSON call to the cache service with the retry policy both protocols
- * share. Service trouble comes back as a value, never as an exception:
- *
- * - 500/502/503/504/408 and resets are retried with exponential backoff:
- *   6 attempts, waits of 1, 2, 4, 8 and 10 s (each up to 20% longer), about
- *   25-30 s in all. @actions/cache's v2 client waits 3 + 4.5 + 6.75 + 10.1 s
- *   (about 24 s, jittered up to 35 s) over 5 attempts, its v1 client 5 s over
- *   2: ours is at least as patient, and asks again sooner after a blip;
- * - 429 is retried after its Retry-After when that fits the cap and budget;
- * - connection refused, unknown host and timeouts end the call at once: a
- *   service that is not there will not be there 500 ms later either, and a
- *   retry storm only delays the job;
- * - every wait and attempt fits in one overall budget (`timeoutMs`, the
- *   `lookup-timeout` input): a backoff that would overrun it is shortened to
- *   leave one last attempt room, and none is made when too little is left;
- * - every retry is logged (`onRetry`, by default an info line in the job log).
- */
-
-
-
-const realClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-};
-const DEFAULTS = {
-    maxAttempts: 6,
-    baseDelayMs: 1_000,
-    maxRetryAfterMs: 10_000,
-    onRetry: (line) => info(line),
-    clock: realClock,
-};
-const MAX_BACKOFF_MS = 10_000;
-/** Time kept for the last attempt when a backoff is shortened to fit the budget. */
-const LAST_ATTEMPT_MS = 1_000;
-const MAX_BODY_BYTES = 1024 * 1024;
-const RETRIED_STATUSES = new Set([408, 500, 502, 503, 504]);
-/** Network errors that mean "nobody is listening": no point in asking again. */
-const FINAL_NETWORK_CODES = new Set([
-    'ECONNREFUSED',
-    'ENOTFOUND',
-    'EAI_AGAIN',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-]);
-class CallTimeout extends Error {
-}
-/** Parses Retry-After (seconds or an HTTP date) into milliseconds from now. */
-function retryAfterMs(header, now = Date.now()) {
-    if (!header)
-        return undefined;
-    const trimmed = header.trim();
-    if (/^\d+$/.test(trimmed))
-        return Number(trimmed) * 1000;
-    const at = Date.parse(trimmed);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-/**
- * Backoff before attempt `attempt + 1` (attempt counts from 0): base * 2^n,
- * capped at 10 s, made up to 20% longer at random so that jobs failed by one
- * outage do not all come back at once. Never shorter than the plain value.
- */
-function backoffMs(attempt, baseDelayMs, random = Math.random()) {
-    const plain = Math.min(MAX_BACKOFF_MS, baseDelayMs * 2 ** attempt);
-    return Math.round(plain * (1 + random * 0.2));
-}
-/**
- * The wait before the next attempt, fitted into what is left of the budget:
- * a Retry-After is the server's word and is never shortened (undefined when
- * it does not fit); a backoff is cut to leave the last attempt
- * `LAST_ATTEMPT_MS`, and is undefined when not even that is left.
- */
-function fitWait(waitMs, remainingMs, fromServer) {
-    if (waitMs < remainingMs - LAST_ATTEMPT_MS)
-        return waitMs;
-    if (fromServer)
-        return undefined;
-    const cut = remainingMs - LAST_ATTEMPT_MS;
-    return cut > 0 ? cut : undefined;
-}
-function describeNetworkError(e) {
-    return e.code ? `${e.code} (${e.message})` : e.message;
-}
-/** Sends one request; resolves with the answer, rejects with the network error. */
-function sendOnce(req, timeoutMs) {
-    return new Promise((resolve, reject) => {
-        const url = new URL(req.url);
-        const transport = url.protocol === 'https:' ? external_node_https_namespaceObject : external_node_http_;
-        const headers = { ...req.headers };
-        if (req.body !== undefined)
-            headers['content-length'] = String(Buffer.byteLength(req.body));
-        const r = transport.request(url, { method: req.method, headers }, (res) => {
-            const chunks = [];
-            let size = 0;
-            res.on('data', (c) => {
-                size += c.length;
-                if (size <= MAX_BODY_BYTES)
-                    chunks.push(c);
-            });
-            res.on('end', () => {
-                clearTimeout(timer);
-                resolve({
-                    status: res.statusCode ?? 0,
-                    headers: res.headers,
-                    text: Buffer.concat(chunks).toString('utf8'),
-                });
-            });
-            res.on('error', (e) => {
-                clearTimeout(timer);
-                reject(e);
-            });
-        });
-        const timer = setTimeout(() => {
-            r.destroy(new CallTimeout(`no answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-        r.on('error', (e) => {
-            clearTimeout(timer);
-            reject(e);
-        });
-        r.end(req.body);
-    });
-}
-/** `250 ms`, `1.5 s`, `10 min`: a wait or a limit, for a log line. */
-function describeDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000 || ms % 60_000 !== 0)
-        return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
-    return `${ms / 60_000} min`;
-}
-/** A short, single-line excerpt of an error body for a reason string. */
-function bodyExcerpt(text) {
-    const line = text.replace(/\s+/g, ' ').trim();
-    return line.length > 200 ? `${line.slice(0, 200)}...` : line;
-}
-/** The tuning with every field it leaves out (or leaves undefined) set to the default. */
-function withDefaults(tuning) {
-    const given = Object.entries(tuning).filter(([, v]) => v !== undefined);
-    return { ...DEFAULTS, ...Object.fromEntries(given) };
-}
-/** Sends one attempt and judges it by the rules in the file comment. */
-async function attemptOnce(req, t, attempt, remainingMs) {
-    let answer;
-    try {
-        answer = await sendOnce(req, remainingMs);
-    }
-    catch (e) {
-        if (e instanceof CallTimeout) {
-            return { kind: 'final', reason: `no answer within ${req.timeoutMs} ms` };
-        }
-        const err = e;
-        const why = describeNetworkError(err);
-        if (err.code && FINAL_NETWORK_CODES.has(err.code))
-            return { kind: 'final', reason: why };
-        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
-    }
-    if (answer.status === 429) {
-        const after = retryAfterMs(answer.headers['retry-after']);
-        const why = `rate limited (429${after === undefined ? '' : `, Retry-After ${Math.ceil(after / 1000)} s`})`;
-        if (after !== undefined && after > t.maxRetryAfterMs)
-            return { kind: 'final', reason: why };
-        if (after !== undefined)
-            return { kind: 'retry', why, waitMs: after, fromServer: true };
-        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
-    }
-    if (RETRIED_STATUSES.has(answer.status)) {
-        const why = `HTTP ${answer.status}${answer.text ? `: ${bodyExcerpt(answer.text)}` : ''}`;
-        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
-    }
-    return { kind: 'answer', answer };
-}
-/**
- * Makes the call, retrying as described above. A final answer is returned
- * whatever its status (the caller decides what a 403 or 404 means); only
- * exhausted retries, timeouts and network failures become `failed`.
- */
-async function callWithRetries(req, tuning = {}) {
-    const t = withDefaults(tuning);
-    const label = req.label ?? `${req.method} ${new URL(req.url).pathname}`;
-    const { clock } = t;
-    const deadline = clock.now() + req.timeoutMs;
-    let last = '';
-    let made = 0;
-    for (let attempt = 0; attempt < t.maxAttempts; attempt++) {
-        const remaining = deadline - clock.now();
-        if (remaining <= 0)
-            break;
-        made++;
-        const verdict = await attemptOnce(req, t, attempt, remaining);
-        if (verdict.kind === 'answer')
-            return verdict;
-        if (verdict.kind === 'final')
-            return { kind: 'failed', reason: verdict.reason };
-        last = verdict.why;
-        if (attempt + 1 >= t.maxAttempts)
-            break;
-        const waitMs = fitWait(verdict.waitMs, deadline - clock.now(), verdict.fromServer);
-        if (waitMs === undefined) {
-            return {
-                kind: 'failed',
-                reason: `${last}; no time left for a retry within ${req.timeoutMs} ms`,
-            };
-        }
-        t.onRetry(`${label}: ${last} (attempt ${attempt + 1} of ${t.maxAttempts}); retrying in ${describeDuration(waitMs)}`);
-        await clock.sleep(waitMs);
-    }
-    return {
-        kind: 'failed',
-        reason: `${last || 'no answer'} after ${made} attempt${made === 1 ? '' : 's'}`,
-    };
-}
-
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./src/cache/download.ts
 /**
  * Streaming, segmented download of a cache archive.
@@ -105062,364 +105067,1150 @@ function download_downloadStream(url, options = {}) {
     return new DownloadStream(url, options);
 }
 
-;// CONCATENATED MODULE: ./src/cache/service/common.ts
-/** The stable prefix GitHub's cache service puts in a policy refusal of a read. */
-const READ_DENIED_PREFIX = 'cache read denied:';
-const MAX_KEYS = 10;
-const common_MAX_KEY_LENGTH = 512;
+// EXTERNAL MODULE: ./node_modules/tar-stream/index.js
+var tar_stream = __nccwpck_require__(6118);
+;// CONCATENATED MODULE: ./src/verify/record.ts
 /**
- * Throws for keys the service would refuse: more than 10 keys, a key over 512
- * characters, or one containing a comma (v1 joins keys with commas).
+ * The record of a module cache: per module version, the hashes of its tree,
+ * zip, `.ziphash` and `.mod` as computed from the bytes (while a restore
+ * extracts, or from disk), which main compares with go.sum. JSON-serialisable.
  */
-function checkKeys(primaryKey, restoreKeys) {
-    const keys = [primaryKey, ...restoreKeys];
-    if (keys.length > MAX_KEYS) {
-        throw new Error(`Too many cache keys: ${keys.length} (the primary key and at most ${MAX_KEYS - 1} restore keys); drop some restore keys.`);
+
+
+
+/** Fixed key order and no undefined fields, so equal records serialise equally. */
+function normalised(m) {
+    const out = { path: m.path, version: m.version, info: m.info, partial: m.partial };
+    if (m.treeH1 !== undefined)
+        out.treeH1 = m.treeH1;
+    if (m.treeFiles !== undefined)
+        out.treeFiles = m.treeFiles;
+    if (m.treeError !== undefined)
+        out.treeError = m.treeError;
+    if (m.zipH1 !== undefined)
+        out.zipH1 = m.zipH1;
+    if (m.zipError !== undefined)
+        out.zipError = m.zipError;
+    if (m.ziphash !== undefined)
+        out.ziphash = m.ziphash;
+    if (m.modH1 !== undefined)
+        out.modH1 = m.modH1;
+    return out;
+}
+/** Collects the facts for one module cache, then renders the sorted record. */
+class record_RecordBuilder {
+    modules = new Map();
+    treeFiles = new Map();
+    /** Trees written from their zips: what is on disk, or why it could not be written. */
+    rebuilt = new Map();
+    other = [];
+    module(p, v) {
+        const id = `${p}@${v}`;
+        let m = this.modules.get(id);
+        if (!m) {
+            m = { path: p, version: v, info: false, partial: false };
+            this.modules.set(id, m);
+        }
+        return m;
     }
-    for (const key of keys) {
-        if (key.length === 0)
-            throw new Error('A cache key is empty; give every key some text.');
-        if (key.length > common_MAX_KEY_LENGTH) {
-            throw new Error(`Cache key "${key.slice(0, 40)}..." is ${key.length} characters; the service allows ${common_MAX_KEY_LENGTH}. Shorten it.`);
+    /** A tree directory exists (possibly empty). */
+    tree(p, v) {
+        const id = `${p}@${v}`;
+        this.module(p, v);
+        if (!this.treeFiles.has(id))
+            this.treeFiles.set(id, []);
+    }
+    treeFile(p, v, inner, digest) {
+        this.tree(p, v);
+        this.treeFiles.get(`${p}@${v}`).push({ name: `${p}@${v}/${inner}`, sha256hex: digest });
+    }
+    /** A tree written from its zip (or why it could not be). */
+    rebuiltTree(p, v, r) {
+        this.module(p, v);
+        this.rebuilt.set(`${p}@${v}`, r);
+    }
+    /** Small download files whose content the record needs. */
+    downloadFile(p, v, ext, data) {
+        const m = this.module(p, v);
+        if (ext === '.info')
+            m.info = true;
+        else if (ext === '.partial')
+            m.partial = true;
+        else if (ext === '.ziphash' && data)
+            m.ziphash = data.toString('utf8').trim();
+        else if (ext === '.mod' && data)
+            m.modH1 = goModHash(data);
+    }
+    /**
+     * Does the archive hold files for this module's tree besides its zip, and
+     * differ from the tree the zip gave? (For a toolchain, Go's own go.mod copies
+     * of `_go.mod` files are not a difference: see withoutGoModCopies.)
+     */
+    heldDiffers(id, rebuilt) {
+        const held = this.treeFiles.get(id);
+        if (held === undefined)
+            return undefined;
+        const m = this.modules.get(id);
+        const h = hash1(m.path === TOOLCHAIN_MODULE ? withoutGoModCopies(held) : held);
+        return h === rebuilt.h1 ? undefined : h;
+    }
+    /** Modules whose tree files in the archive differ from the tree written from their zip. */
+    disagreeing() {
+        const out = [];
+        for (const [id, r] of this.rebuilt) {
+            if (r.tree !== undefined && this.heldDiffers(id, r.tree) !== undefined) {
+                const m = this.modules.get(id);
+                out.push({ path: m.path, version: m.version });
+            }
         }
-        if (key.includes(',')) {
-            throw new Error(`Cache key "${key}" contains a comma, which the service refuses; remove it.`);
+        return out;
+    }
+    build() {
+        for (const [id, files] of this.treeFiles) {
+            if (this.rebuilt.has(id))
+                continue;
+            const m = this.modules.get(id);
+            if (m.treeError === undefined) {
+                m.treeH1 = hash1(files);
+                m.treeFiles = files.length;
+            }
         }
+        for (const [id, r] of this.rebuilt) {
+            const m = this.modules.get(id);
+            // Tree files the archive also held for it were hashed, not written. When
+            // they differ from the tree the zip gave, the entry contradicts itself:
+            // the extraction removed that tree, and the record says why.
+            const differs = r.tree === undefined ? undefined : this.heldDiffers(id, r.tree);
+            if (r.tree === undefined)
+                m.treeError = `its tree could not be written from its zip: ${r.error ?? 'unknown error'}`;
+            else if (differs !== undefined)
+                m.treeError = `the archive holds files for its tree (${differs}) that differ from its zip; the tree was removed`;
+            else {
+                m.treeH1 = r.tree.h1;
+                m.treeFiles = r.tree.files;
+            }
+        }
+        const cmp = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+        const modules = [...this.modules.values()]
+            .map(normalised)
+            .sort((a, b) => cmp(a.path, b.path) || cmp(a.version, b.version));
+        return { modules, other: [...this.other].sort(cmp) };
     }
 }
-const KNOWN_MODES = new Set(['none', 'read', 'write', 'write-only']);
+
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./src/verify/workers.ts
 /**
- * `denied` when ACTIONS_CACHE_MODE forbids reads (`write-only`, `none`), as
- * @actions/cache decides it: unknown or unset modes allow reading.
+ * Worker threads for the heavy part of restoring and checking a module cache:
+ * writing extracted files and hashing them, inflating and hashing zips, hashing
+ * whole trees on disk. Each job is synchronous inside its worker (no libuv
+ * round trip per file), and the jobs of one extraction or one scan spread over
+ * every core while the main thread decompresses and parses the archive.
+ *
+ * The workers run hashCore's source text (see src/verify/hashcore.ts); with
+ * `size` 0 the same functions run on the calling thread.
  */
-function cacheModeGate(mode) {
-    const m = (mode ?? '').trim().toLowerCase();
-    if (!KNOWN_MODES.has(m) || m === 'read' || m === 'write')
-        return undefined;
+
+
+
+/**
+ * The worker's source: node built-ins only, so the single-file bundle needs no
+ * extra file. `__name` stands in for the helper esbuild (tsx) inserts into
+ * function bodies it compiles with keepNames.
+ */
+function workerSource() {
+    return `
+const { parentPort } = require('node:worker_threads');
+const __name = (f) => f;
+const hashCore = ${hashCore.toString()};
+const core = hashCore({
+  fs: require('node:fs'),
+  path: require('node:path'),
+  createHash: require('node:crypto').createHash,
+  oneShot: require('node:crypto').hash,
+  zlib: require('node:zlib'),
+});
+parentPort.on('message', ({ id, op, args }) => {
+  try {
+    parentPort.postMessage({ id, value: core[op](...args) });
+  } catch (e) {
+    parentPort.postMessage({ id, error: String(e && e.message ? e.message : e) });
+  }
+});
+`;
+}
+/** As many workers as cores, at most four (the main thread's tar parsing shares the cores with them). */
+function defaultWorkers() {
+    const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+    return Math.max(1, Math.min(4, cpus));
+}
+/** Memory of its own for a view, so that it can move to a worker without detaching its owner. */
+function owned(buf, transfer) {
+    const whole = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength;
+    return transfer && whole && !(buf.buffer instanceof SharedArrayBuffer)
+        ? buf
+        : new Uint8Array(buf);
+}
+class workers_HashWorkers {
+    size;
+    workers = [];
+    idle = [];
+    queue = [];
+    running = new Map();
+    nextId = 0;
+    closed = false;
+    lastCrash;
+    constructor(size = defaultWorkers()) {
+        this.size = size;
+        const source = size > 0 ? workerSource() : '';
+        for (let i = 0; i < size; i++) {
+            const w = new Worker(source, { eval: true });
+            w.on('message', (m) => this.done(w, m));
+            w.on('error', (e) => this.crashed(w, e));
+            this.workers.push(w);
+            this.idle.push(w);
+        }
+    }
+    /**
+     * HashZip of a zip in memory. With `transfer` the buffer's memory moves to
+     * the worker when the view covers all of it; the caller must not use it again.
+     */
+    hashZip(buf, transfer = false) {
+        const b = owned(buf, transfer);
+        return this.run('zipHash', [b], [b.buffer]);
+    }
+    /** HashZip of a zip file, refusing anything that is not a regular file. */
+    hashZipFile(file) {
+        return this.run('zipFileHash', [file], []);
+    }
+    /** HashDir of a tree on disk; rejects naming a symlink or special file inside it. */
+    hashTree(dir, prefix) {
+        return this.run('treeHash', [dir, prefix], []);
+    }
+    /**
+     * HashDir of a module's tree and HashZip of its zip in one job, sharing the
+     * sha256 of every file the two hold byte for byte alike. Never rejects for
+     * what it finds: each side reports its hash or its error.
+     */
+    hashModule(dir, prefix, zipFile) {
+        return this.run('moduleHash', [dir, prefix, zipFile], []);
+    }
+    /** Writes a batch of files (its buffers move to the worker), hashing those asked for. */
+    writeFiles(batch) {
+        return this.run('writeFiles', [batch], [batch.data, batch.meta.buffer]);
+    }
+    /**
+     * One part of the work on a zip (see ZipPartJob). A buffer backed by a
+     * SharedArrayBuffer is shared with the worker (parts of one zip run at
+     * once); any other must own its memory, which moves to the worker.
+     */
+    zipPart(buf, job) {
+        const shared = buf.buffer instanceof SharedArrayBuffer;
+        const b = shared ? buf : owned(buf, true);
+        return this.run('zipPart', [b, job], shared ? [] : [b.buffer]);
+    }
+    run(op, args, transfer) {
+        if (this.closed)
+            return Promise.reject(new Error('HashWorkers is closed'));
+        // Every worker crashed (out of memory, say): fail now rather than queue for nobody.
+        if (this.size > 0 && this.workers.length === 0)
+            return Promise.reject(this.lastCrash ?? new Error('every hashing worker has stopped'));
+        if (this.size === 0) {
+            try {
+                const fn = mainThreadCore[op];
+                return Promise.resolve(fn(...args));
+            }
+            catch (e) {
+                return Promise.reject(e);
+            }
+        }
+        return new Promise((resolve, reject) => {
+            this.queue.push({ id: this.nextId++, op, args, transfer, resolve, reject });
+            this.pump();
+        });
+    }
+    pump() {
+        while (this.idle.length > 0 && this.queue.length > 0) {
+            const w = this.idle.pop();
+            const job = this.queue.shift();
+            this.running.set(w, job);
+            w.postMessage({ id: job.id, op: job.op, args: job.args }, job.transfer);
+        }
+    }
+    done(w, m) {
+        const job = this.running.get(w);
+        this.running.delete(w);
+        this.idle.push(w);
+        if (job && job.id === m.id) {
+            if (m.error === undefined)
+                job.resolve(m.value);
+            else
+                job.reject(new Error(m.error));
+        }
+        this.pump();
+    }
+    crashed(w, e) {
+        this.lastCrash = e;
+        const job = this.running.get(w);
+        this.running.delete(w);
+        job?.reject(e);
+        const i = this.workers.indexOf(w);
+        if (i >= 0)
+            this.workers.splice(i, 1);
+        if (this.workers.length === 0) {
+            for (const j of this.queue.splice(0))
+                j.reject(e);
+        }
+    }
+    async close() {
+        this.closed = true;
+        for (const j of this.queue.splice(0))
+            j.reject(new Error('HashWorkers closed'));
+        await Promise.all(this.workers.map((w) => w.terminate()));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/restore/tar.ts
+/**
+ * Reading a cache archive as a stream of tar members: the compression told
+ * from its magic bytes (zstd, gzip or none), decompressed in large chunks, and
+ * the pure checks on a member's name that come before anything is written.
+ */
+
+
+
+
+/** The archive holds a member this extractor will not write (or is not a valid tar). */
+class tar_ArchiveRejected extends Error {
+    member;
+    why;
+    constructor(member, why) {
+        super(`cache archive rejected: ${member === '' ? '(archive)' : JSON.stringify(member)}: ${why}`);
+        this.member = member;
+        this.why = why;
+        this.name = 'ArchiveRejected';
+    }
+}
+// ---------------------------------------------------------------------------
+// Pure rules: member names and where a file belongs in the module cache.
+/**
+ * Normalises a member name to a relative path with forward slashes (`''` for
+ * the archive root `./`), or throws ArchiveRejected saying why it may not be
+ * extracted.
+ */
+function tar_memberPath(name) {
+    const reject = (why) => {
+        throw new tar_ArchiveRejected(name, why);
+    };
+    if (name.includes('\0'))
+        reject('name contains a NUL byte');
+    if (name.includes('\\'))
+        reject('name contains a backslash');
+    if (/^[A-Za-z]:/.test(name))
+        reject('name starts with a drive letter');
+    // No module file or cache path holds one (Go's module.CheckFilePath refuses it); on
+    // Windows 'x/D:f' would resolve to another drive and 'x/f:s' name an NTFS stream.
+    if (name.includes(':'))
+        reject('name contains a colon');
+    if (name.startsWith('/'))
+        reject('absolute name');
+    const segments = name.split('/').filter((s) => s !== '' && s !== '.');
+    if (segments.includes('..'))
+        reject('name contains a ".." segment');
+    return segments.join('/');
+}
+/** Resolves a normalised member path under dest, re-checking confinement. */
+function tar_confinedPath(dest, rel, member) {
+    const root = path.resolve(dest);
+    const abs = path.resolve(root, ...(rel === '' ? [] : rel.split('/')));
+    if (abs !== root && !abs.startsWith(root + path.sep))
+        throw new tar_ArchiveRejected(member, `resolves outside ${root}`);
+    return abs;
+}
+function detectCompression(head) {
+    if (head.length >= 4 &&
+        head[0] === 0x28 &&
+        head[1] === 0xb5 &&
+        head[2] === 0x2f &&
+        head[3] === 0xfd)
+        return 'zstd';
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b)
+        return 'gzip';
+    return 'none';
+}
+/** Reads the first bytes of a stream and returns them with a stream of the whole. */
+/** Compressed input is handed on in pieces of at least this size (see sniff). */
+const INPUT_PIECE = (/* unused pure expression or super */ null && (4 << 20));
+/**
+ * Learns the first bytes of the input (to tell the compression) and hands the
+ * whole input on, unread bytes included, in pieces of INPUT_PIECE bytes.
+ * Network reads arrive in chunks of a few dozen KiB; each chunk handed to the
+ * decompressor costs a thread-pool round trip, and each small output chunk a
+ * trip through the tar parser's streams. Gathering them (one memcpy of the
+ * compressed stream) cut the extraction of the real workload read in 64 KiB
+ * chunks from 6.4 s to 5.8 s; 'data' events rather than async iteration saved
+ * a promise per chunk.
+ */
+function sniff(input) {
+    let held = [];
+    let heldBytes = 0;
+    let paused = false;
+    const take = () => {
+        const out = held.length === 1 ? held[0] : Buffer.concat(held, heldBytes);
+        held = [];
+        heldBytes = 0;
+        return out;
+    };
+    const whole = new Readable({
+        highWaterMark: INPUT_PIECE,
+        read() {
+            if (paused) {
+                paused = false;
+                input.resume();
+            }
+        },
+        destroy(e, cb) {
+            input.destroy();
+            cb(e);
+        },
+    });
+    return new Promise((resolve) => {
+        let told = false;
+        const tell = () => {
+            if (told)
+                return;
+            told = true;
+            resolve({ head: Buffer.concat(held, heldBytes).subarray(0, 4), whole });
+        };
+        input.on('data', (c) => {
+            const b = typeof c === 'string' ? Buffer.from(c) : c;
+            held.push(b);
+            heldBytes += b.length;
+            if (!told && heldBytes >= 4)
+                tell();
+            if (heldBytes >= INPUT_PIECE && !whole.push(take())) {
+                paused = true;
+                input.pause();
+            }
+        });
+        input.on('end', () => {
+            tell();
+            if (heldBytes > 0)
+                whole.push(take());
+            whole.push(null);
+        });
+        input.on('error', (e) => {
+            if (told) {
+                whole.destroy(e);
+                return;
+            }
+            // The caller attaches its listeners once the promise settles: fail
+            // `whole` after that, or its error would go unheard.
+            tell();
+            setImmediate(() => whole.destroy(e));
+        });
+    });
+}
+/** Decompressed chunk size: large chunks mean few thread-pool round trips (4 MiB halves zstd's wall time against 256 KiB). */
+const CHUNK = (/* unused pure expression or super */ null && (4 << 20));
+/** zstd through Node's zlib (22.15+ / 24), else through the system `zstd -d`. */
+function zstdStream(whole) {
+    const z = zlib;
+    if (typeof z.createZstdDecompress === 'function') {
+        const d = z.createZstdDecompress({ chunkSize: CHUNK });
+        return pipeDecompressor(whole, d, 'zstd');
+    }
+    const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s) => {
+        if (stderr.length < 4000)
+            stderr += s;
+    });
+    let aborted = false;
+    let inputError;
+    let failInput = () => undefined;
+    const done = new Promise((resolve, reject) => {
+        // The input's own failure (a dropped download) is the error to report, not zstd's.
+        failInput = (e) => {
+            if (!aborted)
+                reject(e);
+        };
+        child.on('error', (e) => reject(e.code === 'ENOENT'
+            ? new Error('zstd is not on PATH and this Node has no zlib zstd: install zstd (apt-get install zstd) or run on Node >= 22.15')
+            : e));
+        child.on('close', (code, signal) => {
+            if (inputError && !aborted)
+                reject(inputError);
+            else if (code === 0 || aborted)
+                resolve();
+            else
+                reject(new tar_ArchiveRejected('', `zstd -d failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no message'}`));
+        });
+    });
+    whole.on('error', (e) => {
+        inputError = e;
+        failInput(e);
+        child.kill();
+    });
+    child.stdin.on('error', () => undefined); // EPIPE when zstd stops early; its exit code tells why
+    whole.pipe(child.stdin);
     return {
-        kind: 'denied',
-        reason: `the effective cache-mode '${m}' does not permit reads (ACTIONS_CACHE_MODE)`,
+        out: child.stdout,
+        done,
+        abort() {
+            aborted = true;
+            whole.destroy();
+            child.kill();
+        },
     };
 }
-/** The service's own error text from a JSON error body (twirp `msg`, v1 `message`), else the raw text. */
-function errorText(text) {
-    try {
-        const json = JSON.parse(text);
-        const msg = json['msg'] ?? json['message'] ?? json['Message'];
-        if (typeof msg === 'string')
-            return msg;
-    }
-    catch {
-        // not JSON: use the text as it is
-    }
-    return text;
+function pipeDecompressor(whole, d, what) {
+    let aborted = false;
+    const done = new Promise((resolve, reject) => {
+        d.on('end', () => resolve());
+        d.on('error', (e) => aborted ? resolve() : reject(new tar_ArchiveRejected('', `${what}: ${e.message}`)));
+        whole.on('error', (e) => (aborted ? resolve() : reject(e)));
+    });
+    whole.pipe(d);
+    return {
+        out: d,
+        done,
+        abort() {
+            aborted = true;
+            whole.unpipe(d);
+            whole.destroy();
+            d.destroy();
+        },
+    };
 }
-/** A policy denial of the read, recognised by its stable prefix anywhere in the error text. */
-function deniedReason(status, text) {
-    const msg = errorText(text);
-    if (!msg.includes(READ_DENIED_PREFIX))
-        return undefined;
-    return `${msg.slice(msg.indexOf(READ_DENIED_PREFIX))} (HTTP ${status})`;
-}
-
-;// CONCATENATED MODULE: ./src/cache/service/v2.ts
-/**
- * Cache service v2 lookup: twirp JSON `GetCacheEntryDownloadURL` under
- * `{ACTIONS_RESULTS_URL}/twirp/...`, as @actions/cache's twirp client sends it
- * (proto field names, a bearer token). `ok: false` is a miss.
- */
-
-
-const SERVICE = 'github.actions.results.api.v1.CacheService';
-const LABEL = 'cache service v2 lookup';
-const USER_AGENT = 'verified-go-cache';
-class V2CacheService {
-    config;
-    protocol = 'v2';
-    constructor(config) {
-        this.config = config;
-    }
-    /** Twirp routes are absolute: any path in the base URL is dropped, as the toolkit's client does. */
-    methodUrl(method) {
-        return new URL(`/twirp/${SERVICE}/${method}`, this.config.baseUrl).href;
-    }
-    async lookup(primaryKey, restoreKeys, version, options) {
-        checkKeys(primaryKey, restoreKeys);
-        const gate = cacheModeGate(this.config.cacheMode);
-        if (gate)
-            return gate;
-        const result = await callWithRetries({
-            method: 'POST',
-            url: this.methodUrl('GetCacheEntryDownloadURL'),
-            headers: {
-                'content-type': 'application/json',
-                accept: 'application/json',
-                authorization: `Bearer ${this.config.token}`,
-                'user-agent': USER_AGENT,
+async function tar_openTarStream(input) {
+    const { head, whole } = await sniff(input);
+    const compression = detectCompression(head);
+    if (compression === 'none') {
+        let aborted = false;
+        const done = new Promise((resolve, reject) => {
+            whole.on('end', () => resolve());
+            whole.on('error', (e) => (aborted ? resolve() : reject(e)));
+        });
+        return {
+            tar: whole,
+            compression,
+            done,
+            abort() {
+                aborted = true;
+                whole.destroy();
             },
-            body: JSON.stringify({ key: primaryKey, restore_keys: restoreKeys, version }),
-            timeoutMs: options.timeoutMs,
-            label: LABEL,
-        }, this.config.tuning);
-        if (result.kind === 'failed') {
-            return { kind: 'unavailable', reason: `cache service v2 lookup: ${result.reason}` };
-        }
-        const { status, text } = result.answer;
-        if (status < 200 || status >= 300) {
-            const denied = deniedReason(status, text);
-            if (denied)
-                return { kind: 'denied', reason: denied };
-            return {
-                kind: 'unavailable',
-                reason: `cache service v2 lookup answered HTTP ${status}: ${bodyExcerpt(errorText(text))}`,
-            };
-        }
-        return parseV2Answer(text);
-    }
-}
-/** Reads a GetCacheEntryDownloadURL answer; anything malformed is `unavailable`, not a crash. */
-function parseV2Answer(text) {
-    let json;
-    try {
-        json = JSON.parse(text);
-    }
-    catch {
-        return {
-            kind: 'unavailable',
-            reason: `cache service v2 answered non-JSON: ${bodyExcerpt(text)}`,
         };
     }
-    if (json['ok'] !== true)
-        return { kind: 'miss' };
-    const url = json['signed_download_url'] ?? json['signedDownloadUrl'];
-    const key = json['matched_key'] ?? json['matchedKey'];
-    if (typeof url !== 'string' || url === '' || typeof key !== 'string' || key === '') {
-        return {
-            kind: 'unavailable',
-            reason: 'cache service v2 reported a hit without a download URL or matched key',
+    const s = compression === 'gzip'
+        ? pipeDecompressor(whole, zlib.createGunzip({ chunkSize: CHUNK }), 'gzip')
+        : zstdStream(whole);
+    return { tar: s.out, compression, done: s.done, abort: s.abort };
+}
+
+;// CONCATENATED MODULE: ./src/restore/extract.ts
+/**
+ * Confined, streaming extraction of a cache archive (as @actions/cache's
+ * saveCache makes them: GNU tar --posix, zstd or gzip, paths relative to the
+ * saved directory) into an EMPTY directory, hashing every module file as it
+ * streams through so that verification against go.sum needs no second read.
+ *
+ * Unlike `tar -xP`, every member is checked before anything is written for it:
+ * only regular files and directories, no absolute names, no `..`, nothing that
+ * resolves outside the destination. Directories and files are created by this
+ * code alone (no links are ever made), so no member can be redirected through
+ * an earlier one.
+ *
+ * This file is over 500 lines because the Extractor is one state machine (the
+ * parser's back-pressure, the batches in flight, the trees written from zips);
+ * the pure parts live in ./tar.ts, ../go/layout.ts and ../verify/record.ts.
+ */
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * Files up to this size are buffered and handed to a worker, which writes and
+ * hashes them; larger ones stream to disk from the main thread (zips, `.mod`
+ * and `.ziphash` files are always buffered: their content is needed whole).
+ */
+const BUFFERED_FILE = (/* unused pure expression or super */ null && (16 << 20));
+/** A zip is shared by one worker job per this many bytes of it, up to MAX_ZIP_PARTS jobs. */
+const ZIP_PART_BYTES = (/* unused pure expression or super */ null && (4 << 20));
+const MAX_ZIP_PARTS = 8;
+/** Small files travel to the workers in batches of about this many bytes or files. */
+const BATCH_BYTES = (/* unused pure expression or super */ null && (4 << 20));
+const BATCH_FILES = 1024;
+/** Bytes held by unfinished writes and zip hashes before reading pauses. */
+const MAX_PENDING_BYTES = (/* unused pure expression or super */ null && (64 << 20));
+const MAX_PENDING_OPS = 64;
+/** What a worker does with a batched file (hashcore's writeFiles). */
+const WRITE = 0;
+const WRITE_AND_HASH = 1;
+const HASH_ONLY = 2;
+const emptyBatch = () => ({ rels: [], data: [], meta: [], onWritten: [], bytes: 0 });
+/** tar-stream's names for regular files (typeflags '0', NUL and '7'). */
+const ACCEPTED_FILE_TYPES = new Set(['file', 'contiguous-file']);
+/** How a rejection names each member type tar-stream reports (null: a typeflag it does not know). */
+const TYPE_WORDS = {
+    symlink: 'symbolic link',
+    link: 'hard link',
+    fifo: 'fifo',
+    'character-device': 'character device',
+    'block-device': 'block device',
+};
+async function ensureEmptyDir(dest) {
+    await fs.mkdir(dest, { recursive: true });
+    const entries = await fs.readdir(dest);
+    if (entries.length > 0)
+        throw new Error(`extraction target ${dest} is not empty (${entries.length} entries): extract into an empty directory and move it into place`);
+}
+/** Receives the parser's entries, validates, writes and hashes them. */
+class Extractor {
+    workers;
+    maxBytes;
+    record = new RecordBuilder();
+    files = 0;
+    bytes = 0;
+    /** Members seen, directories included: an archive without any is not one. */
+    members = 0;
+    /** Members handed over whose body is not consumed yet. */
+    open = 0;
+    onIdle;
+    error;
+    /** Called with the first error so the reading side stops. */
+    onFail = () => undefined;
+    root;
+    dirs = new Set(['']);
+    fileNames = new Set();
+    /** Directories inside module trees, made read-only at the end. */
+    treeDirs = [];
+    /**
+     * Tree roots (`<escaped path>@<escaped version>`) written from their zips.
+     * Tree members the archive holds for them are hashed and compared, never written.
+     */
+    fromZip = new Set();
+    /** Tree roots the archive's own members started: their zips are hashed, not unpacked. */
+    fromMembers = new Set();
+    pending = new Set();
+    pendingBytes = 0;
+    waiter;
+    batch = emptyBatch();
+    constructor(dest, workers, maxBytes = Infinity) {
+        this.workers = workers;
+        this.maxBytes = maxBytes;
+        this.root = path.resolve(dest);
+    }
+    /**
+     * Resolves once every member handed over has been consumed. Without
+     * end-of-archive blocks the parser finishes while the last member may still
+     * wait for room.
+     */
+    allConsumed() {
+        if (this.open === 0)
+            return Promise.resolve();
+        return new Promise((resolve) => {
+            this.onIdle = resolve;
+        });
+    }
+    fail(e) {
+        if (this.error)
+            return;
+        this.error = e instanceof Error ? e : new Error(String(e));
+        this.onFail(this.error);
+    }
+    /**
+     * The parser's 'entry' handler: validates the member, then consumes its body
+     * (now, or once writes in flight leave room) and calls `next` when done.
+     * After a failure `next` is never called: the whole extraction is stopping.
+     */
+    onEntry(h, body, parserNext) {
+        if (this.error)
+            return;
+        this.members++;
+        this.open++;
+        const next = () => {
+            this.open--;
+            if (this.error)
+                return;
+            parserNext();
+            if (this.open === 0)
+                this.onIdle?.();
         };
-    }
-    return { kind: 'hit', entry: { matchedKey: key, downloadUrl: url } };
-}
-
-;// CONCATENATED MODULE: ./src/cache/service/v1.ts
-/**
- * Cache service v1 lookup: REST `GET {ACTIONS_CACHE_URL}_apis/artifactcache/cache`
- * with all keys comma-joined, as @actions/cache's HTTP client sends it. Still
- * spoken by GHES and by nektos/act's built-in service. 204 is a miss.
- */
-
-
-
-const v1_LABEL = 'cache service v1 lookup';
-class V1CacheService {
-    config;
-    protocol = 'v1';
-    constructor(config) {
-        this.config = config;
-    }
-    /** The toolkit appends the resource to the base URL as text; the base ends with a slash. */
-    lookupUrl(keys, version) {
-        return `${this.config.baseUrl}_apis/artifactcache/cache?keys=${encodeURIComponent(keys.join(','))}&version=${version}`;
-    }
-    async lookup(primaryKey, restoreKeys, version, options) {
-        checkKeys(primaryKey, restoreKeys);
-        const gate = cacheModeGate(this.config.cacheMode);
-        if (gate)
-            return gate;
-        const result = await callWithRetries({
-            method: 'GET',
-            url: this.lookupUrl([primaryKey, ...restoreKeys], version),
-            headers: {
-                accept: 'application/json;api-version=6.0-preview.1',
-                ...(this.config.token ? { authorization: `Bearer ${this.config.token}` } : {}),
-                'user-agent': USER_AGENT,
-            },
-            timeoutMs: options.timeoutMs,
-            label: v1_LABEL,
-        }, this.config.tuning);
-        if (result.kind === 'failed') {
-            return { kind: 'unavailable', reason: `cache service v1 lookup: ${result.reason}` };
-        }
-        const { status, text } = result.answer;
-        if (status === 204)
-            return { kind: 'miss' };
-        if (status < 200 || status >= 300) {
-            const denied = deniedReason(status, text);
-            if (denied)
-                return { kind: 'denied', reason: denied };
-            return {
-                kind: 'unavailable',
-                reason: `cache service v1 lookup answered HTTP ${status}: ${bodyExcerpt(errorText(text))}`,
-            };
-        }
-        return parseV1Answer(text);
-    }
-}
-/** Reads a v1 lookup answer `{cacheKey, archiveLocation, ...}`. */
-function parseV1Answer(text) {
-    let json;
-    try {
-        json = JSON.parse(text);
-    }
-    catch {
-        return {
-            kind: 'unavailable',
-            reason: `cache service v1 answered non-JSON: ${bodyExcerpt(text)}`,
-        };
-    }
-    const url = json['archiveLocation'];
-    const key = json['cacheKey'];
-    if (typeof url !== 'string' || url === '' || typeof key !== 'string' || key === '') {
-        return {
-            kind: 'unavailable',
-            reason: 'cache service v1 reported a hit without an archiveLocation or cacheKey',
-        };
-    }
-    return { kind: 'hit', entry: { matchedKey: key, downloadUrl: url } };
-}
-
-;// CONCATENATED MODULE: ./src/cache/service/index.ts
-/**
- * Our client of the GitHub Actions cache service, for the restore side:
- * which protocol the runner offers, the entry `version` @actions/cache stamps
- * on what it saves, and the compression it will use for that save.
- */
-
-
-
-
-
-
-
-/** Salt @actions/cache adds to every version (bumped there on breaking archive changes). */
-const VERSION_SALT = '1.0';
-/**
- * GHES, by @actions/cache's rule: a server URL that is neither github.com nor
- * *.ghe.com nor *.localhost. GHES has no v2 service.
- */
-function service_isGhes(env) {
-    const host = new URL(env['GITHUB_SERVER_URL'] || 'https://github.com').hostname
-        .trimEnd()
-        .toUpperCase();
-    return !(host === 'GITHUB.COM' || host.endsWith('.GHE.COM') || host.endsWith('.LOCALHOST'));
-}
-/** The protocol @actions/cache would speak in this environment. */
-function protocolFromEnv(env) {
-    if (service_isGhes(env))
-        return 'v1';
-    return env['ACTIONS_CACHE_SERVICE_V2'] ? 'v2' : 'v1';
-}
-/**
- * The cache service of this job, or undefined when the runner gave no URL (or,
- * for v2, no token: outside Actions, or a step without the runtime variables): callers
- * then treat the cache as unavailable. URLs are chosen as @actions/cache does:
- * v2 `ACTIONS_RESULTS_URL`; v1 `ACTIONS_CACHE_URL`, else `ACTIONS_RESULTS_URL`.
- */
-function cacheServiceFromEnv(env = process.env, tuning) {
-    const token = env['ACTIONS_RUNTIME_TOKEN'] ?? '';
-    const protocol = protocolFromEnv(env);
-    // v2 needs the runtime token; a v1 service may not (nektos/act's gives none,
-    // and @actions/cache's v1 client goes on without it).
-    if (!token && protocol === 'v2')
-        return undefined;
-    const baseUrl = protocol === 'v2'
-        ? env['ACTIONS_RESULTS_URL']
-        : env['ACTIONS_CACHE_URL'] || env['ACTIONS_RESULTS_URL'];
-    if (!baseUrl)
-        return undefined;
-    const config = { baseUrl, token, cacheMode: env['ACTIONS_CACHE_MODE'], tuning };
-    return protocol === 'v2' ? new V2CacheService(config) : new V1CacheService(config);
-}
-/**
- * The entry version @actions/cache computes for `paths` (as given, not
- * resolved): sha256 of the paths, the compression method, `windows-only` on a
- * win32 runner unless cross-OS archives are enabled, and the salt, joined by
- * `|`. A lookup must send exactly what the saving client stamped.
- */
-function entryVersion(paths, compression, platform, crossOs = false) {
-    const parts = [...paths];
-    if (compression)
-        parts.push(compression);
-    if (platform === 'win32' && !crossOs)
-        parts.push('windows-only');
-    parts.push(VERSION_SALT);
-    return (0,external_node_crypto_.createHash)('sha256').update(parts.join('|')).digest('hex');
-}
-/** Output of `<command> --quiet --version` (stdout and stderr), '' when it cannot run. */
-function versionOutput(command) {
-    return new Promise((resolve) => {
+        // A body fails only when the parser does; the parser's own error says why.
+        body.on('error', () => undefined);
+        const name = h.name;
         try {
-            (0,external_node_child_process_namespaceObject.execFile)(command, ['--quiet', '--version'], { timeout: 10_000 }, (error, stdout, stderr) => {
-                const out = `${stdout ?? ''}${stderr ?? ''}`.trim();
-                // The toolkit ignores the exit code; only a command that cannot start yields ''.
-                resolve(error && error.code === 'ENOENT' ? '' : out);
+            const rel = memberPath(name);
+            if (h.type === 'directory') {
+                // A size would make the parser read the directory's data as members.
+                if (h.size !== 0)
+                    throw new ArchiveRejected(name, `a directory member with ${h.size} bytes of data`);
+                body.resume();
+                const place = placeOf(rel);
+                // A directory of a tree written from its zip: Go's hashes cover files only.
+                if (place.kind === 'tree' && this.fromZip.has(place.root)) {
+                    next();
+                    return;
+                }
+                this.ensureDir(rel, name);
+                if (place.kind === 'tree') {
+                    this.fromMembers.add(place.root);
+                    this.record.tree(place.path, place.version);
+                }
+                next();
+                return;
+            }
+            if (!ACCEPTED_FILE_TYPES.has(h.type))
+                throw new ArchiveRejected(name, `${TYPE_WORDS[h.type] ?? 'unknown-type'} members are not allowed (only regular files and directories)`);
+            if (rel === '')
+                throw new ArchiveRejected(name, 'a file cannot be the archive root');
+            if (this.fileNames.has(rel) || this.dirs.has(rel))
+                throw new ArchiveRejected(name, 'appears twice in the archive');
+            this.fileNames.add(rel);
+            const place = filePlaceOf(rel);
+            if (place.kind === 'tree' && this.fromZip.has(place.root)) {
+                this.whenRoom(() => this.consumeShadow(body, h.size, rel, place, next));
+                return;
+            }
+            if (place.kind === 'tree')
+                this.fromMembers.add(place.root);
+            // The parent is made (and checked against the root) here; the file's own
+            // name is one segment that memberPath has already refused as '', '.' or '..'.
+            const slash = rel.lastIndexOf('/');
+            this.ensureDir(slash < 0 ? '' : rel.slice(0, slash), name);
+            // Files written from here (zips, large files) are resolved and checked now.
+            const abs = (place.kind === 'download' && place.ext === '.zip') || h.size > BUFFERED_FILE
+                ? confinedPath(this.root, rel, name)
+                : '';
+            this.whenRoom(() => this.consumeFile(body, h.size, rel, abs, place, next));
+        }
+        catch (e) {
+            this.fail(e);
+        }
+    }
+    /** Creates a directory and its parents, each checked against what this extraction made. */
+    ensureDir(rel, member) {
+        if (this.dirs.has(rel))
+            return;
+        if (this.fileNames.has(rel))
+            throw new ArchiveRejected(member, `${rel} is both a file and a directory in the archive`);
+        const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+        this.ensureDir(parent, member);
+        const abs = confinedPath(this.root, rel, member);
+        try {
+            mkdirSync(abs, { mode: 0o755 });
+        }
+        catch (e) {
+            const code = e.code;
+            if (code === 'EEXIST' || code === 'ENOTDIR')
+                throw new ArchiveRejected(member, `${rel} already exists and was not made by this extraction`);
+            throw e;
+        }
+        this.dirs.add(rel);
+        const place = placeOf(rel);
+        if (place.kind === 'tree')
+            this.treeDirs.push(abs);
+    }
+    /** Runs fn now when few writes are in flight, else once some finish. */
+    whenRoom(fn) {
+        const room = () => this.pending.size === 0 ||
+            (this.pendingBytes < MAX_PENDING_BYTES && this.pending.size < MAX_PENDING_OPS);
+        if (room()) {
+            fn();
+            return;
+        }
+        this.waiter = () => {
+            if (!room())
+                return;
+            this.waiter = undefined;
+            fn();
+        };
+    }
+    track(p, bytes, rel = '') {
+        this.pendingBytes += bytes;
+        const tracked = p
+            .catch((e) => this.fail(translateWriteError(e, rel)))
+            .finally(() => {
+            this.pending.delete(tracked);
+            this.pendingBytes -= bytes;
+            this.waiter?.();
+        });
+        this.pending.add(tracked);
+    }
+    consumeFile(body, size, rel, abs, place, next) {
+        if (this.error)
+            return;
+        const mode = fileModeFor(place);
+        this.files++;
+        this.bytes += size;
+        if (this.bytes > this.maxBytes) {
+            this.fail(new ArchiveRejected(rel, `the archive's files exceed the ${this.maxBytes}-byte limit`));
+            return;
+        }
+        const keep = place.kind === 'download' && place.ext !== '.info' && place.ext !== '.partial';
+        if (size > BUFFERED_FILE && !keep) {
+            this.streamFile(body, rel, abs, mode, place, next);
+            return;
+        }
+        const chunks = [];
+        body.on('data', (c) => chunks.push(c));
+        body.on('end', () => {
+            this.takeFile(rel, abs, mode, place, chunks, size);
+            next();
+        });
+    }
+    /**
+     * A file of a tree that is being written from its zip: hashed (by a worker,
+     * with the batch), never written; the record compares the two trees.
+     */
+    consumeShadow(body, size, rel, place, next) {
+        if (this.error)
+            return;
+        const record = (digest) => this.record.treeFile(place.path, place.version, place.inner, digest);
+        if (size > BUFFERED_FILE) {
+            const hash = createHash('sha256');
+            body.on('data', (c) => hash.update(c));
+            body.on('end', () => {
+                record(hash.digest('hex'));
+                next();
+            });
+            return;
+        }
+        const chunks = [];
+        body.on('data', (c) => chunks.push(c));
+        body.on('end', () => {
+            if (!this.error) {
+                const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+                this.addToBatch(rel, data, 0, record, HASH_ONLY);
+            }
+            next();
+        });
+    }
+    /** A buffered file, whole: a zip goes to a worker of its own, anything else into a batch. */
+    takeFile(rel, abs, mode, place, chunks, size) {
+        if (this.error)
+            return;
+        if (place.kind === 'download' && place.ext === '.zip') {
+            this.writeZip(place.path, place.version, rel, abs, chunks, size);
+            return;
+        }
+        const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+        if (place.kind === 'tree') {
+            this.addToBatch(rel, data, mode, (digest) => this.record.treeFile(place.path, place.version, place.inner, digest));
+            return;
+        }
+        if (place.kind === 'download')
+            this.record.downloadFile(place.path, place.version, place.ext, data);
+        else
+            this.record.other.push(rel);
+        this.addToBatch(rel, data, mode);
+    }
+    /** Large tree or other files: written as they arrive, hashed on the way. */
+    streamFile(body, rel, abs, mode, place, next) {
+        const hash = place.kind === 'tree' ? createHash('sha256') : undefined;
+        const out = createWriteStream(abs, { flags: 'wx', mode });
+        const finished = new Promise((resolve, reject) => {
+            out.on('error', (e) => reject(e));
+            out.on('close', () => resolve());
+        });
+        body.on('data', (data) => {
+            const c = data;
+            hash?.update(c);
+            if (!out.write(c)) {
+                body.pause();
+                out.once('drain', () => body.resume());
+            }
+        });
+        let ended = false;
+        body.on('end', () => {
+            ended = true;
+            out.end();
+            if (place.kind === 'tree')
+                this.record.treeFile(place.path, place.version, place.inner, hash.digest('hex'));
+            else
+                this.record.other.push(rel);
+            next();
+        });
+        // The parser stopped (truncated archive, failure elsewhere) with this file
+        // half written: close it, or the extraction would wait for it forever.
+        body.on('close', () => {
+            if (!ended)
+                out.destroy(new Error(`${rel}: the archive stopped in the middle of it`));
+        });
+        this.track(finished, 0, rel);
+    }
+    /**
+     * Small files are written without waiting: they gather into a batch that a
+     * worker writes (and hashes, for tree files) while the main thread parses
+     * the next members, within MAX_PENDING_BYTES and MAX_PENDING_OPS in flight.
+     */
+    addToBatch(rel, data, mode, onWritten, how = onWritten ? WRITE_AND_HASH : WRITE) {
+        const b = this.batch;
+        b.rels.push(rel);
+        b.data.push(data);
+        b.meta.push(data.length, mode, how);
+        b.onWritten.push(onWritten ?? (() => undefined));
+        b.bytes += data.length;
+        if (b.bytes >= BATCH_BYTES || b.rels.length >= BATCH_FILES)
+            this.flushBatch();
+    }
+    /** Sends the gathered files to a worker in buffers of their own. */
+    flushBatch() {
+        const b = this.batch;
+        if (b.rels.length === 0)
+            return;
+        this.batch = emptyBatch();
+        const data = new Uint8Array(new ArrayBuffer(b.bytes));
+        let at = 0;
+        for (const d of b.data) {
+            data.set(d, at);
+            at += d.length;
+        }
+        const batch = {
+            root: this.root,
+            names: b.rels.join('\0'),
+            meta: Uint32Array.from(b.meta),
+            data: data.buffer,
+        };
+        const written = this.workers.writeFiles(batch).then((o) => {
+            o.digests.forEach((digest, i) => b.onWritten[i](digest));
+            if (o.failed)
+                throw errnoError(o.failed, b.rels[o.failed.index]);
+        });
+        this.track(written, b.bytes);
+    }
+    /**
+     * Workers write the zip, then compute its HashZip: inflating overlaps the
+     * extraction. Unless the archive's own members started the module's tree,
+     * they also write the tree from the zip as Go's Unzip does, hashing each
+     * file as they write it: an entry need not hold a module's files twice. A
+     * large zip is shared by several parts so that no worker is left alone with it.
+     */
+    writeZip(p, v, rel, abs, chunks, size) {
+        const m = this.record.module(p, v);
+        const root = `${escapeModulePath(p)}@${escapeModulePath(v)}`;
+        let tree;
+        if (!this.fromMembers.has(root)) {
+            try {
+                // The tree must be a tree root of its own, never a directory inside
+                // another module's tree (downloadPlaceOf already refuses such names).
+                const own = placeOf(root);
+                if (own.kind !== 'tree' || own.root !== root || own.inner !== '')
+                    throw new ArchiveRejected(rel, `its module tree ${root} would not be a tree of its own`);
+                this.ensureDir(root, rel);
+                tree = { dir: confinedPath(this.root, root, rel), prefix: `${p}@${v}` };
+            }
+            catch (e) {
+                this.fail(e);
+                return;
+            }
+            this.fromZip.add(root);
+        }
+        const parts = Math.min(MAX_ZIP_PARTS, Math.max(1, Math.floor(size / ZIP_PART_BYTES)));
+        const data = ownedCopy(chunks, size, parts > 1);
+        const jobs = Array.from({ length: parts }, (_, part) => this.workers.zipPart(data, {
+            write: part === 0 ? { abs, mode: 0o644 } : undefined,
+            tree,
+            part,
+            parts,
+        }));
+        const done = Promise.all(jobs).then((outcomes) => {
+            const failed = outcomes.find((o) => o.writeFailed)?.writeFailed;
+            if (failed)
+                throw errnoError(failed, rel);
+            const r = mainThreadCore.zipResult(outcomes, tree !== undefined);
+            // A zip that cannot be read is recorded, not thrown: the judge reports it.
+            if (r.h1 !== undefined)
+                m.zipH1 = r.h1;
+            if (r.zipError !== undefined)
+                m.zipError = r.zipError;
+            if (tree === undefined)
+                return;
+            this.record.rebuiltTree(p, v, { tree: r.tree, error: r.treeError });
+            if (r.tree) {
+                this.treeDirs.push(...r.tree.dirs);
+                this.files += r.tree.files;
+                this.bytes += r.tree.bytes;
+            }
+        });
+        this.track(done, size, rel);
+    }
+    /**
+     * Waits for every write and hash, removes the trees an entry contradicts
+     * (its tree files differ from its zip), then makes module trees read-only as Go does.
+     */
+    async finish() {
+        this.flushBatch();
+        await this.settle();
+        if (this.error)
+            throw this.error;
+        for (const m of this.record.disagreeing()) {
+            const root = `${escapeModulePath(m.path)}@${escapeModulePath(m.version)}`;
+            await forceRemove(confinedPath(this.root, root, root));
+        }
+        this.treeDirs.sort((a, b) => b.length - a.length);
+        for (const d of this.treeDirs) {
+            await fs.chmod(d, 0o555).catch((e) => {
+                if (e.code !== 'ENOENT')
+                    throw e;
             });
         }
-        catch {
-            resolve('');
-        }
-    });
-}
-const compressionCache = new Map();
-/**
- * The compression @actions/cache will pick when it saves on this machine:
- * `zstd-without-long` when `zstd --quiet --version` prints anything, else
- * `gzip`. Asked once per process (per command, for tests).
- */
-function compressionForSave(zstdCommand = 'zstd') {
-    let known = compressionCache.get(zstdCommand);
-    if (!known) {
-        known = versionOutput(zstdCommand).then((out) => (out === '' ? 'gzip' : 'zstd-without-long'));
-        compressionCache.set(zstdCommand, known);
     }
-    return known;
+    /** Resolves once nothing is in flight (so a caller may clean up safely). */
+    async settle() {
+        while (this.pending.size > 0)
+            await Promise.allSettled([...this.pending]);
+    }
+}
+/** A worker's report of a failed write, as the error fs would have thrown, translated. */
+function errnoError(f, rel) {
+    return translateWriteError(Object.assign(new Error(f.message), { code: f.code }), rel);
+}
+/**
+ * The chunks copied into memory of their own, safe to transfer to a worker,
+ * or shared (a SharedArrayBuffer) when several workers read it at once.
+ */
+function ownedCopy(chunks, size, shared = false) {
+    const out = new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
+    let at = 0;
+    for (const c of chunks) {
+        out.set(c, at);
+        at += c.length;
+    }
+    return out;
+}
+/** A write that collides with another member is the archive's fault; anything else (ENOSPC...) is not. */
+function translateWriteError(e, rel) {
+    const err = e;
+    if (err && (err.code === 'EEXIST' || err.code === 'EISDIR' || err.code === 'ENOTDIR'))
+        return new ArchiveRejected(rel, `conflicts with another member (${err.code})`);
+    return err instanceof Error ? err : new Error(String(e));
+}
+/** Turns tar-stream's errors (bad checksum, unknown format, truncation) into rejections. */
+function parserError(e) {
+    if (e instanceof ArchiveRejected)
+        return e;
+    return new ArchiveRejected('', `not a valid tar stream: ${e.message}`);
+}
+/**
+ * Extracts a module cache archive from a stream into an empty (or missing)
+ * directory `dest`. Compression is found from magic bytes (zstd, gzip, or
+ * none). Every member is validated before it is written; the first bad one
+ * throws ArchiveRejected, after all writes in flight have settled. Removing
+ * the half-written `dest` is the caller's job (trees are read-only: see
+ * forceRemove in src/go/modcache.ts).
+ */
+async function extract_extractArchive(input, dest, o = {}) {
+    await ensureEmptyDir(dest);
+    const workers = new HashWorkers(o.workers);
+    const ex = new Extractor(dest, workers, o.maxBytes);
+    let stream;
+    try {
+        stream = await openTarStream(input);
+        const s = stream;
+        const parser = tarExtract();
+        parser.on('entry', (h, body, next) => ex.onEntry(h, body, () => next()));
+        await new Promise((resolve, reject) => {
+            let settled = false;
+            const stop = (e) => {
+                if (settled)
+                    return;
+                settled = true;
+                s.abort();
+                parser.destroy();
+                reject(e);
+            };
+            ex.onFail = stop;
+            let tarEnded = false;
+            parser.on('error', (e) => {
+                if (settled)
+                    return;
+                // At the end of the stream a truncated tar usually means a truncated
+                // download: the decompressor's own error says so better.
+                if (!tarEnded)
+                    ex.fail(parserError(e));
+                else
+                    s.done.then(() => ex.fail(parserError(e)), (d) => ex.fail(d));
+            });
+            s.done.catch((e) => ex.fail(e));
+            // The tar stream's errors also settle s.done, which names them better.
+            s.tar.on('error', () => undefined);
+            let draining = false;
+            s.tar.on('data', (chunk) => {
+                if (settled)
+                    return;
+                if (!parser.write(chunk) && !draining) {
+                    draining = true;
+                    s.tar.pause();
+                    parser.once('drain', () => {
+                        draining = false;
+                        s.tar.resume();
+                    });
+                }
+            });
+            s.tar.on('end', () => {
+                tarEnded = true;
+                parser.end(undefined);
+            });
+            parser.on('finish', () => {
+                s.done
+                    .then(() => ex.allConsumed())
+                    .then(() => {
+                    if (ex.members === 0)
+                        ex.fail(new ArchiveRejected('', 'not a valid tar stream: it holds no members'));
+                    if (!settled) {
+                        settled = true;
+                        resolve();
+                    }
+                }, () => undefined);
+            });
+        });
+        await ex.finish();
+        return {
+            record: ex.record.build(),
+            files: ex.files,
+            bytes: ex.bytes,
+            compression: stream.compression,
+        };
+    }
+    catch (e) {
+        stream?.abort();
+        await ex.settle();
+        throw ex.error ?? e;
+    }
+    finally {
+        await workers.close();
+    }
 }
 
-;// CONCATENATED MODULE: ./src/cache/entry.ts
+;// CONCATENATED MODULE: ./src/restore/restore.ts
 /**
- * Cache entries as directories: restore one into an empty directory, save one
- * from a directory. The archive holds paths relative to that directory, so an
- * entry saved on one runner lands in the right place on any other, whatever
- * its workspace depth, HOME or container layout.
- *
- * Restoring is ours: lookup on the service (v1 or v2), a streaming download,
- * decompression and a confined extraction that hashes every file as it is
- * written (src/cache/archive.ts). Saving is @actions/cache's: it is run with
- * the directory as its workspace and `.` as its only path.
+ * Restoring an entry: the lookup and the download come from the cache service
+ * (src/cache/), the confined, hashing extraction from ./extract.ts. Never
+ * throws for service trouble or a bad archive: a rejected or broken archive
+ * leaves the destination removed, so nothing half-written is ever used.
  */
 
 
 
 
 
-
-/** The only path handed to @actions/cache: archives are relative to the saved directory. */
-const ENTRY_PATHS = ['.'];
-/** The version the entries we save carry, as @actions/cache computes it on this runner. */
-async function entryVersionHere() {
-    return entryVersion(ENTRY_PATHS, await compressionForSave(), process.platform);
-}
-/** Looks the keys up without downloading anything. */
-async function lookupEntry(primaryKey, restoreKeys, lookupTimeoutMs) {
-    const service = cacheServiceFromEnv();
-    if (!service)
-        return { kind: 'unavailable', reason: 'no cache service URL in this job' };
-    const found = await service.lookup(primaryKey, restoreKeys, await entryVersionHere(), {
-        timeoutMs: lookupTimeoutMs,
-    });
-    if (found.kind !== 'hit')
-        return found;
-    // The download URL is signed: keep it out of the logs.
-    core_setSecret(found.entry.downloadUrl);
-    return { kind: 'hit', matchedKey: found.entry.matchedKey, url: found.entry.downloadUrl };
-}
 /**
  * Restores the newest entry matching the keys into `dest`, which must be empty
  * or absent. Never throws for service trouble or a bad archive: a rejected or
  * broken archive leaves `dest` removed, so nothing half-written is ever used.
  */
-async function entry_restoreEntry(req) {
+async function restore_restoreEntry(req) {
     const found = await lookupEntry(req.primaryKey, req.restoreKeys, req.lookupTimeoutMs);
     if (found.kind !== 'hit')
         return found;
@@ -105455,878 +106246,7 @@ async function entry_restoreEntry(req) {
         };
     }
 }
-/**
- * Saves the content of `src` under `key` through @actions/cache. The client
- * archives paths relative to GITHUB_WORKSPACE and resolves patterns against
- * the working directory, so both point at `src` for the duration of the save.
- */
-async function saveDirectory(o) {
-    const cwd = process.cwd();
-    const workspace = process.env['GITHUB_WORKSPACE'];
-    process.chdir(o.src);
-    process.env['GITHUB_WORKSPACE'] = o.src;
-    try {
-        return await actionsCacheBackend.save(ENTRY_PATHS, o.key, o.timeoutMs);
-    }
-    finally {
-        process.chdir(cwd);
-        if (workspace === undefined)
-            delete process.env['GITHUB_WORKSPACE'];
-        else
-            process.env['GITHUB_WORKSPACE'] = workspace;
-    }
-}
 
-;// CONCATENATED MODULE: ./src/cache/mode.ts
-function mode_cacheModeFromEnv(env = process.env) {
-    const raw = (env['ACTIONS_CACHE_MODE'] ?? '').trim().toLowerCase();
-    switch (raw) {
-        case 'read':
-            return { name: 'read', canRead: true, canWrite: false };
-        case 'write-only':
-            return { name: 'write-only', canRead: false, canWrite: true };
-        case 'none':
-            return { name: 'none', canRead: false, canWrite: false };
-        case 'write':
-            return { name: 'write', canRead: true, canWrite: true };
-        default:
-            return { name: 'unset', canRead: true, canWrite: true };
-    }
-}
-/** The summary's line for the mode; empty when the runner set none. */
-function describeCacheMode(m) {
-    switch (m.name) {
-        case 'unset':
-            return '';
-        case 'write':
-            return 'write (restore and save)';
-        case 'read':
-            return 'read (restore and verify only; nothing is saved)';
-        case 'write-only':
-            return 'write-only (no restore; the verified cache is saved)';
-        case 'none':
-            return 'none (no restore, no save)';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/go/project.ts
-/**
- * Which Go modules this action caches and verifies, decided the way Go
- * decides which modules a build uses, not by a file glob:
- *
- * - the module at working-directory (Go's GOMOD there), or the members of the
- *   go.work workspace Go finds there (Go's GOWORK);
- * - plus, only when the user lists them in go-sum-files, other standalone
- *   modules below working-directory;
- * - never a module below a directory Go ignores (testdata, vendor, names
- *   starting with `.` or `_`), whatever the globs say: those are fixtures.
- *
- * go.mod and go.work are read with Go's own parser (`go mod edit -json`,
- * `go work edit -json`). Problems Go would only report later, less clearly
- * (a missing replacement directory, a missing `use` directory, a go directive
- * newer than the installed Go) come back as diagnostics on the exact line.
- */
-
-
-
-
-
-
-
-
-function resolveWorkingDirectory(workspace, workingDirectory) {
-    return path.resolve(workspace, workingDirectory);
-}
-/** Sha256 over the given files, each named by its path relative to workingDirectory. */
-async function hashProjectFiles(workingDirectory, files) {
-    const contents = await Promise.all(files.map(async (f) => ({
-        path: external_node_path_namespaceObject.relative(workingDirectory, f).split(external_node_path_namespaceObject.sep).join('/'),
-        content: await external_node_fs_namespaceObject.promises.readFile(f),
-    })));
-    return key_hashDependencyFiles(contents);
-}
-function isFile(p) {
-    try {
-        return statSync(p).isFile();
-    }
-    catch {
-        return false;
-    }
-}
-function isDir(p) {
-    try {
-        return statSync(p).isDirectory();
-    }
-    catch {
-        return false;
-    }
-}
-/** Go prints /dev/null (NUL on Windows) for GOMOD outside any module. */
-function realGoMod(gomod) {
-    return gomod === '' || gomod === '/dev/null' || gomod === 'NUL' ? undefined : gomod;
-}
-async function goEnv(go, dir) {
-    const r = await go.run(['env', '-json', 'GOMOD', 'GOWORK', 'GOVERSION'], dir);
-    if (r.code !== 0) {
-        throw new Error(`'go env' failed in ${dir} (exit ${r.code}): ${r.stderr.trim()}`);
-    }
-    return JSON.parse(r.stdout);
-}
-/** Line number Go reports in a parse error (`go.mod:6: unknown directive`), if any. */
-function lineFromGoError(stderr) {
-    const m = /go\.(?:mod|work):(\d+)(?::\d+)?:/.exec(stderr);
-    return m ? Number(m[1]) : undefined;
-}
-/** Reads a go.mod with Go's parser; a file Go cannot parse becomes an error diagnostic. */
-async function readGoMod(go, goMod, diagnostics) {
-    const r = await go.run(['mod', 'edit', '-json', goMod], path.dirname(goMod));
-    if (r.code === 0)
-        return JSON.parse(r.stdout);
-    const line = lineFromGoError(r.stderr);
-    diagnostics.push({
-        level: 'error',
-        file: goMod,
-        ...(line ? { line } : {}),
-        message: `Go cannot parse ${goMod}: ${r.stderr.trim()}. Fix the file (run 'go mod tidy' locally).`,
-    });
-    return undefined;
-}
-async function readGoWork(go, goWork, diagnostics) {
-    const r = await go.run(['work', 'edit', '-json', goWork], path.dirname(goWork));
-    if (r.code === 0)
-        return JSON.parse(r.stdout);
-    const line = lineFromGoError(r.stderr);
-    diagnostics.push({
-        level: 'error',
-        file: goWork,
-        ...(line ? { line } : {}),
-        message: `Go cannot parse ${goWork}: ${r.stderr.trim()}. Fix the file.`,
-    });
-    return undefined;
-}
-/** The modules Go will need: everything any member requires. */
-function requiredPaths(mods) {
-    const out = new Set();
-    for (const m of mods)
-        for (const r of m.Require ?? [])
-            out.add(r.Path);
-    return out;
-}
-/** Module path declared by the go.mod in `dir`, read with Go's parser; undefined if unreadable. */
-async function declaredPath(go, dir) {
-    const r = await go.run(['mod', 'edit', '-json', path.join(dir, 'go.mod')], dir);
-    if (r.code !== 0)
-        return undefined;
-    return JSON.parse(r.stdout).Module?.Path;
-}
-/**
- * Describes one replace directive and checks what Go will need from it: a
- * local directory must exist, hold a go.mod and declare the replaced path; a
- * module replacement is verified against go.sum under its new path, so go.sum
- * should hold that hash.
- */
-async function checkReplace(r, c) {
-    const line = locateDirective(c.text, 'replace', replaceArgs(r));
-    const from = moduleLabel(r.Old);
-    const at = { file: c.file, ...(line ? { line } : {}) };
-    const needed = c.required.has(r.Old.Path);
-    if (!isLocalReplacement(r)) {
-        const to = moduleLabel(r.New);
-        if (needed && !c.sums.has(`${r.New.Path}@${r.New.Version ?? ''}`)) {
-            c.diagnostics.push({
-                level: 'warning',
-                ...at,
-                message: `${from} is replaced by ${to}, but no go.sum in scope holds a hash for ${to}: ` +
-                    "go mod download will fail with 'missing go.sum entry'. Run 'go mod tidy' and commit go.sum.",
-            });
-        }
-        return { from, to, kind: 'module', ...at };
-    }
-    const dir = path.resolve(path.dirname(c.file), r.New.Path);
-    const info = { from, to: r.New.Path, kind: 'local', dir, ...at };
-    const level = needed ? 'error' : 'warning';
-    const later = needed
-        ? ''
-        : ' Go does not need it for this build yet, but will once it is required.';
-    const directive = `replace ${from} => ${r.New.Path}`;
-    const shown = relative(c.root, dir);
-    if (!isDir(dir)) {
-        c.diagnostics.push({
-            level,
-            ...at,
-            message: `${directive}: the directory ${shown} does not exist in the checkout, so Go cannot load the ` +
-                'module graph. Check it out before this step (for example a second actions/checkout with ' +
-                `'path:'), or remove the replace directive.${later}`,
-        });
-    }
-    else if (!isFile(path.join(dir, 'go.mod'))) {
-        c.diagnostics.push({
-            level,
-            ...at,
-            message: `${directive}: ${shown} has no go.mod; a local replacement must be a module root. Point the ` +
-                `directive at the folder holding ${r.Old.Path}'s go.mod, or add one there.${later}`,
-        });
-    }
-    else {
-        const declared = await declaredPath(c.go, dir);
-        if (declared !== undefined && declared !== r.Old.Path) {
-            c.diagnostics.push({
-                level,
-                ...at,
-                message: `${directive}: ${relative(c.root, path.join(dir, 'go.mod'))} declares module ${declared}, not ` +
-                    `${r.Old.Path}; Go fails with 'module declares its path as'. Point the directive at the ` +
-                    `folder of ${r.Old.Path}, or fix the module line there.${later}`,
-            });
-        }
-    }
-    return info;
-}
-/** The summary line for one replace directive. */
-function replaceNote(r) {
-    if (r.kind === 'local')
-        return `${r.from} replaced by ${r.to} (local, not verified by go.sum)`;
-    const newPath = r.to.replace(/@[^@]*$/, '');
-    return `${r.from} replaced by ${r.to}, verified as ${newPath}`;
-}
-function versionDiagnostic(file, text, needs, installed) {
-    if (!needs || !installed)
-        return undefined;
-    const cmp = compareGoVersions(needs, installed);
-    if (cmp === undefined || cmp <= 0)
-        return undefined;
-    const line = locateDirective(text, 'go', [needs]);
-    const name = path.basename(file);
-    return {
-        level: 'error',
-        file,
-        ...(line ? { line } : {}),
-        message: `${name} needs Go >= ${needs} (its go directive), but the installed Go is ${installed}. ` +
-            `Install the right Go before this step: actions/setup-go with 'go-version-file: ${name}' ` +
-            '(or go-version >= ' +
-            `${needs}), or set GOTOOLCHAIN=auto so Go fetches the toolchain itself.`,
-    };
-}
-async function globSumFiles(workingDirectory, patterns) {
-    const out = [];
-    const seen = new Set();
-    // Each positive pattern is globbed alone (to name it), with every negation applied.
-    const negations = patterns.filter((p) => p.startsWith('!'));
-    for (const pattern of patterns.filter((p) => !p.startsWith('!'))) {
-        const lines = [pattern, ...negations].map((p) => p.startsWith('!')
-            ? `!${path.join(workingDirectory, p.slice(1))}`
-            : path.join(workingDirectory, p));
-        const globber = await glob.create(lines.join('\n'), {
-            followSymbolicLinks: false,
-            implicitDescendants: false,
-            matchDirectories: false,
-        });
-        for (const file of (await globber.glob()).sort()) {
-            if (file.split(path.sep).includes('node_modules') || seen.has(file))
-                continue;
-            seen.add(file);
-            out.push({ file, pattern });
-        }
-    }
-    return out;
-}
-async function readSumSet(files) {
-    const out = new Set();
-    for (const f of files) {
-        for (const l of parseGoSum(await fs.readFile(f, 'utf8')).lines) {
-            if (!l.goMod)
-                out.add(`${l.path}@${l.version}`);
-        }
-    }
-    return out;
-}
-function relative(workingDirectory, p) {
-    return path.relative(workingDirectory, p).split(path.sep).join('/') || '.';
-}
-/** Where Go starts: the go.work members, or the module at working-directory. */
-async function startingMembers(go, workingDirectory, env, goWork, diagnostics) {
-    if (goWork) {
-        if (!isFile(goWork)) {
-            throw new InputError('working-directory', `GOWORK is ${goWork}, which does not exist. Set GOWORK to an existing go.work, or GOWORK=off.`);
-        }
-        const work = await readGoWork(go, goWork, diagnostics);
-        const workText = await fs.readFile(goWork, 'utf8');
-        const members = [];
-        for (const use of work?.Use ?? []) {
-            const dir = path.resolve(path.dirname(goWork), use.DiskPath);
-            const line = locateDirective(workText, 'use', [use.DiskPath]);
-            const at = { file: goWork, ...(line ? { line } : {}) };
-            if (!isDir(dir)) {
-                diagnostics.push({
-                    level: 'error',
-                    ...at,
-                    message: `use ${use.DiskPath}: the directory ${relative(workingDirectory, dir)} does not exist in the checkout. Check it ` +
-                        'out before this step, or remove it from go.work.',
-                });
-            }
-            else if (!isFile(path.join(dir, 'go.mod'))) {
-                diagnostics.push({
-                    level: 'error',
-                    ...at,
-                    message: `use ${use.DiskPath}: ${relative(workingDirectory, dir)} has no go.mod. Add one, or remove it from go.work.`,
-                });
-            }
-            else {
-                members.push({ goMod: path.join(dir, 'go.mod'), why: 'go.work use' });
-            }
-        }
-        const own = realGoMod(env['GOMOD'] ?? '');
-        if (own && !members.some((m) => m.goMod === own) && work) {
-            diagnostics.push({
-                level: 'error',
-                file: goWork,
-                message: `working-directory is in the module ${path.dirname(own)}, which ${goWork} does not use, ` +
-                    "so Go builds nothing there. Add it to go.work ('go work use " +
-                    `${path.relative(path.dirname(goWork), path.dirname(own)) || '.'}'), or set GOWORK=off for this job.`,
-            });
-        }
-        return { members, ...(work ? { work } : {}), workText };
-    }
-    const goMod = realGoMod(env['GOMOD'] ?? '');
-    return { members: goMod ? [{ goMod, why: 'working-directory' }] : [] };
-}
-/**
- * Reads the Go project at workingDirectory: which modules are in scope and
- * why, the files that key and verify the cache, where Go commands run, and
- * the problems found on the way (as diagnostics; only a project with no
- * module at all throws an InputError).
- */
-async function readProject(go, workingDirectory, o) {
-    if (!isDir(workingDirectory)) {
-        throw new InputError('working-directory', `${workingDirectory} does not exist. Check out the repository before this step, or set ` +
-            'working-directory to the folder that holds go.mod or go.work.');
-    }
-    const diagnostics = [];
-    const env = await goEnv(go, workingDirectory);
-    const goWorkEnv = env['GOWORK'] ?? '';
-    const goWork = goWorkEnv !== '' && goWorkEnv !== 'off' ? goWorkEnv : undefined;
-    const start = await startingMembers(go, workingDirectory, env, goWork, diagnostics);
-    // Modules the globs add: only when the user chose the globs, never below ignored dirs.
-    const inScope = new Set(start.members.map((m) => path.dirname(m.goMod)));
-    const added = [];
-    const ignored = [];
-    const outOfScope = [];
-    for (const { file, pattern } of await globSumFiles(workingDirectory, o.goSumFiles)) {
-        const dir = path.dirname(file);
-        if (inScope.has(dir) || path.basename(file) === 'go.work.sum')
-            continue;
-        if (isIgnoredByGo(path.relative(workingDirectory, dir))) {
-            ignored.push(relative(workingDirectory, dir));
-        }
-        else if (o.goSumFilesIsDefault) {
-            outOfScope.push(relative(workingDirectory, dir));
-        }
-        else if (isFile(path.join(dir, 'go.mod'))) {
-            inScope.add(dir);
-            added.push({ goMod: path.join(dir, 'go.mod'), why: `go-sum-files glob '${pattern}'` });
-        }
-        else {
-            diagnostics.push({
-                level: 'warning',
-                file,
-                message: `go-sum-files glob '${pattern}' matched ${file}, but ${dir} has no go.mod; ignored.`,
-            });
-        }
-    }
-    if (ignored.length > 0 && !o.goSumFilesIsDefault) {
-        diagnostics.push({
-            level: 'notice',
-            file: workingDirectory,
-            message: `go-sum-files matched modules in directories Go ignores (testdata, vendor, or names ` +
-                `starting with '.' or '_'); they are test fixtures or copies and stay out of scope: ` +
-                `${ignored.slice(0, 5).join(', ')}${ignored.length > 5 ? ` and ${ignored.length - 5} more` : ''}.`,
-        });
-    }
-    if (outOfScope.length > 0) {
-        diagnostics.push({
-            level: 'notice',
-            file: workingDirectory,
-            message: `Nested modules outside ${goWork ? 'the go.work workspace' : 'the module at working-directory'} ` +
-                `are not cached: ${outOfScope.slice(0, 5).join(', ')}` +
-                `${outOfScope.length > 5 ? ` and ${outOfScope.length - 5} more` : ''}. ` +
-                'List them in go-sum-files to cache and verify them too.',
-        });
-    }
-    const wanted = [...start.members, ...added];
-    if (wanted.length === 0 && diagnostics.every((d) => d.level !== 'error')) {
-        throw new InputError(o.goSumFilesIsDefault ? 'working-directory' : 'go-sum-files', `no Go module in scope: Go finds no go.mod or go.work at ${workingDirectory}` +
-            (o.goSumFilesIsDefault
-                ? '. Run this step after actions/checkout and set working-directory to the folder of ' +
-                    'go.mod or go.work, or list the modules to cache in go-sum-files.'
-                : ` and go-sum-files (${o.goSumFiles.join(', ')}) matches no go.sum next to a go.mod.`));
-    }
-    const parsed = [];
-    for (const w of wanted) {
-        const json = await readGoMod(go, w.goMod, diagnostics);
-        if (json)
-            parsed.push({ ...w, json, text: await fs.readFile(w.goMod, 'utf8') });
-    }
-    const goWorkSum = goWork ? path.join(path.dirname(goWork), 'go.work.sum') : undefined;
-    const sumFiles = [
-        ...parsed.map((p) => path.join(path.dirname(p.goMod), 'go.sum')),
-        ...(goWorkSum ? [goWorkSum] : []),
-    ]
-        .filter(isFile)
-        .sort();
-    const sums = await readSumSet(sumFiles);
-    const installed = installedGoVersion(env['GOVERSION'] ?? '');
-    const members = [];
-    const workRequired = requiredPaths(parsed.filter((p) => p.why === 'go.work use').map((p) => p.json));
-    for (const p of parsed) {
-        const dir = path.dirname(p.goMod);
-        const inWork = p.why === 'go.work use';
-        const check = {
-            go,
-            file: p.goMod,
-            text: p.text,
-            required: inWork ? workRequired : requiredPaths([p.json]),
-            sums,
-            diagnostics,
-            root: workingDirectory,
-        };
-        const replaces = [];
-        for (const r of p.json.Replace ?? [])
-            replaces.push(await checkReplace(r, check));
-        const goSum = path.join(dir, 'go.sum');
-        const vendored = !inWork && isFile(path.join(dir, 'vendor', 'modules.txt'));
-        const tooNew = versionDiagnostic(p.goMod, p.text, p.json.Go, installed);
-        if (tooNew)
-            diagnostics.push(tooNew);
-        members.push({
-            dir,
-            modulePath: p.json.Module?.Path ?? '',
-            goMod: p.goMod,
-            ...(isFile(goSum) ? { goSum } : {}),
-            ...(p.json.Go ? { goVersion: p.json.Go } : {}),
-            ...(p.json.Toolchain ? { toolchain: p.json.Toolchain } : {}),
-            replaces,
-            vendored,
-            requires: (p.json.Require ?? []).flatMap((r) => r.Version ? [`${r.Path}@${r.Version}`] : []),
-            why: p.why,
-        });
-    }
-    const workReplaces = [];
-    if (goWork && start.work && start.workText !== undefined) {
-        const check = {
-            go,
-            file: goWork,
-            text: start.workText,
-            required: workRequired,
-            sums,
-            diagnostics,
-            root: workingDirectory,
-        };
-        for (const r of start.work.Replace ?? [])
-            workReplaces.push(await checkReplace(r, check));
-        const tooNew = versionDiagnostic(goWork, start.workText, start.work.Go, installed);
-        if (tooNew)
-            diagnostics.push(tooNew);
-    }
-    const vendorDirs = [
-        ...members.filter((m) => m.vendored).map((m) => m.dir),
-        ...(goWork && isFile(path.join(path.dirname(goWork), 'vendor', 'modules.txt'))
-            ? [path.dirname(goWork)]
-            : []),
-    ];
-    for (const dir of vendorDirs) {
-        diagnostics.push({
-            level: 'notice',
-            file: path.join(dir, 'vendor', 'modules.txt'),
-            message: `${relative(workingDirectory, dir)} vendors its dependencies: its build reads vendor/, not ` +
-                'the module cache, so this cache does not speed up or protect that build.',
-        });
-    }
-    const runs = [];
-    if (goWork) {
-        runs.push({ dir: path.dirname(goWork), files: [goWork], why: 'working-directory (go.work)' });
-    }
-    for (const m of members) {
-        if (m.why === 'go.work use')
-            continue;
-        runs.push({
-            dir: m.dir,
-            files: [m.goMod],
-            why: m.why,
-            // A module the globs added is built on its own, even inside a workspace's tree.
-            ...(m.why === 'working-directory' ? {} : { env: { GOWORK: 'off' } }),
-        });
-    }
-    const keyFiles = [
-        ...new Set([...sumFiles, ...members.map((m) => m.goMod), ...(goWork ? [goWork] : [])]),
-    ].sort();
-    const allReplaces = [...members.flatMap((m) => m.replaces), ...workReplaces];
-    return {
-        workingDirectory,
-        mode: goWork ? 'workspace' : 'module',
-        ...(goWork ? { goWork } : {}),
-        members,
-        sumFiles,
-        keyFiles,
-        depHash: await hashProjectFiles(workingDirectory, keyFiles),
-        roots: runs.map((r) => r.dir),
-        runs,
-        diagnostics,
-        workReplaces,
-        replaced: allReplaces.map((r) => ({
-            from: r.from,
-            to: r.to,
-            kind: r.kind,
-            note: replaceNote(r),
-        })),
-    };
-}
-/**
- * The properties of a workflow annotation for a diagnostic: GitHub places an
- * annotation on a file by its path relative to the repository root.
- */
-function annotationFor(d, githubWorkspace) {
-    const rel = path.relative(githubWorkspace, d.file).split(path.sep).join('/');
-    return {
-        title: 'verified-go-cache',
-        file: rel.startsWith('..') || path.isAbsolute(rel) ? d.file : rel,
-        ...(d.line ? { startLine: d.line } : {}),
-    };
-}
-/** The errors among the diagnostics as one message, or undefined when there are none. */
-function projectErrors(project) {
-    const errors = project.diagnostics.filter((d) => d.level === 'error');
-    if (errors.length === 0)
-        return undefined;
-    return (`The Go project cannot be loaded as it is (${errors.length} problem${errors.length > 1 ? 's' : ''}); ` +
-        'fix the files named below. The module cache is left as it is.\n' +
-        errors.map((d) => `${d.file}${d.line ? `:${d.line}` : ''}: ${d.message}`).join('\n'));
-}
-/**
- * `file:line` of every local replace directive in scope, keyed by the absolute
- * directory it points at (Go names that directory in its error).
- */
-function replaceSites(project) {
-    const out = {};
-    for (const r of [...project.members.flatMap((m) => m.replaces), ...project.workReplaces]) {
-        if (r.kind === 'local' && r.dir)
-            out[r.dir] = `${r.file}${r.line ? `:${r.line}` : ''}`;
-    }
-    return out;
-}
-/**
- * Explains a failed go command that ran in one of the project's roots:
- * names the directory, the input that put it in scope and the file to fix.
- */
-function explainGoFailure(project, root, command, stderr) {
-    const run = project.runs.find((r) => r.dir === root);
-    return classifyGoFailure(stderr, {
-        command,
-        dir: root,
-        files: run?.files ?? [],
-        ...(run ? { why: run.why } : {}),
-        replaceSites: replaceSites(project),
-    });
-}
-/** @deprecated Globs files without Go's scope rules; use readProject (or hashProjectFiles). */
-async function findDependencyFiles(workingDirectory, patterns) {
-    if (!existsSync(workingDirectory)) {
-        return { workingDirectory, files: [], hash: hashDependencyFiles([]) };
-    }
-    const abs = patterns.map((p) => path.join(workingDirectory, p));
-    const globber = await glob.create(abs.join('\n'), {
-        followSymbolicLinks: false,
-        implicitDescendants: false,
-        matchDirectories: false,
-    });
-    const files = (await globber.glob())
-        .filter((f) => !f.split(path.sep).includes('node_modules'))
-        .sort();
-    return { workingDirectory, files, hash: await hashProjectFiles(workingDirectory, files) };
-}
-/** @deprecated Use GoProject.roots / GoProject.runs. */
-function moduleRoots(workingDirectory, files, goWork) {
-    if (goWork !== '' && goWork !== 'off')
-        return [workingDirectory];
-    const roots = new Set();
-    if (existsSync(path.join(workingDirectory, 'go.mod')))
-        roots.add(workingDirectory);
-    for (const f of files) {
-        const dir = path.dirname(f);
-        if (path.basename(f) === 'go.sum' && existsSync(path.join(dir, 'go.mod')))
-            roots.add(dir);
-    }
-    return [...roots].sort();
-}
-
-;// CONCATENATED MODULE: ./src/go/toolchain.ts
-/**
- * The Go toolchain: finding it and running it.
- */
-
-
-class GoMissingError extends Error {
-    constructor() {
-        super('Go was not found on PATH. Install it in an earlier step, for example ' +
-            "'uses: actions/setup-go@v6' with 'cache: false' (let verified-go-cache own the module cache), " +
-            'and put verified-go-cache after it.');
-        this.name = 'GoMissingError';
-    }
-}
-class Go {
-    bin;
-    constructor(bin) {
-        this.bin = bin;
-    }
-    static async find() {
-        const bin = await which('go', false);
-        if (!bin)
-            throw new GoMissingError();
-        return new Go(bin);
-    }
-    static async tryFind() {
-        const bin = await which('go', false);
-        return bin ? new Go(bin) : undefined;
-    }
-    /**
-     * Runs the go command the job was given. GOTOOLCHAIN=local unless `env` says
-     * otherwise: a toolchain in the module cache is only ever executed after it
-     * was verified (with GOTOOLCHAIN=auto, Go would switch to a cached
-     * `golang.org/toolchain` module and run its `bin/go`, whatever it holds).
-     */
-    async run(args, cwd, env) {
-        const r = await getExecOutput(this.bin, args, {
-            cwd,
-            ignoreReturnCode: true,
-            silent: true,
-            env: { ...process.env, GOTOOLCHAIN: 'local', ...(env ?? {}) },
-        });
-        return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-    }
-    async env(cwd) {
-        const r = await this.run(['env', '-json', 'GOMODCACHE', 'GOVERSION', 'GOWORK', 'GOHOSTOS', 'GOHOSTARCH'], cwd);
-        if (r.code !== 0) {
-            throw new Error(`'go env' failed (exit ${r.code}): ${r.stderr.trim()}`);
-        }
-        const parsed = JSON.parse(r.stdout);
-        return {
-            GOMODCACHE: parsed['GOMODCACHE'] ?? '',
-            GOVERSION: parsed['GOVERSION'] ?? '',
-            GOWORK: parsed['GOWORK'] ?? '',
-            GOHOSTOS: parsed['GOHOSTOS'] ?? '',
-            GOHOSTARCH: parsed['GOHOSTARCH'] ?? '',
-        };
-    }
-}
-
-;// CONCATENATED MODULE: ./src/report/report.ts
-/**
- * Reporting: one log group per phase with its duration, the outputs, and the
- * job summary table.
- */
-
-function formatMs(ms) {
-    return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-function report_formatBytes(bytes) {
-    if (bytes === undefined || Number.isNaN(bytes))
-        return '-';
-    if (bytes < 1024)
-        return `${bytes} B`;
-    if (bytes < 1024 * 1024)
-        return `${(bytes / 1024).toFixed(1)} KiB`;
-    if (bytes < 1024 ** 3)
-        return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-    return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-}
-/** Runs `fn` inside a log group named `name` and records its duration. */
-async function phase(timings, name, fn) {
-    const started = Date.now();
-    startGroup(`verified-go-cache: ${name}`);
-    try {
-        return await fn();
-    }
-    finally {
-        const ms = Date.now() - started;
-        timings[name] = ms;
-        info(`${name}: ${formatMs(ms)}`);
-        endGroup();
-    }
-}
-function describeBad(bad) {
-    return bad.map((b) => `${b.module}: ${b.reason}`);
-}
-function cell(s) {
-    return s.replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
-}
-/** The job summary as markdown: one table, then the bad modules if any. */
-function summaryMarkdown(d) {
-    const rows = [
-        ['Key', d.exactKey ? `\`${d.exactKey}\`` : '-'],
-        ['Matched key', d.matchedKey ? `\`${d.matchedKey}\`` : '-'],
-        ['Hit kind', d.hitKind || '-'],
-        ['Restored archive', report_formatBytes(d.restoredBytes)],
-        ['Modules', d.moduleCount === undefined ? '-' : String(d.moduleCount)],
-        ['Verification', d.verification],
-        ['Saved', d.saved],
-        ['Saved archive', report_formatBytes(d.savedBytes)],
-        ...(d.extra ?? []),
-        ...Object.entries(d.timings).map(([k, v]) => [`Time: ${k}`, formatMs(v)]),
-    ];
-    let md = '### verified-go-cache\n\n| | |\n|---|---|\n';
-    md += rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`).join('\n') + '\n';
-    if (d.bad.length > 0) {
-        md += '\n**Bad modules**\n\n| module | reason |\n|---|---|\n';
-        md += d.bad.map((b) => `| \`${cell(b.module)}\` | ${cell(b.reason)} |`).join('\n') + '\n';
-    }
-    for (const section of d.sections ?? [])
-        md += `\n${section.trim()}\n`;
-    return md;
-}
-
-;// CONCATENATED MODULE: ./src/verify/judge.ts
-/**
- * The verdict on a module cache, from hashes computed while it was extracted
- * (or read from disk) and the go.sum files. Pure: no disk, no go command.
- *
- * `verified=true` promises three things, and this is where each is decided:
- * - every module version go.sum names is there (tree, .ziphash, .mod; the zip
- *   too unless the entry is lean) — completeness;
- * - each of them hashes to go.sum's value: the tree as extracted, the zip's
- *   content, the cache's own .ziphash and the .mod file;
- * - nothing go.sum does not name is counted as verified (toolchains and stale
- *   versions are listed apart, and left out of saved entries unless verified
- *   another way).
- */
-
-function id(path, version) {
-    return `${path}@${version}`;
-}
-/** Versions named by go.sum, split into those whose tree is needed and those needing go.mod only. */
-function namedVersions(sums) {
-    const zip = [];
-    const mod = [];
-    for (const key of sums.keys()) {
-        if (key.endsWith('/go.mod'))
-            mod.push(key.slice(0, -'/go.mod'.length));
-        else
-            zip.push(key);
-    }
-    return { zip: zip.sort(), mod: mod.sort() };
-}
-function checkOne(m, wantZip, o) {
-    const problems = [];
-    const zipGood = m.zipH1 !== undefined && m.zipH1 === wantZip;
-    if (m.zipH1 !== undefined && m.zipH1 !== wantZip) {
-        problems.push(`zip content hashes to ${m.zipH1}, go.sum says ${wantZip}`);
-    }
-    if (m.treeH1 !== undefined && m.treeH1 !== wantZip) {
-        problems.push(`extracted files hash to ${m.treeH1}, go.sum says ${wantZip}`);
-    }
-    if (m.ziphash !== undefined && m.ziphash !== wantZip) {
-        problems.push(`.ziphash says ${m.ziphash}, go.sum says ${wantZip}`);
-    }
-    if (m.partial)
-        problems.push('leftover .partial file: an extraction was interrupted');
-    if (m.treeH1 !== undefined && m.ziphash === undefined) {
-        problems.push('extracted tree without its .ziphash');
-    }
-    const tree = m.treeH1 !== undefined || m.fresh === true;
-    const complete = tree &&
-        m.ziphash !== undefined &&
-        (!o.zipsExpected || m.zipH1 !== undefined || m.fresh === true);
-    return { problems, how: zipGood ? 're-extract' : 'download', complete };
-}
-function judge(modules, sums, o) {
-    const byId = new Map(modules.map((m) => [id(m.path, m.version), m]));
-    const named = namedVersions(sums);
-    const out = {
-        bad: [],
-        verified: [],
-        verifiedZips: [],
-        verifiedModOnly: [],
-        missing: [],
-        missingMods: [],
-        unnamed: [],
-    };
-    const zipNamed = new Set(named.zip);
-    const modNamed = new Set(named.mod);
-    const badIds = new Set();
-    const addBad = (m, reason, how) => {
-        out.bad.push({ module: id(m.path, m.version), path: m.path, version: m.version, reason, how });
-        badIds.add(id(m.path, m.version));
-    };
-    for (const m of modules) {
-        const key = id(m.path, m.version);
-        const wantMod = sums.get(sumId(m.path, m.version, true));
-        if (m.modH1 !== undefined && wantMod !== undefined && m.modH1 !== wantMod) {
-            addBad(m, `go.mod hashes to ${m.modH1}, go.sum says ${wantMod}`, 'download');
-        }
-        if (!zipNamed.has(key) && !modNamed.has(key)) {
-            out.unnamed.push(m);
-            continue;
-        }
-        if (!zipNamed.has(key))
-            continue;
-        const want = sums.get(key);
-        const r = checkOne(m, want, o);
-        for (const p of r.problems)
-            addBad(m, p, badIds.has(key) ? 'download' : r.how);
-        if (!badIds.has(key) && r.complete) {
-            out.verified.push(key);
-            if (m.zipH1 === want || (m.fresh === true && m.zipH1 === undefined))
-                out.verifiedZips.push(key);
-        }
-    }
-    const verified = new Set(out.verified);
-    for (const key of named.zip) {
-        if (badIds.has(key) || verified.has(key))
-            continue;
-        out.missing.push(key);
-    }
-    const missingZip = new Set(out.missing);
-    for (const key of named.mod) {
-        const m = byId.get(key);
-        if (missingZip.has(key)) {
-            // go.sum names its zip, but the build does not need it (an untidy go.sum):
-            // Go fetched only the go.mod, which the module graph reads. A matching one
-            // is kept, so go list -m all and go mod verify stay offline on a restore.
-            if (m?.modH1 !== undefined && !badIds.has(key))
-                out.verifiedModOnly.push(key);
-            continue;
-        }
-        if (m?.modH1 !== undefined && !badIds.has(key)) {
-            if (!zipNamed.has(key))
-                out.verifiedModOnly.push(key);
-            continue;
-        }
-        if (!badIds.has(key))
-            out.missingMods.push(key);
-    }
-    // A bad version is repaired by download when any of its problems needs one.
-    const needsDownload = new Set(out.bad.filter((b) => b.how === 'download').map((b) => b.module));
-    for (const b of out.bad)
-        if (needsDownload.has(b.module))
-            b.how = 'download';
-    return out;
-}
-/** True when the cache holds everything go.sum names and all of it matched. */
-function isComplete(j) {
-    return j.bad.length === 0 && j.missing.length === 0 && j.missingMods.length === 0;
-}
-/** The distinct bad module versions with the repair each needs. */
-function repairPlan(j) {
-    const seen = new Map();
-    for (const b of j.bad) {
-        const prev = seen.get(b.module);
-        if (!prev)
-            seen.set(b.module, { path: b.path, version: b.version, how: b.how });
-        else if (b.how === 'download')
-            prev.how = 'download';
-    }
-    return [...seen.values()];
-}
-
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./src/buildcache/key.ts
 /**
  * Keys of the build cache (GOCACHE) entry. Pure: every input is an argument.
@@ -106727,6 +106647,7 @@ async function applyTrim(gocache, plan) {
 
 
 
+
 async function goBuildEnv(go, cwd) {
     const vars = ['GOCACHE', 'GOVERSION', 'GOFLAGS', 'GOOS', 'GOARCH', 'CGO_ENABLED', 'GOCACHEPROG'];
     const r = await go.run(['env', '-json', ...vars], cwd);
@@ -107070,6 +106991,7 @@ function corruptModuleList(bad) {
 
 
 
+
 function verificationText(m) {
     if (m.securityError)
         return 'FAILED: go.sum checksum mismatch on download (SECURITY ERROR)';
@@ -107267,7 +107189,7 @@ async function save(ctx, main, mode, out) {
 async function savedMeanwhile(ctx, mode, exact) {
     if (!mode.canRead)
         return false;
-    const r = await lookupEntry(exact, [], ctx.inputs.lookupTimeoutMs);
+    const r = await entry_lookupEntry(exact, [], ctx.inputs.lookupTimeoutMs);
     return r.kind === 'hit';
 }
 function summaryRows(main, mode) {

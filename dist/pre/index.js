@@ -41345,7 +41345,7 @@ function tuneGcForBuffers(nodeVersion = process.versions.node) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _action_runtime_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9946);
-/* harmony import */ var _stages_pre_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4969);
+/* harmony import */ var _stages_pre_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6496);
 // Entry point of the pre stage; the logic lives in stages/pre.ts.
 
 
@@ -41361,7 +41361,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4969:
+/***/ 6496:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -44510,6 +44510,100 @@ const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/go/gosum.ts
+/**
+ * go.sum parsing and the module cache's naming rules. Pure.
+ */
+
+function parseGoSum(text) {
+    const lines = [];
+    const malformed = [];
+    text.split(/\r?\n/).forEach((raw, i) => {
+        const trimmed = raw.trim();
+        if (trimmed === '')
+            return;
+        const fields = trimmed.split(/\s+/);
+        if (fields.length !== 3) {
+            malformed.push({ line: i + 1, text: raw });
+            return;
+        }
+        const [path, rawVersion, hash] = fields;
+        const goMod = rawVersion.endsWith('/go.mod');
+        const version = goMod ? rawVersion.slice(0, -'/go.mod'.length) : rawVersion;
+        if (!/^[a-z0-9]+:/.test(hash) || version === '') {
+            malformed.push({ line: i + 1, text: raw });
+            return;
+        }
+        lines.push({ path, version, goMod, hash });
+    });
+    return { lines, malformed };
+}
+/** Expected hashes keyed by `path@version` (zip) and `path@version/go.mod`. */
+function sumIndex(files) {
+    const index = new Map();
+    for (const f of files) {
+        for (const l of f.lines) {
+            if (!l.hash.startsWith('h1:'))
+                continue;
+            index.set(sumId(l.path, l.version, l.goMod), l.hash);
+        }
+    }
+    return index;
+}
+function sumId(path, version, goMod) {
+    return `${path}@${version}${goMod ? '/go.mod' : ''}`;
+}
+/** `path@version` back into its parts (the version is after the last '@'). */
+function gosum_splitModuleId(id) {
+    const at = id.lastIndexOf('@');
+    return { path: id.slice(0, at), version: id.slice(at + 1) };
+}
+/** Module cache escaping: every upper-case letter becomes `!` plus its lower case. */
+function gosum_escapeModulePath(p) {
+    return p.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
+}
+function gosum_unescapeModulePath(p) {
+    return p.replace(/!([a-z])/g, (_m, c) => c.toUpperCase());
+}
+/**
+ * Whether `p` can be a module path in the module cache. Go escapes a module
+ * path (module.EscapePath) only after module.CheckPath accepts it, and that
+ * allows ASCII letters, digits and `-._~` in '/'-separated elements, none of
+ * them empty or made of dots alone. What matters here is what it rules out:
+ * an '@' would let a download path name a tree inside another module's tree,
+ * and '.' / '..' elements would climb.
+ */
+function gosum_isModulePath(p) {
+    return /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(p) && !/(^|\/)\.+(\/|$)/.test(p);
+}
+/**
+ * Whether `v` can be a version in the module cache: Go stores canonical
+ * semantic versions only (`v1.2.3`, `v1.2.4-0.20240101000000-abcdef123456`,
+ * `v2.0.0+incompatible`, toolchains' `v0.0.1-go1.26.0.linux-amd64`), so
+ * letters, digits and `.+-`.
+ */
+function gosum_isModuleVersion(v) {
+    return /^v[A-Za-z0-9.+-]+$/.test(v);
+}
+/** The `h1:` hash of a single go.mod file, as go.sum records it for `<v>/go.mod` lines. */
+function gosum_goModHash(content) {
+    const data = typeof content === 'string' ? Buffer.from(content) : content;
+    const fileSum = (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+    const summary = `${fileSum}  go.mod\n`;
+    return 'h1:' + (0,external_node_crypto_.createHash)('sha256').update(summary).digest('base64');
+}
+/** Sha256 over the dependency files, each named by its path (forward slashes). */
+function hashDependencyFiles(files) {
+    const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const h = createHash('sha256');
+    for (const f of sorted) {
+        const content = typeof f.content === 'string' ? Buffer.from(f.content) : f.content;
+        h.update(`${f.path.replace(/\\/g, '/')}\0${content.length}\0`);
+        h.update(content);
+    }
+    return h.digest('hex').slice(0, 40);
+}
+
 ;// CONCATENATED MODULE: ./src/cache/key.ts
 /**
  * Cache key derivation. Pure: every input arrives as an argument.
@@ -44641,24 +44735,13 @@ function classifyMatch(exact, matched) {
         return 'exact';
     return 'lineage';
 }
-/** Sha256 over the dependency files, each named by its path (forward slashes). */
-function hashDependencyFiles(files) {
-    const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const h = createHash('sha256');
-    for (const f of sorted) {
-        const content = typeof f.content === 'string' ? Buffer.from(f.content) : f.content;
-        h.update(`${f.path.replace(/\\/g, '/')}\0${content.length}\0`);
-        h.update(content);
-    }
-    return h.digest('hex').slice(0, 40);
-}
 
-;// CONCATENATED MODULE: ./src/action/inputs.ts
+
+;// CONCATENATED MODULE: ./src/errors.ts
 /**
- * Reads and validates the action's inputs. Parsing is pure (takes a getter),
- * so it is unit tested without the runner.
+ * Errors every layer may raise. An InputError names the action input that is
+ * wrong and says how to fix it; stages turn it into a failed step.
  */
-const DEFAULT_GO_SUM_FILES = ['**/go.sum', '**/go.work.sum'];
 class InputError extends Error {
     input;
     constructor(input, message) {
@@ -44667,6 +44750,15 @@ class InputError extends Error {
         this.name = 'InputError';
     }
 }
+
+;// CONCATENATED MODULE: ./src/action/inputs.ts
+/**
+ * Reads and validates the action's inputs. Parsing is pure (takes a getter),
+ * so it is unit tested without the runner.
+ */
+const DEFAULT_GO_SUM_FILES = ['**/go.sum', '**/go.work.sum'];
+
+
 function choice(get, name, allowed, dflt) {
     const raw = get(name).trim().toLowerCase();
     if (raw === '')
@@ -101629,8 +101721,1559 @@ function unescapeCommand(text) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/cache/service/http.ts
+/**
+ * One JSON call to the cache service with the retry policy both protocols
+ * share. Service trouble comes back as a value, never as an exception:
+ *
+ * - 500/502/503/504/408 and resets are retried with exponential backoff:
+ *   6 attempts, waits of 1, 2, 4, 8 and 10 s (each up to 20% longer), about
+ *   25-30 s in all. @actions/cache's v2 client waits 3 + 4.5 + 6.75 + 10.1 s
+ *   (about 24 s, jittered up to 35 s) over 5 attempts, its v1 client 5 s over
+ *   2: ours is at least as patient, and asks again sooner after a blip;
+ * - 429 is retried after its Retry-After when that fits the cap and budget;
+ * - connection refused, unknown host and timeouts end the call at once: a
+ *   service that is not there will not be there 500 ms later either, and a
+ *   retry storm only delays the job;
+ * - every wait and attempt fits in one overall budget (`timeoutMs`, the
+ *   `lookup-timeout` input): a backoff that would overrun it is shortened to
+ *   leave one last attempt room, and none is made when too little is left;
+ * - every retry is logged (`onRetry`, by default an info line in the job log).
+ */
+
+
+
+const realClock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+const DEFAULTS = {
+    maxAttempts: 6,
+    baseDelayMs: 1_000,
+    maxRetryAfterMs: 10_000,
+    onRetry: (line) => info(line),
+    clock: realClock,
+};
+const MAX_BACKOFF_MS = 10_000;
+/** Time kept for the last attempt when a backoff is shortened to fit the budget. */
+const LAST_ATTEMPT_MS = 1_000;
+const MAX_BODY_BYTES = 1024 * 1024;
+const RETRIED_STATUSES = new Set([408, 500, 502, 503, 504]);
+/** Network errors that mean "nobody is listening": no point in asking again. */
+const FINAL_NETWORK_CODES = new Set([
+    'ECONNREFUSED',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+]);
+class CallTimeout extends Error {
+}
+/** Parses Retry-After (seconds or an HTTP date) into milliseconds from now. */
+function retryAfterMs(header, now = Date.now()) {
+    if (!header)
+        return undefined;
+    const trimmed = header.trim();
+    if (/^\d+$/.test(trimmed))
+        return Number(trimmed) * 1000;
+    const at = Date.parse(trimmed);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+/**
+ * Backoff before attempt `attempt + 1` (attempt counts from 0): base * 2^n,
+ * capped at 10 s, made up to 20% longer at random so that jobs failed by one
+ * outage do not all come back at once. Never shorter than the plain value.
+ */
+function backoffMs(attempt, baseDelayMs, random = Math.random()) {
+    const plain = Math.min(MAX_BACKOFF_MS, baseDelayMs * 2 ** attempt);
+    return Math.round(plain * (1 + random * 0.2));
+}
+/**
+ * The wait before the next attempt, fitted into what is left of the budget:
+ * a Retry-After is the server's word and is never shortened (undefined when
+ * it does not fit); a backoff is cut to leave the last attempt
+ * `LAST_ATTEMPT_MS`, and is undefined when not even that is left.
+ */
+function fitWait(waitMs, remainingMs, fromServer) {
+    if (waitMs < remainingMs - LAST_ATTEMPT_MS)
+        return waitMs;
+    if (fromServer)
+        return undefined;
+    const cut = remainingMs - LAST_ATTEMPT_MS;
+    return cut > 0 ? cut : undefined;
+}
+function describeNetworkError(e) {
+    return e.code ? `${e.code} (${e.message})` : e.message;
+}
+/** Sends one request; resolves with the answer, rejects with the network error. */
+function sendOnce(req, timeoutMs) {
+    return new Promise((resolve, reject) => {
+        const url = new URL(req.url);
+        const transport = url.protocol === 'https:' ? external_node_https_namespaceObject : external_node_http_;
+        const headers = { ...req.headers };
+        if (req.body !== undefined)
+            headers['content-length'] = String(Buffer.byteLength(req.body));
+        const r = transport.request(url, { method: req.method, headers }, (res) => {
+            const chunks = [];
+            let size = 0;
+            res.on('data', (c) => {
+                size += c.length;
+                if (size <= MAX_BODY_BYTES)
+                    chunks.push(c);
+            });
+            res.on('end', () => {
+                clearTimeout(timer);
+                resolve({
+                    status: res.statusCode ?? 0,
+                    headers: res.headers,
+                    text: Buffer.concat(chunks).toString('utf8'),
+                });
+            });
+            res.on('error', (e) => {
+                clearTimeout(timer);
+                reject(e);
+            });
+        });
+        const timer = setTimeout(() => {
+            r.destroy(new CallTimeout(`no answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+        r.on('error', (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
+        r.end(req.body);
+    });
+}
+/** `250 ms`, `1.5 s`, `10 min`: a wait or a limit, for a log line. */
+function describeDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000 || ms % 60_000 !== 0)
+        return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
+    return `${ms / 60_000} min`;
+}
+/** A short, single-line excerpt of an error body for a reason string. */
+function bodyExcerpt(text) {
+    const line = text.replace(/\s+/g, ' ').trim();
+    return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
+/** The tuning with every field it leaves out (or leaves undefined) set to the default. */
+function withDefaults(tuning) {
+    const given = Object.entries(tuning).filter(([, v]) => v !== undefined);
+    return { ...DEFAULTS, ...Object.fromEntries(given) };
+}
+/** Sends one attempt and judges it by the rules in the file comment. */
+async function attemptOnce(req, t, attempt, remainingMs) {
+    let answer;
+    try {
+        answer = await sendOnce(req, remainingMs);
+    }
+    catch (e) {
+        if (e instanceof CallTimeout) {
+            return { kind: 'final', reason: `no answer within ${req.timeoutMs} ms` };
+        }
+        const err = e;
+        const why = describeNetworkError(err);
+        if (err.code && FINAL_NETWORK_CODES.has(err.code))
+            return { kind: 'final', reason: why };
+        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
+    }
+    if (answer.status === 429) {
+        const after = retryAfterMs(answer.headers['retry-after']);
+        const why = `rate limited (429${after === undefined ? '' : `, Retry-After ${Math.ceil(after / 1000)} s`})`;
+        if (after !== undefined && after > t.maxRetryAfterMs)
+            return { kind: 'final', reason: why };
+        if (after !== undefined)
+            return { kind: 'retry', why, waitMs: after, fromServer: true };
+        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
+    }
+    if (RETRIED_STATUSES.has(answer.status)) {
+        const why = `HTTP ${answer.status}${answer.text ? `: ${bodyExcerpt(answer.text)}` : ''}`;
+        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
+    }
+    return { kind: 'answer', answer };
+}
+/**
+ * Makes the call, retrying as described above. A final answer is returned
+ * whatever its status (the caller decides what a 403 or 404 means); only
+ * exhausted retries, timeouts and network failures become `failed`.
+ */
+async function callWithRetries(req, tuning = {}) {
+    const t = withDefaults(tuning);
+    const label = req.label ?? `${req.method} ${new URL(req.url).pathname}`;
+    const { clock } = t;
+    const deadline = clock.now() + req.timeoutMs;
+    let last = '';
+    let made = 0;
+    for (let attempt = 0; attempt < t.maxAttempts; attempt++) {
+        const remaining = deadline - clock.now();
+        if (remaining <= 0)
+            break;
+        made++;
+        const verdict = await attemptOnce(req, t, attempt, remaining);
+        if (verdict.kind === 'answer')
+            return verdict;
+        if (verdict.kind === 'final')
+            return { kind: 'failed', reason: verdict.reason };
+        last = verdict.why;
+        if (attempt + 1 >= t.maxAttempts)
+            break;
+        const waitMs = fitWait(verdict.waitMs, deadline - clock.now(), verdict.fromServer);
+        if (waitMs === undefined) {
+            return {
+                kind: 'failed',
+                reason: `${last}; no time left for a retry within ${req.timeoutMs} ms`,
+            };
+        }
+        t.onRetry(`${label}: ${last} (attempt ${attempt + 1} of ${t.maxAttempts}); retrying in ${describeDuration(waitMs)}`);
+        await clock.sleep(waitMs);
+    }
+    return {
+        kind: 'failed',
+        reason: `${last || 'no answer'} after ${made} attempt${made === 1 ? '' : 's'}`,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/common.ts
+/** The stable prefix GitHub's cache service puts in a policy refusal of a read. */
+const READ_DENIED_PREFIX = 'cache read denied:';
+const MAX_KEYS = 10;
+const common_MAX_KEY_LENGTH = 512;
+/**
+ * Throws for keys the service would refuse: more than 10 keys, a key over 512
+ * characters, or one containing a comma (v1 joins keys with commas).
+ */
+function checkKeys(primaryKey, restoreKeys) {
+    const keys = [primaryKey, ...restoreKeys];
+    if (keys.length > MAX_KEYS) {
+        throw new Error(`Too many cache keys: ${keys.length} (the primary key and at most ${MAX_KEYS - 1} restore keys); drop some restore keys.`);
+    }
+    for (const key of keys) {
+        if (key.length === 0)
+            throw new Error('A cache key is empty; give every key some text.');
+        if (key.length > common_MAX_KEY_LENGTH) {
+            throw new Error(`Cache key "${key.slice(0, 40)}..." is ${key.length} characters; the service allows ${common_MAX_KEY_LENGTH}. Shorten it.`);
+        }
+        if (key.includes(',')) {
+            throw new Error(`Cache key "${key}" contains a comma, which the service refuses; remove it.`);
+        }
+    }
+}
+const KNOWN_MODES = new Set(['none', 'read', 'write', 'write-only']);
+/**
+ * `denied` when ACTIONS_CACHE_MODE forbids reads (`write-only`, `none`), as
+ * @actions/cache decides it: unknown or unset modes allow reading.
+ */
+function cacheModeGate(mode) {
+    const m = (mode ?? '').trim().toLowerCase();
+    if (!KNOWN_MODES.has(m) || m === 'read' || m === 'write')
+        return undefined;
+    return {
+        kind: 'denied',
+        reason: `the effective cache-mode '${m}' does not permit reads (ACTIONS_CACHE_MODE)`,
+    };
+}
+/** The service's own error text from a JSON error body (twirp `msg`, v1 `message`), else the raw text. */
+function errorText(text) {
+    try {
+        const json = JSON.parse(text);
+        const msg = json['msg'] ?? json['message'] ?? json['Message'];
+        if (typeof msg === 'string')
+            return msg;
+    }
+    catch {
+        // not JSON: use the text as it is
+    }
+    return text;
+}
+/** A policy denial of the read, recognised by its stable prefix anywhere in the error text. */
+function deniedReason(status, text) {
+    const msg = errorText(text);
+    if (!msg.includes(READ_DENIED_PREFIX))
+        return undefined;
+    return `${msg.slice(msg.indexOf(READ_DENIED_PREFIX))} (HTTP ${status})`;
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/v2.ts
+/**
+ * Cache service v2 lookup: twirp JSON `GetCacheEntryDownloadURL` under
+ * `{ACTIONS_RESULTS_URL}/twirp/...`, as @actions/cache's twirp client sends it
+ * (proto field names, a bearer token). `ok: false` is a miss.
+ */
+
+
+const SERVICE = 'github.actions.results.api.v1.CacheService';
+const LABEL = 'cache service v2 lookup';
+const USER_AGENT = 'verified-go-cache';
+class V2CacheService {
+    config;
+    protocol = 'v2';
+    constructor(config) {
+        this.config = config;
+    }
+    /** Twirp routes are absolute: any path in the base URL is dropped, as the toolkit's client does. */
+    methodUrl(method) {
+        return new URL(`/twirp/${SERVICE}/${method}`, this.config.baseUrl).href;
+    }
+    async lookup(primaryKey, restoreKeys, version, options) {
+        checkKeys(primaryKey, restoreKeys);
+        const gate = cacheModeGate(this.config.cacheMode);
+        if (gate)
+            return gate;
+        const result = await callWithRetries({
+            method: 'POST',
+            url: this.methodUrl('GetCacheEntryDownloadURL'),
+            headers: {
+                'content-type': 'application/json',
+                accept: 'application/json',
+                authorization: `Bearer ${this.config.token}`,
+                'user-agent': USER_AGENT,
+            },
+            body: JSON.stringify({ key: primaryKey, restore_keys: restoreKeys, version }),
+            timeoutMs: options.timeoutMs,
+            label: LABEL,
+        }, this.config.tuning);
+        if (result.kind === 'failed') {
+            return { kind: 'unavailable', reason: `cache service v2 lookup: ${result.reason}` };
+        }
+        const { status, text } = result.answer;
+        if (status < 200 || status >= 300) {
+            const denied = deniedReason(status, text);
+            if (denied)
+                return { kind: 'denied', reason: denied };
+            return {
+                kind: 'unavailable',
+                reason: `cache service v2 lookup answered HTTP ${status}: ${bodyExcerpt(errorText(text))}`,
+            };
+        }
+        return parseV2Answer(text);
+    }
+}
+/** Reads a GetCacheEntryDownloadURL answer; anything malformed is `unavailable`, not a crash. */
+function parseV2Answer(text) {
+    let json;
+    try {
+        json = JSON.parse(text);
+    }
+    catch {
+        return {
+            kind: 'unavailable',
+            reason: `cache service v2 answered non-JSON: ${bodyExcerpt(text)}`,
+        };
+    }
+    if (json['ok'] !== true)
+        return { kind: 'miss' };
+    const url = json['signed_download_url'] ?? json['signedDownloadUrl'];
+    const key = json['matched_key'] ?? json['matchedKey'];
+    if (typeof url !== 'string' || url === '' || typeof key !== 'string' || key === '') {
+        return {
+            kind: 'unavailable',
+            reason: 'cache service v2 reported a hit without a download URL or matched key',
+        };
+    }
+    return { kind: 'hit', entry: { matchedKey: key, downloadUrl: url } };
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/v1.ts
+/**
+ * Cache service v1 lookup: REST `GET {ACTIONS_CACHE_URL}_apis/artifactcache/cache`
+ * with all keys comma-joined, as @actions/cache's HTTP client sends it. Still
+ * spoken by GHES and by nektos/act's built-in service. 204 is a miss.
+ */
+
+
+
+const v1_LABEL = 'cache service v1 lookup';
+class V1CacheService {
+    config;
+    protocol = 'v1';
+    constructor(config) {
+        this.config = config;
+    }
+    /** The toolkit appends the resource to the base URL as text; the base ends with a slash. */
+    lookupUrl(keys, version) {
+        return `${this.config.baseUrl}_apis/artifactcache/cache?keys=${encodeURIComponent(keys.join(','))}&version=${version}`;
+    }
+    async lookup(primaryKey, restoreKeys, version, options) {
+        checkKeys(primaryKey, restoreKeys);
+        const gate = cacheModeGate(this.config.cacheMode);
+        if (gate)
+            return gate;
+        const result = await callWithRetries({
+            method: 'GET',
+            url: this.lookupUrl([primaryKey, ...restoreKeys], version),
+            headers: {
+                accept: 'application/json;api-version=6.0-preview.1',
+                ...(this.config.token ? { authorization: `Bearer ${this.config.token}` } : {}),
+                'user-agent': USER_AGENT,
+            },
+            timeoutMs: options.timeoutMs,
+            label: v1_LABEL,
+        }, this.config.tuning);
+        if (result.kind === 'failed') {
+            return { kind: 'unavailable', reason: `cache service v1 lookup: ${result.reason}` };
+        }
+        const { status, text } = result.answer;
+        if (status === 204)
+            return { kind: 'miss' };
+        if (status < 200 || status >= 300) {
+            const denied = deniedReason(status, text);
+            if (denied)
+                return { kind: 'denied', reason: denied };
+            return {
+                kind: 'unavailable',
+                reason: `cache service v1 lookup answered HTTP ${status}: ${bodyExcerpt(errorText(text))}`,
+            };
+        }
+        return parseV1Answer(text);
+    }
+}
+/** Reads a v1 lookup answer `{cacheKey, archiveLocation, ...}`. */
+function parseV1Answer(text) {
+    let json;
+    try {
+        json = JSON.parse(text);
+    }
+    catch {
+        return {
+            kind: 'unavailable',
+            reason: `cache service v1 answered non-JSON: ${bodyExcerpt(text)}`,
+        };
+    }
+    const url = json['archiveLocation'];
+    const key = json['cacheKey'];
+    if (typeof url !== 'string' || url === '' || typeof key !== 'string' || key === '') {
+        return {
+            kind: 'unavailable',
+            reason: 'cache service v1 reported a hit without an archiveLocation or cacheKey',
+        };
+    }
+    return { kind: 'hit', entry: { matchedKey: key, downloadUrl: url } };
+}
+
+;// CONCATENATED MODULE: ./src/cache/service/index.ts
+/**
+ * Our client of the GitHub Actions cache service, for the restore side:
+ * which protocol the runner offers, the entry `version` @actions/cache stamps
+ * on what it saves, and the compression it will use for that save.
+ */
+
+
+
+
+
+
+
+/** Salt @actions/cache adds to every version (bumped there on breaking archive changes). */
+const VERSION_SALT = '1.0';
+/**
+ * GHES, by @actions/cache's rule: a server URL that is neither github.com nor
+ * *.ghe.com nor *.localhost. GHES has no v2 service.
+ */
+function service_isGhes(env) {
+    const host = new URL(env['GITHUB_SERVER_URL'] || 'https://github.com').hostname
+        .trimEnd()
+        .toUpperCase();
+    return !(host === 'GITHUB.COM' || host.endsWith('.GHE.COM') || host.endsWith('.LOCALHOST'));
+}
+/** The protocol @actions/cache would speak in this environment. */
+function protocolFromEnv(env) {
+    if (service_isGhes(env))
+        return 'v1';
+    return env['ACTIONS_CACHE_SERVICE_V2'] ? 'v2' : 'v1';
+}
+/**
+ * The cache service of this job, or undefined when the runner gave no URL (or,
+ * for v2, no token: outside Actions, or a step without the runtime variables): callers
+ * then treat the cache as unavailable. URLs are chosen as @actions/cache does:
+ * v2 `ACTIONS_RESULTS_URL`; v1 `ACTIONS_CACHE_URL`, else `ACTIONS_RESULTS_URL`.
+ */
+function cacheServiceFromEnv(env = process.env, tuning) {
+    const token = env['ACTIONS_RUNTIME_TOKEN'] ?? '';
+    const protocol = protocolFromEnv(env);
+    // v2 needs the runtime token; a v1 service may not (nektos/act's gives none,
+    // and @actions/cache's v1 client goes on without it).
+    if (!token && protocol === 'v2')
+        return undefined;
+    const baseUrl = protocol === 'v2'
+        ? env['ACTIONS_RESULTS_URL']
+        : env['ACTIONS_CACHE_URL'] || env['ACTIONS_RESULTS_URL'];
+    if (!baseUrl)
+        return undefined;
+    const config = { baseUrl, token, cacheMode: env['ACTIONS_CACHE_MODE'], tuning };
+    return protocol === 'v2' ? new V2CacheService(config) : new V1CacheService(config);
+}
+/**
+ * The entry version @actions/cache computes for `paths` (as given, not
+ * resolved): sha256 of the paths, the compression method, `windows-only` on a
+ * win32 runner unless cross-OS archives are enabled, and the salt, joined by
+ * `|`. A lookup must send exactly what the saving client stamped.
+ */
+function entryVersion(paths, compression, platform, crossOs = false) {
+    const parts = [...paths];
+    if (compression)
+        parts.push(compression);
+    if (platform === 'win32' && !crossOs)
+        parts.push('windows-only');
+    parts.push(VERSION_SALT);
+    return (0,external_node_crypto_.createHash)('sha256').update(parts.join('|')).digest('hex');
+}
+/** Output of `<command> --quiet --version` (stdout and stderr), '' when it cannot run. */
+function versionOutput(command) {
+    return new Promise((resolve) => {
+        try {
+            (0,external_node_child_process_namespaceObject.execFile)(command, ['--quiet', '--version'], { timeout: 10_000 }, (error, stdout, stderr) => {
+                const out = `${stdout ?? ''}${stderr ?? ''}`.trim();
+                // The toolkit ignores the exit code; only a command that cannot start yields ''.
+                resolve(error && error.code === 'ENOENT' ? '' : out);
+            });
+        }
+        catch {
+            resolve('');
+        }
+    });
+}
+const compressionCache = new Map();
+/**
+ * The compression @actions/cache will pick when it saves on this machine:
+ * `zstd-without-long` when `zstd --quiet --version` prints anything, else
+ * `gzip`. Asked once per process (per command, for tests).
+ */
+function compressionForSave(zstdCommand = 'zstd') {
+    let known = compressionCache.get(zstdCommand);
+    if (!known) {
+        known = versionOutput(zstdCommand).then((out) => (out === '' ? 'gzip' : 'zstd-without-long'));
+        compressionCache.set(zstdCommand, known);
+    }
+    return known;
+}
+
+;// CONCATENATED MODULE: ./src/cache/entry.ts
+/**
+ * Cache entries as directories on GitHub's cache service: look one up, save
+ * one from a directory. The archive holds paths relative to that directory, so
+ * an entry saved on one runner lands in the right place on any other, whatever
+ * its workspace depth, HOME or container layout.
+ *
+ * Lookups are ours (v1 or v2, src/cache/service/); the restore that streams
+ * and extracts is src/restore/restore.ts. Saving is @actions/cache's: it is
+ * run with the directory as its workspace and `.` as its only path.
+ */
+
+
+
+/** The only path handed to @actions/cache: archives are relative to the saved directory. */
+const ENTRY_PATHS = ['.'];
+/** The version the entries we save carry, as @actions/cache computes it on this runner. */
+async function entryVersionHere() {
+    return entryVersion(ENTRY_PATHS, await compressionForSave(), process.platform);
+}
+/** Looks the keys up without downloading anything. */
+async function lookupEntry(primaryKey, restoreKeys, lookupTimeoutMs) {
+    const service = cacheServiceFromEnv();
+    if (!service)
+        return { kind: 'unavailable', reason: 'no cache service URL in this job' };
+    const found = await service.lookup(primaryKey, restoreKeys, await entryVersionHere(), {
+        timeoutMs: lookupTimeoutMs,
+    });
+    if (found.kind !== 'hit')
+        return found;
+    // The download URL is signed: keep it out of the logs.
+    core_setSecret(found.entry.downloadUrl);
+    return { kind: 'hit', matchedKey: found.entry.matchedKey, url: found.entry.downloadUrl };
+}
+/**
+ * Saves the content of `src` under `key` through @actions/cache. The client
+ * archives paths relative to GITHUB_WORKSPACE and resolves patterns against
+ * the working directory, so both point at `src` for the duration of the save.
+ */
+async function saveDirectory(o) {
+    const cwd = process.cwd();
+    const workspace = process.env['GITHUB_WORKSPACE'];
+    process.chdir(o.src);
+    process.env['GITHUB_WORKSPACE'] = o.src;
+    try {
+        return await actionsCacheBackend.save(ENTRY_PATHS, o.key, o.timeoutMs);
+    }
+    finally {
+        process.chdir(cwd);
+        if (workspace === undefined)
+            delete process.env['GITHUB_WORKSPACE'];
+        else
+            process.env['GITHUB_WORKSPACE'] = workspace;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cache/download.ts
+/**
+ * Streaming, segmented download of a cache archive.
+ *
+ * @actions/cache downloads the whole archive to a file before tar reads a
+ * byte of it. Here the archive's bytes come out of a Readable in order while
+ * later parts are still being fetched, so decompression and extraction can
+ * run during the download.
+ *
+ * - A first ranged GET (`bytes=0-<segment-1>`) learns the size from
+ *   Content-Range and is itself the first segment; no extra round trip.
+ * - Further segments are fetched `concurrency` at a time, never more than
+ *   `concurrency` segments ahead of the reader: memory stays at most
+ *   `concurrency * segmentBytes`, and the network waits when the reader does.
+ * - The segment at the head is passed through as its bytes arrive; when the
+ *   reader is slow that response is paused (TCP backpressure), not buffered.
+ * - A failed or stalled segment (5xx, 429, reset, early close, no data for
+ *   `timeoutMs`) is asked again for the bytes it still lacks, up to `retries`
+ *   times; then the stream fails with an Error naming the byte range. A 429 or
+ *   503 with Retry-After (seconds or an HTTP date) waits that long, at most
+ *   30 s. Every retry is logged.
+ * - A segment has `segmentTimeoutMs` in all, its retries and waits included
+ *   (SEGMENT_DOWNLOAD_TIMEOUT_MINS, 10 min by default, as in @actions/cache):
+ *   a server that trickles bytes, each in time for the stall timer, still
+ *   ends the download. Time the head segment is held back for a slow reader
+ *   does not count.
+ * - A server that ignores Range (200 to the first request) is read as one
+ *   plain streaming GET; a retry fetches it again and skips what was passed on.
+ */
+
+
+
+
+
+const DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024;
+const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_RETRIES = 5;
+const DEFAULT_RETRY_DELAY_MS = 500;
+const download_MAX_BACKOFF_MS = 8_000;
+const MAX_RETRY_AFTER_MS = 30_000;
+/** @actions/cache's default SEGMENT_DOWNLOAD_TIMEOUT_MINS. */
+const DEFAULT_SEGMENT_TIMEOUT_MS = 10 * 60 * 1000;
+/** A positive finite number from an environment variable, else undefined. */
+function positiveNumber(text) {
+    if (text === undefined || text.trim() === '')
+        return undefined;
+    const n = Number(text);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+/**
+ * VGC_DOWNLOAD_SEGMENT_BYTES: bytes per ranged request, for tests (several
+ * segments from a small entry) and for tuning; unset or invalid means 32 MiB.
+ */
+function segmentBytesFromEnv(env = process.env) {
+    const n = positiveNumber(env['VGC_DOWNLOAD_SEGMENT_BYTES']);
+    return n === undefined ? DEFAULT_SEGMENT_BYTES : Math.max(1, Math.floor(n));
+}
+/** SEGMENT_DOWNLOAD_TIMEOUT_MINS as @actions/cache reads it, in ms; 10 min when unset or invalid. */
+function segmentTimeoutFromEnv(env = process.env) {
+    const minutes = positiveNumber(env['SEGMENT_DOWNLOAD_TIMEOUT_MINS']);
+    if (minutes === undefined)
+        return DEFAULT_SEGMENT_TIMEOUT_MS;
+    // A timer cannot wait longer than 2^31-1 ms (Node fires a longer one at once):
+    // a huge value, meant as "no limit", is the longest wait there is.
+    return Math.min(minutes * 60 * 1000, MAX_TIMER_MS);
+}
+/** The longest delay setTimeout honours (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * A countdown that can be paused: the time a segment may take, not counting
+ * the time it is held back for a slow reader. `run` and `pause` may be called
+ * any number of times; it fires at most once.
+ */
+class SegmentDeadline {
+    totalMs;
+    onExpire;
+    timer;
+    leftMs;
+    since = 0;
+    constructor(totalMs, onExpire) {
+        this.totalMs = totalMs;
+        this.onExpire = onExpire;
+        this.leftMs = totalMs;
+    }
+    run() {
+        if (this.timer)
+            return;
+        this.since = Date.now();
+        this.timer = setTimeout(this.onExpire, Math.max(0, this.leftMs));
+    }
+    pause() {
+        if (!this.timer)
+            return;
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        this.leftMs -= Date.now() - this.since;
+    }
+    /** Starts over with the whole time (a `whole` download, per segment's worth of bytes). */
+    restart() {
+        this.stop();
+        this.leftMs = this.totalMs;
+        this.run();
+    }
+    stop() {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+    }
+}
+/** A failed attempt; `retryable` says whether asking again can help. */
+class AttemptFailure extends Error {
+    retryable;
+    waitMs;
+    constructor(message, retryable, waitMs) {
+        super(message);
+        this.retryable = retryable;
+        this.waitMs = waitMs;
+    }
+}
+/** A Content-Range header `bytes a-b/total` (total may be `*`). */
+function parseContentRange(header) {
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec((header ?? '').trim());
+    if (!m)
+        return undefined;
+    return {
+        start: Number(m[1]),
+        end: Number(m[2]),
+        total: m[3] === '*' ? undefined : Number(m[3]),
+    };
+}
+/** The URL without its query (a signed URL's signature is a secret). */
+function redactUrl(url) {
+    try {
+        const u = new URL(url);
+        return `${u.origin}${u.pathname}`;
+    }
+    catch {
+        return '<invalid URL>';
+    }
+}
+function rangeText(start, end) {
+    return `bytes ${start}-${end ?? ''}`;
+}
+/**
+ * The wait a Retry-After header asks for, seconds or an HTTP date, capped at
+ * 30 s; undefined without a usable header.
+ */
+function retryAfterWaitMs(header, now = Date.now()) {
+    const ms = retryAfterMs(Array.isArray(header) ? header[0] : header, now);
+    return ms === undefined ? undefined : Math.min(ms, MAX_RETRY_AFTER_MS);
+}
+function statusFailure(res) {
+    const status = res.statusCode ?? 0;
+    res.resume();
+    const waitMs = retryAfterWaitMs(res.headers['retry-after']);
+    if (status === 429)
+        return new AttemptFailure('HTTP 429 (rate limited)', true, waitMs);
+    if (status === 503)
+        return new AttemptFailure('HTTP 503', true, waitMs);
+    if (status === 408 || status >= 500)
+        return new AttemptFailure(`HTTP ${status}`, true);
+    const hint = status === 403 || status === 401
+        ? ' (the signed download URL may have expired: look the entry up again)'
+        : status === 404 || status === 410
+            ? ' (the entry is gone: it may have been evicted or deleted)'
+            : '';
+    return new AttemptFailure(`HTTP ${status}${hint}`, false);
+}
+function toAttemptFailure(e) {
+    if (e instanceof AttemptFailure)
+        return e;
+    const err = e;
+    return new AttemptFailure(err.code ? `${err.code} (${err.message})` : String(err.message ?? e), true);
+}
+class DownloadStream extends external_node_stream_.Readable {
+    url;
+    options;
+    /** The archive size, once known. */
+    sizeBytes;
+    /** `ranged` once the server honoured Range, `whole` when it ignored it. */
+    mode;
+    /** Retries spent over all segments. */
+    retriesUsed = 0;
+    segmentBytes;
+    concurrency;
+    timeoutMs;
+    retries;
+    retryDelayMs;
+    segmentTimeoutMs;
+    log;
+    agent;
+    transport;
+    live = new Set();
+    segments = [];
+    head = 0;
+    launched = 0;
+    readerWants = false;
+    started = false;
+    over = false;
+    pumping = false;
+    onAbort = () => {
+        this.destroy(new Error(`download of ${redactUrl(this.url)} aborted`));
+    };
+    constructor(url, options = {}) {
+        super({ highWaterMark: 1024 * 1024 });
+        this.url = url;
+        this.options = options;
+        this.segmentBytes = Math.max(1, Math.floor(options.segmentBytes ?? segmentBytesFromEnv()));
+        this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CONCURRENCY));
+        this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+        this.retries = Math.max(0, options.retries ?? DEFAULT_RETRIES);
+        this.retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+        this.segmentTimeoutMs = options.segmentTimeoutMs ?? segmentTimeoutFromEnv();
+        this.log = options.log ?? ((line) => info(line));
+        const https_ = new URL(url).protocol === 'https:';
+        this.transport = https_ ? external_node_https_namespaceObject : external_node_http_;
+        this.agent = new (https_ ? external_node_https_namespaceObject.Agent : external_node_http_.Agent)({
+            keepAlive: true,
+            maxSockets: this.concurrency + 1,
+        });
+        if (options.signal?.aborted)
+            queueMicrotask(this.onAbort);
+        else
+            options.signal?.addEventListener('abort', this.onAbort, { once: true });
+    }
+    _read() {
+        this.readerWants = true;
+        if (!this.started) {
+            this.started = true;
+            void this.begin();
+            return;
+        }
+        this.pump();
+    }
+    _destroy(error, callback) {
+        this.over = true;
+        this.options.signal?.removeEventListener('abort', this.onAbort);
+        for (const seg of this.segments)
+            seg.deadline?.stop();
+        for (const req of this.live)
+            req.destroy();
+        this.live.clear();
+        this.agent.destroy();
+        callback(error);
+    }
+    /** Probes with the first segment's range and sets up the rest from the answer. */
+    async begin() {
+        const first = newSegment(0, 0, this.segmentBytes - 1);
+        this.segments = [first];
+        this.startClock(first);
+        let failures = 0;
+        for (;;) {
+            try {
+                first.attempts++;
+                const res = await this.request(first.start, first.end);
+                if (this.over)
+                    return void res.resume();
+                const status = res.statusCode ?? 0;
+                if (status === 206)
+                    return this.startRanged(first, res);
+                if (status === 200)
+                    return this.startWhole(first, res);
+                if (status === 416)
+                    return this.startEmpty(first, res);
+                throw statusFailure(res);
+            }
+            catch (e) {
+                if (this.over)
+                    return;
+                const f = toAttemptFailure(e);
+                if (!f.retryable || failures >= this.retries)
+                    return this.fail(first, f, first.attempts);
+                failures++;
+                await this.retryLater(first, failures, f);
+            }
+        }
+    }
+    /** Starts (or resumes) the segment's deadline; when it passes, the download fails. */
+    startClock(seg) {
+        seg.deadline ??= new SegmentDeadline(this.segmentTimeoutMs, () => {
+            const failure = new AttemptFailure(`not finished within ${describeDuration(this.segmentTimeoutMs)} (SEGMENT_DOWNLOAD_TIMEOUT_MINS)`, false);
+            this.fail(seg, failure, seg.attempts);
+        });
+        seg.deadline.run();
+    }
+    startRanged(first, res) {
+        const range = parseContentRange(res.headers['content-range']);
+        if (!range || range.start !== 0 || range.total === undefined) {
+            res.resume();
+            return this.fail(first, new AttemptFailure(`206 with an unusable Content-Range "${res.headers['content-range'] ?? ''}"`, false), 1);
+        }
+        this.mode = 'ranged';
+        this.sizeBytes = range.total;
+        // The server may send less (a short archive) or more than asked; trust what it says it sends.
+        first.end = range.end;
+        this.segments = [first];
+        for (let start = range.end + 1; start < range.total; start += this.segmentBytes) {
+            const end = Math.min(start + this.segmentBytes, range.total) - 1;
+            this.segments.push(newSegment(this.segments.length, start, end));
+        }
+        this.launched = 1;
+        void this.runSegment(first, res);
+        this.launch();
+    }
+    /** A 200 to the probe: the whole archive in one response, read as the only segment. */
+    startWhole(only, res) {
+        this.mode = 'whole';
+        const length = Number(res.headers['content-length']);
+        const known = res.headers['content-length'] !== undefined && Number.isFinite(length);
+        if (known)
+            this.sizeBytes = length;
+        only.end = known ? length - 1 : undefined;
+        this.launched = 1;
+        if (known && length === 0) {
+            res.resume();
+            only.done = true;
+            only.deadline?.stop();
+            return this.pump();
+        }
+        void this.runSegment(only, res);
+    }
+    /** 416 to `bytes=0-...`: an empty archive, if the server says its size is 0. */
+    startEmpty(first, res) {
+        first.deadline?.stop();
+        res.resume();
+        const total = /^bytes \*\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
+        if (total && Number(total[1]) === 0) {
+            this.mode = 'ranged';
+            this.sizeBytes = 0;
+            this.segments = [];
+            this.push(null);
+            return;
+        }
+        this.destroy(new Error(`download of ${redactUrl(this.url)} failed: HTTP 416 for bytes 0-`));
+    }
+    /** Starts segments while fewer than `concurrency` are ahead of the reader. */
+    launch() {
+        while (this.launched < this.segments.length && this.launched < this.head + this.concurrency) {
+            const seg = this.segments[this.launched++];
+            void this.runSegment(seg);
+        }
+    }
+    /** Fetches one segment to its end, retrying for the bytes it still lacks. Never rejects. */
+    async runSegment(seg, initial) {
+        this.startClock(seg);
+        let res = initial;
+        let failures = 0;
+        for (;;) {
+            try {
+                if (!res) {
+                    seg.attempts++;
+                    res = await this.reopen(seg);
+                }
+                await this.consume(seg, res);
+                seg.done = true;
+                seg.deadline?.stop();
+                this.pump();
+                return;
+            }
+            catch (e) {
+                res = undefined;
+                if (this.over)
+                    return;
+                const f = toAttemptFailure(e);
+                if (!f.retryable || failures >= this.retries)
+                    return this.fail(seg, f, seg.attempts);
+                failures++;
+                await this.retryLater(seg, failures, f);
+                if (this.over)
+                    return;
+            }
+        }
+    }
+    /** Asks again for what `seg` still lacks. */
+    async reopen(seg) {
+        if (this.mode === 'whole') {
+            const res = await this.request(undefined, undefined);
+            if (res.statusCode !== 200)
+                throw statusFailure(res);
+            return res;
+        }
+        const from = seg.start + seg.received;
+        const res = await this.request(from, seg.end);
+        if (res.statusCode !== 206) {
+            if (res.statusCode === 200) {
+                res.resume();
+                throw new AttemptFailure('the server stopped honouring Range (HTTP 200)', false);
+            }
+            throw statusFailure(res);
+        }
+        const range = parseContentRange(res.headers['content-range']);
+        if (!range || range.start !== from || range.end !== seg.end || range.total !== this.sizeBytes) {
+            res.resume();
+            throw new AttemptFailure(`asked for ${rangeText(from, seg.end)}/${this.sizeBytes}, got Content-Range "${res.headers['content-range'] ?? ''}" (did the entry change?)`, false);
+        }
+        return res;
+    }
+    /**
+     * Reads a response body into `seg`. In `whole` mode a repeated GET starts
+     * from byte 0, so the bytes already passed on are skipped.
+     */
+    consume(seg, res) {
+        return new Promise((resolve, reject) => {
+            let skip = this.mode === 'whole' ? seg.received : 0;
+            const expected = seg.end === undefined ? undefined : seg.end - seg.start + 1;
+            let settled = false;
+            let timer;
+            const settle = (error) => {
+                if (settled)
+                    return;
+                settled = true;
+                clearTimeout(timer);
+                seg.res = undefined;
+                seg.held = false;
+                seg.touch = undefined;
+                seg.rest = undefined;
+                if (error) {
+                    res.destroy();
+                    reject(error);
+                }
+                else
+                    resolve();
+            };
+            seg.touch = () => {
+                clearTimeout(timer);
+                timer = setTimeout(() => settle(new AttemptFailure(`no data for ${this.timeoutMs} ms`, true)), this.timeoutMs);
+            };
+            seg.rest = () => clearTimeout(timer);
+            seg.res = res;
+            seg.touch();
+            res.on('data', (chunk) => {
+                if (settled)
+                    return;
+                seg.touch?.();
+                if (skip > 0) {
+                    const dropped = Math.min(skip, chunk.length);
+                    skip -= dropped;
+                    chunk = chunk.subarray(dropped);
+                    if (chunk.length === 0)
+                        return;
+                }
+                if (expected !== undefined && seg.received + chunk.length > expected) {
+                    return settle(new AttemptFailure(`more bytes than the ${expected} announced`, false));
+                }
+                const before = seg.received;
+                seg.received += chunk.length;
+                seg.chunks.push(chunk);
+                // Without ranges the one response is the whole archive: each segment's
+                // worth of bytes gets the segment's time.
+                if (this.mode === 'whole' && crossesSegment(before, seg.received, this.segmentBytes)) {
+                    seg.deadline?.restart();
+                }
+                this.pump();
+            });
+            res.on('end', () => {
+                if (expected !== undefined && seg.received < expected) {
+                    return settle(new AttemptFailure(`connection closed after ${seg.received} of ${expected} bytes`, true));
+                }
+                if (expected === undefined) {
+                    seg.end = seg.start + seg.received - 1;
+                    this.sizeBytes = seg.received;
+                }
+                settle();
+            });
+            res.on('error', (e) => settle(toAttemptFailure(e)));
+            res.on('close', () => {
+                if (!res.complete)
+                    settle(new AttemptFailure(`connection closed after ${seg.received} bytes`, true));
+            });
+            this.pump();
+        });
+    }
+    /** Passes queued bytes to the reader in order, as far as it wants them; holds the head response when it does not. */
+    pump() {
+        if (this.over || this.pumping)
+            return;
+        this.pumping = true;
+        try {
+            while (this.readerWants) {
+                const seg = this.segments[this.head];
+                if (!seg)
+                    break;
+                const chunk = seg.chunks.shift();
+                if (chunk) {
+                    this.readerWants = this.push(chunk);
+                    continue;
+                }
+                if (!seg.done)
+                    break;
+                this.head++;
+                if (this.head >= this.segments.length) {
+                    this.over = true;
+                    this.push(null);
+                    return;
+                }
+                this.launch();
+            }
+        }
+        finally {
+            this.pumping = false;
+        }
+        this.holdOrRelease();
+    }
+    holdOrRelease() {
+        const seg = this.segments[this.head];
+        if (!seg?.res)
+            return;
+        if (!this.readerWants && !seg.held) {
+            seg.held = true;
+            seg.rest?.();
+            seg.deadline?.pause();
+            seg.res.pause();
+        }
+        else if (this.readerWants && seg.held) {
+            seg.held = false;
+            seg.touch?.();
+            seg.deadline?.run();
+            seg.res.resume();
+        }
+    }
+    request(start, end) {
+        return new Promise((resolve, reject) => {
+            const headers = { 'accept-encoding': 'identity' };
+            if (start !== undefined)
+                headers['range'] = `bytes=${start}-${end ?? ''}`;
+            const req = this.transport.request(this.url, { headers, agent: this.agent });
+            this.live.add(req);
+            const timer = setTimeout(() => req.destroy(new AttemptFailure(`no response within ${this.timeoutMs} ms`, true)), this.timeoutMs);
+            req.on('response', (res) => {
+                clearTimeout(timer);
+                resolve(res);
+            });
+            req.on('error', (e) => {
+                clearTimeout(timer);
+                reject(e);
+            });
+            req.on('close', () => {
+                clearTimeout(timer);
+                this.live.delete(req);
+            });
+            req.end();
+        });
+    }
+    /** Logs the failed attempt of `seg` and waits its backoff (or the server's Retry-After). */
+    retryLater(seg, failures, f) {
+        this.retriesUsed++;
+        const ms = f.waitMs ?? Math.min(download_MAX_BACKOFF_MS, this.retryDelayMs * 2 ** (failures - 1));
+        this.log(`Download of ${redactUrl(this.url)}, ${rangeText(seg.start + seg.received, seg.end)}: ` +
+            `${f.message} (attempt ${seg.attempts} of ${this.retries + 1}); retrying in ${describeDuration(ms)}`);
+        return this.wait(ms);
+    }
+    /** Sleeps `ms`, or less if the stream is destroyed meanwhile. */
+    wait(ms) {
+        return new Promise((resolve) => {
+            const done = () => {
+                clearTimeout(t);
+                this.off('close', done);
+                resolve();
+            };
+            const t = setTimeout(done, ms);
+            this.once('close', done);
+        });
+    }
+    fail(seg, f, attempts) {
+        if (this.over)
+            return;
+        const at = rangeText(seg.start + seg.received, seg.end);
+        this.destroy(new Error(`download of ${redactUrl(this.url)} failed at ${at}${this.sizeBytes === undefined ? '' : `/${this.sizeBytes}`}: ${f.message} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`));
+    }
+}
+function newSegment(index, start, end) {
+    return { index, start, end, received: 0, chunks: [], done: false, held: false, attempts: 0 };
+}
+/** Did the count of bytes pass a multiple of `segmentBytes` going from `before` to `after`? */
+function crossesSegment(before, after, segmentBytes) {
+    return Math.floor(before / segmentBytes) < Math.floor(after / segmentBytes);
+}
+/**
+ * The archive at `url` as a Readable of its bytes in order, fetched in
+ * parallel ranges (see the file comment). The stream fails with an Error
+ * when a part cannot be fetched; it never ends short without an error.
+ */
+function downloadStream(url, options = {}) {
+    return new DownloadStream(url, options);
+}
+
+;// CONCATENATED MODULE: ./src/go/paths.ts
+/**
+ * Platform-dependent path logic, with the platform as a parameter so that the
+ * Windows and macOS rules are unit tested on any machine (no hosted Windows or
+ * macOS runner can run the test suite). Pure: no file system access.
+ *
+ * What differs between the platforms:
+ * - path syntax: `\` and drive letters on win32 (`/` is accepted too);
+ * - GOPATH list separator: `;` on win32, `:` elsewhere (Go's
+ *   filepath.SplitList; on win32 an entry may be double-quoted to hold a `;`);
+ * - the home directory Go uses for the default GOPATH: %USERPROFILE% on win32,
+ *   $HOME elsewhere (Go's os.UserHomeDir);
+ * - environment variable names: case-insensitive on win32;
+ * - file name comparison: case-insensitive on win32 and on macOS (APFS and
+ *   HFS+ as formatted by default), and macOS also folds Unicode
+ *   normalization (NFC/NFD) of names;
+ * - read-only trees: Go makes extracted modules read-only (0444 files, 0555
+ *   directories). On POSIX a file can be deleted from a writable directory
+ *   whatever its own mode, so directories must be made writable; on win32 the
+ *   read-only attribute of a file blocks its deletion while directories are
+ *   never blocked, so files must be made writable.
+ */
+
+
+/** Node's path functions for `platform`'s path syntax. */
+function pathApi(platform) {
+    return platform === 'win32' ? external_node_path_namespaceObject.win32 : external_node_path_namespaceObject.posix;
+}
+/** True where the default file system compares names without regard to case. */
+function caseInsensitiveFs(platform) {
+    return platform === 'win32' || platform === 'darwin';
+}
+/**
+ * Reads an environment variable as the platform does: names are
+ * case-insensitive on win32 (`Path`, `GoModCache`). An empty or blank value
+ * counts as unset, as it does for Go.
+ */
+function envValue(env, name, platform) {
+    let value = env[name];
+    if (value === undefined && platform === 'win32') {
+        const upper = name.toUpperCase();
+        const found = Object.keys(env).find((k) => k.toUpperCase() === upper);
+        value = found === undefined ? undefined : env[found];
+    }
+    const trimmed = value?.trim();
+    return trimmed ? trimmed : undefined;
+}
+/**
+ * Splits a GOPATH-style list like Go's filepath.SplitList: `;` on win32 (where
+ * an entry may be wrapped in double quotes to contain a `;`), `:` elsewhere.
+ * Empty entries are kept, as Go keeps them.
+ */
+function splitPathList(list, platform) {
+    if (list === '')
+        return [];
+    if (platform !== 'win32')
+        return list.split(':');
+    const out = [];
+    let current = '';
+    let quoted = false;
+    for (const ch of list) {
+        if (ch === '"')
+            quoted = !quoted;
+        else if (ch === ';' && !quoted) {
+            out.push(current);
+            current = '';
+        }
+        else
+            current += ch;
+    }
+    out.push(current);
+    return out;
+}
+/**
+ * Where Go will put the module cache, found without running Go (pre runs
+ * before setup-go): GOMODCACHE, else the first GOPATH entry + pkg/mod, else
+ * `<home>/go/pkg/mod` with home from USERPROFILE on win32 and HOME elsewhere,
+ * falling back to `home`. Empty GOPATH entries are skipped (Go would refuse
+ * the list; main asks Go itself and notices the difference).
+ */
+function locateModCacheWithoutGo(env, platform = process.platform, home = external_node_os_namespaceObject.homedir()) {
+    const p = pathApi(platform);
+    const explicit = envValue(env, 'GOMODCACHE', platform);
+    if (explicit)
+        return explicit;
+    const gopath = envValue(env, 'GOPATH', platform);
+    if (gopath) {
+        const first = splitPathList(gopath, platform).find((e) => e.trim() !== '');
+        if (first)
+            return p.join(first.trim(), 'pkg', 'mod');
+    }
+    const homeDir = envValue(env, platform === 'win32' ? 'USERPROFILE' : 'HOME', platform) || home;
+    return p.join(homeDir, 'go', 'pkg', 'mod');
+}
+/** A name or path in the form two of them are compared in on `platform`. */
+function comparable(s, platform) {
+    const n = platform === 'darwin' ? s.normalize('NFC') : s;
+    return caseInsensitiveFs(platform) ? n.toLowerCase() : n;
+}
+/**
+ * Whether two paths name the same directory on `platform`, without touching
+ * the disk: resolved, then compared case-insensitively on win32 and macOS
+ * (and across Unicode normalization forms on macOS). Symbolic links are not
+ * followed.
+ */
+function samePath(a, b, platform = process.platform) {
+    const p = pathApi(platform);
+    return comparable(p.resolve(a), platform) === comparable(p.resolve(b), platform);
+}
+/**
+ * The mode to give an entry of a read-only module cache tree before deleting
+ * it, or undefined when its mode does not matter on `platform` (see the file
+ * comment): directories on POSIX, files on win32.
+ */
+function modeBeforeRemove(kind, platform) {
+    if (platform === 'win32')
+        return kind === 'file' ? 0o666 : undefined;
+    return kind === 'dir' ? 0o755 : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/go/modcache.ts
+/**
+ * The Go module cache on disk: whether it is empty, a cheap scan of its
+ * download area (cache/download/<escaped path>/@v), and removing read-only trees.
+ */
+
+
+
+
+
+async function isNonEmptyDir(dir) {
+    try {
+        const entries = await external_node_fs_namespaceObject.promises.readdir(dir);
+        return entries.length > 0;
+    }
+    catch {
+        return false;
+    }
+}
+const KNOWN_EXT = (/* unused pure expression or super */ null && (['.zip', '.ziphash', '.mod', '.partial']));
+async function readText(file) {
+    try {
+        return await fs.readFile(file, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+}
+async function findVersionDirs(root, rel, out) {
+    let entries;
+    try {
+        entries = await fs.readdir(path.join(root, rel), { withFileTypes: true });
+    }
+    catch {
+        return;
+    }
+    await Promise.all(entries.map(async (e) => {
+        if (!e.isDirectory())
+            return;
+        const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
+        if (e.name === '@v') {
+            out.push(rel);
+            return;
+        }
+        if (rel === '' && e.name === 'sumdb')
+            return;
+        await findVersionDirs(root, childRel, out);
+    }));
+}
+/** Bytes of the cached zips of these versions (`path@version`; 0 for one without a zip). */
+async function zipBytes(modCache, ids) {
+    const sizes = await Promise.all(ids.map((id) => {
+        const { path: p, version } = splitModuleId(id);
+        const esc = escapeModulePath(p).split('/');
+        const file = path.join(modCache, 'cache', 'download', ...esc, '@v', `${escapeModulePath(version)}.zip`);
+        return fs.stat(file).then((x) => x.size, () => 0);
+    }));
+    return sizes.reduce((a, b) => a + b, 0);
+}
+/** Scans `<modcache>/cache/download`. Reads ziphash and go.mod files, never zips. */
+async function scanModCache(modCache) {
+    const download = path.join(modCache, 'cache', 'download');
+    const dirs = [];
+    await findVersionDirs(download, '', dirs);
+    dirs.sort();
+    const versions = [];
+    const names = [];
+    for (const rel of dirs) {
+        const vdir = path.join(download, ...rel.split('/'), '@v');
+        const modPath = unescapeModulePath(rel);
+        // Go never makes such a directory (module.CheckPath): it is no module.
+        if (!isModulePath(modPath))
+            continue;
+        let files;
+        try {
+            files = (await fs.readdir(vdir)).sort();
+        }
+        catch {
+            continue;
+        }
+        const byVersion = new Map();
+        for (const f of files) {
+            const ext = KNOWN_EXT.find((x) => f.endsWith(x));
+            if (!ext)
+                continue;
+            const v = unescapeModulePath(f.slice(0, -ext.length));
+            if (!isModuleVersion(v))
+                continue;
+            if (!byVersion.has(v))
+                byVersion.set(v, new Set());
+            byVersion.get(v).add(ext);
+            names.push(`${rel}/@v/${f}`);
+        }
+        const entries = await Promise.all([...byVersion.entries()].map(async ([version, exts]) => {
+            const base = path.join(vdir, escapeModulePath(version));
+            const cv = {
+                path: modPath,
+                version,
+                hasZip: exts.has('.zip'),
+                partial: exts.has('.partial'),
+            };
+            if (exts.has('.ziphash'))
+                cv.ziphash = (await readText(base + '.ziphash'))?.trim();
+            if (exts.has('.mod')) {
+                const mod = await fs.readFile(base + '.mod').catch(() => undefined);
+                if (mod)
+                    cv.modHash = goModHash(mod);
+            }
+            return cv;
+        }));
+        versions.push(...entries);
+    }
+    const fingerprint = createHash('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
+    return { versions, fingerprint };
+}
+/**
+ * Removes a module cache that a failed restore left half-written. Go makes
+ * extracted trees read-only, so directories are made writable first.
+ */
+async function modcache_forceRemove(dir, platform = process.platform) {
+    // Read-only directories block removal on POSIX, read-only files on Windows.
+    const dirMode = modeBeforeRemove('dir', platform);
+    const fileMode = modeBeforeRemove('file', platform);
+    const makeWritable = async (d) => {
+        if (dirMode !== undefined)
+            await external_node_fs_namespaceObject.promises.chmod(d, dirMode).catch(() => undefined);
+        let entries;
+        try {
+            entries = await external_node_fs_namespaceObject.promises.readdir(d, { withFileTypes: true });
+        }
+        catch {
+            return;
+        }
+        await Promise.all(entries.map(async (e) => {
+            const p = external_node_path_namespaceObject.join(d, e.name);
+            if (e.isDirectory())
+                return makeWritable(p);
+            if (fileMode !== undefined)
+                await external_node_fs_namespaceObject.promises.chmod(p, fileMode).catch(() => undefined);
+        }));
+    };
+    await makeWritable(dir);
+    await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true });
+}
+
 // EXTERNAL MODULE: ./node_modules/tar-stream/index.js
 var tar_stream = __nccwpck_require__(6118);
+;// CONCATENATED MODULE: ./src/go/layout.ts
+/**
+ * Go's module cache layout as pure rules: where a path relative to the module
+ * cache root belongs (a module version's extracted tree, one of its download
+ * files, or nothing Go defines for a module version), and which paths one
+ * module version occupies. The closed layout of a restore is built on these:
+ * a path that is not a tree or download file of a module version whose path
+ * and version Go's rules accept is never written.
+ */
+
+const DOWNLOAD_EXTS = ['.ziphash', '.zip', '.mod', '.info', '.partial'];
+/**
+ * Classifies a module cache path: an extracted tree is identified by the first
+ * segment containing '@' (`golang.org/x/tools@v0.1.0/...` and
+ * `golang.org/x/tools/gopls@v0.24.0/...` are different modules); download files
+ * are `cache/download/<escaped path>/@v/<escaped version><ext>`.
+ */
+function placeOf(rel) {
+    if (rel === 'cache' || rel.startsWith('cache/'))
+        return downloadPlaceOf(rel);
+    // The first segment holding an '@' is the one holding the first '@'.
+    const firstAt = rel.indexOf('@');
+    if (firstAt < 0)
+        return OTHER;
+    const end = rel.indexOf('/', firstAt);
+    const root = end < 0 ? rel : rel.slice(0, end);
+    const tree = treeRootOf(root);
+    if (tree === null)
+        return OTHER;
+    return {
+        kind: 'tree',
+        root,
+        path: tree.path,
+        version: tree.version,
+        inner: end < 0 ? '' : rel.slice(end + 1),
+    };
+}
+const OTHER = Object.freeze({ kind: 'other' });
+/** Tree roots seen, unescaped once each: an extraction asks for every file of every tree. */
+const treeRoots = new Map();
+/** `<escaped path>@<escaped version>` → the module it names, or null when it names none. */
+function treeRootOf(root) {
+    let tree = treeRoots.get(root);
+    if (tree !== undefined)
+        return tree;
+    const segStart = root.lastIndexOf('/') + 1;
+    const at = root.lastIndexOf('@');
+    const escPath = root.slice(0, at);
+    const escVersion = root.slice(at + 1);
+    tree =
+        at === segStart ||
+            escVersion === '' ||
+            !isCanonicalEscape(escPath) ||
+            !isCanonicalEscape(escVersion)
+            ? null
+            : moduleOrNull(gosum_unescapeModulePath(escPath), gosum_unescapeModulePath(escVersion));
+    if (treeRoots.size > 100_000)
+        treeRoots.clear();
+    treeRoots.set(root, tree);
+    return tree;
+}
+/**
+ * Go's escaping (module.EscapePath) never leaves an upper-case letter and
+ * always puts a lower-case one after '!': 'Foo' and '!foo' would otherwise
+ * both read as module Foo, one hiding the other.
+ */
+function isCanonicalEscape(escaped) {
+    return !/[A-Z]|![^a-z]|!$/.test(escaped);
+}
+/**
+ * A module Go could have put in the cache, or null. Anything else is kept as a
+ * plain file, never unpacked or counted as a module: a download path such as
+ * `cache/download/example.com/a@v1.0.0/x/@v/v2.0.0.zip` would otherwise name
+ * the tree `example.com/a@v1.0.0/x@v2.0.0`, which lies inside another
+ * module's tree and would add files to it unseen by its record.
+ */
+function moduleOrNull(p, version) {
+    return gosum_isModulePath(p) && gosum_isModuleVersion(version) ? { path: p, version } : null;
+}
+function downloadPlaceOf(rel) {
+    const segs = rel.split('/');
+    const at = segs.indexOf('@v');
+    if (segs[1] !== 'download' || at < 3 || at !== segs.length - 2)
+        return OTHER;
+    const file = segs[segs.length - 1];
+    const ext = DOWNLOAD_EXTS.find((x) => file.endsWith(x) && file.length > x.length);
+    if (!ext || !isCanonicalEscape(rel))
+        return OTHER;
+    const m = moduleOrNull(gosum_unescapeModulePath(segs.slice(2, at).join('/')), gosum_unescapeModulePath(file.slice(0, -ext.length)));
+    return m === null ? OTHER : { kind: 'download', ...m, ext };
+}
+/** placeOf for a regular file: a file standing where a tree directory belongs is just other. */
+function filePlaceOf(rel) {
+    const place = placeOf(rel);
+    return place.kind === 'tree' && place.inner === '' ? OTHER : place;
+}
+/** Go's modes: trees read-only (files 0444, dirs 0555 once filled), the rest 0644 / 0755. */
+function fileModeFor(place) {
+    return place.kind === 'tree' ? 0o444 : 0o644;
+}
+// ---------------------------------------------------------------------------
+// Record building, shared by extraction and recordFromDisk.
+/** The files and trees of one module version, relative to the module cache root. */
+function layout_entryPaths(id, o) {
+    const { path: p, version } = splitModuleId(id);
+    const base = `cache/download/${escapeModulePath(p)}/@v/${escapeModulePath(version)}`;
+    const files = [`${base}.mod`, `${base}.info`];
+    if (o.tree)
+        files.push(`${base}.ziphash`);
+    if (o.tree && o.zip)
+        files.push(`${base}.zip`);
+    return {
+        tree: o.tree ? `${escapeModulePath(p)}@${escapeModulePath(version)}` : undefined,
+        files,
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/verify/hashcore.ts
 /**
  * The synchronous core of Go's module hashes (golang.org/x/mod/sumdb/dirhash)
@@ -102270,7 +103913,7 @@ async function openRegular(file) {
     return handle;
 }
 /** A regular file's bytes; throws for symlinks, fifos, devices (see openRegular). */
-async function dirhash_readRegularFile(file) {
+async function readRegularFile(file) {
     const handle = await openRegular(file);
     try {
         return await handle.readFile();
@@ -102280,7 +103923,7 @@ async function dirhash_readRegularFile(file) {
     }
 }
 /** A counting semaphore: bounds how many files are open at once when many are read in parallel. */
-class dirhash_Limiter {
+class Limiter {
     max;
     active = 0;
     waiting = [];
@@ -102322,493 +103965,6 @@ async function dirhash_dirDigests(dir, prefix) {
 /** Go's HashZip of a zip held in memory. Throws `zip: ...` for a damaged zip. */
 function hashZipBuffer(buf) {
     return mainThreadCore.zipHash(buf);
-}
-
-;// CONCATENATED MODULE: ./src/go/gosum.ts
-/**
- * go.sum parsing and the module cache's naming rules. Pure.
- */
-
-function parseGoSum(text) {
-    const lines = [];
-    const malformed = [];
-    text.split(/\r?\n/).forEach((raw, i) => {
-        const trimmed = raw.trim();
-        if (trimmed === '')
-            return;
-        const fields = trimmed.split(/\s+/);
-        if (fields.length !== 3) {
-            malformed.push({ line: i + 1, text: raw });
-            return;
-        }
-        const [path, rawVersion, hash] = fields;
-        const goMod = rawVersion.endsWith('/go.mod');
-        const version = goMod ? rawVersion.slice(0, -'/go.mod'.length) : rawVersion;
-        if (!/^[a-z0-9]+:/.test(hash) || version === '') {
-            malformed.push({ line: i + 1, text: raw });
-            return;
-        }
-        lines.push({ path, version, goMod, hash });
-    });
-    return { lines, malformed };
-}
-/** Expected hashes keyed by `path@version` (zip) and `path@version/go.mod`. */
-function sumIndex(files) {
-    const index = new Map();
-    for (const f of files) {
-        for (const l of f.lines) {
-            if (!l.hash.startsWith('h1:'))
-                continue;
-            index.set(sumId(l.path, l.version, l.goMod), l.hash);
-        }
-    }
-    return index;
-}
-function sumId(path, version, goMod) {
-    return `${path}@${version}${goMod ? '/go.mod' : ''}`;
-}
-/** `path@version` back into its parts (the version is after the last '@'). */
-function gosum_splitModuleId(id) {
-    const at = id.lastIndexOf('@');
-    return { path: id.slice(0, at), version: id.slice(at + 1) };
-}
-/** Module cache escaping: every upper-case letter becomes `!` plus its lower case. */
-function gosum_escapeModulePath(p) {
-    return p.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
-}
-function gosum_unescapeModulePath(p) {
-    return p.replace(/!([a-z])/g, (_m, c) => c.toUpperCase());
-}
-/**
- * Whether `p` can be a module path in the module cache. Go escapes a module
- * path (module.EscapePath) only after module.CheckPath accepts it, and that
- * allows ASCII letters, digits and `-._~` in '/'-separated elements, none of
- * them empty or made of dots alone. What matters here is what it rules out:
- * an '@' would let a download path name a tree inside another module's tree,
- * and '.' / '..' elements would climb.
- */
-function gosum_isModulePath(p) {
-    return /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(p) && !/(^|\/)\.+(\/|$)/.test(p);
-}
-/**
- * Whether `v` can be a version in the module cache: Go stores canonical
- * semantic versions only (`v1.2.3`, `v1.2.4-0.20240101000000-abcdef123456`,
- * `v2.0.0+incompatible`, toolchains' `v0.0.1-go1.26.0.linux-amd64`), so
- * letters, digits and `.+-`.
- */
-function gosum_isModuleVersion(v) {
-    return /^v[A-Za-z0-9.+-]+$/.test(v);
-}
-/** The `h1:` hash of a single go.mod file, as go.sum records it for `<v>/go.mod` lines. */
-function gosum_goModHash(content) {
-    const data = typeof content === 'string' ? Buffer.from(content) : content;
-    const fileSum = (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
-    const summary = `${fileSum}  go.mod\n`;
-    return 'h1:' + (0,external_node_crypto_.createHash)('sha256').update(summary).digest('base64');
-}
-/** Go's dirhash Hash1 (names sorted as UTF-8 bytes, as Go sorts them). */
-
-
-;// CONCATENATED MODULE: ./src/go/paths.ts
-/**
- * Platform-dependent path logic, with the platform as a parameter so that the
- * Windows and macOS rules are unit tested on any machine (no hosted Windows or
- * macOS runner can run the test suite). Pure: no file system access.
- *
- * What differs between the platforms:
- * - path syntax: `\` and drive letters on win32 (`/` is accepted too);
- * - GOPATH list separator: `;` on win32, `:` elsewhere (Go's
- *   filepath.SplitList; on win32 an entry may be double-quoted to hold a `;`);
- * - the home directory Go uses for the default GOPATH: %USERPROFILE% on win32,
- *   $HOME elsewhere (Go's os.UserHomeDir);
- * - environment variable names: case-insensitive on win32;
- * - file name comparison: case-insensitive on win32 and on macOS (APFS and
- *   HFS+ as formatted by default), and macOS also folds Unicode
- *   normalization (NFC/NFD) of names;
- * - read-only trees: Go makes extracted modules read-only (0444 files, 0555
- *   directories). On POSIX a file can be deleted from a writable directory
- *   whatever its own mode, so directories must be made writable; on win32 the
- *   read-only attribute of a file blocks its deletion while directories are
- *   never blocked, so files must be made writable.
- */
-
-
-/** Node's path functions for `platform`'s path syntax. */
-function pathApi(platform) {
-    return platform === 'win32' ? external_node_path_namespaceObject.win32 : external_node_path_namespaceObject.posix;
-}
-/** True where the default file system compares names without regard to case. */
-function caseInsensitiveFs(platform) {
-    return platform === 'win32' || platform === 'darwin';
-}
-/**
- * Reads an environment variable as the platform does: names are
- * case-insensitive on win32 (`Path`, `GoModCache`). An empty or blank value
- * counts as unset, as it does for Go.
- */
-function envValue(env, name, platform) {
-    let value = env[name];
-    if (value === undefined && platform === 'win32') {
-        const upper = name.toUpperCase();
-        const found = Object.keys(env).find((k) => k.toUpperCase() === upper);
-        value = found === undefined ? undefined : env[found];
-    }
-    const trimmed = value?.trim();
-    return trimmed ? trimmed : undefined;
-}
-/**
- * Splits a GOPATH-style list like Go's filepath.SplitList: `;` on win32 (where
- * an entry may be wrapped in double quotes to contain a `;`), `:` elsewhere.
- * Empty entries are kept, as Go keeps them.
- */
-function splitPathList(list, platform) {
-    if (list === '')
-        return [];
-    if (platform !== 'win32')
-        return list.split(':');
-    const out = [];
-    let current = '';
-    let quoted = false;
-    for (const ch of list) {
-        if (ch === '"')
-            quoted = !quoted;
-        else if (ch === ';' && !quoted) {
-            out.push(current);
-            current = '';
-        }
-        else
-            current += ch;
-    }
-    out.push(current);
-    return out;
-}
-/**
- * Where Go will put the module cache, found without running Go (pre runs
- * before setup-go): GOMODCACHE, else the first GOPATH entry + pkg/mod, else
- * `<home>/go/pkg/mod` with home from USERPROFILE on win32 and HOME elsewhere,
- * falling back to `home`. Empty GOPATH entries are skipped (Go would refuse
- * the list; main asks Go itself and notices the difference).
- */
-function locateModCacheWithoutGo(env, platform = process.platform, home = external_node_os_namespaceObject.homedir()) {
-    const p = pathApi(platform);
-    const explicit = envValue(env, 'GOMODCACHE', platform);
-    if (explicit)
-        return explicit;
-    const gopath = envValue(env, 'GOPATH', platform);
-    if (gopath) {
-        const first = splitPathList(gopath, platform).find((e) => e.trim() !== '');
-        if (first)
-            return p.join(first.trim(), 'pkg', 'mod');
-    }
-    const homeDir = envValue(env, platform === 'win32' ? 'USERPROFILE' : 'HOME', platform) || home;
-    return p.join(homeDir, 'go', 'pkg', 'mod');
-}
-/** A name or path in the form two of them are compared in on `platform`. */
-function comparable(s, platform) {
-    const n = platform === 'darwin' ? s.normalize('NFC') : s;
-    return caseInsensitiveFs(platform) ? n.toLowerCase() : n;
-}
-/**
- * Whether two paths name the same directory on `platform`, without touching
- * the disk: resolved, then compared case-insensitively on win32 and macOS
- * (and across Unicode normalization forms on macOS). Symbolic links are not
- * followed.
- */
-function samePath(a, b, platform = process.platform) {
-    const p = pathApi(platform);
-    return comparable(p.resolve(a), platform) === comparable(p.resolve(b), platform);
-}
-/**
- * The mode to give an entry of a read-only module cache tree before deleting
- * it, or undefined when its mode does not matter on `platform` (see the file
- * comment): directories on POSIX, files on win32.
- */
-function modeBeforeRemove(kind, platform) {
-    if (platform === 'win32')
-        return kind === 'file' ? 0o666 : undefined;
-    return kind === 'dir' ? 0o755 : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/go/modcache.ts
-/**
- * The Go module cache on disk: whether it is empty, a cheap scan of its
- * download area (cache/download/<escaped path>/@v), and removing read-only trees.
- */
-
-
-
-
-
-async function isNonEmptyDir(dir) {
-    try {
-        const entries = await external_node_fs_namespaceObject.promises.readdir(dir);
-        return entries.length > 0;
-    }
-    catch {
-        return false;
-    }
-}
-const KNOWN_EXT = (/* unused pure expression or super */ null && (['.zip', '.ziphash', '.mod', '.partial']));
-async function readText(file) {
-    try {
-        return await fs.readFile(file, 'utf8');
-    }
-    catch {
-        return undefined;
-    }
-}
-async function findVersionDirs(root, rel, out) {
-    let entries;
-    try {
-        entries = await fs.readdir(path.join(root, rel), { withFileTypes: true });
-    }
-    catch {
-        return;
-    }
-    await Promise.all(entries.map(async (e) => {
-        if (!e.isDirectory())
-            return;
-        const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
-        if (e.name === '@v') {
-            out.push(rel);
-            return;
-        }
-        if (rel === '' && e.name === 'sumdb')
-            return;
-        await findVersionDirs(root, childRel, out);
-    }));
-}
-/** Bytes of the cached zips of these versions (`path@version`; 0 for one without a zip). */
-async function zipBytes(modCache, ids) {
-    const sizes = await Promise.all(ids.map((id) => {
-        const { path: p, version } = splitModuleId(id);
-        const esc = escapeModulePath(p).split('/');
-        const file = path.join(modCache, 'cache', 'download', ...esc, '@v', `${escapeModulePath(version)}.zip`);
-        return fs.stat(file).then((x) => x.size, () => 0);
-    }));
-    return sizes.reduce((a, b) => a + b, 0);
-}
-/** Scans `<modcache>/cache/download`. Reads ziphash and go.mod files, never zips. */
-async function scanModCache(modCache) {
-    const download = path.join(modCache, 'cache', 'download');
-    const dirs = [];
-    await findVersionDirs(download, '', dirs);
-    dirs.sort();
-    const versions = [];
-    const names = [];
-    for (const rel of dirs) {
-        const vdir = path.join(download, ...rel.split('/'), '@v');
-        const modPath = unescapeModulePath(rel);
-        // Go never makes such a directory (module.CheckPath): it is no module.
-        if (!isModulePath(modPath))
-            continue;
-        let files;
-        try {
-            files = (await fs.readdir(vdir)).sort();
-        }
-        catch {
-            continue;
-        }
-        const byVersion = new Map();
-        for (const f of files) {
-            const ext = KNOWN_EXT.find((x) => f.endsWith(x));
-            if (!ext)
-                continue;
-            const v = unescapeModulePath(f.slice(0, -ext.length));
-            if (!isModuleVersion(v))
-                continue;
-            if (!byVersion.has(v))
-                byVersion.set(v, new Set());
-            byVersion.get(v).add(ext);
-            names.push(`${rel}/@v/${f}`);
-        }
-        const entries = await Promise.all([...byVersion.entries()].map(async ([version, exts]) => {
-            const base = path.join(vdir, escapeModulePath(version));
-            const cv = {
-                path: modPath,
-                version,
-                hasZip: exts.has('.zip'),
-                partial: exts.has('.partial'),
-            };
-            if (exts.has('.ziphash'))
-                cv.ziphash = (await readText(base + '.ziphash'))?.trim();
-            if (exts.has('.mod')) {
-                const mod = await fs.readFile(base + '.mod').catch(() => undefined);
-                if (mod)
-                    cv.modHash = goModHash(mod);
-            }
-            return cv;
-        }));
-        versions.push(...entries);
-    }
-    const fingerprint = createHash('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
-    return { versions, fingerprint };
-}
-/**
- * Removes a module cache that a failed restore left half-written. Go makes
- * extracted trees read-only, so directories are made writable first.
- */
-async function modcache_forceRemove(dir, platform = process.platform) {
-    // Read-only directories block removal on POSIX, read-only files on Windows.
-    const dirMode = modeBeforeRemove('dir', platform);
-    const fileMode = modeBeforeRemove('file', platform);
-    const makeWritable = async (d) => {
-        if (dirMode !== undefined)
-            await external_node_fs_namespaceObject.promises.chmod(d, dirMode).catch(() => undefined);
-        let entries;
-        try {
-            entries = await external_node_fs_namespaceObject.promises.readdir(d, { withFileTypes: true });
-        }
-        catch {
-            return;
-        }
-        await Promise.all(entries.map(async (e) => {
-            const p = external_node_path_namespaceObject.join(d, e.name);
-            if (e.isDirectory())
-                return makeWritable(p);
-            if (fileMode !== undefined)
-                await external_node_fs_namespaceObject.promises.chmod(p, fileMode).catch(() => undefined);
-        }));
-    };
-    await makeWritable(dir);
-    await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true });
-}
-
-;// CONCATENATED MODULE: ./src/cache/snapshot.ts
-/**
- * What a saved entry holds: exactly the module versions that were verified,
- * staged as hard links beside the module cache and saved from there.
- *
- * Each module is held once: a version whose zip was verified goes in as its
- * zip (with `.ziphash`, `.mod`, `.info`) and no tree, because the restore
- * writes the tree from the zip as Go's own extraction does, hashing it as it
- * goes (src/cache/archive.ts); any other version goes in as its tree.
- *
- * Staging (instead of saving the module cache as it is) means nothing the job
- * left behind rides along: no version go.sum does not name, no unverified
- * toolchain, no lock or `.partial` file, no sumdb or vcs cache, and, for a lean
- * entry, no zips. The job's own module cache is never changed by a save.
- */
-
-
-
-
-
-/** The files and trees of one module version, relative to the module cache root. */
-function snapshot_entryPaths(id, o) {
-    const { path: p, version } = splitModuleId(id);
-    const base = `cache/download/${escapeModulePath(p)}/@v/${escapeModulePath(version)}`;
-    const files = [`${base}.mod`, `${base}.info`];
-    if (o.tree)
-        files.push(`${base}.ziphash`);
-    if (o.tree && o.zip)
-        files.push(`${base}.zip`);
-    return {
-        tree: o.tree ? `${escapeModulePath(p)}@${escapeModulePath(version)}` : undefined,
-        files,
-    };
-}
-/** Links (or copies) a file into the stage; false when there is no such file. */
-async function linkOrCopy(from, to) {
-    await fs.mkdir(path.dirname(to), { recursive: true });
-    return linkOrCopyInto(from, to);
-}
-/** linkOrCopy into a directory that already exists (a tree's files: one mkdir per directory, not per file). */
-async function linkOrCopyInto(from, to) {
-    try {
-        await fs.link(from, to);
-        return true;
-    }
-    catch (e) {
-        const code = e.code;
-        if (code === 'ENOENT')
-            return false;
-        if (code === 'EEXIST')
-            return true;
-        await fs.copyFile(from, to);
-        return true;
-    }
-}
-/** The zip beside a version's `.mod` file. */
-const zipOf = (modFile) => `${modFile.slice(0, -'.mod'.length)}.zip`;
-/** Links a tree's files into the stage: how many, or -1 when there is no such directory. */
-async function linkTree(from, to) {
-    let entries;
-    try {
-        entries = await fs.readdir(from, { withFileTypes: true });
-    }
-    catch {
-        return -1;
-    }
-    await fs.mkdir(to, { recursive: true });
-    let n = 0;
-    for (const e of entries) {
-        const a = path.join(from, e.name);
-        const b = path.join(to, e.name);
-        if (e.isDirectory())
-            n += Math.max(0, await linkTree(a, b));
-        else if (e.isFile()) {
-            await linkOrCopyInto(a, b);
-            n++;
-        }
-    }
-    return n;
-}
-/** Go's h1 of a module with no files: the sha256 of an empty summary. */
-const EMPTY_TREE_H1 = (/* unused pure expression or super */ null && (`h1:${createHash('sha256').digest('base64')}`));
-/**
- * Links a tree into the stage; does it carry the module? A tree with files
- * does. An empty one only if the module has no files at all (its .ziphash is
- * the empty hash): otherwise a later step emptied it.
- */
-async function treeCarries(from, to, ziphash) {
-    const files = await linkTree(from, to);
-    if (files !== 0)
-        return files > 0;
-    return (await ziphash().catch(() => '')).trim() === EMPTY_TREE_H1;
-}
-/**
- * Builds the staging directory for a save, beside the module cache (hard
- * links need the same file system). The caller removes `stage`.
- */
-async function stageSnapshot(modCache, plan) {
-    const stage = path.join(path.dirname(modCache), `.vgc-save-${process.pid}-${Date.now()}`);
-    await forceRemove(stage);
-    await fs.mkdir(stage, { recursive: true });
-    const jobs = [];
-    const unstaged = [];
-    const link = (f) => linkOrCopy(path.join(modCache, f), path.join(stage, f));
-    const add = async (id) => {
-        const p = snapshot_entryPaths(id, { tree: true, zip: false });
-        const linked = await Promise.all(p.files.map(link));
-        const ziphash = p.files.find((f) => f.endsWith('.ziphash'));
-        const hasZiphash = linked[p.files.indexOf(ziphash)] === true;
-        // A zip that is gone after all leaves the tree to carry the module.
-        const carried = (plan.zips && plan.verifiedZips.has(id) && (await link(zipOf(p.files[0])))) ||
-            (await treeCarries(path.join(modCache, p.tree), path.join(stage, p.tree), () => fs.readFile(path.join(modCache, ziphash), 'utf8')));
-        if (!hasZiphash || !carried)
-            unstaged.push(id);
-    };
-    for (const id of plan.full)
-        jobs.push(add(id));
-    for (const id of plan.modOnly)
-        for (const f of snapshot_entryPaths(id, { tree: false, zip: false }).files)
-            jobs.push(link(f));
-    await Promise.all(jobs);
-    return { stage, unstaged: unstaged.sort() };
-}
-/**
- * Removes a stage. Its directories were made by stageSnapshot and are
- * writable, so one recursive removal does; where that fails (read-only
- * files block unlinking on Windows) forceRemove makes them writable first.
- */
-async function removeSnapshot(stage) {
-    try {
-        rmSync(stage, { recursive: true, force: true, maxRetries: 2 });
-    }
-    catch {
-        await forceRemove(stage);
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/verify/toolchains.ts
@@ -102990,344 +104146,15 @@ function neededToolchains(directives, running, hostOs, hostArch, newer) {
     return [...out].sort();
 }
 
-// EXTERNAL MODULE: external "node:worker_threads"
-var external_node_worker_threads_ = __nccwpck_require__(5919);
-;// CONCATENATED MODULE: ./src/verify/workers.ts
+;// CONCATENATED MODULE: ./src/verify/record.ts
 /**
- * Worker threads for the heavy part of restoring and checking a module cache:
- * writing extracted files and hashing them, inflating and hashing zips, hashing
- * whole trees on disk. Each job is synchronous inside its worker (no libuv
- * round trip per file), and the jobs of one extraction or one scan spread over
- * every core while the main thread decompresses and parses the archive.
- *
- * The workers run hashCore's source text (see src/verify/hashcore.ts); with
- * `size` 0 the same functions run on the calling thread.
+ * The record of a module cache: per module version, the hashes of its tree,
+ * zip, `.ziphash` and `.mod` as computed from the bytes (while a restore
+ * extracts, or from disk), which main compares with go.sum. JSON-serialisable.
  */
 
 
 
-/**
- * The worker's source: node built-ins only, so the single-file bundle needs no
- * extra file. `__name` stands in for the helper esbuild (tsx) inserts into
- * function bodies it compiles with keepNames.
- */
-function workerSource() {
-    return `
-const { parentPort } = require('node:worker_threads');
-const __name = (f) => f;
-const hashCore = ${hashCore.toString()};
-const core = hashCore({
-  fs: require('node:fs'),
-  path: require('node:path'),
-  createHash: require('node:crypto').createHash,
-  oneShot: require('node:crypto').hash,
-  zlib: require('node:zlib'),
-});
-parentPort.on('message', ({ id, op, args }) => {
-  try {
-    parentPort.postMessage({ id, value: core[op](...args) });
-  } catch (e) {
-    parentPort.postMessage({ id, error: String(e && e.message ? e.message : e) });
-  }
-});
-`;
-}
-/** As many workers as cores, at most four (the main thread's tar parsing shares the cores with them). */
-function defaultWorkers() {
-    const cpus = typeof external_node_os_namespaceObject.availableParallelism === 'function' ? external_node_os_namespaceObject.availableParallelism() : external_node_os_namespaceObject.cpus().length;
-    return Math.max(1, Math.min(4, cpus));
-}
-/** Memory of its own for a view, so that it can move to a worker without detaching its owner. */
-function owned(buf, transfer) {
-    const whole = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength;
-    return transfer && whole && !(buf.buffer instanceof SharedArrayBuffer)
-        ? buf
-        : new Uint8Array(buf);
-}
-class workers_HashWorkers {
-    size;
-    workers = [];
-    idle = [];
-    queue = [];
-    running = new Map();
-    nextId = 0;
-    closed = false;
-    lastCrash;
-    constructor(size = defaultWorkers()) {
-        this.size = size;
-        const source = size > 0 ? workerSource() : '';
-        for (let i = 0; i < size; i++) {
-            const w = new external_node_worker_threads_.Worker(source, { eval: true });
-            w.on('message', (m) => this.done(w, m));
-            w.on('error', (e) => this.crashed(w, e));
-            this.workers.push(w);
-            this.idle.push(w);
-        }
-    }
-    /**
-     * HashZip of a zip in memory. With `transfer` the buffer's memory moves to
-     * the worker when the view covers all of it; the caller must not use it again.
-     */
-    hashZip(buf, transfer = false) {
-        const b = owned(buf, transfer);
-        return this.run('zipHash', [b], [b.buffer]);
-    }
-    /** HashZip of a zip file, refusing anything that is not a regular file. */
-    hashZipFile(file) {
-        return this.run('zipFileHash', [file], []);
-    }
-    /** HashDir of a tree on disk; rejects naming a symlink or special file inside it. */
-    hashTree(dir, prefix) {
-        return this.run('treeHash', [dir, prefix], []);
-    }
-    /**
-     * HashDir of a module's tree and HashZip of its zip in one job, sharing the
-     * sha256 of every file the two hold byte for byte alike. Never rejects for
-     * what it finds: each side reports its hash or its error.
-     */
-    hashModule(dir, prefix, zipFile) {
-        return this.run('moduleHash', [dir, prefix, zipFile], []);
-    }
-    /** Writes a batch of files (its buffers move to the worker), hashing those asked for. */
-    writeFiles(batch) {
-        return this.run('writeFiles', [batch], [batch.data, batch.meta.buffer]);
-    }
-    /**
-     * One part of the work on a zip (see ZipPartJob). A buffer backed by a
-     * SharedArrayBuffer is shared with the worker (parts of one zip run at
-     * once); any other must own its memory, which moves to the worker.
-     */
-    zipPart(buf, job) {
-        const shared = buf.buffer instanceof SharedArrayBuffer;
-        const b = shared ? buf : owned(buf, true);
-        return this.run('zipPart', [b, job], shared ? [] : [b.buffer]);
-    }
-    run(op, args, transfer) {
-        if (this.closed)
-            return Promise.reject(new Error('HashWorkers is closed'));
-        // Every worker crashed (out of memory, say): fail now rather than queue for nobody.
-        if (this.size > 0 && this.workers.length === 0)
-            return Promise.reject(this.lastCrash ?? new Error('every hashing worker has stopped'));
-        if (this.size === 0) {
-            try {
-                const fn = hashcore_mainThreadCore[op];
-                return Promise.resolve(fn(...args));
-            }
-            catch (e) {
-                return Promise.reject(e);
-            }
-        }
-        return new Promise((resolve, reject) => {
-            this.queue.push({ id: this.nextId++, op, args, transfer, resolve, reject });
-            this.pump();
-        });
-    }
-    pump() {
-        while (this.idle.length > 0 && this.queue.length > 0) {
-            const w = this.idle.pop();
-            const job = this.queue.shift();
-            this.running.set(w, job);
-            w.postMessage({ id: job.id, op: job.op, args: job.args }, job.transfer);
-        }
-    }
-    done(w, m) {
-        const job = this.running.get(w);
-        this.running.delete(w);
-        this.idle.push(w);
-        if (job && job.id === m.id) {
-            if (m.error === undefined)
-                job.resolve(m.value);
-            else
-                job.reject(new Error(m.error));
-        }
-        this.pump();
-    }
-    crashed(w, e) {
-        this.lastCrash = e;
-        const job = this.running.get(w);
-        this.running.delete(w);
-        job?.reject(e);
-        const i = this.workers.indexOf(w);
-        if (i >= 0)
-            this.workers.splice(i, 1);
-        if (this.workers.length === 0) {
-            for (const j of this.queue.splice(0))
-                j.reject(e);
-        }
-    }
-    async close() {
-        this.closed = true;
-        for (const j of this.queue.splice(0))
-            j.reject(new Error('HashWorkers closed'));
-        await Promise.all(this.workers.map((w) => w.terminate()));
-    }
-}
-
-;// CONCATENATED MODULE: ./src/cache/archive.ts
-/**
- * Confined, streaming extraction of a module cache archive (as @actions/cache's
- * saveCache makes them: GNU tar --posix, zstd or gzip, paths relative to the
- * module cache root) into an EMPTY directory, hashing every module file as it
- * streams through so that verification against go.sum needs no second read.
- *
- * Unlike `tar -xP`, every member is checked before anything is written for it:
- * only regular files and directories, no absolute names, no `..`, nothing that
- * resolves outside the destination. Directories and files are created by this
- * code alone (no links are ever made), so no member can be redirected through
- * an earlier one.
- */
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** The archive holds a member this extractor will not write (or is not a valid tar). */
-class ArchiveRejected extends Error {
-    member;
-    why;
-    constructor(member, why) {
-        super(`cache archive rejected: ${member === '' ? '(archive)' : JSON.stringify(member)}: ${why}`);
-        this.member = member;
-        this.why = why;
-        this.name = 'ArchiveRejected';
-    }
-}
-// ---------------------------------------------------------------------------
-// Pure rules: member names and where a file belongs in the module cache.
-/**
- * Normalises a member name to a relative path with forward slashes (`''` for
- * the archive root `./`), or throws ArchiveRejected saying why it may not be
- * extracted.
- */
-function memberPath(name) {
-    const reject = (why) => {
-        throw new ArchiveRejected(name, why);
-    };
-    if (name.includes('\0'))
-        reject('name contains a NUL byte');
-    if (name.includes('\\'))
-        reject('name contains a backslash');
-    if (/^[A-Za-z]:/.test(name))
-        reject('name starts with a drive letter');
-    // No module file or cache path holds one (Go's module.CheckFilePath refuses it); on
-    // Windows 'x/D:f' would resolve to another drive and 'x/f:s' name an NTFS stream.
-    if (name.includes(':'))
-        reject('name contains a colon');
-    if (name.startsWith('/'))
-        reject('absolute name');
-    const segments = name.split('/').filter((s) => s !== '' && s !== '.');
-    if (segments.includes('..'))
-        reject('name contains a ".." segment');
-    return segments.join('/');
-}
-/** Resolves a normalised member path under dest, re-checking confinement. */
-function confinedPath(dest, rel, member) {
-    const root = external_node_path_namespaceObject.resolve(dest);
-    const abs = external_node_path_namespaceObject.resolve(root, ...(rel === '' ? [] : rel.split('/')));
-    if (abs !== root && !abs.startsWith(root + external_node_path_namespaceObject.sep))
-        throw new ArchiveRejected(member, `resolves outside ${root}`);
-    return abs;
-}
-const DOWNLOAD_EXTS = ['.ziphash', '.zip', '.mod', '.info', '.partial'];
-/**
- * Classifies a module cache path: an extracted tree is identified by the first
- * segment containing '@' (`golang.org/x/tools@v0.1.0/...` and
- * `golang.org/x/tools/gopls@v0.24.0/...` are different modules); download files
- * are `cache/download/<escaped path>/@v/<escaped version><ext>`.
- */
-function placeOf(rel) {
-    if (rel === 'cache' || rel.startsWith('cache/'))
-        return downloadPlaceOf(rel);
-    // The first segment holding an '@' is the one holding the first '@'.
-    const firstAt = rel.indexOf('@');
-    if (firstAt < 0)
-        return OTHER;
-    const end = rel.indexOf('/', firstAt);
-    const root = end < 0 ? rel : rel.slice(0, end);
-    const tree = treeRootOf(root);
-    if (tree === null)
-        return OTHER;
-    return {
-        kind: 'tree',
-        root,
-        path: tree.path,
-        version: tree.version,
-        inner: end < 0 ? '' : rel.slice(end + 1),
-    };
-}
-const OTHER = Object.freeze({ kind: 'other' });
-/** Tree roots seen, unescaped once each: an extraction asks for every file of every tree. */
-const treeRoots = new Map();
-/** `<escaped path>@<escaped version>` → the module it names, or null when it names none. */
-function treeRootOf(root) {
-    let tree = treeRoots.get(root);
-    if (tree !== undefined)
-        return tree;
-    const segStart = root.lastIndexOf('/') + 1;
-    const at = root.lastIndexOf('@');
-    const escPath = root.slice(0, at);
-    const escVersion = root.slice(at + 1);
-    tree =
-        at === segStart ||
-            escVersion === '' ||
-            !isCanonicalEscape(escPath) ||
-            !isCanonicalEscape(escVersion)
-            ? null
-            : moduleOrNull(gosum_unescapeModulePath(escPath), gosum_unescapeModulePath(escVersion));
-    if (treeRoots.size > 100_000)
-        treeRoots.clear();
-    treeRoots.set(root, tree);
-    return tree;
-}
-/**
- * Go's escaping (module.EscapePath) never leaves an upper-case letter and
- * always puts a lower-case one after '!': 'Foo' and '!foo' would otherwise
- * both read as module Foo, one hiding the other.
- */
-function isCanonicalEscape(escaped) {
-    return !/[A-Z]|![^a-z]|!$/.test(escaped);
-}
-/**
- * A module Go could have put in the cache, or null. Anything else is kept as a
- * plain file, never unpacked or counted as a module: a download path such as
- * `cache/download/example.com/a@v1.0.0/x/@v/v2.0.0.zip` would otherwise name
- * the tree `example.com/a@v1.0.0/x@v2.0.0`, which lies inside another
- * module's tree and would add files to it unseen by its record.
- */
-function moduleOrNull(p, version) {
-    return gosum_isModulePath(p) && gosum_isModuleVersion(version) ? { path: p, version } : null;
-}
-function downloadPlaceOf(rel) {
-    const segs = rel.split('/');
-    const at = segs.indexOf('@v');
-    if (segs[1] !== 'download' || at < 3 || at !== segs.length - 2)
-        return OTHER;
-    const file = segs[segs.length - 1];
-    const ext = DOWNLOAD_EXTS.find((x) => file.endsWith(x) && file.length > x.length);
-    if (!ext || !isCanonicalEscape(rel))
-        return OTHER;
-    const m = moduleOrNull(gosum_unescapeModulePath(segs.slice(2, at).join('/')), gosum_unescapeModulePath(file.slice(0, -ext.length)));
-    return m === null ? OTHER : { kind: 'download', ...m, ext };
-}
-/** placeOf for a regular file: a file standing where a tree directory belongs is just other. */
-function filePlaceOf(rel) {
-    const place = placeOf(rel);
-    return place.kind === 'tree' && place.inner === '' ? OTHER : place;
-}
-/** Go's modes: trees read-only (files 0444, dirs 0555 once filled), the rest 0644 / 0755. */
-function fileModeFor(place) {
-    return place.kind === 'tree' ? 0o444 : 0o644;
-}
-// ---------------------------------------------------------------------------
-// Record building, shared by extraction and recordFromDisk.
 /** Fixed key order and no undefined fields, so equal records serialise equally. */
 function normalised(m) {
     const out = { path: m.path, version: m.version, info: m.info, partial: m.partial };
@@ -103446,6 +104273,237 @@ class RecordBuilder {
             .sort((a, b) => cmp(a.path, b.path) || cmp(a.version, b.version));
         return { modules, other: [...this.other].sort(cmp) };
     }
+}
+
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./src/verify/workers.ts
+/**
+ * Worker threads for the heavy part of restoring and checking a module cache:
+ * writing extracted files and hashing them, inflating and hashing zips, hashing
+ * whole trees on disk. Each job is synchronous inside its worker (no libuv
+ * round trip per file), and the jobs of one extraction or one scan spread over
+ * every core while the main thread decompresses and parses the archive.
+ *
+ * The workers run hashCore's source text (see src/verify/hashcore.ts); with
+ * `size` 0 the same functions run on the calling thread.
+ */
+
+
+
+/**
+ * The worker's source: node built-ins only, so the single-file bundle needs no
+ * extra file. `__name` stands in for the helper esbuild (tsx) inserts into
+ * function bodies it compiles with keepNames.
+ */
+function workerSource() {
+    return `
+const { parentPort } = require('node:worker_threads');
+const __name = (f) => f;
+const hashCore = ${hashCore.toString()};
+const core = hashCore({
+  fs: require('node:fs'),
+  path: require('node:path'),
+  createHash: require('node:crypto').createHash,
+  oneShot: require('node:crypto').hash,
+  zlib: require('node:zlib'),
+});
+parentPort.on('message', ({ id, op, args }) => {
+  try {
+    parentPort.postMessage({ id, value: core[op](...args) });
+  } catch (e) {
+    parentPort.postMessage({ id, error: String(e && e.message ? e.message : e) });
+  }
+});
+`;
+}
+/** As many workers as cores, at most four (the main thread's tar parsing shares the cores with them). */
+function defaultWorkers() {
+    const cpus = typeof external_node_os_namespaceObject.availableParallelism === 'function' ? external_node_os_namespaceObject.availableParallelism() : external_node_os_namespaceObject.cpus().length;
+    return Math.max(1, Math.min(4, cpus));
+}
+/** Memory of its own for a view, so that it can move to a worker without detaching its owner. */
+function owned(buf, transfer) {
+    const whole = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength;
+    return transfer && whole && !(buf.buffer instanceof SharedArrayBuffer)
+        ? buf
+        : new Uint8Array(buf);
+}
+class HashWorkers {
+    size;
+    workers = [];
+    idle = [];
+    queue = [];
+    running = new Map();
+    nextId = 0;
+    closed = false;
+    lastCrash;
+    constructor(size = defaultWorkers()) {
+        this.size = size;
+        const source = size > 0 ? workerSource() : '';
+        for (let i = 0; i < size; i++) {
+            const w = new external_node_worker_threads_.Worker(source, { eval: true });
+            w.on('message', (m) => this.done(w, m));
+            w.on('error', (e) => this.crashed(w, e));
+            this.workers.push(w);
+            this.idle.push(w);
+        }
+    }
+    /**
+     * HashZip of a zip in memory. With `transfer` the buffer's memory moves to
+     * the worker when the view covers all of it; the caller must not use it again.
+     */
+    hashZip(buf, transfer = false) {
+        const b = owned(buf, transfer);
+        return this.run('zipHash', [b], [b.buffer]);
+    }
+    /** HashZip of a zip file, refusing anything that is not a regular file. */
+    hashZipFile(file) {
+        return this.run('zipFileHash', [file], []);
+    }
+    /** HashDir of a tree on disk; rejects naming a symlink or special file inside it. */
+    hashTree(dir, prefix) {
+        return this.run('treeHash', [dir, prefix], []);
+    }
+    /**
+     * HashDir of a module's tree and HashZip of its zip in one job, sharing the
+     * sha256 of every file the two hold byte for byte alike. Never rejects for
+     * what it finds: each side reports its hash or its error.
+     */
+    hashModule(dir, prefix, zipFile) {
+        return this.run('moduleHash', [dir, prefix, zipFile], []);
+    }
+    /** Writes a batch of files (its buffers move to the worker), hashing those asked for. */
+    writeFiles(batch) {
+        return this.run('writeFiles', [batch], [batch.data, batch.meta.buffer]);
+    }
+    /**
+     * One part of the work on a zip (see ZipPartJob). A buffer backed by a
+     * SharedArrayBuffer is shared with the worker (parts of one zip run at
+     * once); any other must own its memory, which moves to the worker.
+     */
+    zipPart(buf, job) {
+        const shared = buf.buffer instanceof SharedArrayBuffer;
+        const b = shared ? buf : owned(buf, true);
+        return this.run('zipPart', [b, job], shared ? [] : [b.buffer]);
+    }
+    run(op, args, transfer) {
+        if (this.closed)
+            return Promise.reject(new Error('HashWorkers is closed'));
+        // Every worker crashed (out of memory, say): fail now rather than queue for nobody.
+        if (this.size > 0 && this.workers.length === 0)
+            return Promise.reject(this.lastCrash ?? new Error('every hashing worker has stopped'));
+        if (this.size === 0) {
+            try {
+                const fn = hashcore_mainThreadCore[op];
+                return Promise.resolve(fn(...args));
+            }
+            catch (e) {
+                return Promise.reject(e);
+            }
+        }
+        return new Promise((resolve, reject) => {
+            this.queue.push({ id: this.nextId++, op, args, transfer, resolve, reject });
+            this.pump();
+        });
+    }
+    pump() {
+        while (this.idle.length > 0 && this.queue.length > 0) {
+            const w = this.idle.pop();
+            const job = this.queue.shift();
+            this.running.set(w, job);
+            w.postMessage({ id: job.id, op: job.op, args: job.args }, job.transfer);
+        }
+    }
+    done(w, m) {
+        const job = this.running.get(w);
+        this.running.delete(w);
+        this.idle.push(w);
+        if (job && job.id === m.id) {
+            if (m.error === undefined)
+                job.resolve(m.value);
+            else
+                job.reject(new Error(m.error));
+        }
+        this.pump();
+    }
+    crashed(w, e) {
+        this.lastCrash = e;
+        const job = this.running.get(w);
+        this.running.delete(w);
+        job?.reject(e);
+        const i = this.workers.indexOf(w);
+        if (i >= 0)
+            this.workers.splice(i, 1);
+        if (this.workers.length === 0) {
+            for (const j of this.queue.splice(0))
+                j.reject(e);
+        }
+    }
+    async close() {
+        this.closed = true;
+        for (const j of this.queue.splice(0))
+            j.reject(new Error('HashWorkers closed'));
+        await Promise.all(this.workers.map((w) => w.terminate()));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/restore/tar.ts
+/**
+ * Reading a cache archive as a stream of tar members: the compression told
+ * from its magic bytes (zstd, gzip or none), decompressed in large chunks, and
+ * the pure checks on a member's name that come before anything is written.
+ */
+
+
+
+
+/** The archive holds a member this extractor will not write (or is not a valid tar). */
+class ArchiveRejected extends Error {
+    member;
+    why;
+    constructor(member, why) {
+        super(`cache archive rejected: ${member === '' ? '(archive)' : JSON.stringify(member)}: ${why}`);
+        this.member = member;
+        this.why = why;
+        this.name = 'ArchiveRejected';
+    }
+}
+// ---------------------------------------------------------------------------
+// Pure rules: member names and where a file belongs in the module cache.
+/**
+ * Normalises a member name to a relative path with forward slashes (`''` for
+ * the archive root `./`), or throws ArchiveRejected saying why it may not be
+ * extracted.
+ */
+function memberPath(name) {
+    const reject = (why) => {
+        throw new ArchiveRejected(name, why);
+    };
+    if (name.includes('\0'))
+        reject('name contains a NUL byte');
+    if (name.includes('\\'))
+        reject('name contains a backslash');
+    if (/^[A-Za-z]:/.test(name))
+        reject('name starts with a drive letter');
+    // No module file or cache path holds one (Go's module.CheckFilePath refuses it); on
+    // Windows 'x/D:f' would resolve to another drive and 'x/f:s' name an NTFS stream.
+    if (name.includes(':'))
+        reject('name contains a colon');
+    if (name.startsWith('/'))
+        reject('absolute name');
+    const segments = name.split('/').filter((s) => s !== '' && s !== '.');
+    if (segments.includes('..'))
+        reject('name contains a ".." segment');
+    return segments.join('/');
+}
+/** Resolves a normalised member path under dest, re-checking confinement. */
+function confinedPath(dest, rel, member) {
+    const root = external_node_path_namespaceObject.resolve(dest);
+    const abs = external_node_path_namespaceObject.resolve(root, ...(rel === '' ? [] : rel.split('/')));
+    if (abs !== root && !abs.startsWith(root + external_node_path_namespaceObject.sep))
+        throw new ArchiveRejected(member, `resolves outside ${root}`);
+    return abs;
 }
 function detectCompression(head) {
     if (head.length >= 4 &&
@@ -103628,8 +104686,35 @@ async function openTarStream(input) {
         : zstdStream(whole);
     return { tar: s.out, compression, done: s.done, abort: s.abort };
 }
-// ---------------------------------------------------------------------------
-// Extraction.
+
+;// CONCATENATED MODULE: ./src/restore/extract.ts
+/**
+ * Confined, streaming extraction of a cache archive (as @actions/cache's
+ * saveCache makes them: GNU tar --posix, zstd or gzip, paths relative to the
+ * saved directory) into an EMPTY directory, hashing every module file as it
+ * streams through so that verification against go.sum needs no second read.
+ *
+ * Unlike `tar -xP`, every member is checked before anything is written for it:
+ * only regular files and directories, no absolute names, no `..`, nothing that
+ * resolves outside the destination. Directories and files are created by this
+ * code alone (no links are ever made), so no member can be redirected through
+ * an earlier one.
+ *
+ * This file is over 500 lines because the Extractor is one state machine (the
+ * parser's back-pressure, the batches in flight, the trees written from zips);
+ * the pure parts live in ./tar.ts, ../go/layout.ts and ../verify/record.ts.
+ */
+
+
+
+
+
+
+
+
+
+
+
 /**
  * Files up to this size are buffered and handed to a worker, which writes and
  * hashes them; larger ones stream to disk from the main thread (zips, `.mod`
@@ -104104,7 +105189,7 @@ function parserError(e) {
  */
 async function extractArchive(input, dest, o = {}) {
     await ensureEmptyDir(dest);
-    const workers = new workers_HashWorkers(o.workers);
+    const workers = new HashWorkers(o.workers);
     const ex = new Extractor(dest, workers, o.maxBytes);
     let stream;
     try {
@@ -104184,1286 +105269,19 @@ async function extractArchive(input, dest, o = {}) {
         await workers.close();
     }
 }
-// ---------------------------------------------------------------------------
-// The same record from a module cache already on disk.
-/** Lists files (relative, forward slashes) under dir; directories that are module trees are reported apart. */
-async function walk(root, rel, onTree, onFile, onOdd) {
-    const entries = await fs.readdir(rel === '' ? root : path.join(root, ...rel.split('/')), {
-        withFileTypes: true,
-    });
-    await Promise.all(entries.map(async (e) => {
-        const child = rel === '' ? e.name : `${rel}/${e.name}`;
-        const place = placeOf(child);
-        if (e.isDirectory()) {
-            if (place.kind === 'tree' && place.inner === '')
-                onTree(child);
-            else
-                await walk(root, child, onTree, onFile, onOdd);
-        }
-        else if (e.isFile())
-            onFile(child);
-        else
-            onOdd(child);
-    }));
-}
-/**
- * The ExtractRecord of a module cache already on disk: each tree hashed with
- * HashDir, each zip with HashZip (in the worker pool), `.ziphash`/`.mod` read.
- * For caches restored earlier, after repairs, and as a cross-check of
- * extractArchive. Trees and zips are processed in parallel.
- */
-async function recordFromDisk(modCache, o = {}) {
-    const root = path.resolve(modCache);
-    const rb = new RecordBuilder();
-    const trees = [];
-    const files = [];
-    // Symlinks, fifos and devices outside trees are only listed: Go never makes them, and
-    // reading one could leave the cache or block.
-    await walk(root, '', (t) => trees.push(t), (f) => files.push(f), (odd) => rb.other.push(odd));
-    const workers = new HashWorkers(o.workers);
-    const limiter = new Limiter(16);
-    const abs = (rel) => path.join(root, ...rel.split('/'));
-    try {
-        /** Zips by module, with the module's record. */
-        const zipOf = new Map();
-        const smallJobs = [];
-        for (const f of files) {
-            const place = filePlaceOf(f);
-            if (place.kind !== 'download') {
-                rb.other.push(f);
-                continue;
-            }
-            if (place.ext === '.info' || place.ext === '.partial') {
-                rb.downloadFile(place.path, place.version, place.ext);
-                continue;
-            }
-            if (place.ext === '.zip') {
-                zipOf.set(`${place.path}@${place.version}`, {
-                    zip: f,
-                    m: rb.module(place.path, place.version),
-                });
-                continue;
-            }
-            smallJobs.push(limiter
-                .run(() => readRegularFile(abs(f)))
-                .then((data) => rb.downloadFile(place.path, place.version, place.ext, data)));
-        }
-        const pairs = [];
-        const treesAlone = [];
-        for (const t of trees) {
-            const place = placeOf(t);
-            if (place.kind !== 'tree')
-                continue;
-            const prefix = `${place.path}@${place.version}`;
-            const job = { m: rb.module(place.path, place.version), prefix, tree: t };
-            const zip = zipOf.get(prefix);
-            if (zip === undefined)
-                treesAlone.push(job);
-            else {
-                zipOf.delete(prefix);
-                pairs.push({ ...job, zip: zip.zip, size: 0 });
-            }
-        }
-        await Promise.all(pairs.map(async (p) => {
-            p.size = await fs.stat(abs(p.zip)).then((st) => st.size, () => 0);
-        }));
-        pairs.sort((a, b) => b.size - a.size);
-        const message = (e) => (e instanceof Error ? e.message : String(e));
-        const pairJobs = pairs.map(async ({ m, prefix, tree, zip }) => {
-            try {
-                const r = await workers.hashModule(abs(tree), prefix, abs(zip));
-                if (r.tree) {
-                    m.treeH1 = r.tree.h1;
-                    m.treeFiles = r.tree.files;
-                }
-                if (r.treeError !== undefined)
-                    m.treeError = r.treeError;
-                if (r.zipH1 !== undefined)
-                    m.zipH1 = r.zipH1;
-                if (r.zipError !== undefined)
-                    m.zipError = r.zipError;
-            }
-            catch (e) {
-                m.treeError = m.zipError = message(e);
-            }
-        });
-        const zipJobs = [...zipOf.values()].map(async ({ zip, m }) => {
-            try {
-                m.zipH1 = await workers.hashZipFile(abs(zip));
-            }
-            catch (e) {
-                m.zipError = message(e);
-            }
-        });
-        const treeJobs = treesAlone.map(async ({ m, prefix, tree }) => {
-            try {
-                const { h1, files: n } = await workers.hashTree(abs(tree), prefix);
-                m.treeH1 = h1;
-                m.treeFiles = n;
-            }
-            catch (e) {
-                m.treeError = message(e);
-            }
-        });
-        await Promise.all([...pairJobs, ...zipJobs, ...treeJobs, ...smallJobs]);
-    }
-    finally {
-        await workers.close();
-    }
-    return rb.build();
-}
 
-;// CONCATENATED MODULE: ./src/cache/service/http.ts
+;// CONCATENATED MODULE: ./src/restore/restore.ts
 /**
- * One JSON call to the cache service with the retry policy both protocols
- * share. Service trouble comes back as a value, never as an exception:
- *
- * - 500/502/503/504/408 and resets are retried with exponential backoff:
- *   6 attempts, waits of 1, 2, 4, 8 and 10 s (each up to 20% longer), about
- *   25-30 s in all. @actions/cache's v2 client waits 3 + 4.5 + 6.75 + 10.1 s
- *   (about 24 s, jittered up to 35 s) over 5 attempts, its v1 client 5 s over
- *   2: ours is at least as patient, and asks again sooner after a blip;
- * - 429 is retried after its Retry-After when that fits the cap and budget;
- * - connection refused, unknown host and timeouts end the call at once: a
- *   service that is not there will not be there 500 ms later either, and a
- *   retry storm only delays the job;
- * - every wait and attempt fits in one overall budget (`timeoutMs`, the
- *   `lookup-timeout` input): a backoff that would overrun it is shortened to
- *   leave one last attempt room, and none is made when too little is left;
- * - every retry is logged (`onRetry`, by default an info line in the job log).
- */
-
-
-
-const realClock = {
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-};
-const DEFAULTS = {
-    maxAttempts: 6,
-    baseDelayMs: 1_000,
-    maxRetryAfterMs: 10_000,
-    onRetry: (line) => info(line),
-    clock: realClock,
-};
-const MAX_BACKOFF_MS = 10_000;
-/** Time kept for the last attempt when a backoff is shortened to fit the budget. */
-const LAST_ATTEMPT_MS = 1_000;
-const MAX_BODY_BYTES = 1024 * 1024;
-const RETRIED_STATUSES = new Set([408, 500, 502, 503, 504]);
-/** Network errors that mean "nobody is listening": no point in asking again. */
-const FINAL_NETWORK_CODES = new Set([
-    'ECONNREFUSED',
-    'ENOTFOUND',
-    'EAI_AGAIN',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-]);
-class CallTimeout extends Error {
-}
-/** Parses Retry-After (seconds or an HTTP date) into milliseconds from now. */
-function retryAfterMs(header, now = Date.now()) {
-    if (!header)
-        return undefined;
-    const trimmed = header.trim();
-    if (/^\d+$/.test(trimmed))
-        return Number(trimmed) * 1000;
-    const at = Date.parse(trimmed);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-/**
- * Backoff before attempt `attempt + 1` (attempt counts from 0): base * 2^n,
- * capped at 10 s, made up to 20% longer at random so that jobs failed by one
- * outage do not all come back at once. Never shorter than the plain value.
- */
-function backoffMs(attempt, baseDelayMs, random = Math.random()) {
-    const plain = Math.min(MAX_BACKOFF_MS, baseDelayMs * 2 ** attempt);
-    return Math.round(plain * (1 + random * 0.2));
-}
-/**
- * The wait before the next attempt, fitted into what is left of the budget:
- * a Retry-After is the server's word and is never shortened (undefined when
- * it does not fit); a backoff is cut to leave the last attempt
- * `LAST_ATTEMPT_MS`, and is undefined when not even that is left.
- */
-function fitWait(waitMs, remainingMs, fromServer) {
-    if (waitMs < remainingMs - LAST_ATTEMPT_MS)
-        return waitMs;
-    if (fromServer)
-        return undefined;
-    const cut = remainingMs - LAST_ATTEMPT_MS;
-    return cut > 0 ? cut : undefined;
-}
-function describeNetworkError(e) {
-    return e.code ? `${e.code} (${e.message})` : e.message;
-}
-/** Sends one request; resolves with the answer, rejects with the network error. */
-function sendOnce(req, timeoutMs) {
-    return new Promise((resolve, reject) => {
-        const url = new URL(req.url);
-        const transport = url.protocol === 'https:' ? external_node_https_namespaceObject : external_node_http_;
-        const headers = { ...req.headers };
-        if (req.body !== undefined)
-            headers['content-length'] = String(Buffer.byteLength(req.body));
-        const r = transport.request(url, { method: req.method, headers }, (res) => {
-            const chunks = [];
-            let size = 0;
-            res.on('data', (c) => {
-                size += c.length;
-                if (size <= MAX_BODY_BYTES)
-                    chunks.push(c);
-            });
-            res.on('end', () => {
-                clearTimeout(timer);
-                resolve({
-                    status: res.statusCode ?? 0,
-                    headers: res.headers,
-                    text: Buffer.concat(chunks).toString('utf8'),
-                });
-            });
-            res.on('error', (e) => {
-                clearTimeout(timer);
-                reject(e);
-            });
-        });
-        const timer = setTimeout(() => {
-            r.destroy(new CallTimeout(`no answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-        r.on('error', (e) => {
-            clearTimeout(timer);
-            reject(e);
-        });
-        r.end(req.body);
-    });
-}
-/** `250 ms`, `1.5 s`, `10 min`: a wait or a limit, for a log line. */
-function describeDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000 || ms % 60_000 !== 0)
-        return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')} s`;
-    return `${ms / 60_000} min`;
-}
-/** A short, single-line excerpt of an error body for a reason string. */
-function bodyExcerpt(text) {
-    const line = text.replace(/\s+/g, ' ').trim();
-    return line.length > 200 ? `${line.slice(0, 200)}...` : line;
-}
-/** The tuning with every field it leaves out (or leaves undefined) set to the default. */
-function withDefaults(tuning) {
-    const given = Object.entries(tuning).filter(([, v]) => v !== undefined);
-    return { ...DEFAULTS, ...Object.fromEntries(given) };
-}
-/** Sends one attempt and judges it by the rules in the file comment. */
-async function attemptOnce(req, t, attempt, remainingMs) {
-    let answer;
-    try {
-        answer = await sendOnce(req, remainingMs);
-    }
-    catch (e) {
-        if (e instanceof CallTimeout) {
-            return { kind: 'final', reason: `no answer within ${req.timeoutMs} ms` };
-        }
-        const err = e;
-        const why = describeNetworkError(err);
-        if (err.code && FINAL_NETWORK_CODES.has(err.code))
-            return { kind: 'final', reason: why };
-        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
-    }
-    if (answer.status === 429) {
-        const after = retryAfterMs(answer.headers['retry-after']);
-        const why = `rate limited (429${after === undefined ? '' : `, Retry-After ${Math.ceil(after / 1000)} s`})`;
-        if (after !== undefined && after > t.maxRetryAfterMs)
-            return { kind: 'final', reason: why };
-        if (after !== undefined)
-            return { kind: 'retry', why, waitMs: after, fromServer: true };
-        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
-    }
-    if (RETRIED_STATUSES.has(answer.status)) {
-        const why = `HTTP ${answer.status}${answer.text ? `: ${bodyExcerpt(answer.text)}` : ''}`;
-        return { kind: 'retry', why, waitMs: backoffMs(attempt, t.baseDelayMs), fromServer: false };
-    }
-    return { kind: 'answer', answer };
-}
-/**
- * Makes the call, retrying as described above. A final answer is returned
- * whatever its status (the caller decides what a 403 or 404 means); only
- * exhausted retries, timeouts and network failures become `failed`.
- */
-async function callWithRetries(req, tuning = {}) {
-    const t = withDefaults(tuning);
-    const label = req.label ?? `${req.method} ${new URL(req.url).pathname}`;
-    const { clock } = t;
-    const deadline = clock.now() + req.timeoutMs;
-    let last = '';
-    let made = 0;
-    for (let attempt = 0; attempt < t.maxAttempts; attempt++) {
-        const remaining = deadline - clock.now();
-        if (remaining <= 0)
-            break;
-        made++;
-        const verdict = await attemptOnce(req, t, attempt, remaining);
-        if (verdict.kind === 'answer')
-            return verdict;
-        if (verdict.kind === 'final')
-            return { kind: 'failed', reason: verdict.reason };
-        last = verdict.why;
-        if (attempt + 1 >= t.maxAttempts)
-            break;
-        const waitMs = fitWait(verdict.waitMs, deadline - clock.now(), verdict.fromServer);
-        if (waitMs === undefined) {
-            return {
-                kind: 'failed',
-                reason: `${last}; no time left for a retry within ${req.timeoutMs} ms`,
-            };
-        }
-        t.onRetry(`${label}: ${last} (attempt ${attempt + 1} of ${t.maxAttempts}); retrying in ${describeDuration(waitMs)}`);
-        await clock.sleep(waitMs);
-    }
-    return {
-        kind: 'failed',
-        reason: `${last || 'no answer'} after ${made} attempt${made === 1 ? '' : 's'}`,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/cache/download.ts
-/**
- * Streaming, segmented download of a cache archive.
- *
- * @actions/cache downloads the whole archive to a file before tar reads a
- * byte of it. Here the archive's bytes come out of a Readable in order while
- * later parts are still being fetched, so decompression and extraction can
- * run during the download.
- *
- * - A first ranged GET (`bytes=0-<segment-1>`) learns the size from
- *   Content-Range and is itself the first segment; no extra round trip.
- * - Further segments are fetched `concurrency` at a time, never more than
- *   `concurrency` segments ahead of the reader: memory stays at most
- *   `concurrency * segmentBytes`, and the network waits when the reader does.
- * - The segment at the head is passed through as its bytes arrive; when the
- *   reader is slow that response is paused (TCP backpressure), not buffered.
- * - A failed or stalled segment (5xx, 429, reset, early close, no data for
- *   `timeoutMs`) is asked again for the bytes it still lacks, up to `retries`
- *   times; then the stream fails with an Error naming the byte range. A 429 or
- *   503 with Retry-After (seconds or an HTTP date) waits that long, at most
- *   30 s. Every retry is logged.
- * - A segment has `segmentTimeoutMs` in all, its retries and waits included
- *   (SEGMENT_DOWNLOAD_TIMEOUT_MINS, 10 min by default, as in @actions/cache):
- *   a server that trickles bytes, each in time for the stall timer, still
- *   ends the download. Time the head segment is held back for a slow reader
- *   does not count.
- * - A server that ignores Range (200 to the first request) is read as one
- *   plain streaming GET; a retry fetches it again and skips what was passed on.
+ * Restoring an entry: the lookup and the download come from the cache service
+ * (src/cache/), the confined, hashing extraction from ./extract.ts. Never
+ * throws for service trouble or a bad archive: a rejected or broken archive
+ * leaves the destination removed, so nothing half-written is ever used.
  */
 
 
 
 
 
-const DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024;
-const DEFAULT_CONCURRENCY = 4;
-const DEFAULT_TIMEOUT_MS = 30_000;
-const DEFAULT_RETRIES = 5;
-const DEFAULT_RETRY_DELAY_MS = 500;
-const download_MAX_BACKOFF_MS = 8_000;
-const MAX_RETRY_AFTER_MS = 30_000;
-/** @actions/cache's default SEGMENT_DOWNLOAD_TIMEOUT_MINS. */
-const DEFAULT_SEGMENT_TIMEOUT_MS = 10 * 60 * 1000;
-/** A positive finite number from an environment variable, else undefined. */
-function positiveNumber(text) {
-    if (text === undefined || text.trim() === '')
-        return undefined;
-    const n = Number(text);
-    return Number.isFinite(n) && n > 0 ? n : undefined;
-}
-/**
- * VGC_DOWNLOAD_SEGMENT_BYTES: bytes per ranged request, for tests (several
- * segments from a small entry) and for tuning; unset or invalid means 32 MiB.
- */
-function segmentBytesFromEnv(env = process.env) {
-    const n = positiveNumber(env['VGC_DOWNLOAD_SEGMENT_BYTES']);
-    return n === undefined ? DEFAULT_SEGMENT_BYTES : Math.max(1, Math.floor(n));
-}
-/** SEGMENT_DOWNLOAD_TIMEOUT_MINS as @actions/cache reads it, in ms; 10 min when unset or invalid. */
-function segmentTimeoutFromEnv(env = process.env) {
-    const minutes = positiveNumber(env['SEGMENT_DOWNLOAD_TIMEOUT_MINS']);
-    if (minutes === undefined)
-        return DEFAULT_SEGMENT_TIMEOUT_MS;
-    // A timer cannot wait longer than 2^31-1 ms (Node fires a longer one at once):
-    // a huge value, meant as "no limit", is the longest wait there is.
-    return Math.min(minutes * 60 * 1000, MAX_TIMER_MS);
-}
-/** The longest delay setTimeout honours (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-/**
- * A countdown that can be paused: the time a segment may take, not counting
- * the time it is held back for a slow reader. `run` and `pause` may be called
- * any number of times; it fires at most once.
- */
-class SegmentDeadline {
-    totalMs;
-    onExpire;
-    timer;
-    leftMs;
-    since = 0;
-    constructor(totalMs, onExpire) {
-        this.totalMs = totalMs;
-        this.onExpire = onExpire;
-        this.leftMs = totalMs;
-    }
-    run() {
-        if (this.timer)
-            return;
-        this.since = Date.now();
-        this.timer = setTimeout(this.onExpire, Math.max(0, this.leftMs));
-    }
-    pause() {
-        if (!this.timer)
-            return;
-        clearTimeout(this.timer);
-        this.timer = undefined;
-        this.leftMs -= Date.now() - this.since;
-    }
-    /** Starts over with the whole time (a `whole` download, per segment's worth of bytes). */
-    restart() {
-        this.stop();
-        this.leftMs = this.totalMs;
-        this.run();
-    }
-    stop() {
-        clearTimeout(this.timer);
-        this.timer = undefined;
-    }
-}
-/** A failed attempt; `retryable` says whether asking again can help. */
-class AttemptFailure extends Error {
-    retryable;
-    waitMs;
-    constructor(message, retryable, waitMs) {
-        super(message);
-        this.retryable = retryable;
-        this.waitMs = waitMs;
-    }
-}
-/** A Content-Range header `bytes a-b/total` (total may be `*`). */
-function parseContentRange(header) {
-    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec((header ?? '').trim());
-    if (!m)
-        return undefined;
-    return {
-        start: Number(m[1]),
-        end: Number(m[2]),
-        total: m[3] === '*' ? undefined : Number(m[3]),
-    };
-}
-/** The URL without its query (a signed URL's signature is a secret). */
-function redactUrl(url) {
-    try {
-        const u = new URL(url);
-        return `${u.origin}${u.pathname}`;
-    }
-    catch {
-        return '<invalid URL>';
-    }
-}
-function rangeText(start, end) {
-    return `bytes ${start}-${end ?? ''}`;
-}
-/**
- * The wait a Retry-After header asks for, seconds or an HTTP date, capped at
- * 30 s; undefined without a usable header.
- */
-function retryAfterWaitMs(header, now = Date.now()) {
-    const ms = retryAfterMs(Array.isArray(header) ? header[0] : header, now);
-    return ms === undefined ? undefined : Math.min(ms, MAX_RETRY_AFTER_MS);
-}
-function statusFailure(res) {
-    const status = res.statusCode ?? 0;
-    res.resume();
-    const waitMs = retryAfterWaitMs(res.headers['retry-after']);
-    if (status === 429)
-        return new AttemptFailure('HTTP 429 (rate limited)', true, waitMs);
-    if (status === 503)
-        return new AttemptFailure('HTTP 503', true, waitMs);
-    if (status === 408 || status >= 500)
-        return new AttemptFailure(`HTTP ${status}`, true);
-    const hint = status === 403 || status === 401
-        ? ' (the signed download URL may have expired: look the entry up again)'
-        : status === 404 || status === 410
-            ? ' (the entry is gone: it may have been evicted or deleted)'
-            : '';
-    return new AttemptFailure(`HTTP ${status}${hint}`, false);
-}
-function toAttemptFailure(e) {
-    if (e instanceof AttemptFailure)
-        return e;
-    const err = e;
-    return new AttemptFailure(err.code ? `${err.code} (${err.message})` : String(err.message ?? e), true);
-}
-class DownloadStream extends external_node_stream_.Readable {
-    url;
-    options;
-    /** The archive size, once known. */
-    sizeBytes;
-    /** `ranged` once the server honoured Range, `whole` when it ignored it. */
-    mode;
-    /** Retries spent over all segments. */
-    retriesUsed = 0;
-    segmentBytes;
-    concurrency;
-    timeoutMs;
-    retries;
-    retryDelayMs;
-    segmentTimeoutMs;
-    log;
-    agent;
-    transport;
-    live = new Set();
-    segments = [];
-    head = 0;
-    launched = 0;
-    readerWants = false;
-    started = false;
-    over = false;
-    pumping = false;
-    onAbort = () => {
-        this.destroy(new Error(`download of ${redactUrl(this.url)} aborted`));
-    };
-    constructor(url, options = {}) {
-        super({ highWaterMark: 1024 * 1024 });
-        this.url = url;
-        this.options = options;
-        this.segmentBytes = Math.max(1, Math.floor(options.segmentBytes ?? segmentBytesFromEnv()));
-        this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CONCURRENCY));
-        this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-        this.retries = Math.max(0, options.retries ?? DEFAULT_RETRIES);
-        this.retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
-        this.segmentTimeoutMs = options.segmentTimeoutMs ?? segmentTimeoutFromEnv();
-        this.log = options.log ?? ((line) => info(line));
-        const https_ = new URL(url).protocol === 'https:';
-        this.transport = https_ ? external_node_https_namespaceObject : external_node_http_;
-        this.agent = new (https_ ? external_node_https_namespaceObject.Agent : external_node_http_.Agent)({
-            keepAlive: true,
-            maxSockets: this.concurrency + 1,
-        });
-        if (options.signal?.aborted)
-            queueMicrotask(this.onAbort);
-        else
-            options.signal?.addEventListener('abort', this.onAbort, { once: true });
-    }
-    _read() {
-        this.readerWants = true;
-        if (!this.started) {
-            this.started = true;
-            void this.begin();
-            return;
-        }
-        this.pump();
-    }
-    _destroy(error, callback) {
-        this.over = true;
-        this.options.signal?.removeEventListener('abort', this.onAbort);
-        for (const seg of this.segments)
-            seg.deadline?.stop();
-        for (const req of this.live)
-            req.destroy();
-        this.live.clear();
-        this.agent.destroy();
-        callback(error);
-    }
-    /** Probes with the first segment's range and sets up the rest from the answer. */
-    async begin() {
-        const first = newSegment(0, 0, this.segmentBytes - 1);
-        this.segments = [first];
-        this.startClock(first);
-        let failures = 0;
-        for (;;) {
-            try {
-                first.attempts++;
-                const res = await this.request(first.start, first.end);
-                if (this.over)
-                    return void res.resume();
-                const status = res.statusCode ?? 0;
-                if (status === 206)
-                    return this.startRanged(first, res);
-                if (status === 200)
-                    return this.startWhole(first, res);
-                if (status === 416)
-                    return this.startEmpty(first, res);
-                throw statusFailure(res);
-            }
-            catch (e) {
-                if (this.over)
-                    return;
-                const f = toAttemptFailure(e);
-                if (!f.retryable || failures >= this.retries)
-                    return this.fail(first, f, first.attempts);
-                failures++;
-                await this.retryLater(first, failures, f);
-            }
-        }
-    }
-    /** Starts (or resumes) the segment's deadline; when it passes, the download fails. */
-    startClock(seg) {
-        seg.deadline ??= new SegmentDeadline(this.segmentTimeoutMs, () => {
-            const failure = new AttemptFailure(`not finished within ${describeDuration(this.segmentTimeoutMs)} (SEGMENT_DOWNLOAD_TIMEOUT_MINS)`, false);
-            this.fail(seg, failure, seg.attempts);
-        });
-        seg.deadline.run();
-    }
-    startRanged(first, res) {
-        const range = parseContentRange(res.headers['content-range']);
-        if (!range || range.start !== 0 || range.total === undefined) {
-            res.resume();
-            return this.fail(first, new AttemptFailure(`206 with an unusable Content-Range "${res.headers['content-range'] ?? ''}"`, false), 1);
-        }
-        this.mode = 'ranged';
-        this.sizeBytes = range.total;
-        // The server may send less (a short archive) or more than asked; trust what it says it sends.
-        first.end = range.end;
-        this.segments = [first];
-        for (let start = range.end + 1; start < range.total; start += this.segmentBytes) {
-            const end = Math.min(start + this.segmentBytes, range.total) - 1;
-            this.segments.push(newSegment(this.segments.length, start, end));
-        }
-        this.launched = 1;
-        void this.runSegment(first, res);
-        this.launch();
-    }
-    /** A 200 to the probe: the whole archive in one response, read as the only segment. */
-    startWhole(only, res) {
-        this.mode = 'whole';
-        const length = Number(res.headers['content-length']);
-        const known = res.headers['content-length'] !== undefined && Number.isFinite(length);
-        if (known)
-            this.sizeBytes = length;
-        only.end = known ? length - 1 : undefined;
-        this.launched = 1;
-        if (known && length === 0) {
-            res.resume();
-            only.done = true;
-            only.deadline?.stop();
-            return this.pump();
-        }
-        void this.runSegment(only, res);
-    }
-    /** 416 to `bytes=0-...`: an empty archive, if the server says its size is 0. */
-    startEmpty(first, res) {
-        first.deadline?.stop();
-        res.resume();
-        const total = /^bytes \*\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
-        if (total && Number(total[1]) === 0) {
-            this.mode = 'ranged';
-            this.sizeBytes = 0;
-            this.segments = [];
-            this.push(null);
-            return;
-        }
-        this.destroy(new Error(`download of ${redactUrl(this.url)} failed: HTTP 416 for bytes 0-`));
-    }
-    /** Starts segments while fewer than `concurrency` are ahead of the reader. */
-    launch() {
-        while (this.launched < this.segments.length && this.launched < this.head + this.concurrency) {
-            const seg = this.segments[this.launched++];
-            void this.runSegment(seg);
-        }
-    }
-    /** Fetches one segment to its end, retrying for the bytes it still lacks. Never rejects. */
-    async runSegment(seg, initial) {
-        this.startClock(seg);
-        let res = initial;
-        let failures = 0;
-        for (;;) {
-            try {
-                if (!res) {
-                    seg.attempts++;
-                    res = await this.reopen(seg);
-                }
-                await this.consume(seg, res);
-                seg.done = true;
-                seg.deadline?.stop();
-                this.pump();
-                return;
-            }
-            catch (e) {
-                res = undefined;
-                if (this.over)
-                    return;
-                const f = toAttemptFailure(e);
-                if (!f.retryable || failures >= this.retries)
-                    return this.fail(seg, f, seg.attempts);
-                failures++;
-                await this.retryLater(seg, failures, f);
-                if (this.over)
-                    return;
-            }
-        }
-    }
-    /** Asks again for what `seg` still lacks. */
-    async reopen(seg) {
-        if (this.mode === 'whole') {
-            const res = await this.request(undefined, undefined);
-            if (res.statusCode !== 200)
-                throw statusFailure(res);
-            return res;
-        }
-        const from = seg.start + seg.received;
-        const res = await this.request(from, seg.end);
-        if (res.statusCode !== 206) {
-            if (res.statusCode === 200) {
-                res.resume();
-                throw new AttemptFailure('the server stopped honouring Range (HTTP 200)', false);
-            }
-            throw statusFailure(res);
-        }
-        const range = parseContentRange(res.headers['content-range']);
-        if (!range || range.start !== from || range.end !== seg.end || range.total !== this.sizeBytes) {
-            res.resume();
-            throw new AttemptFailure(`asked for ${rangeText(from, seg.end)}/${this.sizeBytes}, got Content-Range "${res.headers['content-range'] ?? ''}" (did the entry change?)`, false);
-        }
-        return res;
-    }
-    /**
-     * Reads a response body into `seg`. In `whole` mode a repeated GET starts
-     * from byte 0, so the bytes already passed on are skipped.
-     */
-    consume(seg, res) {
-        return new Promise((resolve, reject) => {
-            let skip = this.mode === 'whole' ? seg.received : 0;
-            const expected = seg.end === undefined ? undefined : seg.end - seg.start + 1;
-            let settled = false;
-            let timer;
-            const settle = (error) => {
-                if (settled)
-                    return;
-                settled = true;
-                clearTimeout(timer);
-                seg.res = undefined;
-                seg.held = false;
-                seg.touch = undefined;
-                seg.rest = undefined;
-                if (error) {
-                    res.destroy();
-                    reject(error);
-                }
-                else
-                    resolve();
-            };
-            seg.touch = () => {
-                clearTimeout(timer);
-                timer = setTimeout(() => settle(new AttemptFailure(`no data for ${this.timeoutMs} ms`, true)), this.timeoutMs);
-            };
-            seg.rest = () => clearTimeout(timer);
-            seg.res = res;
-            seg.touch();
-            res.on('data', (chunk) => {
-                if (settled)
-                    return;
-                seg.touch?.();
-                if (skip > 0) {
-                    const dropped = Math.min(skip, chunk.length);
-                    skip -= dropped;
-                    chunk = chunk.subarray(dropped);
-                    if (chunk.length === 0)
-                        return;
-                }
-                if (expected !== undefined && seg.received + chunk.length > expected) {
-                    return settle(new AttemptFailure(`more bytes than the ${expected} announced`, false));
-                }
-                const before = seg.received;
-                seg.received += chunk.length;
-                seg.chunks.push(chunk);
-                // Without ranges the one response is the whole archive: each segment's
-                // worth of bytes gets the segment's time.
-                if (this.mode === 'whole' && crossesSegment(before, seg.received, this.segmentBytes)) {
-                    seg.deadline?.restart();
-                }
-                this.pump();
-            });
-            res.on('end', () => {
-                if (expected !== undefined && seg.received < expected) {
-                    return settle(new AttemptFailure(`connection closed after ${seg.received} of ${expected} bytes`, true));
-                }
-                if (expected === undefined) {
-                    seg.end = seg.start + seg.received - 1;
-                    this.sizeBytes = seg.received;
-                }
-                settle();
-            });
-            res.on('error', (e) => settle(toAttemptFailure(e)));
-            res.on('close', () => {
-                if (!res.complete)
-                    settle(new AttemptFailure(`connection closed after ${seg.received} bytes`, true));
-            });
-            this.pump();
-        });
-    }
-    /** Passes queued bytes to the reader in order, as far as it wants them; holds the head response when it does not. */
-    pump() {
-        if (this.over || this.pumping)
-            return;
-        this.pumping = true;
-        try {
-            while (this.readerWants) {
-                const seg = this.segments[this.head];
-                if (!seg)
-                    break;
-                const chunk = seg.chunks.shift();
-                if (chunk) {
-                    this.readerWants = this.push(chunk);
-                    continue;
-                }
-                if (!seg.done)
-                    break;
-                this.head++;
-                if (this.head >= this.segments.length) {
-                    this.over = true;
-                    this.push(null);
-                    return;
-                }
-                this.launch();
-            }
-        }
-        finally {
-            this.pumping = false;
-        }
-        this.holdOrRelease();
-    }
-    holdOrRelease() {
-        const seg = this.segments[this.head];
-        if (!seg?.res)
-            return;
-        if (!this.readerWants && !seg.held) {
-            seg.held = true;
-            seg.rest?.();
-            seg.deadline?.pause();
-            seg.res.pause();
-        }
-        else if (this.readerWants && seg.held) {
-            seg.held = false;
-            seg.touch?.();
-            seg.deadline?.run();
-            seg.res.resume();
-        }
-    }
-    request(start, end) {
-        return new Promise((resolve, reject) => {
-            const headers = { 'accept-encoding': 'identity' };
-            if (start !== undefined)
-                headers['range'] = `bytes=${start}-${end ?? ''}`;
-            const req = this.transport.request(this.url, { headers, agent: this.agent });
-            this.live.add(req);
-            const timer = setTimeout(() => req.destroy(new AttemptFailure(`no response within ${this.timeoutMs} ms`, true)), this.timeoutMs);
-            req.on('response', (res) => {
-                clearTimeout(timer);
-                resolve(res);
-            });
-            req.on('error', (e) => {
-                clearTimeout(timer);
-                reject(e);
-            });
-            req.on('close', () => {
-                clearTimeout(timer);
-                this.live.delete(req);
-            });
-            req.end();
-        });
-    }
-    /** Logs the failed attempt of `seg` and waits its backoff (or the server's Retry-After). */
-    retryLater(seg, failures, f) {
-        this.retriesUsed++;
-        const ms = f.waitMs ?? Math.min(download_MAX_BACKOFF_MS, this.retryDelayMs * 2 ** (failures - 1));
-        this.log(`Download of ${redactUrl(this.url)}, ${rangeText(seg.start + seg.received, seg.end)}: ` +
-            `${f.message} (attempt ${seg.attempts} of ${this.retries + 1}); retrying in ${describeDuration(ms)}`);
-        return this.wait(ms);
-    }
-    /** Sleeps `ms`, or less if the stream is destroyed meanwhile. */
-    wait(ms) {
-        return new Promise((resolve) => {
-            const done = () => {
-                clearTimeout(t);
-                this.off('close', done);
-                resolve();
-            };
-            const t = setTimeout(done, ms);
-            this.once('close', done);
-        });
-    }
-    fail(seg, f, attempts) {
-        if (this.over)
-            return;
-        const at = rangeText(seg.start + seg.received, seg.end);
-        this.destroy(new Error(`download of ${redactUrl(this.url)} failed at ${at}${this.sizeBytes === undefined ? '' : `/${this.sizeBytes}`}: ${f.message} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`));
-    }
-}
-function newSegment(index, start, end) {
-    return { index, start, end, received: 0, chunks: [], done: false, held: false, attempts: 0 };
-}
-/** Did the count of bytes pass a multiple of `segmentBytes` going from `before` to `after`? */
-function crossesSegment(before, after, segmentBytes) {
-    return Math.floor(before / segmentBytes) < Math.floor(after / segmentBytes);
-}
-/**
- * The archive at `url` as a Readable of its bytes in order, fetched in
- * parallel ranges (see the file comment). The stream fails with an Error
- * when a part cannot be fetched; it never ends short without an error.
- */
-function downloadStream(url, options = {}) {
-    return new DownloadStream(url, options);
-}
-
-;// CONCATENATED MODULE: ./src/cache/service/common.ts
-/** The stable prefix GitHub's cache service puts in a policy refusal of a read. */
-const READ_DENIED_PREFIX = 'cache read denied:';
-const MAX_KEYS = 10;
-const common_MAX_KEY_LENGTH = 512;
-/**
- * Throws for keys the service would refuse: more than 10 keys, a key over 512
- * characters, or one containing a comma (v1 joins keys with commas).
- */
-function checkKeys(primaryKey, restoreKeys) {
-    const keys = [primaryKey, ...restoreKeys];
-    if (keys.length > MAX_KEYS) {
-        throw new Error(`Too many cache keys: ${keys.length} (the primary key and at most ${MAX_KEYS - 1} restore keys); drop some restore keys.`);
-    }
-    for (const key of keys) {
-        if (key.length === 0)
-            throw new Error('A cache key is empty; give every key some text.');
-        if (key.length > common_MAX_KEY_LENGTH) {
-            throw new Error(`Cache key "${key.slice(0, 40)}..." is ${key.length} characters; the service allows ${common_MAX_KEY_LENGTH}. Shorten it.`);
-        }
-        if (key.includes(',')) {
-            throw new Error(`Cache key "${key}" contains a comma, which the service refuses; remove it.`);
-        }
-    }
-}
-const KNOWN_MODES = new Set(['none', 'read', 'write', 'write-only']);
-/**
- * `denied` when ACTIONS_CACHE_MODE forbids reads (`write-only`, `none`), as
- * @actions/cache decides it: unknown or unset modes allow reading.
- */
-function cacheModeGate(mode) {
-    const m = (mode ?? '').trim().toLowerCase();
-    if (!KNOWN_MODES.has(m) || m === 'read' || m === 'write')
-        return undefined;
-    return {
-        kind: 'denied',
-        reason: `the effective cache-mode '${m}' does not permit reads (ACTIONS_CACHE_MODE)`,
-    };
-}
-/** The service's own error text from a JSON error body (twirp `msg`, v1 `message`), else the raw text. */
-function errorText(text) {
-    try {
-        const json = JSON.parse(text);
-        const msg = json['msg'] ?? json['message'] ?? json['Message'];
-        if (typeof msg === 'string')
-            return msg;
-    }
-    catch {
-        // not JSON: use the text as it is
-    }
-    return text;
-}
-/** A policy denial of the read, recognised by its stable prefix anywhere in the error text. */
-function deniedReason(status, text) {
-    const msg = errorText(text);
-    if (!msg.includes(READ_DENIED_PREFIX))
-        return undefined;
-    return `${msg.slice(msg.indexOf(READ_DENIED_PREFIX))} (HTTP ${status})`;
-}
-
-;// CONCATENATED MODULE: ./src/cache/service/v2.ts
-/**
- * Cache service v2 lookup: twirp JSON `GetCacheEntryDownloadURL` under
- * `{ACTIONS_RESULTS_URL}/twirp/...`, as @actions/cache's twirp client sends it
- * (proto field names, a bearer token). `ok: false` is a miss.
- */
-
-
-const SERVICE = 'github.actions.results.api.v1.CacheService';
-const LABEL = 'cache service v2 lookup';
-const USER_AGENT = 'verified-go-cache';
-class V2CacheService {
-    config;
-    protocol = 'v2';
-    constructor(config) {
-        this.config = config;
-    }
-    /** Twirp routes are absolute: any path in the base URL is dropped, as the toolkit's client does. */
-    methodUrl(method) {
-        return new URL(`/twirp/${SERVICE}/${method}`, this.config.baseUrl).href;
-    }
-    async lookup(primaryKey, restoreKeys, version, options) {
-        checkKeys(primaryKey, restoreKeys);
-        const gate = cacheModeGate(this.config.cacheMode);
-        if (gate)
-            return gate;
-        const result = await callWithRetries({
-            method: 'POST',
-            url: this.methodUrl('GetCacheEntryDownloadURL'),
-            headers: {
-                'content-type': 'application/json',
-                accept: 'application/json',
-                authorization: `Bearer ${this.config.token}`,
-                'user-agent': USER_AGENT,
-            },
-            body: JSON.stringify({ key: primaryKey, restore_keys: restoreKeys, version }),
-            timeoutMs: options.timeoutMs,
-            label: LABEL,
-        }, this.config.tuning);
-        if (result.kind === 'failed') {
-            return { kind: 'unavailable', reason: `cache service v2 lookup: ${result.reason}` };
-        }
-        const { status, text } = result.answer;
-        if (status < 200 || status >= 300) {
-            const denied = deniedReason(status, text);
-            if (denied)
-                return { kind: 'denied', reason: denied };
-            return {
-                kind: 'unavailable',
-                reason: `cache service v2 lookup answered HTTP ${status}: ${bodyExcerpt(errorText(text))}`,
-            };
-        }
-        return parseV2Answer(text);
-    }
-}
-/** Reads a GetCacheEntryDownloadURL answer; anything malformed is `unavailable`, not a crash. */
-function parseV2Answer(text) {
-    let json;
-    try {
-        json = JSON.parse(text);
-    }
-    catch {
-        return {
-            kind: 'unavailable',
-            reason: `cache service v2 answered non-JSON: ${bodyExcerpt(text)}`,
-        };
-    }
-    if (json['ok'] !== true)
-        return { kind: 'miss' };
-    const url = json['signed_download_url'] ?? json['signedDownloadUrl'];
-    const key = json['matched_key'] ?? json['matchedKey'];
-    if (typeof url !== 'string' || url === '' || typeof key !== 'string' || key === '') {
-        return {
-            kind: 'unavailable',
-            reason: 'cache service v2 reported a hit without a download URL or matched key',
-        };
-    }
-    return { kind: 'hit', entry: { matchedKey: key, downloadUrl: url } };
-}
-
-;// CONCATENATED MODULE: ./src/cache/service/v1.ts
-/**
- * Cache service v1 lookup: REST `GET {ACTIONS_CACHE_URL}_apis/artifactcache/cache`
- * with all keys comma-joined, as @actions/cache's HTTP client sends it. Still
- * spoken by GHES and by nektos/act's built-in service. 204 is a miss.
- */
-
-
-
-const v1_LABEL = 'cache service v1 lookup';
-class V1CacheService {
-    config;
-    protocol = 'v1';
-    constructor(config) {
-        this.config = config;
-    }
-    /** The toolkit appends the resource to the base URL as text; the base ends with a slash. */
-    lookupUrl(keys, version) {
-        return `${this.config.baseUrl}_apis/artifactcache/cache?keys=${encodeURIComponent(keys.join(','))}&version=${version}`;
-    }
-    async lookup(primaryKey, restoreKeys, version, options) {
-        checkKeys(primaryKey, restoreKeys);
-        const gate = cacheModeGate(this.config.cacheMode);
-        if (gate)
-            return gate;
-        const result = await callWithRetries({
-            method: 'GET',
-            url: this.lookupUrl([primaryKey, ...restoreKeys], version),
-            headers: {
-                accept: 'application/json;api-version=6.0-preview.1',
-                ...(this.config.token ? { authorization: `Bearer ${this.config.token}` } : {}),
-                'user-agent': USER_AGENT,
-            },
-            timeoutMs: options.timeoutMs,
-            label: v1_LABEL,
-        }, this.config.tuning);
-        if (result.kind === 'failed') {
-            return { kind: 'unavailable', reason: `cache service v1 lookup: ${result.reason}` };
-        }
-        const { status, text } = result.answer;
-        if (status === 204)
-            return { kind: 'miss' };
-        if (status < 200 || status >= 300) {
-            const denied = deniedReason(status, text);
-            if (denied)
-                return { kind: 'denied', reason: denied };
-            return {
-                kind: 'unavailable',
-                reason: `cache service v1 lookup answered HTTP ${status}: ${bodyExcerpt(errorText(text))}`,
-            };
-        }
-        return parseV1Answer(text);
-    }
-}
-/** Reads a v1 lookup answer `{cacheKey, archiveLocation, ...}`. */
-function parseV1Answer(text) {
-    let json;
-    try {
-        json = JSON.parse(text);
-    }
-    catch {
-        return {
-            kind: 'unavailable',
-            reason: `cache service v1 answered non-JSON: ${bodyExcerpt(text)}`,
-        };
-    }
-    const url = json['archiveLocation'];
-    const key = json['cacheKey'];
-    if (typeof url !== 'string' || url === '' || typeof key !== 'string' || key === '') {
-        return {
-            kind: 'unavailable',
-            reason: 'cache service v1 reported a hit without an archiveLocation or cacheKey',
-        };
-    }
-    return { kind: 'hit', entry: { matchedKey: key, downloadUrl: url } };
-}
-
-;// CONCATENATED MODULE: ./src/cache/service/index.ts
-/**
- * Our client of the GitHub Actions cache service, for the restore side:
- * which protocol the runner offers, the entry `version` @actions/cache stamps
- * on what it saves, and the compression it will use for that save.
- */
-
-
-
-
-
-
-
-/** Salt @actions/cache adds to every version (bumped there on breaking archive changes). */
-const VERSION_SALT = '1.0';
-/**
- * GHES, by @actions/cache's rule: a server URL that is neither github.com nor
- * *.ghe.com nor *.localhost. GHES has no v2 service.
- */
-function service_isGhes(env) {
-    const host = new URL(env['GITHUB_SERVER_URL'] || 'https://github.com').hostname
-        .trimEnd()
-        .toUpperCase();
-    return !(host === 'GITHUB.COM' || host.endsWith('.GHE.COM') || host.endsWith('.LOCALHOST'));
-}
-/** The protocol @actions/cache would speak in this environment. */
-function protocolFromEnv(env) {
-    if (service_isGhes(env))
-        return 'v1';
-    return env['ACTIONS_CACHE_SERVICE_V2'] ? 'v2' : 'v1';
-}
-/**
- * The cache service of this job, or undefined when the runner gave no URL (or,
- * for v2, no token: outside Actions, or a step without the runtime variables): callers
- * then treat the cache as unavailable. URLs are chosen as @actions/cache does:
- * v2 `ACTIONS_RESULTS_URL`; v1 `ACTIONS_CACHE_URL`, else `ACTIONS_RESULTS_URL`.
- */
-function cacheServiceFromEnv(env = process.env, tuning) {
-    const token = env['ACTIONS_RUNTIME_TOKEN'] ?? '';
-    const protocol = protocolFromEnv(env);
-    // v2 needs the runtime token; a v1 service may not (nektos/act's gives none,
-    // and @actions/cache's v1 client goes on without it).
-    if (!token && protocol === 'v2')
-        return undefined;
-    const baseUrl = protocol === 'v2'
-        ? env['ACTIONS_RESULTS_URL']
-        : env['ACTIONS_CACHE_URL'] || env['ACTIONS_RESULTS_URL'];
-    if (!baseUrl)
-        return undefined;
-    const config = { baseUrl, token, cacheMode: env['ACTIONS_CACHE_MODE'], tuning };
-    return protocol === 'v2' ? new V2CacheService(config) : new V1CacheService(config);
-}
-/**
- * The entry version @actions/cache computes for `paths` (as given, not
- * resolved): sha256 of the paths, the compression method, `windows-only` on a
- * win32 runner unless cross-OS archives are enabled, and the salt, joined by
- * `|`. A lookup must send exactly what the saving client stamped.
- */
-function entryVersion(paths, compression, platform, crossOs = false) {
-    const parts = [...paths];
-    if (compression)
-        parts.push(compression);
-    if (platform === 'win32' && !crossOs)
-        parts.push('windows-only');
-    parts.push(VERSION_SALT);
-    return (0,external_node_crypto_.createHash)('sha256').update(parts.join('|')).digest('hex');
-}
-/** Output of `<command> --quiet --version` (stdout and stderr), '' when it cannot run. */
-function versionOutput(command) {
-    return new Promise((resolve) => {
-        try {
-            (0,external_node_child_process_namespaceObject.execFile)(command, ['--quiet', '--version'], { timeout: 10_000 }, (error, stdout, stderr) => {
-                const out = `${stdout ?? ''}${stderr ?? ''}`.trim();
-                // The toolkit ignores the exit code; only a command that cannot start yields ''.
-                resolve(error && error.code === 'ENOENT' ? '' : out);
-            });
-        }
-        catch {
-            resolve('');
-        }
-    });
-}
-const compressionCache = new Map();
-/**
- * The compression @actions/cache will pick when it saves on this machine:
- * `zstd-without-long` when `zstd --quiet --version` prints anything, else
- * `gzip`. Asked once per process (per command, for tests).
- */
-function compressionForSave(zstdCommand = 'zstd') {
-    let known = compressionCache.get(zstdCommand);
-    if (!known) {
-        known = versionOutput(zstdCommand).then((out) => (out === '' ? 'gzip' : 'zstd-without-long'));
-        compressionCache.set(zstdCommand, known);
-    }
-    return known;
-}
-
-;// CONCATENATED MODULE: ./src/cache/entry.ts
-/**
- * Cache entries as directories: restore one into an empty directory, save one
- * from a directory. The archive holds paths relative to that directory, so an
- * entry saved on one runner lands in the right place on any other, whatever
- * its workspace depth, HOME or container layout.
- *
- * Restoring is ours: lookup on the service (v1 or v2), a streaming download,
- * decompression and a confined extraction that hashes every file as it is
- * written (src/cache/archive.ts). Saving is @actions/cache's: it is run with
- * the directory as its workspace and `.` as its only path.
- */
-
-
-
-
-
-
-/** The only path handed to @actions/cache: archives are relative to the saved directory. */
-const ENTRY_PATHS = ['.'];
-/** The version the entries we save carry, as @actions/cache computes it on this runner. */
-async function entryVersionHere() {
-    return entryVersion(ENTRY_PATHS, await compressionForSave(), process.platform);
-}
-/** Looks the keys up without downloading anything. */
-async function lookupEntry(primaryKey, restoreKeys, lookupTimeoutMs) {
-    const service = cacheServiceFromEnv();
-    if (!service)
-        return { kind: 'unavailable', reason: 'no cache service URL in this job' };
-    const found = await service.lookup(primaryKey, restoreKeys, await entryVersionHere(), {
-        timeoutMs: lookupTimeoutMs,
-    });
-    if (found.kind !== 'hit')
-        return found;
-    // The download URL is signed: keep it out of the logs.
-    core_setSecret(found.entry.downloadUrl);
-    return { kind: 'hit', matchedKey: found.entry.matchedKey, url: found.entry.downloadUrl };
-}
 /**
  * Restores the newest entry matching the keys into `dest`, which must be empty
  * or absent. Never throws for service trouble or a bad archive: a rejected or
@@ -105503,27 +105321,6 @@ async function restoreEntry(req) {
             matchedKey: found.matchedKey,
             reason: (transport ?? e).message,
         };
-    }
-}
-/**
- * Saves the content of `src` under `key` through @actions/cache. The client
- * archives paths relative to GITHUB_WORKSPACE and resolves patterns against
- * the working directory, so both point at `src` for the duration of the save.
- */
-async function saveDirectory(o) {
-    const cwd = process.cwd();
-    const workspace = process.env['GITHUB_WORKSPACE'];
-    process.chdir(o.src);
-    process.env['GITHUB_WORKSPACE'] = o.src;
-    try {
-        return await actionsCacheBackend.save(ENTRY_PATHS, o.key, o.timeoutMs);
-    }
-    finally {
-        process.chdir(cwd);
-        if (workspace === undefined)
-            delete process.env['GITHUB_WORKSPACE'];
-        else
-            process.env['GITHUB_WORKSPACE'] = workspace;
     }
 }
 

@@ -33,15 +33,8 @@ export interface Inputs {
 
 export const DEFAULT_GO_SUM_FILES = ['**/go.sum', '**/go.work.sum'];
 
-export class InputError extends Error {
-  constructor(
-    readonly input: string,
-    message: string,
-  ) {
-    super(`Input '${input}': ${message}`);
-    this.name = 'InputError';
-  }
-}
+export { InputError } from '../errors.js';
+import { InputError } from '../errors.js';
 
 type Getter = (name: string) => string;
 

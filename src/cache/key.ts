@@ -161,14 +161,4 @@ export function classifyMatch(exact: string, matched: string | undefined): HitKi
   return 'lineage';
 }
 
-/** Sha256 over the dependency files, each named by its path (forward slashes). */
-export function hashDependencyFiles(files: { path: string; content: Buffer | string }[]): string {
-  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const h = createHash('sha256');
-  for (const f of sorted) {
-    const content = typeof f.content === 'string' ? Buffer.from(f.content) : f.content;
-    h.update(`${f.path.replace(/\\/g, '/')}\0${content.length}\0`);
-    h.update(content);
-  }
-  return h.digest('hex').slice(0, 40);
-}
+export { hashDependencyFiles } from '../go/gosum.js';

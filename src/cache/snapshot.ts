@@ -5,7 +5,7 @@
  * Each module is held once: a version whose zip was verified goes in as its
  * zip (with `.ziphash`, `.mod`, `.info`) and no tree, because the restore
  * writes the tree from the zip as Go's own extraction does, hashing it as it
- * goes (src/cache/archive.ts); any other version goes in as its tree.
+ * goes (src/restore/extract.ts); any other version goes in as its tree.
  *
  * Staging (instead of saving the module cache as it is) means nothing the job
  * left behind rides along: no version go.sum does not name, no unverified
@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { escapeModulePath, splitModuleId } from '../go/gosum.js';
+import { entryPaths } from '../go/layout.js';
 import { forceRemove } from '../go/modcache.js';
 
 export interface SnapshotPlan {
@@ -27,22 +27,6 @@ export interface SnapshotPlan {
   zips: boolean;
   /** Those of `full` whose zip was verified: they go in as the zip, without the tree. */
   verifiedZips: ReadonlySet<string>;
-}
-
-/** The files and trees of one module version, relative to the module cache root. */
-export function entryPaths(
-  id: string,
-  o: { tree: boolean; zip: boolean },
-): { tree?: string; files: string[] } {
-  const { path: p, version } = splitModuleId(id);
-  const base = `cache/download/${escapeModulePath(p)}/@v/${escapeModulePath(version)}`;
-  const files = [`${base}.mod`, `${base}.info`];
-  if (o.tree) files.push(`${base}.ziphash`);
-  if (o.tree && o.zip) files.push(`${base}.zip`);
-  return {
-    tree: o.tree ? `${escapeModulePath(p)}@${escapeModulePath(version)}` : undefined,
-    files,
-  };
 }
 
 /** Links (or copies) a file into the stage; false when there is no such file. */

@@ -101,5 +101,14 @@ export function goModHash(content: Buffer | string): string {
   return 'h1:' + createHash('sha256').update(summary).digest('base64');
 }
 
-/** Go's dirhash Hash1 (names sorted as UTF-8 bytes, as Go sorts them). */
-export { hash1 } from '../verify/dirhash.js';
+/** Sha256 over the dependency files, each named by its path (forward slashes). */
+export function hashDependencyFiles(files: { path: string; content: Buffer | string }[]): string {
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const h = createHash('sha256');
+  for (const f of sorted) {
+    const content = typeof f.content === 'string' ? Buffer.from(f.content) : f.content;
+    h.update(`${f.path.replace(/\\/g, '/')}\0${content.length}\0`);
+    h.update(content);
+  }
+  return h.digest('hex').slice(0, 40);
+}

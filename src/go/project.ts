@@ -17,8 +17,8 @@
 import * as glob from '@actions/glob';
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from '../action/inputs.js';
-import { hashDependencyFiles } from '../cache/key.js';
+import { InputError } from '../errors.js';
+import { hashDependencyFiles } from './gosum.js';
 import { classifyGoFailure, type GoFailure } from './goout.js';
 import { parseGoSum } from './gosum.js';
 import type { Go } from './toolchain.js';

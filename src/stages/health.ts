@@ -14,8 +14,9 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadContext, type Context } from '../action/context.js';
-import { recordFromDisk } from '../cache/archive.js';
-import { restoreEntry, saveDirectory } from '../cache/entry.js';
+import { recordFromDisk } from '../verify/scan.js';
+import { saveDirectory } from '../cache/entry.js';
+import { restoreEntry } from '../restore/restore.js';
 import {
   inventoryFromEnv,
   planDeletions,

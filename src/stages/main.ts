@@ -16,8 +16,9 @@ import { samePath } from '../go/paths.js';
 import { splitModuleId } from '../go/gosum.js';
 import { convergeAction, mainRestoreAction } from '../action/decide.js';
 import { readPre, saveMain, type MainState, type PreState } from '../action/state.js';
-import { type ExtractRecord } from '../cache/archive.js';
-import { lookupEntry, restoreEntry } from '../cache/entry.js';
+import { type ExtractRecord } from '../verify/record.js';
+import { lookupEntry } from '../cache/entry.js';
+import { restoreEntry } from '../restore/restore.js';
 import { classifyMatch, deriveKeys, type HitKind } from '../cache/key.js';
 import { cacheModeFromEnv, type CacheMode } from '../cache/mode.js';
 import type { BadModule } from '../go/goout.js';
@@ -31,7 +32,7 @@ import {
 import { explainGoFailure, readProject, type GoProject } from '../go/project.js';
 import { Go } from '../go/toolchain.js';
 import { describeBad, formatBytes, phase } from '../report/report.js';
-import { recordFromDisk } from '../cache/archive.js';
+import { recordFromDisk } from '../verify/scan.js';
 import { factsFromRecord, mergeFresh } from '../verify/facts.js';
 import {
   isComplete,

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { loadContext, type Context } from '../action/context.js';
 import { preAction } from '../action/decide.js';
 import { savePre, type PreState } from '../action/state.js';
-import { restoreEntry } from '../cache/entry.js';
+import { restoreEntry } from '../restore/restore.js';
 import { deriveKeys } from '../cache/key.js';
 import { cacheModeFromEnv } from '../cache/mode.js';
 import { isNonEmptyDir } from '../go/modcache.js';

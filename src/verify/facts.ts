@@ -3,7 +3,7 @@
  * while extracting or reading the module cache, and, for modules Go itself
  * downloaded in this job, the cheap scan of the download area.
  */
-import type { ExtractRecord } from '../cache/archive.js';
+import type { ExtractRecord } from './record.js';
 import type { CacheScan } from '../go/modcache.js';
 import type { ModuleFacts } from './judge.js';
 

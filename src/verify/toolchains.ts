@@ -18,7 +18,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { forceRemove } from '../go/modcache.js';
 import type { Go } from '../go/toolchain.js';
-import { entryPaths } from '../cache/snapshot.js';
+import { entryPaths } from '../go/layout.js';
 import { dirDigests, hash1, type FileDigest } from './dirhash.js';
 import type { ModuleFacts } from './judge.js';
 

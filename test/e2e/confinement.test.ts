@@ -185,7 +185,7 @@ const CASES: PlantCase[] = [
   },
 ];
 
-/** The extractor's words for the member types it refuses (src/cache/archive.ts). */
+/** The extractor's words for the member types it refuses (src/restore/extract.ts). */
 const TYPE_WORDS: Record<string, string> = {
   '1': 'hard link',
   '2': 'symbolic link',

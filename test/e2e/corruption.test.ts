@@ -11,12 +11,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  extractArchive,
-  placeOf,
-  recordFromDisk,
-  type ExtractRecord,
-} from '../../src/cache/archive.js';
+import { placeOf } from '../../src/go/layout.js';
+import { extractArchive } from '../../src/restore/extract.js';
+import type { ExtractRecord } from '../../src/verify/record.js';
+import { recordFromDisk } from '../../src/verify/scan.js';
 import { escapeModulePath } from '../../src/go/gosum.js';
 import { factsFromRecord } from '../../src/verify/facts.js';
 import { judge } from '../../src/verify/judge.js';

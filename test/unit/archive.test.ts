@@ -21,16 +21,11 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ArchiveRejected,
-  detectCompression,
-  extractArchive,
-  memberPath,
-  placeOf,
-  recordFromDisk,
-  type ExtractRecord,
-  type ModuleRecord,
-} from '../../src/cache/archive.js';
+import { placeOf } from '../../src/go/layout.js';
+import { extractArchive } from '../../src/restore/extract.js';
+import { ArchiveRejected, detectCompression, memberPath } from '../../src/restore/tar.js';
+import type { ExtractRecord, ModuleRecord } from '../../src/verify/record.js';
+import { recordFromDisk } from '../../src/verify/scan.js';
 import { escapeModulePath, parseGoSum, sumIndex, sumId } from '../../src/go/gosum.js';
 import { forceRemove } from '../../src/go/modcache.js';
 import { hashDirOnDisk, hashZipBuffer } from '../../src/verify/dirhash.js';

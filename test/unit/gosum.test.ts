@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   escapeModulePath,
   goModHash,
-  hash1,
   isModulePath,
   isModuleVersion,
   parseGoSum,
   sumIndex,
   unescapeModulePath,
 } from '../../src/go/gosum.js';
+import { hash1 } from '../../src/verify/dirhash.js';
 
 describe('parseGoSum', () => {
   it('parses zip and go.mod lines', () => {

@@ -15,7 +15,7 @@ import {
   unlinkSync,
 } from 'node:fs';
 import * as path from 'node:path';
-import { hash1 } from '../../../src/go/gosum.js';
+import { hash1 } from '../../../src/verify/dirhash.js';
 import { escapeModulePath } from '../../../src/go/gosum.js';
 import { zipBuffer } from './zip.js';
 

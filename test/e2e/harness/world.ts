@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { escapeModulePath } from '../../../src/go/gosum.js';
-import { placeOf } from '../../../src/cache/archive.js';
+import { placeOf } from '../../../src/go/layout.js';
 import { CacheServer, type Protocol } from './cache-server.js';
 import { generateModules, goEnv, publish, writeProject, type GeneratedSet } from './goproxy.js';
 import { REPO_ROOT, runJob, type JobOptions, type JobResult } from './runner.js';
