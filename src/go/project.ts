@@ -19,7 +19,8 @@ import { existsSync, promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
 import { hashDependencyFiles } from './gosum.js';
-import { classifyGoFailure, type GoFailure } from './goout.js';
+import { credentialSources, maskUserinfo, URL_VARIABLES } from './credentials.js';
+import { classifyGoFailure, type FailureContext, type GoFailure } from './goout.js';
 import { parseGoSum } from './gosum.js';
 import type { Go } from './toolchain.js';
 import {
@@ -677,7 +678,31 @@ export function explainGoFailure(
     files: run?.files ?? [],
     ...(run ? { why: run.why } : {}),
     replaceSites: replaceSites(project),
+    ...privateFetchContext(process.env),
   });
+}
+
+/**
+ * What a failure message about private modules may show of the environment:
+ * the credential sources by name, and the Go variables that route and check
+ * modules with any userinfo masked.
+ */
+export function privateFetchContext(
+  env: Record<string, string | undefined>,
+): Pick<FailureContext, 'credentials' | 'goEnv'> {
+  const home = env['HOME'] ?? env['USERPROFILE'] ?? '';
+  const netrc = env['NETRC'];
+  const credentials = credentialSources({
+    env,
+    netrcFileExists: netrc ? isFile(netrc) : false,
+    homeNetrcExists: home !== '' && isFile(path.join(home, '.netrc')),
+  });
+  const goEnv: Record<string, string> = {};
+  for (const name of URL_VARIABLES) {
+    const v = env[name];
+    if (v) goEnv[name] = maskUserinfo(v);
+  }
+  return { credentials, goEnv };
 }
 
 // ---------------------------------------------------------------------------
