@@ -47,6 +47,7 @@ import { compareGoVersions } from '../go/workspace.js';
 import { computeDrift, driftMarkdown, entryContentVersions } from '../report/drift.js';
 import { corruptModuleList, loadSums } from '../verify/verify.js';
 import { runHealth } from './health.js';
+import { logModuleSources, registerCredentialSecrets } from '../action/secrets.js';
 import { restoreBuildCache, type BuildCacheState } from '../buildcache/buildcache.js';
 
 /** A checksum mismatch Go reported for a fresh download: never cache corruption. */
@@ -133,6 +134,7 @@ async function locate(ctx: Context, st: MainState): Promise<Setup> {
   const goEnv = await go.env(ctx.workingDirectory);
   st.modCache = goEnv.GOMODCACHE;
   core.info(`${goEnv.GOVERSION}, GOMODCACHE=${goEnv.GOMODCACHE}`);
+  await logModuleSources(go, ctx.workingDirectory);
   const project = await readProject(go, ctx.workingDirectory, {
     goSumFiles: ctx.inputs.goSumFiles,
     goSumFilesIsDefault: ctx.inputs.goSumFilesIsDefault,
@@ -574,6 +576,7 @@ async function converge(
 }
 
 export async function runMain(): Promise<void> {
+  registerCredentialSecrets(process.env);
   const pre = readPre();
   const st = newState(pre);
   // The build cache restores in parallel with the module cache's restore and

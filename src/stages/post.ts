@@ -26,6 +26,7 @@ import { namedVersions } from '../verify/judge.js';
 import { checkToolchains, TOOLCHAIN_MODULE } from '../verify/toolchains.js';
 import { buildCacheSummaryMarkdown, saveBuildCache } from '../buildcache/buildcache.js';
 import { corruptModuleList, loadSums } from '../verify/verify.js';
+import { registerCredentialSecrets } from '../action/secrets.js';
 
 function verificationText(m: MainState): string {
   if (m.securityError) return 'FAILED: go.sum checksum mismatch on download (SECURITY ERROR)';
@@ -286,6 +287,7 @@ function summaryRows(main: MainState | undefined, mode: CacheMode): [string, str
 }
 
 export async function runPost(): Promise<void> {
+  registerCredentialSecrets(process.env);
   const pre = readPre();
   const main = readMain();
   if (main?.mode === 'health') return;

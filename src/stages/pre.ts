@@ -18,6 +18,7 @@ import { cacheModeFromEnv } from '../cache/mode.js';
 import { isNonEmptyDir } from '../go/modcache.js';
 import { locateModCacheWithoutGo } from '../go/paths.js';
 import { phase } from '../report/report.js';
+import { registerCredentialSecrets } from '../action/secrets.js';
 
 async function writeRecord(record: unknown): Promise<string> {
   const dir = path.join(process.env['RUNNER_TEMP'] || os.tmpdir(), 'verified-go-cache');
@@ -91,6 +92,7 @@ async function restore(ctx: Context, state: PreState): Promise<void> {
 }
 
 export async function runPre(): Promise<void> {
+  registerCredentialSecrets(process.env);
   const started = Date.now();
   const modCache = locateModCacheWithoutGo(process.env);
   const state: PreState = { ran: true, modCache, outcome: 'miss', matchedKey: '' };
