@@ -47,12 +47,17 @@ import { compareGoVersions } from '../go/workspace.js';
 import { computeDrift, driftMarkdown, entryContentVersions } from '../report/drift.js';
 import { corruptModuleList, loadSums } from '../verify/verify.js';
 import { runHealth } from './health.js';
+import type { ChecksumMismatch } from '../go/fetchfail.js';
+import { restoredEntryNote } from '../verify/republished.js';
 import { logModuleSources, registerCredentialSecrets } from '../action/secrets.js';
 import { restoreBuildCache, type BuildCacheState } from '../buildcache/buildcache.js';
 
 /** A checksum mismatch Go reported for a fresh download: never cache corruption. */
 export class SecurityError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly mismatches: ChecksumMismatch[] = [],
+  ) {
     super(message);
     this.name = 'SecurityError';
   }
@@ -333,7 +338,7 @@ async function download(s: Setup, graph: boolean): Promise<void> {
       const r = await s.go.run(args, run.dir, { GOTOOLCHAIN: userToolchain(), ...(run.env ?? {}) });
       if (r.code === 0) continue;
       const failure = explainGoFailure(s.project, run.dir, label, r.stderr);
-      if (failure.kind === 'security') throw new SecurityError(failure.message);
+      if (failure.kind === 'security') throw new SecurityError(failure.message, failure.mismatches);
       throw new GoCommandError(failure.message);
     }
   }
@@ -533,6 +538,7 @@ async function repair(s: Setup, j: Judgement, st: MainState): Promise<void> {
     );
   }
   if (r.failed.length === 0) return;
+  throwIfSecurity(s, root?.dir ?? s.project.workingDirectory, [...r.failed, r.stderr]);
   core.warning(
     `Targeted repair failed for ${r.failed.join('; ')}. Cleaning the whole module cache and ` +
       'downloading everything again.',
@@ -541,6 +547,30 @@ async function repair(s: Setup, j: Judgement, st: MainState): Promise<void> {
   await forceRemove(s.modCache);
   await download(s, true);
   st.rebuilt = true;
+}
+
+/**
+ * A repair that Go refused with a checksum mismatch is a SECURITY ERROR like
+ * any other: the fresh download disagrees with go.sum, so cleaning the cache
+ * and downloading everything again could not heal it.
+ */
+function throwIfSecurity(s: Setup, dir: string, failed: string[]): void {
+  const failure = explainGoFailure(s.project, dir, 'go mod download (repair)', failed.join('\n'));
+  if (failure.kind === 'security') throw new SecurityError(failure.message, failure.mismatches);
+}
+
+/**
+ * A SECURITY ERROR gains what the restored entry held for the versions Go
+ * named (which side changed); anything else passes through as it is.
+ */
+function withRestoredHashes(e: unknown, got: Obtained): unknown {
+  if (!(e instanceof SecurityError)) return e;
+  const note = restoredEntryNote(e.mismatches, got.matchedKey, got.facts);
+  if (!note) return e;
+  const at = e.message.indexOf('\nGo said:');
+  const message =
+    at >= 0 ? `${e.message.slice(0, at)} ${note}${e.message.slice(at)}` : `${e.message} ${note}`;
+  return new SecurityError(message, e.mismatches);
 }
 
 /** Phase 4 (only after a lineage or local hit): converge on the exact entry when it exists. */
@@ -607,7 +637,11 @@ export async function runMain(): Promise<void> {
     st.matchedKey = got.matchedKey;
     st.restoredBytes = got.restoredBytes ?? st.restoredBytes;
     core.info(`Hit kind: ${got.hitKind}${got.matchedKey ? ` (matched ${got.matchedKey})` : ''}`);
-    const { judgement, scan } = await phase(st.timings, 'verify', () => prove(ctx, s, got, st));
+    const { judgement, scan } = await phase(st.timings, 'verify', () =>
+      prove(ctx, s, got, st).catch((e: unknown) => {
+        throw withRestoredHashes(e, got);
+      }),
+    );
     if (st.drift) {
       st.sections!.push(
         driftMarkdown(st.drift, { downloadedBytes: st.downloadedBytes, fromKey: st.matchedKey }),
