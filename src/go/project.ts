@@ -22,6 +22,7 @@ import { hashDependencyFiles } from './gosum.js';
 import { credentialSources, maskUserinfo, URL_VARIABLES } from './credentials.js';
 import { classifyGoFailure, type FailureContext, type GoFailure } from './goout.js';
 import { parseGoSum } from './gosum.js';
+import type { VendorRoot } from './vendor.js';
 import type { Go } from './toolchain.js';
 import {
   compareGoVersions,
@@ -680,6 +681,14 @@ export function explainGoFailure(
     replaceSites: replaceSites(project),
     ...privateFetchContext(process.env),
   });
+}
+
+/** Each directory Go builds in (a module or a workspace) and whether it vendors. */
+export function vendorRoots(project: GoProject): VendorRoot[] {
+  return project.runs.map((r) => ({
+    dir: r.dir,
+    vendored: isFile(path.join(r.dir, 'vendor', 'modules.txt')),
+  }));
 }
 
 /**

@@ -29,7 +29,8 @@ import {
   zipBytes,
   type CacheScan,
 } from '../go/modcache.js';
-import { explainGoFailure, readProject, type GoProject } from '../go/project.js';
+import { explainGoFailure, readProject, vendorRoots, type GoProject } from '../go/project.js';
+import { vendorOnlyReason } from '../go/vendor.js';
 import { Go } from '../go/toolchain.js';
 import { describeBad, formatBytes, phase } from '../report/report.js';
 import { recordFromDisk } from '../verify/scan.js';
@@ -573,6 +574,20 @@ function withRestoredHashes(e: unknown, got: Obtained): unknown {
   return new SecurityError(message, e.mismatches);
 }
 
+/**
+ * GOFLAGS=-mod=vendor with every module in scope vendored: the build never
+ * reads the module cache, so it is not restored, proven or saved (the build
+ * cache, when asked for, still is). Says so; true when main stops here.
+ */
+function skipForVendor(s: Setup, st: MainState): boolean {
+  const why = vendorOnlyReason(process.env['GOFLAGS'] ?? '', vendorRoots(s.project));
+  if (!why) return false;
+  st.vendorOnly = why;
+  st.completed = true;
+  core.notice(`Module cache not used: ${why}`);
+  return true;
+}
+
 /** Phase 4 (only after a lineage or local hit): converge on the exact entry when it exists. */
 async function converge(
   ctx: Context,
@@ -631,6 +646,7 @@ export async function runMain(): Promise<void> {
         timeoutMs: ctx.inputs.lookupTimeoutMs,
       });
     }
+    if (skipForVendor(s, st)) return;
     let got = await phase(st.timings, 'restore (main)', () => obtain(ctx, s, pre, mode));
     got = await phase(st.timings, 'converge', () => converge(ctx, s, got, mode, st));
     st.hitKind = got.hitKind;

@@ -19,6 +19,7 @@ import { isNonEmptyDir } from '../go/modcache.js';
 import { locateModCacheWithoutGo } from '../go/paths.js';
 import { phase } from '../report/report.js';
 import { registerCredentialSecrets } from '../action/secrets.js';
+import { goflagsMod } from '../go/vendor.js';
 
 async function writeRecord(record: unknown): Promise<string> {
   const dir = path.join(process.env['RUNNER_TEMP'] || os.tmpdir(), 'verified-go-cache');
@@ -101,6 +102,12 @@ export async function runPre(): Promise<void> {
     const ctx = loadContext();
     if (ctx.inputs.mode === 'health') {
       state.outcome = 'health';
+      return;
+    }
+    if (goflagsMod(process.env['GOFLAGS'] ?? '') === 'vendor') {
+      // The build reads vendor/; main checks that every module in scope vendors.
+      state.outcome = 'skipped-vendor';
+      core.info('GOFLAGS=-mod=vendor: not restoring the module cache before checkout.');
       return;
     }
     await phase(timings, 'restore (pre)', () => restore(ctx, state));
