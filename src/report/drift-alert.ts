@@ -108,8 +108,9 @@ export function driftTableMarkdown(
     const against = check.subject
       ? `\`${cell(check.subject)}\` against \`${cell(check.baseline)}\``
       : `Against \`${cell(check.baseline)}\``;
-    md += `${MARK[check.level]} **${check.level}**. ${against}: ${countsLine(check.changes)}.`;
-    md += failOn === 'never' ? '\n\n' : ` (fail-on-drift: ${failOn})\n\n`;
+    md +=
+      `${MARK[check.level]} **${check.level}**. ${against}: ${countsLine(check.changes)}` +
+      `${failOn === 'never' ? '' : ` (fail-on-drift: ${failOn})`}.\n\n`;
     if (check.changes.length === 0) continue;
     md += '| Grade | Module | Baseline | Now | Why |\n|---|---|---|---|---|\n';
     for (const c of check.changes.slice(0, MAX_ROWS)) {

@@ -370,13 +370,13 @@ function addedChange(
             ...move,
             grade: 'critical',
             kind: 'major',
-            why: `a new major version: ${top.path} (v${topMajor}) -> ${v.path} (v${major})`,
+            why: `a new major version (v${topMajor} -> v${major}), another module path`,
           }
         : {
             ...move,
             grade: 'critical',
             kind: 'downgrade',
-            why: `back to an older major: ${top.path} (v${topMajor}) -> ${v.path} (v${major})`,
+            why: `back to an older major version (v${topMajor} -> v${major}), another module path`,
           };
     }
   }

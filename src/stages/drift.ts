@@ -225,7 +225,7 @@ async function publishDrift(
     for (const c of check.changes) {
       if (c.grade === 'info') continue;
       const props = {
-        title: `Dependency drift: ${c.grade}`,
+        title: 'Dependency drift',
         ...(c.site ? { file: c.site.file } : {}),
         ...(c.site?.line ? { startLine: c.site.line } : {}),
       };
