@@ -102,7 +102,7 @@ export function driftTableMarkdown(
   failOn: FailOnDrift,
   note?: string,
 ): string {
-  let md = '#### Dependency drift\n\n';
+  let md = '#### Dependency drift check\n\n';
   if (note) md += `> ${cell(note)}\n\n`;
   for (const check of checks) {
     const against = check.subject

@@ -46,15 +46,17 @@ import {
 import {
   baselineFromEntry,
   baselineFromSums,
-  driftLevel,
-  gradeDrift,
-  reachesThreshold,
   sumSitesOf,
   sumsOf,
   type Baseline,
   type Current,
-  type FailOnDrift,
   type Site,
+} from '../report/drift-baseline.js';
+import {
+  driftLevel,
+  gradeDrift,
+  reachesThreshold,
+  type FailOnDrift,
 } from '../report/drift-grade.js';
 import { restoreEntry } from '../restore/restore.js';
 import type { ModuleFacts } from '../verify/judge.js';

@@ -2,14 +2,16 @@ import { describe, expect, it } from 'vitest';
 import {
   baselineFromEntry,
   baselineFromSums,
-  changesAtOrAbove,
-  driftLevel,
-  gradeDrift,
-  reachesThreshold,
   sumSitesOf,
   sumsOf,
   type Baseline,
   type Current,
+} from '../../src/report/drift-baseline.js';
+import {
+  changesAtOrAbove,
+  driftLevel,
+  gradeDrift,
+  reachesThreshold,
 } from '../../src/report/drift-grade.js';
 import {
   annotationText,
