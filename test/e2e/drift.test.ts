@@ -13,11 +13,18 @@
  * (GITHUB_REF, GITHUB_HEAD_REF, GITHUB_EVENT_NAME), plus an event payload that
  * names the default branch, as GitHub's does.
  */
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goEnv, publish, writeProject, type ModuleVersion } from './harness/goproxy.js';
+import { goEnv, publish, runGo, writeProject, type ModuleVersion } from './harness/goproxy.js';
 import { World } from './harness/world.js';
 
 let world: World;
@@ -290,24 +297,51 @@ function readdir(dir: string): string[] {
 }
 
 describe('a go.sum baseline', () => {
-  it('grades against a go.sum an earlier step checked out; fail-on-drift: never only reports', async () => {
+  it('grades against a go.sum and go.mod an earlier step checked out; fail-on-drift: never only reports', async () => {
+    // The repository has the module in svc/; the baseline (say a release branch's) in svc/baseline/.
     const dir = project('sum-baseline', { 'example.com/m001': 'v1.1.0' });
-    const withBaseline = path.join(world.root, 'project-sum-baseline-checkout');
-    cpSync(dir, withBaseline, { recursive: true });
-    mkdirSync(path.join(withBaseline, 'baseline'), { recursive: true });
-    cpSync(path.join(world.project, 'go.sum'), path.join(withBaseline, 'baseline', 'go.sum'));
-    const job = await pr('pr-sum', withBaseline, {
+    appendFileSync(
+      path.join(dir, 'go.mod'),
+      '\nreplace example.com/m004 => example.com/m004 v1.0.1\n',
+    );
+    runGo(['mod', 'tidy'], dir, world.toolEnv());
+    const checkout = path.join(world.root, 'project-sum-baseline-checkout');
+    const svc = path.join(checkout, 'svc');
+    cpSync(dir, svc, { recursive: true });
+    mkdirSync(path.join(svc, 'baseline'), { recursive: true });
+    for (const f of ['go.sum', 'go.mod']) {
+      cpSync(path.join(world.project, f), path.join(svc, 'baseline', f));
+    }
+    const job = await pr('pr-sum', checkout, {
+      'working-directory': 'svc',
       'drift-baseline': 'baseline/go.sum',
       'fail-on-drift': 'never',
     });
     expect(job.succeeded, job.log).toBe(true);
-    expect(job.outputs['drift-level']).toBe('warning');
-    const line = lineOf(path.join(withBaseline, 'go.mod'), 'example.com/m001 v1.1.0');
+    expect(job.outputs['drift-level']).toBe('critical');
+    const goMod = path.join(svc, 'go.mod');
     expect(job.annotations).toContainEqual(
-      expect.objectContaining({ level: 'warning', file: 'go.mod', line }),
+      expect.objectContaining({
+        level: 'warning',
+        file: 'svc/go.mod',
+        line: lineOf(goMod, 'example.com/m001 v1.1.0'),
+      }),
+    );
+    expect(job.annotations).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        file: 'svc/go.mod',
+        line: lineOf(goMod, 'replace example.com/m004 => example.com/m004 v1.0.1'),
+      }),
     );
     const report = readReport(job.outputs['drift-report']);
-    expect(report.checks[0]).toMatchObject({ source: 'go.sum', baseline: 'baseline/go.sum' });
+    expect(report.failed).toBe(false);
+    expect(report.checks[0]).toMatchObject({ source: 'go.sum', baseline: 'svc/baseline/go.sum' });
+    // The replace explains m004's new version: one change, not two.
+    expect(report.checks[0]!.changes.map((c) => `${c.grade} ${c.kind} ${c.path}`)).toEqual([
+      'critical replace-added example.com/m004',
+      'warning minor example.com/m001',
+    ]);
   });
 
   it('a baseline path that does not exist fails the step naming the input', async () => {
