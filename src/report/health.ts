@@ -287,6 +287,8 @@ export function healthJson(r: HealthReport): string {
     JSON.stringify(
       {
         ...r,
+        // Markdown for the summary only; the drift between environments has its own JSON (drift-report).
+        sections: undefined,
         environments: r.environments.map((e) => ({
           ...e,
           healthy: isHealthy(e.status),
