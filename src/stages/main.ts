@@ -314,7 +314,9 @@ async function obtain(
   core.info(
     pre?.ran
       ? `pre restored into ${pre.modCache}; Go uses ${s.modCache}. Restoring here.`
-      : 'pre did not run (a local action, uses: ./); restoring here.',
+      : pre?.outcome === 'skipped-vendor'
+        ? 'pre did not restore (GOFLAGS=-mod=vendor), but not every module in scope vendors; restoring here.'
+        : 'pre did not run (a local action, uses: ./); restoring here.',
   );
   return restoreHere(ctx, s, mode, s.exactKey, s.lineage);
 }

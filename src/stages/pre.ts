@@ -106,6 +106,8 @@ export async function runPre(): Promise<void> {
     }
     if (goflagsMod(process.env['GOFLAGS'] ?? '') === 'vendor') {
       // The build reads vendor/; main checks that every module in scope vendors.
+      // ran=false: if not every module vendors after all, main restores as if pre had not run.
+      state.ran = false;
       state.outcome = 'skipped-vendor';
       core.info('GOFLAGS=-mod=vendor: not restoring the module cache before checkout.');
       return;

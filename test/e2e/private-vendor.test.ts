@@ -61,6 +61,18 @@ describe('GOFLAGS=-mod=vendor', () => {
     expect(pw.world.entriesOf('vendor')).toEqual(saved);
   });
 
+  it('-mod=vendor where a module does not vendor: main restores what pre left alone', async () => {
+    const first = await pw.job('netrc-in-home', 'vendor-missing');
+    expect(first.succeeded, first.log).toBe(true);
+    const job = await pw.job('none', 'vendor-missing', {
+      env: { ...OFFLINE, GOFLAGS: '-mod=vendor' },
+    });
+    expect(job.main.exitCode, job.log).toBe(0);
+    expect(job.log).toContain('pre did not restore (GOFLAGS=-mod=vendor), but not every module');
+    expect(job.outputs['hit-kind']).toBe('exact');
+    expect(job.outputs['verified']).toBe('true');
+  });
+
   it('without -mod=vendor the same project is cached and verified as usual', async () => {
     const job = await pw.job('none', 'vendor', { project: vendored, env: OFFLINE });
     expect(job.succeeded, job.log).toBe(true);
