@@ -100,7 +100,13 @@ describe('no credential in anything the action wrote', () => {
       expect(health.main.exitCode, health.log).toBe(0);
       expect(health.outputs['report']).toBeTruthy();
       jobs.push(cold, warm, health);
-      expectNoSecret([cold, warm, health].flatMap(writtenBy), [SECRET]);
+      const written = [cold, warm, health].flatMap(writtenBy);
+      // The search covers the health report and main's file commands, not just the logs.
+      const where = written.map(([w]) => w);
+      expect(where.some((w) => w.endsWith('verified-go-cache-health.json'))).toBe(true);
+      expect(where.some((w) => w.endsWith('main-github_output'))).toBe(true);
+      expect(where.some((w) => w.endsWith('post-github_step_summary'))).toBe(true);
+      expectNoSecret(written, [SECRET]);
     },
   );
 
