@@ -20,6 +20,7 @@
  */
 import { PassThrough, type Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -194,13 +195,30 @@ export class S3Store implements CacheStore {
       queueSize: QUEUE,
       leavePartsOnError: false,
     });
-    const stop = (): void => void upload.abort().catch(() => undefined);
+    // lib-storage's abort() only stops new parts; the multipart upload itself
+    // is aborted here, at once, so no part outlives the save.
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> =>
+      (stopping ??= (async () => {
+        await upload.abort().catch(() => undefined);
+        if (upload.uploadId === undefined) return;
+        await this.client
+          .send(
+            new AbortMultipartUploadCommand({
+              Bucket: this.o.bucket,
+              Key: name,
+              UploadId: upload.uploadId,
+            }),
+          )
+          .catch(() => undefined);
+      })());
     const onSignal = (sig: NodeJS.Signals): void => {
-      stop();
-      // Let the abort reach the store, then end as the signal asked.
-      setTimeout(() => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)), 2000).unref();
+      const code = 128 + (sig === 'SIGINT' ? 2 : 15);
+      setTimeout(() => process.exit(code), 5000).unref();
+      void stop().then(() => process.exit(code));
     };
-    deadline.addEventListener('abort', stop);
+    const onDeadline = (): void => void stop();
+    deadline.addEventListener('abort', onDeadline);
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
     try {
@@ -208,11 +226,12 @@ export class S3Store implements CacheStore {
       return { kind: 'saved', key, archiveBytes: packed.bytes() };
     } catch (e) {
       packed.stream.destroy();
+      await stop();
       if (classify(e) === 'conflict') return { kind: 'conflict', key };
       const cause = deadline.aborted ? deadline.reason : e;
       return { kind: 'failed', reason: this.why(cause, 'save', timeoutMs) };
     } finally {
-      deadline.removeEventListener('abort', stop);
+      deadline.removeEventListener('abort', onDeadline);
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
     }
