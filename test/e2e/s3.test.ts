@@ -91,6 +91,9 @@ describe('cold, warm offline, lineage', () => {
     expect(warm.outputs['verified']).toBe('true');
     expect(`${prefix}/heads/main/${warm.outputs['cache-matched-key']}.tar.zst`).toBe(saved[0]);
     expect(warm.pre?.stdout).toContain('Restored');
+    expect(warm.pre?.stdout).toContain(
+      `Cache store: s3://${s3.bucket}/${prefix}/ (writes heads/main; reads heads/main).`,
+    );
     expect(warm.post.stdout).toContain('exact hit, verified, nothing new to save');
     expect(await entries(prefix)).toEqual(saved);
   });

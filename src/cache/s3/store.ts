@@ -18,6 +18,7 @@
  *   the SDK, within lookup-timeout / save-timeout) or refusing credentials
  *   never throws: it becomes `unavailable` or a failed save with a reason.
  */
+import * as core from '@actions/core';
 import { PassThrough, type Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -40,6 +41,7 @@ import {
   parseObjectName,
   pickMatch,
   prefixPath,
+  scopeOfRef,
   scopesFromEnv,
   type Listed,
   type Scopes,
@@ -64,6 +66,7 @@ export class S3Store implements CacheStore {
   readonly name = 's3';
   private readonly client: S3Client;
   private readonly scopes: Scopes;
+  private announced = false;
 
   constructor(
     private readonly o: S3Options,
@@ -128,6 +131,13 @@ export class S3Store implements CacheStore {
   ): Promise<LookupResult> {
     const signal = AbortSignal.timeout(timeoutMs);
     const ext = EXTENSIONS[await s3Compression()];
+    if (!this.announced) {
+      this.announced = true;
+      core.info(
+        `Cache store: ${this.location} (writes ${scopeOfRef(this.scopes.own)}; reads ` +
+          `${this.scopes.reads.map(scopeOfRef).join(', then ')}).`,
+      );
+    }
     try {
       for (const ref of this.scopes.reads) {
         const base = listPrefix(this.o.prefix, ref, '');
@@ -142,9 +152,11 @@ export class S3Store implements CacheStore {
       }
       return { kind: 'miss' };
     } catch (e) {
-      const trouble = classify(e);
-      const reason = this.why(signal.aborted ? signal.reason : e, 'lookup', timeoutMs);
-      return { kind: trouble === 'forbidden' ? 'denied' : 'unavailable', reason };
+      // A refusal here is the store's configuration, not a cache mode: a warning.
+      return {
+        kind: 'unavailable',
+        reason: this.why(signal.aborted ? signal.reason : e, 'lookup', timeoutMs),
+      };
     }
   }
 
