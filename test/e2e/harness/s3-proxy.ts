@@ -1,8 +1,9 @@
 /**
  * A loopback proxy in front of the S3 server, for the store misbehaving the
  * way real ones do: the first `slowDown` requests are answered 503 with S3's
- * SlowDown XML error (as AWS S3 throttles), and request bodies can be
- * forwarded at `bytesPerSecond` (an upload slow enough to interrupt). Every
+ * SlowDown XML error (as AWS S3 throttles), request bodies can be
+ * forwarded at `bytesPerSecond` (an upload slow enough to interrupt), and
+ * answers at `downloadBytesPerSecond` (a link of that speed). Every
  * other request goes to the server unchanged, Host header included, so the
  * client's signature still holds.
  */
@@ -34,6 +35,7 @@ export class S3Proxy {
     private readonly upstream: string,
     public slowDown = 0,
     public bytesPerSecond = 0,
+    public downloadBytesPerSecond = 0,
   ) {}
 
   async start(): Promise<string> {
@@ -57,7 +59,8 @@ export class S3Proxy {
         },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
+          const rate = this.downloadBytesPerSecond;
+          (rate > 0 ? answer.pipe(throttle(rate)) : answer).pipe(res);
         },
       );
       out.on('error', () => res.destroy());
