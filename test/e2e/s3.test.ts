@@ -409,6 +409,47 @@ describe('a save killed mid-upload', () => {
     }
   }
 
+  it('post killed while it uploads (a runner that dies): no object is listed, the next job misses', async () => {
+    const prefix = freshPrefix();
+    // Modules big enough that the entry takes seconds to send at 128 KiB/s.
+    const big = await World.create({ modules: 4, payloadBytes: 1 << 20 });
+    const proxy = new S3Proxy(s3.endpoint, 0, 128 << 10);
+    const via = await proxy.start();
+    const bigJob = (o: JobArgs) =>
+      big.job({
+        ...o,
+        inputs: { environment: 'killed', ...s3.inputsFor(prefix, via) },
+        env: s3.envFor(),
+      });
+    let killed = false;
+    try {
+      const job = await bigJob({
+        onStageStart: (stage, child) => {
+          if (stage !== 'post') return;
+          const timer = setInterval(() => {
+            if (proxy.puts === 0) return;
+            clearInterval(timer);
+            killed = child.kill('SIGKILL');
+          }, 10);
+          child.once('exit', () => clearInterval(timer));
+        },
+      });
+      expect(killed, job.log).toBe(true);
+      expect(job.post.exitCode).not.toBe(0);
+      expect(job.post.stdout).not.toContain('Saved ');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await entries(prefix)).toEqual([]);
+      proxy.bytesPerSecond = 0;
+      const next = await bigJob({});
+      expect(next.succeeded, next.log).toBe(true);
+      expect(next.outputs['hit-kind']).toBe('miss');
+      expect(await entries(prefix)).toHaveLength(1);
+    } finally {
+      await proxy.stop();
+      await big.dispose();
+    }
+  });
+
   it('SIGTERM (a cancelled job): the upload is aborted, nothing is listed, no parts are left', async () => {
     const { prefix, out } = await killMidUpload('SIGTERM');
     expect(out).not.toContain('"kind":"saved"');

@@ -29,6 +29,8 @@ export class S3Proxy {
   slowDowns = 0;
   /** Requests forwarded so far. */
   forwarded = 0;
+  /** Uploads (PUT requests: PutObject, UploadPart) begun so far. */
+  puts = 0;
   private server?: http.Server;
 
   constructor(
@@ -49,6 +51,7 @@ export class S3Proxy {
         return;
       }
       this.forwarded++;
+      if (req.method === 'PUT') this.puts++;
       const out = http.request(
         {
           host: up.hostname,
@@ -65,6 +68,11 @@ export class S3Proxy {
       );
       out.on('error', () => res.destroy());
       req.on('error', () => out.destroy());
+      // A client that goes away mid-request takes the request with it: what
+      // the proxy still holds of its body is never delivered.
+      req.on('close', () => {
+        if (!req.complete) out.destroy();
+      });
       (this.bytesPerSecond > 0 ? req.pipe(throttle(this.bytesPerSecond)) : req).pipe(out);
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
