@@ -188,6 +188,30 @@ describe('branch scoping and pull requests', () => {
     expect(await entries(prefix)).toEqual(before);
   });
 
+  it('a pull request with read-only credentials restores, verifies, cannot save, and stays green', async () => {
+    const prefix = freshPrefix();
+    const onMain = await s3Job(prefix, { inputs: { environment: 'pr-ro' } });
+    expect(onMain.succeeded, onMain.log).toBe(true);
+    const before = await entries(prefix);
+    await s3.addReadOnlyUser('vgc-reader', 'vgc-reader-secret-000');
+    const pr = await s3Job(prefix, {
+      headRef: 'feature/ro',
+      inputs: { environment: 'pr-ro' },
+      env: {
+        GOPROXY: 'off',
+        GITHUB_EVENT_PATH: eventFile('pr-ro'),
+        ...s3.envFor({ access: 'vgc-reader', secret: 'vgc-reader-secret-000' }),
+      },
+    });
+    expect(pr.succeeded, pr.log).toBe(true);
+    expect(pr.outputs['hit-kind']).toBe('lineage');
+    expect(pr.outputs['verified']).toBe('true');
+    const warnings = pr.annotations.filter((a) => a.level === 'warning').map((a) => a.message);
+    expect(warnings.some((w) => /denied the save .*s3:PutObject/.test(w))).toBe(true);
+    expect(pr.log).not.toContain('vgc-reader-secret-000');
+    expect(await entries(prefix)).toEqual(before);
+  });
+
   it("a pull request saves into its merge ref's scope, which no branch reads; a feature branch's entry is not the default branch's", async () => {
     const prefix = freshPrefix();
     const pr = await s3Job(prefix, {

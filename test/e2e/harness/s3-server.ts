@@ -11,7 +11,8 @@
  * it: the process it started, by its id). `client()` is an SDK client with
  * the server's credentials, for assertions about what the bucket holds.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -21,10 +22,13 @@ import {
   GetObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutBucketPolicyCommand,
   S3Client,
   type _Object,
 } from '@aws-sdk/client-s3';
 import { REPO_ROOT } from './runner.js';
+
+const execFileAsync = promisify(execFile);
 
 export const S3_ACCESS_KEY = 'vgc-test-access';
 export const S3_SECRET_KEY = 'vgc-test-secret-key-0123456789';
@@ -71,6 +75,7 @@ export class S3Server {
   static async start(o: { bucket?: string; root?: string } = {}): Promise<S3Server> {
     const root = o.root ?? mkdtempSync(path.join(os.tmpdir(), 'vgc-s3-'));
     mkdirSync(path.join(root, 'data'), { recursive: true });
+    mkdirSync(path.join(root, 'iam'), { recursive: true });
     const server = new S3Server(root, await freePort(), o.bucket ?? 'vgc-cache');
     await server.launch();
     await server.client().send(new CreateBucketCommand({ Bucket: server.bucket }));
@@ -91,6 +96,9 @@ export class S3Server {
         '--region',
         S3_REGION,
         '--quiet',
+        // Internal IAM: users besides root (a read-only one for pull requests).
+        '--iam-dir',
+        path.join(this.root, 'iam'),
         'posix',
         path.join(this.root, 'data'),
       ],
@@ -125,9 +133,9 @@ export class S3Server {
   }
 
   /** The environment of a job that uses this store with the server's credentials. */
-  envFor(o: { secret?: string } = {}): Record<string, string> {
+  envFor(o: { access?: string; secret?: string } = {}): Record<string, string> {
     return {
-      AWS_ACCESS_KEY_ID: S3_ACCESS_KEY,
+      AWS_ACCESS_KEY_ID: o.access ?? S3_ACCESS_KEY,
       AWS_SECRET_ACCESS_KEY: o.secret ?? S3_SECRET_KEY,
       AWS_REGION: S3_REGION,
       // No profile files or instance metadata of the machine running the tests.
@@ -147,6 +155,43 @@ export class S3Server {
       's3-endpoint': endpoint,
       's3-force-path-style': 'true',
     };
+  }
+
+  /**
+   * Adds a user that may list the bucket and read its objects, nothing else
+   * (the bucket policy a pull request's credentials get; it replaces any
+   * earlier policy).
+   */
+  async addReadOnlyUser(access: string, secret: string): Promise<void> {
+    const admin = ['admin', '--access', S3_ACCESS_KEY, '--secret', S3_SECRET_KEY];
+    await execFileAsync(versitygwBinary(), [
+      ...admin,
+      '--endpoint-url',
+      this.endpoint,
+      'create-user',
+      '--access',
+      access,
+      '--secret',
+      secret,
+      '--role',
+      'user',
+    ]);
+    const allow = (action: string, resource: string) => ({
+      Effect: 'Allow',
+      Principal: { AWS: [access] },
+      Action: [action],
+      Resource: resource,
+    });
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        allow('s3:ListBucket', `arn:aws:s3:::${this.bucket}`),
+        allow('s3:GetObject', `arn:aws:s3:::${this.bucket}/*`),
+      ],
+    };
+    await this.client().send(
+      new PutBucketPolicyCommand({ Bucket: this.bucket, Policy: JSON.stringify(policy) }),
+    );
   }
 
   client(): S3Client {
