@@ -77,6 +77,8 @@ export interface HealthReport {
   inventory?: InventoryReport;
   /** Why the inventory is missing or partial (shown as a note). */
   inventoryNote?: string;
+  /** Further markdown sections (the drift between environments), before the inventory. */
+  sections?: string[];
 }
 
 /** Rows per table: the job summary is limited to 1 MiB; the JSON report has everything. */
@@ -229,6 +231,7 @@ export function healthMarkdown(r: HealthReport, now: number = Date.parse(r.gener
         downloadedBytes: e.downloadedBytes,
       });
   }
+  for (const section of r.sections ?? []) md += '\n' + section;
   md += '\n' + inventoryMarkdown(r, now);
   return md;
 }
@@ -288,6 +291,8 @@ export function healthJson(r: HealthReport): string {
     JSON.stringify(
       {
         ...r,
+        // Markdown for the summary only; the drift between environments has its own JSON (drift-report).
+        sections: undefined,
         environments: r.environments.map((e) => ({
           ...e,
           healthy: isHealthy(e.status),
