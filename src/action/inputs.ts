@@ -2,6 +2,8 @@
  * Reads and validates the action's inputs. Parsing is pure (takes a getter),
  * so it is unit tested without the runner.
  */
+import type { S3Options } from '../cache/s3/store.js';
+import { parseBackend, type Backend } from './s3-inputs.js';
 
 export type OnCorruption = 'rebuild' | 'fail';
 export type SaveMode = 'auto' | 'never';
@@ -29,6 +31,9 @@ export interface Inputs {
   failOnUnhealthy: boolean;
   buildCache: boolean;
   buildCacheSave: BuildCacheSave;
+  /** Where entries live: GitHub's cache service, or an S3 bucket (`s3` then holds its options). */
+  backend: Backend;
+  s3?: S3Options;
   // Dependency drift monitoring (issue 26).
   /** What drift is graded against: nothing (today's lineage explanation only), the default branch's entry, or a go.sum. */
   driftBaseline: DriftBaseline;
@@ -127,6 +132,7 @@ export function parseInputs(get: Getter): Inputs {
       ['default-branch', 'always', 'never'] as const,
       'default-branch',
     ),
+    ...parseBackend(get),
     ...parseDriftInputs(get),
   };
 }

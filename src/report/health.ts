@@ -241,7 +241,11 @@ function inventoryMarkdown(r: HealthReport, now: number): string {
   let md = `#### Cache inventory${inv ? ` (${code(inv.keyPrefix)})` : ''}\n\n`;
   if (r.inventoryNote) md += `> ${cell(r.inventoryNote)}\n\n`;
   if (!inv) return md;
-  if (inv.usage) {
+  if (inv.usage?.location !== undefined) {
+    md +=
+      `Store total under ${code(inv.usage.location)}: ${formatBytes(inv.usage.activeBytes)} in ` +
+      `${inv.usage.activeCount} objects (no quota: the bucket's lifecycle rule expires unused entries).\n\n`;
+  } else if (inv.usage) {
     const limit = inv.usage.limitBytes ?? DEFAULT_LIMIT_BYTES;
     const pct = ((inv.usage.activeBytes / limit) * 100).toFixed(1);
     md +=

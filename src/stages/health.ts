@@ -15,10 +15,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadContext, type Context } from '../action/context.js';
 import { recordFromDisk } from '../verify/scan.js';
+import { activeStore } from '../cache/active-store.js';
 import { saveDirectory } from '../cache/entry.js';
 import { restoreEntry } from '../restore/restore.js';
 import {
-  inventoryFromEnv,
   planDeletions,
   type CacheEntryInfo,
   type DeletionReason,
@@ -499,7 +499,7 @@ async function takeInventory(
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
   const prefix = inventoryPrefix(ctx.inputs.keyPrefix);
-  const inventory = inventoryFromEnv(ctx.inputs.githubToken, env);
+  const inventory = activeStore().inventory(ctx.inputs.githubToken, env);
   if ('unavailable' in inventory) {
     report.inventoryNote = `No inventory: ${inventory.unavailable}.`;
     core.warning(report.inventoryNote);
