@@ -73,11 +73,12 @@ export function saveDecision(s: SaveInput): SaveDecision {
   if (!s.canWrite) {
     return { save: false, why: `the cache mode '${s.cacheModeName}' does not permit writes` };
   }
-  if (!s.mainCompleted)
-    return { save: false, why: 'main did not finish; nothing verified to save' };
+  // Before "main did not finish": a SECURITY ERROR stops main, and the summary must say why.
   if (s.securityError) {
     return { save: false, why: 'go.sum checksum mismatch (SECURITY ERROR); nothing is saved' };
   }
+  if (!s.mainCompleted)
+    return { save: false, why: 'main did not finish; nothing verified to save' };
   if (!s.verified) return { save: false, why: 'the module cache is not verified' };
   if (s.missing > 0) {
     return {

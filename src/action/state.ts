@@ -25,6 +25,8 @@ export interface MainState {
   rebuilt: boolean;
   repaired: { module: string; how: string; fetchedBytes: number }[];
   securityError: boolean;
+  /** Why the module cache was left alone: the build reads vendor/ (GOFLAGS=-mod=vendor). */
+  vendorOnly?: string;
   bad: { module: string; reason: string }[];
   /** Digest of the names in the download area after main: a change means later steps added files. */
   fingerprint: string;

@@ -1,6 +1,15 @@
 /**
  * Parsers for what the go command prints. Pure.
  */
+import {
+  parseAuthFailure,
+  parseChecksumMismatches,
+  parseSumdbMiss,
+  privatePatternFor,
+  type AuthFailure,
+  type ChecksumMismatch,
+  type SumdbMiss,
+} from './fetchfail.js';
 
 export interface BadModule {
   /** `path@version` */
@@ -84,10 +93,13 @@ export function classifyDownloadFailure(stderr: string): DownloadFailure {
  * - `corruption`: cached bytes disagree with what Go recorded; the only kind a rebuild heals.
  * - `version`: go.mod or go.work needs a newer Go than the one installed.
  * - `project`: go.mod, go.work, go.sum or the checkout needs fixing.
+ * - `auth`: a proxy or git server wants (other) credentials (401, 403, a git prompt).
+ * - `sumdb`: the checksum database has no record of a module: a private one GOPRIVATE misses.
  * - `network`: the proxy or the network refused or failed.
  * - `other`: none of these; never treated as corruption.
  */
-export type GoFailureKind = 'security' | 'corruption' | 'version' | 'project' | 'network' | 'other';
+export type GoFailureKind =
+  'security' | 'corruption' | 'version' | 'project' | 'auth' | 'sumdb' | 'network' | 'other';
 
 export interface GoFailure {
   kind: GoFailureKind;
@@ -97,6 +109,8 @@ export interface GoFailure {
   modules: string[];
   /** For `version`: the file that asks for the newer Go, that version and the installed one. */
   needs?: { file: string; version: string; running: string };
+  /** For `security`: each mismatch Go reported, with both hashes. */
+  mismatches?: ChecksumMismatch[];
 }
 
 /** Where the failed command ran, so the message can name what to fix. */
@@ -111,6 +125,10 @@ export interface FailureContext {
   why?: string;
   /** `file:line` of each local replace directive, keyed by the absolute directory it points at. */
   replaceSites?: Record<string, string>;
+  /** The credential sources the job hands to Go, named (src/go/credentials.ts), never values. */
+  credentials?: string[];
+  /** GOPRIVATE, GONOSUMDB, GOPROXY... as the job sets them, userinfo masked; for the fixes. */
+  goEnv?: Record<string, string>;
 }
 
 const NOT_CORRUPTION =
@@ -200,13 +218,18 @@ export function classifyGoFailure(stderr: string, ctx: FailureContext): GoFailur
   const goSaid = `\nGo said:\n${text}`;
   const download = classifyDownloadFailure(text);
   if (download.kind === 'security') {
+    const mismatches = parseChecksumMismatches(text);
     return {
       kind: 'security',
       modules: download.modules,
+      mismatches,
       message:
-        `${where(ctx)}: checksum mismatch against go.sum (Go's SECURITY ERROR). The content served ` +
-        'now is not what go.sum recorded; find out whether the version changed upstream or go.sum ' +
-        `was edited before trusting it. ${NOT_CORRUPTION}${goSaid}`,
+        `${where(ctx)}: checksum mismatch against go.sum (Go's SECURITY ERROR). ` +
+        (mismatches.length > 0
+          ? mismatchText(mismatches)
+          : 'The content served now is not what go.sum recorded; find out whether the version ' +
+            'changed upstream or go.sum was edited before trusting it. ') +
+        `${NOT_CORRUPTION}${goSaid}`,
     };
   }
   const version =
@@ -242,6 +265,12 @@ export function classifyGoFailure(stderr: string, ctx: FailureContext): GoFailur
       message: `${where(ctx)}: cached modules disagree with what Go recorded for them.${goSaid}`,
     };
   }
+  const sumdb = parseSumdbMiss(text);
+  if (sumdb) {
+    return { kind: 'sumdb', modules: [sumdb.module], message: sumdbText(sumdb, ctx, goSaid) };
+  }
+  const auth = parseAuthFailure(text);
+  if (auth) return { kind: 'auth', modules: [], message: authText(auth, ctx, goSaid) };
   const problem = projectProblem(text, ctx);
   if (problem) {
     return {
@@ -261,4 +290,69 @@ export function classifyGoFailure(stderr: string, ctx: FailureContext): GoFailur
     };
   }
   return { kind: 'other', modules: [], message: `${where(ctx)}. ${NOT_CORRUPTION}${goSaid}` };
+}
+
+/** One version that disagrees with go.sum: which, both hashes, what it means, how to decide. */
+function mismatchText(mismatches: ChecksumMismatch[]): string {
+  const lines = mismatches.map(
+    (m) =>
+      `${m.path}@${m.version}${m.goMod ? ' (its go.mod)' : ''}: ${m.source} holds ${m.expected}, ` +
+      `the download now hashes to ${m.downloaded}`,
+  );
+  const first = mismatches[0]!;
+  return (
+    `${lines.join('; ')}. The same version now has other content: either the proxy (or the ` +
+    'origin repository) re-published it with other content, which a version must never have, ' +
+    'or go.sum was edited. To decide, fetch it alone from the proxy with an empty module cache ' +
+    `(GOMODCACHE=$(mktemp -d) go mod download -json ${first.path}@${first.version}) and compare ` +
+    "its Sum with go.sum and with the last verified cache entry (its .ziphash); ask the module's " +
+    'publisher which content is the released one. Do not update go.sum until you know. ' +
+    'Nothing is repaired or saved. '
+  );
+}
+
+function envShown(ctx: FailureContext, name: string): string {
+  const v = ctx.goEnv?.[name];
+  return v ? `${name}=${v}` : `${name} unset`;
+}
+
+function sumdbText(miss: SumdbMiss, ctx: FailureContext, goSaid: string): string {
+  const at = miss.module.lastIndexOf('@');
+  const modPath = at > 0 ? miss.module.slice(0, at) : miss.module;
+  const pattern = privatePatternFor(modPath);
+  return (
+    `${where(ctx)}: the checksum database has no record of ${miss.module} (${miss.status} ` +
+    `${miss.status === 404 ? 'Not Found' : 'Gone'}): it is a private module, and neither ` +
+    `GOPRIVATE nor GONOSUMDB names it (${envShown(ctx, 'GOPRIVATE')}, ` +
+    `${envShown(ctx, 'GONOSUMDB')}). Fix: set GOPRIVATE: ${pattern} (or GONOSUMDB: ${pattern} ` +
+    "if the company proxy should still serve it) in the job's env, and commit go.sum lines for " +
+    `it ('go mod tidy'), which are what verifies it then. ${NOT_CORRUPTION}${goSaid}`
+  );
+}
+
+function authText(a: AuthFailure, ctx: FailureContext, goSaid: string): string {
+  const sources = ctx.credentials ?? [];
+  const seen =
+    sources.length > 0
+      ? `The job hands Go credentials through: ${sources.join('; ')}.`
+      : 'The job hands Go no credentials: no NETRC, no .netrc in HOME, no GOAUTH, no userinfo ' +
+        'in GOPROXY.';
+  const host = /^[a-z]+:\/\/(?:[^@/]*@)?([^/]+)/i.exec(a.url)?.[1] ?? a.url;
+  const what =
+    a.status === 401
+      ? `${a.url} answered 401 Unauthorized: it wants credentials and got none it accepts`
+      : a.status === 403
+        ? `${a.url} answered 403 Forbidden: it refused the credentials (wrong or expired, or ` +
+          'without access to this module)'
+        : `git needs credentials for ${a.url} and may not prompt for them`;
+  return (
+    `${where(ctx)}: ${what}. ${seen} ${envShown(ctx, 'GOPROXY')}. Fix: write a .netrc from a ` +
+    `secret before this step (machine ${host} login <user> password <token>; Go matches the ` +
+    'host with its port), or set GOAUTH, or put the token in GOPROXY from a secret; Go sends ' +
+    'credentials only over https.' +
+    (a.status === 'git-prompt'
+      ? ' For git, a credential helper or a url.<https://token@host/>.insteadOf rule also works.'
+      : '') +
+    ` ${NOT_CORRUPTION}${goSaid}`
+  );
 }

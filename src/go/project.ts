@@ -19,8 +19,10 @@ import { existsSync, promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
 import { hashDependencyFiles } from './gosum.js';
-import { classifyGoFailure, type GoFailure } from './goout.js';
+import { credentialSources, maskUserinfo, URL_VARIABLES } from './credentials.js';
+import { classifyGoFailure, type FailureContext, type GoFailure } from './goout.js';
 import { parseGoSum } from './gosum.js';
+import type { VendorRoot } from './vendor.js';
 import type { Go } from './toolchain.js';
 import {
   compareGoVersions,
@@ -677,7 +679,39 @@ export function explainGoFailure(
     files: run?.files ?? [],
     ...(run ? { why: run.why } : {}),
     replaceSites: replaceSites(project),
+    ...privateFetchContext(process.env),
   });
+}
+
+/** Each directory Go builds in (a module or a workspace) and whether it vendors. */
+export function vendorRoots(project: GoProject): VendorRoot[] {
+  return project.runs.map((r) => ({
+    dir: r.dir,
+    vendored: isFile(path.join(r.dir, 'vendor', 'modules.txt')),
+  }));
+}
+
+/**
+ * What a failure message about private modules may show of the environment:
+ * the credential sources by name, and the Go variables that route and check
+ * modules with any userinfo masked.
+ */
+export function privateFetchContext(
+  env: Record<string, string | undefined>,
+): Pick<FailureContext, 'credentials' | 'goEnv'> {
+  const home = env['HOME'] ?? env['USERPROFILE'] ?? '';
+  const netrc = env['NETRC'];
+  const credentials = credentialSources({
+    env,
+    netrcFileExists: netrc ? isFile(netrc) : false,
+    homeNetrcExists: home !== '' && isFile(path.join(home, '.netrc')),
+  });
+  const goEnv: Record<string, string> = {};
+  for (const name of URL_VARIABLES) {
+    const v = env[name];
+    if (v) goEnv[name] = maskUserinfo(v);
+  }
+  return { credentials, goEnv };
 }
 
 // ---------------------------------------------------------------------------

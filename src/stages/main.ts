@@ -29,7 +29,8 @@ import {
   zipBytes,
   type CacheScan,
 } from '../go/modcache.js';
-import { explainGoFailure, readProject, type GoProject } from '../go/project.js';
+import { explainGoFailure, readProject, vendorRoots, type GoProject } from '../go/project.js';
+import { vendorOnlyReason } from '../go/vendor.js';
 import { Go } from '../go/toolchain.js';
 import { describeBad, formatBytes, phase } from '../report/report.js';
 import { recordFromDisk } from '../verify/scan.js';
@@ -47,11 +48,18 @@ import { compareGoVersions } from '../go/workspace.js';
 import { computeDrift, driftMarkdown, entryContentVersions } from '../report/drift.js';
 import { corruptModuleList, loadSums } from '../verify/verify.js';
 import { runHealth } from './health.js';
+import type { ChecksumMismatch } from '../go/fetchfail.js';
+import { restoredEntryNote } from '../verify/republished.js';
+import { logModuleSources, registerCredentialSecrets } from '../action/secrets.js';
 import { restoreBuildCache, type BuildCacheState } from '../buildcache/buildcache.js';
+import { checkDrift } from './drift.js';
 
 /** A checksum mismatch Go reported for a fresh download: never cache corruption. */
 export class SecurityError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly mismatches: ChecksumMismatch[] = [],
+  ) {
     super(message);
     this.name = 'SecurityError';
   }
@@ -133,6 +141,7 @@ async function locate(ctx: Context, st: MainState): Promise<Setup> {
   const goEnv = await go.env(ctx.workingDirectory);
   st.modCache = goEnv.GOMODCACHE;
   core.info(`${goEnv.GOVERSION}, GOMODCACHE=${goEnv.GOMODCACHE}`);
+  await logModuleSources(go, ctx.workingDirectory);
   const project = await readProject(go, ctx.workingDirectory, {
     goSumFiles: ctx.inputs.goSumFiles,
     goSumFilesIsDefault: ctx.inputs.goSumFilesIsDefault,
@@ -305,7 +314,9 @@ async function obtain(
   core.info(
     pre?.ran
       ? `pre restored into ${pre.modCache}; Go uses ${s.modCache}. Restoring here.`
-      : 'pre did not run (a local action, uses: ./); restoring here.',
+      : pre?.outcome === 'skipped-vendor'
+        ? 'pre did not restore (GOFLAGS=-mod=vendor), but not every module in scope vendors; restoring here.'
+        : 'pre did not run (a local action, uses: ./); restoring here.',
   );
   return restoreHere(ctx, s, mode, s.exactKey, s.lineage);
 }
@@ -331,7 +342,7 @@ async function download(s: Setup, graph: boolean): Promise<void> {
       const r = await s.go.run(args, run.dir, { GOTOOLCHAIN: userToolchain(), ...(run.env ?? {}) });
       if (r.code === 0) continue;
       const failure = explainGoFailure(s.project, run.dir, label, r.stderr);
-      if (failure.kind === 'security') throw new SecurityError(failure.message);
+      if (failure.kind === 'security') throw new SecurityError(failure.message, failure.mismatches);
       throw new GoCommandError(failure.message);
     }
   }
@@ -531,6 +542,7 @@ async function repair(s: Setup, j: Judgement, st: MainState): Promise<void> {
     );
   }
   if (r.failed.length === 0) return;
+  throwIfSecurity(s, root?.dir ?? s.project.workingDirectory, [...r.failed, r.stderr]);
   core.warning(
     `Targeted repair failed for ${r.failed.join('; ')}. Cleaning the whole module cache and ` +
       'downloading everything again.',
@@ -539,6 +551,44 @@ async function repair(s: Setup, j: Judgement, st: MainState): Promise<void> {
   await forceRemove(s.modCache);
   await download(s, true);
   st.rebuilt = true;
+}
+
+/**
+ * A repair that Go refused with a checksum mismatch is a SECURITY ERROR like
+ * any other: the fresh download disagrees with go.sum, so cleaning the cache
+ * and downloading everything again could not heal it.
+ */
+function throwIfSecurity(s: Setup, dir: string, failed: string[]): void {
+  const failure = explainGoFailure(s.project, dir, 'go mod download (repair)', failed.join('\n'));
+  if (failure.kind === 'security') throw new SecurityError(failure.message, failure.mismatches);
+}
+
+/**
+ * A SECURITY ERROR gains what the restored entry held for the versions Go
+ * named (which side changed); anything else passes through as it is.
+ */
+function withRestoredHashes(e: unknown, got: Obtained): unknown {
+  if (!(e instanceof SecurityError)) return e;
+  const note = restoredEntryNote(e.mismatches, got.matchedKey, got.facts);
+  if (!note) return e;
+  const at = e.message.indexOf('\nGo said:');
+  const message =
+    at >= 0 ? `${e.message.slice(0, at)} ${note}${e.message.slice(at)}` : `${e.message} ${note}`;
+  return new SecurityError(message, e.mismatches);
+}
+
+/**
+ * GOFLAGS=-mod=vendor with every module in scope vendored: the build never
+ * reads the module cache, so it is not restored, proven or saved (the build
+ * cache, when asked for, still is). Says so; true when main stops here.
+ */
+function skipForVendor(s: Setup, st: MainState): boolean {
+  const why = vendorOnlyReason(process.env['GOFLAGS'] ?? '', vendorRoots(s.project));
+  if (!why) return false;
+  st.vendorOnly = why;
+  st.completed = true;
+  core.notice(`Module cache not used: ${why}`);
+  return true;
 }
 
 /** Phase 4 (only after a lineage or local hit): converge on the exact entry when it exists. */
@@ -574,6 +624,7 @@ async function converge(
 }
 
 export async function runMain(): Promise<void> {
+  registerCredentialSecrets(process.env);
   const pre = readPre();
   const st = newState(pre);
   // The build cache restores in parallel with the module cache's restore and
@@ -598,13 +649,18 @@ export async function runMain(): Promise<void> {
         timeoutMs: ctx.inputs.lookupTimeoutMs,
       });
     }
+    if (skipForVendor(s, st)) return;
     let got = await phase(st.timings, 'restore (main)', () => obtain(ctx, s, pre, mode));
     got = await phase(st.timings, 'converge', () => converge(ctx, s, got, mode, st));
     st.hitKind = got.hitKind;
     st.matchedKey = got.matchedKey;
     st.restoredBytes = got.restoredBytes ?? st.restoredBytes;
     core.info(`Hit kind: ${got.hitKind}${got.matchedKey ? ` (matched ${got.matchedKey})` : ''}`);
-    const { judgement, scan } = await phase(st.timings, 'verify', () => prove(ctx, s, got, st));
+    const { judgement, scan } = await phase(st.timings, 'verify', () =>
+      prove(ctx, s, got, st).catch((e: unknown) => {
+        throw withRestoredHashes(e, got);
+      }),
+    );
     if (st.drift) {
       st.sections!.push(
         driftMarkdown(st.drift, { downloadedBytes: st.downloadedBytes, fromKey: st.matchedKey }),
@@ -622,6 +678,9 @@ export async function runMain(): Promise<void> {
       `Verified: ${st.moduleCount} module versions with their trees` +
         ` (${st.downloaded.length} downloaded in this job, ${st.repaired.length} repaired), ` +
         `${st.modOnly.length} more as go.mod only.`,
+    );
+    await phase(st.timings, 'drift', () =>
+      checkDrift({ ctx, project: s.project, restored: got, st }),
     );
     if (s.projectErrors.length > 0) {
       throw new GoCommandError(

@@ -26,8 +26,10 @@ import { namedVersions } from '../verify/judge.js';
 import { checkToolchains, TOOLCHAIN_MODULE } from '../verify/toolchains.js';
 import { buildCacheSummaryMarkdown, saveBuildCache } from '../buildcache/buildcache.js';
 import { corruptModuleList, loadSums } from '../verify/verify.js';
+import { registerCredentialSecrets } from '../action/secrets.js';
 
 function verificationText(m: MainState): string {
+  if (m.vendorOnly) return `not needed: ${m.vendorOnly}`;
   if (m.securityError) return 'FAILED: go.sum checksum mismatch on download (SECURITY ERROR)';
   if (m.verified && m.repaired.length > 0) {
     return `corrupt (${m.bad.length} problems); ${m.repaired.length} module versions repaired, then verified`;
@@ -158,6 +160,11 @@ async function save(
     repaired: main.repaired.length,
     exactEntryExists: main.exactEntryExists,
   };
+  if (main.vendorOnly) {
+    out.saved = 'nothing: the build reads vendor/ (GOFLAGS=-mod=vendor), not the module cache';
+    core.info(`Not saving: ${out.saved.slice('nothing: '.length)}.`);
+    return;
+  }
   // The gates that need no look at the disk first (a job that may not save
   // does not pay for a scan): with nothing observed, only a gate says no.
   const gate = saveDecision({ ...base, hitKind: 'miss', missing: 0, added: 0, keyChanged: false });
@@ -286,6 +293,7 @@ function summaryRows(main: MainState | undefined, mode: CacheMode): [string, str
 }
 
 export async function runPost(): Promise<void> {
+  registerCredentialSecrets(process.env);
   const pre = readPre();
   const main = readMain();
   if (main?.mode === 'health') return;

@@ -18,6 +18,8 @@ import { cacheModeFromEnv } from '../cache/mode.js';
 import { isNonEmptyDir } from '../go/modcache.js';
 import { locateModCacheWithoutGo } from '../go/paths.js';
 import { phase } from '../report/report.js';
+import { registerCredentialSecrets } from '../action/secrets.js';
+import { goflagsMod } from '../go/vendor.js';
 
 async function writeRecord(record: unknown): Promise<string> {
   const dir = path.join(process.env['RUNNER_TEMP'] || os.tmpdir(), 'verified-go-cache');
@@ -91,6 +93,7 @@ async function restore(ctx: Context, state: PreState): Promise<void> {
 }
 
 export async function runPre(): Promise<void> {
+  registerCredentialSecrets(process.env);
   const started = Date.now();
   const modCache = locateModCacheWithoutGo(process.env);
   const state: PreState = { ran: true, modCache, outcome: 'miss', matchedKey: '' };
@@ -99,6 +102,14 @@ export async function runPre(): Promise<void> {
     const ctx = loadContext();
     if (ctx.inputs.mode === 'health') {
       state.outcome = 'health';
+      return;
+    }
+    if (goflagsMod(process.env['GOFLAGS'] ?? '') === 'vendor') {
+      // The build reads vendor/; main checks that every module in scope vendors.
+      // ran=false: if not every module vendors after all, main restores as if pre had not run.
+      state.ran = false;
+      state.outcome = 'skipped-vendor';
+      core.info('GOFLAGS=-mod=vendor: not restoring the module cache before checkout.');
       return;
     }
     await phase(timings, 'restore (pre)', () => restore(ctx, state));

@@ -30,6 +30,8 @@ export interface RepairResult {
   repaired: Repaired[];
   /** `module: why` for every version the targeted repair could not heal. */
   failed: string[];
+  /** What `go mod download` printed on stderr (a SECURITY ERROR is printed there, not in the JSON). */
+  stderr: string;
 }
 
 function files(modCache: string, p: string, v: string): { tree: string; base: string } {
@@ -105,11 +107,12 @@ export async function repairModules(
   sums: Map<string, string>,
   env: Record<string, string> = {},
 ): Promise<RepairResult> {
-  const result: RepairResult = { repaired: [], failed: [] };
+  const result: RepairResult = { repaired: [], failed: [], stderr: '' };
   if (items.length === 0) return result;
   await Promise.all(items.map((i) => clear(modCache, i)));
   const ids = items.map((i) => `${i.path}@${i.version}`);
   const r = await go.run(['mod', 'download', '-json', ...ids], cwd, env);
+  result.stderr = r.stderr;
   const errors = new Map<string, string>();
   for (const m of parseJsonStream(r.stdout)) {
     if (m['Error']) errors.set(`${String(m['Path'])}@${String(m['Version'])}`, String(m['Error']));

@@ -121,6 +121,10 @@ describe('saveDecision', () => {
     expect(decide({ verified: false }).save).toBe(false);
     expect(decide({ mainCompleted: false }).save).toBe(false);
     expect(decide({ securityError: true, rebuilt: true }).why).toMatch(/SECURITY ERROR/);
+    // A SECURITY ERROR stops main before it completes; the reason given is the security error.
+    const stopped = decide({ securityError: true, mainCompleted: false });
+    expect(stopped.save).toBe(false);
+    expect(stopped.why).toMatch(/SECURITY ERROR/);
   });
   it('respects save: never and the cache mode', () => {
     expect(decide({ save: 'never', rebuilt: true }).save).toBe(false);

@@ -161,7 +161,7 @@ describe('classifyGoFailure', () => {
     }
   });
 
-  it('a refused fetch is a network problem; a mismatch stays a SECURITY ERROR', () => {
+  it('a refused fetch is a credentials problem; a mismatch stays a SECURITY ERROR', () => {
     const net = classifyGoFailure(
       'go: private.example/fake@v1.0.0: reading https://proxy.golang.org/private.example/fake/@v/v1.0.0.mod: 403 Forbidden',
       {
@@ -171,7 +171,7 @@ describe('classifyGoFailure', () => {
         why: 'working-directory',
       },
     );
-    expect(net.kind).toBe('network');
+    expect(net.kind).toBe('auth');
     expect(net.message).toContain(
       'go mod download failed in /w/app (in scope through working-directory)',
     );
