@@ -8,7 +8,7 @@ import { lookupEntry } from '../cache/entry.js';
 import { downloadStream } from '../cache/download.js';
 import { forceRemove } from '../go/modcache.js';
 import type { ExtractRecord } from '../verify/record.js';
-import { extractArchive } from './extract.js';
+import { extractArchive, type ExtractLayout } from './extract.js';
 import { ArchiveRejected } from './tar.js';
 
 export type RestoreOutcome =
@@ -32,6 +32,8 @@ export interface RestoreRequest {
   lookupTimeoutMs: number;
   /** Compute the module hash record while extracting (a module cache), or not (a build cache). */
   hash: boolean;
+  /** The module cache's closed layout (the default), or every member ('open': a build cache). */
+  layout?: ExtractLayout;
 }
 
 /**
@@ -47,7 +49,7 @@ export async function restoreEntry(req: RestoreRequest): Promise<RestoreOutcome>
   try {
     const source = downloadStream(found.url, {});
     source.once('error', (e) => (transport = e));
-    const result = await extractArchive(source, req.dest);
+    const result = await extractArchive(source, req.dest, { layout: req.layout ?? 'modules' });
     return {
       kind: 'restored',
       matchedKey: found.matchedKey,

@@ -4,7 +4,7 @@
  * extracts, or from disk), which main compares with go.sum. JSON-serialisable.
  */
 import { goModHash } from '../go/gosum.js';
-import type { DownloadExt } from '../go/layout.js';
+import { infoTimeOf, type DownloadExt } from '../go/layout.js';
 import { hash1, type FileDigest } from './dirhash.js';
 import type { RebuiltTree } from './hashcore.js';
 import { TOOLCHAIN_MODULE, withoutGoModCopies } from './toolchains.js';
@@ -30,6 +30,8 @@ export interface ModuleRecord {
   modH1?: string;
   /** A `.info` file exists. */
   info: boolean;
+  /** Its `Time`, when it is a valid RFC 3339 time: all a restore keeps of it. */
+  infoTime?: string;
   /** A `.partial` marker exists: Go was interrupted while extracting this tree. */
   partial: boolean;
 }
@@ -43,7 +45,20 @@ export interface ExtractRecord {
    * files), relative to the module cache root, sorted.
    */
   other: string[];
+  /**
+   * Files a closed-layout restore did not write (src/go/layout.ts,
+   * closedLayoutKeeps): how many, and the first few names, in archive order.
+   */
+  dropped?: Dropped;
 }
+
+export interface Dropped {
+  count: number;
+  names: string[];
+}
+
+/** How many dropped names a record keeps. */
+export const DROPPED_NAMES = 10;
 
 /** Fixed key order and no undefined fields, so equal records serialise equally. */
 function normalised(m: ModuleRecord): ModuleRecord {
@@ -55,6 +70,7 @@ function normalised(m: ModuleRecord): ModuleRecord {
   if (m.zipError !== undefined) out.zipError = m.zipError;
   if (m.ziphash !== undefined) out.ziphash = m.ziphash;
   if (m.modH1 !== undefined) out.modH1 = m.modH1;
+  if (m.infoTime !== undefined) out.infoTime = m.infoTime;
   return out;
 }
 
@@ -65,6 +81,13 @@ export class RecordBuilder {
   /** Trees written from their zips: what is on disk, or why it could not be written. */
   private readonly rebuilt = new Map<string, { tree?: RebuiltTree; error?: string }>();
   readonly other: string[] = [];
+  private readonly dropped: Dropped = { count: 0, names: [] };
+
+  /** A member the closed layout does not write. */
+  drop(rel: string): void {
+    this.dropped.count++;
+    if (this.dropped.names.length < DROPPED_NAMES) this.dropped.names.push(rel);
+  }
 
   module(p: string, v: string): ModuleRecord {
     const id = `${p}@${v}`;
@@ -97,8 +120,11 @@ export class RecordBuilder {
   /** Small download files whose content the record needs. */
   downloadFile(p: string, v: string, ext: DownloadExt, data?: Buffer): void {
     const m = this.module(p, v);
-    if (ext === '.info') m.info = true;
-    else if (ext === '.partial') m.partial = true;
+    if (ext === '.info') {
+      m.info = true;
+      const time = data ? infoTimeOf(data) : undefined;
+      if (time !== undefined) m.infoTime = time;
+    } else if (ext === '.partial') m.partial = true;
     else if (ext === '.ziphash' && data) m.ziphash = data.toString('utf8').trim();
     else if (ext === '.mod' && data) m.modH1 = goModHash(data);
   }
@@ -156,6 +182,8 @@ export class RecordBuilder {
     const modules = [...this.modules.values()]
       .map(normalised)
       .sort((a, b) => cmp(a.path, b.path) || cmp(a.version, b.version));
-    return { modules, other: [...this.other].sort(cmp) };
+    const out: ExtractRecord = { modules, other: [...this.other].sort(cmp) };
+    if (this.dropped.count > 0) out.dropped = { ...this.dropped, names: [...this.dropped.names] };
+    return out;
   }
 }
