@@ -47,7 +47,8 @@ export interface ExtractRecord {
   other: string[];
   /**
    * Files a closed-layout restore did not write (src/go/layout.ts,
-   * closedLayoutKeeps): how many, and the first few names, in archive order.
+   * closedLayoutKeeps): how many, and the first few names (the areas such as
+   * `cache/vcs/` once each, then single files in archive order).
    */
   dropped?: Dropped;
 }
@@ -59,6 +60,13 @@ export interface Dropped {
 
 /** How many dropped names a record keeps. */
 export const DROPPED_NAMES = 10;
+
+/**
+ * Areas of Go's module cache that are never part of an entry, named once
+ * each (before single files) however many files they hold: `cache/vcs/` is
+ * where a planted repository would hide.
+ */
+const DROPPED_AREAS = ['cache/vcs/', 'cache/download/sumdb/'];
 
 /** Fixed key order and no undefined fields, so equal records serialise equally. */
 function normalised(m: ModuleRecord): ModuleRecord {
@@ -81,12 +89,17 @@ export class RecordBuilder {
   /** Trees written from their zips: what is on disk, or why it could not be written. */
   private readonly rebuilt = new Map<string, { tree?: RebuiltTree; error?: string }>();
   readonly other: string[] = [];
-  private readonly dropped: Dropped = { count: 0, names: [] };
+  private dropped = 0;
+  private readonly droppedAreas: string[] = [];
+  private readonly droppedFiles: string[] = [];
 
   /** A member the closed layout does not write. */
   drop(rel: string): void {
-    this.dropped.count++;
-    if (this.dropped.names.length < DROPPED_NAMES) this.dropped.names.push(rel);
+    this.dropped++;
+    const area = DROPPED_AREAS.find((a) => rel.startsWith(a));
+    if (area === undefined) {
+      if (this.droppedFiles.length < DROPPED_NAMES) this.droppedFiles.push(rel);
+    } else if (!this.droppedAreas.includes(area)) this.droppedAreas.push(area);
   }
 
   module(p: string, v: string): ModuleRecord {
@@ -183,7 +196,10 @@ export class RecordBuilder {
       .map(normalised)
       .sort((a, b) => cmp(a.path, b.path) || cmp(a.version, b.version));
     const out: ExtractRecord = { modules, other: [...this.other].sort(cmp) };
-    if (this.dropped.count > 0) out.dropped = { ...this.dropped, names: [...this.dropped.names] };
+    if (this.dropped > 0) {
+      const names = [...this.droppedAreas, ...this.droppedFiles].slice(0, DROPPED_NAMES);
+      out.dropped = { count: this.dropped, names };
+    }
     return out;
   }
 }
