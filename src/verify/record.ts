@@ -47,7 +47,7 @@ export interface ExtractRecord {
   other: string[];
   /**
    * Files a closed-layout restore did not write (src/go/layout.ts,
-   * closedLayoutKeeps): how many, and the first few names (the areas such as
+   * closedLayoutKeeps): how many, and the first few names (groups such as
    * `cache/vcs/` once each, then single files in archive order).
    */
   dropped?: Dropped;
@@ -62,11 +62,23 @@ export interface Dropped {
 export const DROPPED_NAMES = 10;
 
 /**
- * Areas of Go's module cache that are never part of an entry, named once
+ * What Go keeps in a module cache that is never part of an entry, named once
  * each (before single files) however many files they hold: `cache/vcs/` is
- * where a planted repository would hide.
+ * where a planted repository would hide; Go's lock and list files of an old
+ * entry would otherwise hide everything else.
  */
-const DROPPED_AREAS = ['cache/vcs/', 'cache/download/sumdb/'];
+const DROPPED_GROUPS: { name: string; holds: (rel: string) => boolean }[] = [
+  { name: 'cache/vcs/', holds: (r) => r.startsWith('cache/vcs/') },
+  { name: 'cache/download/sumdb/', holds: (r) => r.startsWith('cache/download/sumdb/') },
+  {
+    name: 'cache/download/**/*.lock',
+    holds: (r) => r.startsWith('cache/download/') && r.endsWith('.lock'),
+  },
+  {
+    name: 'cache/download/**/@v/list',
+    holds: (r) => r.startsWith('cache/download/') && r.endsWith('/@v/list'),
+  },
+];
 
 /** Fixed key order and no undefined fields, so equal records serialise equally. */
 function normalised(m: ModuleRecord): ModuleRecord {
@@ -96,10 +108,10 @@ export class RecordBuilder {
   /** A member the closed layout does not write. */
   drop(rel: string): void {
     this.dropped++;
-    const area = DROPPED_AREAS.find((a) => rel.startsWith(a));
-    if (area === undefined) {
+    const group = DROPPED_GROUPS.find((g) => g.holds(rel))?.name;
+    if (group === undefined) {
       if (this.droppedFiles.length < DROPPED_NAMES) this.droppedFiles.push(rel);
-    } else if (!this.droppedAreas.includes(area)) this.droppedAreas.push(area);
+    } else if (!this.droppedAreas.includes(group)) this.droppedAreas.push(group);
   }
 
   module(p: string, v: string): ModuleRecord {

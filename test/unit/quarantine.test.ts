@@ -24,6 +24,7 @@ import {
   QUARANTINE_FOLDER,
 } from '../../src/restore/quarantine.js';
 import { judge, type ModuleFacts } from '../../src/verify/judge.js';
+import { RecordBuilder } from '../../src/verify/record.js';
 
 const keeps = (rel: string, size = 10) => closedLayoutKeeps(filePlaceOf(rel), size);
 
@@ -243,5 +244,27 @@ describe('promote', () => {
     writeFileSync(path.join(root, 'keep'), 'x');
     await removeQuarantine(root);
     expect(readdirSync(root)).toEqual(['keep']);
+  });
+});
+
+describe("the record's dropped names", () => {
+  it('names the areas Go keeps once, before single files, and counts every file', () => {
+    const rb = new RecordBuilder();
+    for (let i = 0; i < 20; i++) rb.drop(`cache/download/example.com/m${i}/@v/v1.0.0.lock`);
+    rb.drop('cache/download/example.com/m3/@v/v1.0.0.partial');
+    for (let i = 0; i < 5; i++) rb.drop(`cache/vcs/abc/objects/${i}`);
+    rb.drop('cache/download/example.com/m3/@v/list');
+    rb.drop('README');
+    expect(rb.build().dropped).toEqual({
+      count: 28,
+      names: [
+        'cache/download/**/*.lock',
+        'cache/vcs/',
+        'cache/download/**/@v/list',
+        'cache/download/example.com/m3/@v/v1.0.0.partial',
+        'README',
+      ],
+    });
+    expect(new RecordBuilder().build().dropped).toBeUndefined();
   });
 });
