@@ -9,7 +9,17 @@
  * was dropped. The real go command and the real git binary throughout.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGitModules, type GitModules } from './harness/git-modules.js';
@@ -259,4 +269,40 @@ describe('main never runs', () => {
     expect(existsSync(path.join(path.dirname(mc), QUARANTINE))).toBe(false);
     expect(world.entriesOf(env)).toHaveLength(1);
   });
+});
+
+/** A directory on another file system than the test's, when the machine has one (tmpfs). */
+const otherFs =
+  existsSync('/dev/shm') && statSync('/dev/shm').dev !== statSync(os.tmpdir()).dev
+    ? '/dev/shm'
+    : undefined;
+
+describe('pre guessed another GOMODCACHE than Go uses, on another file system', () => {
+  it.skipIf(otherFs === undefined)(
+    'main copies the proven versions across (a rename cannot), and no quarantine is left',
+    async () => {
+      const env = 'exdev';
+      const first = await world.job({ inputs: { environment: env } });
+      expect(first.succeeded, first.log).toBe(true);
+      const goModCache = path.join(mkdtempSync(path.join(otherFs!, 'vgc-exdev-')), 'mod');
+      try {
+        // setup-go (say) points Go elsewhere: pre, before it, guessed the default.
+        const job = await world.job({
+          inputs: { environment: env },
+          stageEnv: { main: { GOMODCACHE: goModCache }, post: { GOMODCACHE: goModCache } },
+        });
+        expect(job.succeeded, job.log).toBe(true);
+        expect(job.outputs['hit-kind']).toBe('exact');
+        expect(job.outputs['verified']).toBe('true');
+        expect(job.main.stdout).toContain('copied: the quarantine is on another file system');
+        expect(existsSync(path.join(goModCache, 'example.com', 'm000@v1.0.0'))).toBe(true);
+        const guessed = world.modCache(job.home);
+        expect(filesUnder(guessed)).toEqual([]);
+        expect(existsSync(path.join(path.dirname(guessed), QUARANTINE))).toBe(false);
+      } finally {
+        execFileSync('chmod', ['-R', 'u+w', path.dirname(goModCache)]);
+        rmSync(path.dirname(goModCache), { recursive: true, force: true });
+      }
+    },
+  );
 });
