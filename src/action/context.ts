@@ -3,6 +3,7 @@
  */
 import * as core from '@actions/core';
 import * as path from 'node:path';
+import { useStoreFor } from '../cache/active-store.js';
 import { branchFromEnv, platformFromEnv, type KeyParts } from '../cache/key.js';
 import { parseInputs, type Inputs } from './inputs.js';
 
@@ -17,6 +18,8 @@ export interface Context {
 
 export function loadContext(env: NodeJS.ProcessEnv = process.env): Context {
   const inputs = parseInputs((name) => core.getInput(name));
+  // Every stage's lookups and saves go to the store the `backend` input names.
+  useStoreFor(inputs.backend, inputs.s3, env);
   const workspace = env['GITHUB_WORKSPACE'] || process.cwd();
   const { os, arch } = platformFromEnv(env, process.platform, process.arch);
   return {

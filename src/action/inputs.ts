@@ -2,6 +2,8 @@
  * Reads and validates the action's inputs. Parsing is pure (takes a getter),
  * so it is unit tested without the runner.
  */
+import type { S3Options } from '../cache/s3/store.js';
+import { parseBackend, type Backend } from './s3-inputs.js';
 
 export type OnCorruption = 'rebuild' | 'fail';
 export type SaveMode = 'auto' | 'never';
@@ -29,7 +31,21 @@ export interface Inputs {
   failOnUnhealthy: boolean;
   buildCache: boolean;
   buildCacheSave: BuildCacheSave;
+  /** Where entries live: GitHub's cache service, or an S3 bucket (`s3` then holds its options). */
+  backend: Backend;
+  s3?: S3Options;
+  // Dependency drift monitoring (issue 26).
+  /** What drift is graded against: nothing (today's lineage explanation only), the default branch's entry, or a go.sum. */
+  driftBaseline: DriftBaseline;
+  failOnDrift: FailOnDrift;
 }
+
+export type DriftBaseline =
+  | { kind: 'none' }
+  | { kind: 'default-branch' }
+  /** `path` as given, relative to working-directory. */
+  | { kind: 'go.sum'; path: string };
+export type FailOnDrift = 'critical' | 'warning' | 'never';
 
 export const DEFAULT_GO_SUM_FILES = ['**/go.sum', '**/go.work.sum'];
 
@@ -116,5 +132,36 @@ export function parseInputs(get: Getter): Inputs {
       ['default-branch', 'always', 'never'] as const,
       'default-branch',
     ),
+    ...parseBackend(get),
+    ...parseDriftInputs(get),
   };
+}
+
+/** `drift-baseline` and `fail-on-drift`. */
+export function parseDriftInputs(get: Getter): Pick<Inputs, 'driftBaseline' | 'failOnDrift'> {
+  const failOnDrift = choice(
+    get,
+    'fail-on-drift',
+    ['critical', 'warning', 'never'] as const,
+    'never',
+  );
+  const raw = get('drift-baseline').trim();
+  const word = raw.toLowerCase();
+  if (word === '' || word === 'none') return { driftBaseline: { kind: 'none' }, failOnDrift };
+  if (word === 'default-branch') return { driftBaseline: { kind: 'default-branch' }, failOnDrift };
+  if (!raw.endsWith('.sum')) {
+    throw new InputError(
+      'drift-baseline',
+      `"${raw}" is neither "none", "default-branch" nor a path to a go.sum file. Use ` +
+        "'drift-baseline: default-branch', or the path (relative to working-directory) of a go.sum " +
+        "an earlier step checked out, for example 'drift-baseline: baseline/go.sum'.",
+    );
+  }
+  if (raw.startsWith('/') || /^[A-Za-z]:[\\/]/.test(raw) || raw.includes('\0')) {
+    throw new InputError(
+      'drift-baseline',
+      `"${raw}" must be a path relative to working-directory, for example 'baseline/go.sum'.`,
+    );
+  }
+  return { driftBaseline: { kind: 'go.sum', path: raw }, failOnDrift };
 }

@@ -9,7 +9,7 @@
  * request whatever the input says: its code is not reviewed yet, and an entry
  * it wrote would be restored into its later runs.
  */
-import { readFileSync } from 'node:fs';
+import { defaultBranchFromEvent } from '../cache/event.js';
 import type { BuildCacheSave } from '../action/inputs.js';
 
 export interface SaveFacts {
@@ -67,19 +67,7 @@ export function buildCacheSavePolicy(f: SaveFacts): SavePolicy {
   return { save: true, why: `push to the default branch (${f.defaultBranch})` };
 }
 
-/** `repository.default_branch` from the event payload at GITHUB_EVENT_PATH, if readable. */
-export function defaultBranchFromEvent(eventPath: string | undefined): string | undefined {
-  if (!eventPath) return undefined;
-  try {
-    const payload = JSON.parse(readFileSync(eventPath, 'utf8')) as {
-      repository?: { default_branch?: unknown };
-    };
-    const branch = payload.repository?.default_branch;
-    return typeof branch === 'string' && branch !== '' ? branch : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export { defaultBranchFromEvent };
 
 /** The facts from the runner's environment. */
 export function saveFactsFromEnv(mode: BuildCacheSave, env: NodeJS.ProcessEnv): SaveFacts {

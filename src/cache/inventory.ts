@@ -31,6 +31,8 @@ export interface CacheUsage {
   activeCount: number;
   /** The repository's cache storage limit, when the API told it. */
   limitBytes?: number;
+  /** For a store without a quota (an S3 bucket): where the counted objects live, `s3://b/p/`. */
+  location?: string;
 }
 
 export type ListResult =

@@ -4,7 +4,10 @@
  * another go.sum was restored (a lineage hit), so a reader sees why the job
  * downloaded what it did. Pure.
  */
+import { compareVersions } from '../go/semver.js';
 import { formatBytes } from './report.js';
+
+export { compareVersions, parseSemver } from '../go/semver.js';
 
 export interface ModuleVersion {
   path: string;
@@ -72,85 +75,6 @@ export function sumContentVersions(sums: Map<string, string>): ModuleVersion[] {
     out.push({ path: key.slice(0, at), version: key.slice(at + 1) });
   }
   return out;
-}
-
-interface Parsed {
-  major: number;
-  minor: number;
-  patch: number;
-  prerelease: string[];
-}
-
-/**
- * Parses a Go semantic version (`v1`, `v1.2`, `v1.2.3`, `-pre`, `+build`);
- * undefined when it is not one. `+incompatible` is build metadata and does not
- * order. Shorthands `v1` and `v1.2` mean `v1.0.0` and `v1.2.0`, as in Go.
- */
-export function parseSemver(v: string): Parsed | undefined {
-  const m =
-    /^v(0|[1-9]\d*)(?:\.(0|[1-9]\d*)(?:\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?)?)?(?:\+[0-9A-Za-z.-]+)?$/.exec(
-      v,
-    );
-  if (!m) return undefined;
-  const prerelease = m[4] === undefined ? [] : m[4].split('.');
-  if (prerelease.some((p) => p === '' || (/^\d+$/.test(p) && p.length > 1 && p.startsWith('0')))) {
-    return undefined;
-  }
-  if (m[3] === undefined && (m[4] !== undefined || /\+/.test(v))) return undefined;
-  return {
-    major: Number(m[1]),
-    minor: Number(m[2] ?? 0),
-    patch: Number(m[3] ?? 0),
-    prerelease,
-  };
-}
-
-function compareNumbers(a: number, b: number): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function comparePrereleaseIds(a: string, b: string): number {
-  const an = /^\d+$/.test(a);
-  const bn = /^\d+$/.test(b);
-  if (an && bn) {
-    // Compared as decimal strings: no precision limit on long numeric identifiers.
-    return a.length !== b.length ? compareNumbers(a.length, b.length) : a < b ? -1 : a > b ? 1 : 0;
-  }
-  if (an) return -1;
-  if (bn) return 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * Orders two Go module versions by semantic versioning precedence: a
- * prerelease (including a pseudo-version `vX.Y.Z-0.yyyymmddhhmmss-hash`) sorts
- * before its release, pseudo-versions order by their timestamp, and build
- * metadata such as `+incompatible` is ignored. A valid version is greater than
- * an invalid one; two invalid versions compare as strings.
- */
-export function compareVersions(a: string, b: string): number {
-  const pa = parseSemver(a);
-  const pb = parseSemver(b);
-  if (!pa || !pb) {
-    if (pa) return 1;
-    if (pb) return -1;
-    return a < b ? -1 : a > b ? 1 : 0;
-  }
-  const core =
-    compareNumbers(pa.major, pb.major) ||
-    compareNumbers(pa.minor, pb.minor) ||
-    compareNumbers(pa.patch, pb.patch);
-  if (core !== 0) return core;
-  // A release sorts after every prerelease of the same version.
-  if (pa.prerelease.length === 0 && pb.prerelease.length === 0) return 0;
-  if (pa.prerelease.length === 0) return 1;
-  if (pb.prerelease.length === 0) return -1;
-  const n = Math.min(pa.prerelease.length, pb.prerelease.length);
-  for (let i = 0; i < n; i++) {
-    const c = comparePrereleaseIds(pa.prerelease[i]!, pb.prerelease[i]!);
-    if (c !== 0) return c;
-  }
-  return compareNumbers(pa.prerelease.length, pb.prerelease.length);
 }
 
 function groupByPath(versions: ModuleVersion[]): Map<string, Set<string>> {

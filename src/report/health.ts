@@ -77,6 +77,8 @@ export interface HealthReport {
   inventory?: InventoryReport;
   /** Why the inventory is missing or partial (shown as a note). */
   inventoryNote?: string;
+  /** Further markdown sections (the drift between environments), before the inventory. */
+  sections?: string[];
 }
 
 /** Rows per table: the job summary is limited to 1 MiB; the JSON report has everything. */
@@ -229,6 +231,7 @@ export function healthMarkdown(r: HealthReport, now: number = Date.parse(r.gener
         downloadedBytes: e.downloadedBytes,
       });
   }
+  for (const section of r.sections ?? []) md += '\n' + section;
   md += '\n' + inventoryMarkdown(r, now);
   return md;
 }
@@ -238,7 +241,11 @@ function inventoryMarkdown(r: HealthReport, now: number): string {
   let md = `#### Cache inventory${inv ? ` (${code(inv.keyPrefix)})` : ''}\n\n`;
   if (r.inventoryNote) md += `> ${cell(r.inventoryNote)}\n\n`;
   if (!inv) return md;
-  if (inv.usage) {
+  if (inv.usage?.location !== undefined) {
+    md +=
+      `Store total under ${code(inv.usage.location)}: ${formatBytes(inv.usage.activeBytes)} in ` +
+      `${inv.usage.activeCount} objects (no quota: the bucket's lifecycle rule expires unused entries).\n\n`;
+  } else if (inv.usage) {
     const limit = inv.usage.limitBytes ?? DEFAULT_LIMIT_BYTES;
     const pct = ((inv.usage.activeBytes / limit) * 100).toFixed(1);
     md +=
@@ -284,6 +291,8 @@ export function healthJson(r: HealthReport): string {
     JSON.stringify(
       {
         ...r,
+        // Markdown for the summary only; the drift between environments has its own JSON (drift-report).
+        sections: undefined,
         environments: r.environments.map((e) => ({
           ...e,
           healthy: isHealthy(e.status),

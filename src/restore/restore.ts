@@ -1,11 +1,10 @@
 /**
- * Restoring an entry: the lookup and the download come from the cache service
- * (src/cache/), the confined, hashing extraction from ./extract.ts. Never
+ * Restoring an entry: the lookup and the archive's bytes come from the job's
+ * cache store (src/cache/: GitHub's service or S3), the confined, hashing extraction from ./extract.ts. Never
  * throws for service trouble or a bad archive: a rejected or broken archive
  * leaves the destination removed, so nothing half-written is ever used.
  */
 import { lookupEntry } from '../cache/entry.js';
-import { downloadStream } from '../cache/download.js';
 import { forceRemove } from '../go/modcache.js';
 import type { ExtractRecord } from '../verify/record.js';
 import { extractArchive, type ExtractLayout } from './extract.js';
@@ -47,13 +46,15 @@ export async function restoreEntry(req: RestoreRequest): Promise<RestoreOutcome>
   const started = Date.now();
   let transport: Error | undefined;
   try {
-    const source = downloadStream(found.url, {});
-    source.once('error', (e) => (transport = e));
-    const result = await extractArchive(source, req.dest, { layout: req.layout ?? 'modules' });
+    const source = found.open();
+    source.stream.once('error', (e) => (transport = e));
+    const result = await extractArchive(source.stream, req.dest, {
+      layout: req.layout ?? 'modules',
+    });
     return {
       kind: 'restored',
       matchedKey: found.matchedKey,
-      archiveBytes: source.sizeBytes ?? 0,
+      archiveBytes: source.sizeBytes() ?? 0,
       record: req.hash ? result.record : undefined,
       ms: Date.now() - started,
     };

@@ -15,10 +15,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadContext, type Context } from '../action/context.js';
 import { recordFromDisk } from '../verify/scan.js';
+import { activeStore } from '../cache/active-store.js';
 import { saveDirectory } from '../cache/entry.js';
 import { restoreEntry } from '../restore/restore.js';
 import {
-  inventoryFromEnv,
   planDeletions,
   type CacheEntryInfo,
   type DeletionReason,
@@ -48,6 +48,7 @@ import {
   type ModuleFacts,
 } from '../verify/judge.js';
 import { repairModules } from '../verify/repair.js';
+import { compareEnvironments } from './drift.js';
 import { loadSums } from '../verify/verify.js';
 
 /** What checkEnvironment needs from the cache service: the contract of src/cache/entry.ts. */
@@ -78,6 +79,8 @@ export interface CheckOutcome {
   corruptKeys: string[];
   /** `<prefix>;<os>-<arch>;env=<env>;ref=<branch>;`: the scope deletions stay in. */
   scopePrefix: string;
+  /** The checked entry as restored (before any repair): what the drift between environments compares. */
+  entryFacts?: ModuleFacts[];
 }
 
 const TOOLCHAIN = 'golang.org/toolchain';
@@ -168,6 +171,7 @@ async function work(
 ): Promise<void> {
   const restored = await restoreForCheck(o, io, plan, dest, out);
   if (!restored) return;
+  if (restored.rejected === undefined) out.entryFacts = restored.facts;
   const j = assess(o, restored.facts, restored.rejected, out);
   if (out.report.status === 'healthy') {
     out.verifiedKey = out.report.matchedKey;
@@ -470,6 +474,15 @@ export async function runHealth(
       report.environments.push(outcome.report);
     }
     await forceRemove(scratchRoot).catch(() => undefined);
+    const envDrift = await phase(timings, 'drift between environments', () =>
+      compareEnvironments(
+        outcomes.map((o) => ({ ...o.report, facts: o.entryFacts })),
+        project,
+        ctx.inputs.failOnDrift,
+        env,
+      ),
+    );
+    if (envDrift) report.sections = [envDrift];
     await phase(timings, 'inventory', () => takeInventory(ctx, report, outcomes, env));
   } catch (e) {
     core.setFailed((e as Error).message);
@@ -486,7 +499,7 @@ async function takeInventory(
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
   const prefix = inventoryPrefix(ctx.inputs.keyPrefix);
-  const inventory = inventoryFromEnv(ctx.inputs.githubToken, env);
+  const inventory = activeStore().inventory(ctx.inputs.githubToken, env);
   if ('unavailable' in inventory) {
     report.inventoryNote = `No inventory: ${inventory.unavailable}.`;
     core.warning(report.inventoryNote);

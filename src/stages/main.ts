@@ -62,6 +62,7 @@ import { computeDrift, driftMarkdown, entryContentVersions } from '../report/dri
 import { corruptModuleList, loadSums } from '../verify/verify.js';
 import { runHealth } from './health.js';
 import { restoreBuildCache, type BuildCacheState } from '../buildcache/buildcache.js';
+import { checkDrift } from './drift.js';
 
 /** A checksum mismatch Go reported for a fresh download: never cache corruption. */
 export class SecurityError extends Error {
@@ -709,6 +710,9 @@ export async function runMain(): Promise<void> {
       `Verified: ${st.moduleCount} module versions with their trees` +
         ` (${st.downloaded.length} downloaded in this job, ${st.repaired.length} repaired), ` +
         `${st.modOnly.length} more as go.mod only.`,
+    );
+    await phase(st.timings, 'drift', () =>
+      checkDrift({ ctx, project: s.project, restored: got, st }),
     );
     if (s.projectErrors.length > 0) {
       throw new GoCommandError(

@@ -5,7 +5,7 @@
  * fresh GITHUB_OUTPUT/GITHUB_STATE/GITHUB_ENV/GITHUB_STEP_SUMMARY files per
  * stage, and the state of earlier stages handed on as STATE_*.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +119,8 @@ export interface JobOptions {
   stepsBeforeMain?: string[];
   /** Shell commands run as user steps after main (and before post). */
   stepsAfterMain?: string[];
+  /** Told of each stage's process as it starts (a test that kills post mid-save, say). */
+  onStageStart?: (stage: 'pre' | 'main' | 'post', child: ChildProcess) => void;
   /** Per-stage extra environment (for example GOPROXY=off for main only). */
   stageEnv?: Partial<Record<'pre' | 'main' | 'post', Record<string, string>>>;
 }
@@ -146,9 +148,11 @@ function runProcess(
   args: string[],
   cwd: string,
   env: Record<string, string>,
+  onSpawn?: (child: ChildProcess) => void,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -212,7 +216,9 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     if (!existsSync(script)) throw new Error(`${script} is missing: run npm run build`);
     // VGC_STAGE_NODE runs the stages on another Node (the action's runtime is node24).
     const node = process.env['VGC_STAGE_NODE'] || process.execPath;
-    const r = await runProcess(node, [script], o.workspace, env);
+    const r = await runProcess(node, [script], o.workspace, env, (child) =>
+      o.onStageStart?.(name, child),
+    );
     const ms = Date.now() - started;
     const newState = parseFileCommands(readFileSync(files['GITHUB_STATE']!, 'utf8'));
     Object.assign(state, newState);
