@@ -5,6 +5,10 @@
  * into the module cache (src/restore/quarantine.ts); then makes the module
  * cache complete. A bad module is repaired on its own; a project problem is
  * reported as one and never "repaired"; a SECURITY ERROR always fails the step.
+ *
+ * Over 500 lines: these are the phases of one stage, sharing its Setup and
+ * MainState; the decisions they make are pure and live in action/decide.ts,
+ * verify/judge.ts and restore/quarantine.ts.
  */
 import * as core from '@actions/core';
 import * as glob from '@actions/glob';
