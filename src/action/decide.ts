@@ -13,19 +13,25 @@ export function preAction(o: { cacheNonEmpty: boolean }): 'restore' | 'skip-none
 }
 
 /**
- * What main does about restoring: trust pre's work when pre ran for the same
- * module cache directory Go uses; otherwise restore itself, unless something
- * is already there (then it verifies what it finds).
+ * What main does about restoring. A module cache that holds files (a
+ * self-hosted runner's, or one a step put there) is verified as it is; no
+ * quarantined entry joins it. Otherwise pre's quarantine is used when pre
+ * restored one (its GOMODCACHE guess may differ from Go's: promotion then
+ * copies); when pre looked for this very module cache and restored nothing,
+ * there is nothing to restore; else main restores itself.
  */
 export function mainRestoreAction(o: {
   preRan: boolean;
+  /** pre restored an entry into its quarantine. */
+  preRestored: boolean;
   preModCache: string;
   goModCache: string;
   cacheNonEmpty: boolean;
   samePath: (a: string, b: string) => boolean;
-}): 'use-pre' | 'restore' | 'use-local' {
-  if (o.preRan && o.samePath(o.preModCache, o.goModCache)) return 'use-pre';
+}): 'use-pre' | 'restore' | 'use-local' | 'none' {
   if (o.cacheNonEmpty) return 'use-local';
+  if (o.preRestored) return 'use-pre';
+  if (o.preRan && o.samePath(o.preModCache, o.goModCache)) return 'none';
   return 'restore';
 }
 

@@ -2,6 +2,7 @@
  * What one stage hands to the next through the runner's state file.
  */
 import * as core from '@actions/core';
+import type { Dropped } from '../verify/record.js';
 
 export interface PreState {
   ran: boolean;
@@ -11,6 +12,10 @@ export interface PreState {
   archiveBytes?: number;
   /** JSON file holding the hashes computed while extracting (an ExtractRecord). */
   recordFile?: string;
+  /** Where the entry was restored, beside the module cache, until main proves it. */
+  quarantine?: string;
+  /** Files of the entry the closed layout did not write. */
+  dropped?: Dropped;
   ms?: number;
 }
 
@@ -54,6 +59,12 @@ export interface MainState {
   downloadedBytes: number;
   exactEntryExists?: boolean;
   restoredBytes?: number;
+  /** main's own quarantine (a restore of its own), until promoted. */
+  quarantine?: string;
+  /** Files of the restored entry the closed layout did not write. */
+  dropped?: Dropped;
+  /** Module versions moved from the quarantine into the module cache. */
+  promoted?: number;
   timings: Record<string, number>;
   cacheMode: string;
   /** Lines for the summary. */

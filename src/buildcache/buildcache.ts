@@ -165,6 +165,8 @@ export async function restoreBuildCache(o: {
         restoreKeys: plan.lineage,
         lookupTimeoutMs: o.timeoutMs,
         hash: false,
+        // GOCACHE's layout is Go's own: every confined member is written.
+        layout: 'open',
       });
       if (outcome.kind === 'miss') {
         st.outcome = 'miss';

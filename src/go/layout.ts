@@ -143,3 +143,68 @@ export function entryPaths(
     files,
   };
 }
+
+// ---------------------------------------------------------------------------
+// The closed layout of a module cache restore.
+
+/**
+ * The largest download files a closed-layout restore writes, by extension. A
+ * `.ziphash` is one h1 line (47 bytes), a `.info` a few hundred bytes of JSON;
+ * one of kilobytes or megabytes is no file Go wrote. A go.mod can be large (a
+ * few hundred KiB for the biggest modules): its bound only stops a bomb.
+ */
+export const DOWNLOAD_FILE_LIMITS: Readonly<Record<'.ziphash' | '.info' | '.mod', number>> = {
+  '.ziphash': 1 << 10,
+  '.info': 64 << 10,
+  '.mod': 16 << 20,
+};
+
+/**
+ * Pure: whether a closed-layout restore writes a regular file of `size` bytes
+ * standing at `place` (filePlaceOf). Only what Go's layout defines for a module
+ * version whose path and version Go's rules accept is written: its tree's
+ * files, and its `.zip`, `.ziphash`, `.mod` and `.info` within their bounds.
+ * Everything else (cache/vcs, sumdb, `list`, `.lock`, `.partial`, top-level or
+ * misplaced files) is dropped. A dropped `.partial` is harmless: it marks an
+ * interrupted extraction of a tree, and every tree is hashed from its bytes.
+ */
+export function closedLayoutKeeps(place: Placement, size: number): boolean {
+  if (place.kind === 'tree') return place.inner !== '';
+  if (place.kind !== 'download' || place.ext === '.partial') return false;
+  if (place.ext === '.zip') return true;
+  return size <= DOWNLOAD_FILE_LIMITS[place.ext];
+}
+
+/** RFC 3339, as Go's time.Time marshals it (seconds, optional fraction, Z or an offset). */
+const RFC3339 =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+
+/**
+ * Pure: the `Time` of a `.info` file's JSON when it is a valid RFC 3339 time,
+ * else undefined. Nothing else of the file is ever used.
+ */
+export function infoTimeOf(data: Buffer | string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const time = (parsed as Record<string, unknown>)['Time'];
+  if (typeof time !== 'string' || !RFC3339.test(time) || Number.isNaN(Date.parse(time)))
+    return undefined;
+  return time;
+}
+
+/**
+ * Pure: the `.info` a restore writes for a verified version: its version and,
+ * when the entry's `.info` had a valid one, its time. Never an Origin or any
+ * other field an entry brought (Go reads Origin to decide whether a cached
+ * query result is still current; a planted one would point it elsewhere).
+ */
+export function trustedInfo(version: string, time: string | undefined): string {
+  return JSON.stringify(
+    time === undefined ? { Version: version } : { Version: version, Time: time },
+  );
+}

@@ -4,6 +4,7 @@
  */
 import * as core from '@actions/core';
 import type { BadModule } from '../go/goout.js';
+import type { Dropped } from '../verify/record.js';
 
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
@@ -37,6 +38,18 @@ export async function phase<T>(
 
 export function describeBad(bad: BadModule[]): string[] {
   return bad.map((b) => `${b.module}: ${b.reason}`);
+}
+
+/**
+ * "dropped N files the module cache layout does not define: a, b, ..." for the
+ * files of an entry a closed-layout restore did not write (src/go/layout.ts).
+ */
+export function describeDropped(d: Dropped): string {
+  const more = d.count > d.names.length ? ', ...' : '';
+  return (
+    `dropped ${d.count} file${d.count === 1 ? '' : 's'} the module cache layout does not ` +
+    `define: ${d.names.join(', ')}${more}`
+  );
 }
 
 export interface SummaryData {

@@ -20,7 +20,13 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { extract as tarExtract, type ExtractEvents, type Header as TarHeader } from 'tar-stream';
 import { escapeModulePath } from '../go/gosum.js';
-import { fileModeFor, filePlaceOf, placeOf, type Placement } from '../go/layout.js';
+import {
+  closedLayoutKeeps,
+  fileModeFor,
+  filePlaceOf,
+  placeOf,
+  type Placement,
+} from '../go/layout.js';
 import { forceRemove } from '../go/modcache.js';
 import { MAX_MODULE_ZIP, mainThreadCore, type TreeTarget } from '../verify/hashcore.js';
 import { RecordBuilder, type ExtractRecord, type ModuleRecord } from '../verify/record.js';
@@ -52,7 +58,17 @@ export interface ExtractOptions {
    * decompression bomb, or a cache far larger than expected). No limit by default.
    */
   maxBytes?: number;
+  /**
+   * 'modules' (the default): the closed layout of a module cache, where only
+   * module versions' trees and download files are written and every other
+   * member is drained and counted in the record's `dropped`
+   * (closedLayoutKeeps in src/go/layout.ts). 'open': every confined member
+   * is written (a build cache, whose layout is Go's business alone).
+   */
+  layout?: ExtractLayout;
 }
+
+export type ExtractLayout = 'modules' | 'open';
 
 /**
  * Files up to this size are buffered and handed to a worker, which writes and
@@ -164,6 +180,7 @@ class Extractor {
     dest: string,
     private readonly workers: HashWorkers,
     private readonly maxBytes = Infinity,
+    private readonly closed = true,
   ) {
     this.root = path.resolve(dest);
   }
@@ -213,7 +230,11 @@ class Extractor {
         body.resume();
         const place = placeOf(rel);
         // A directory of a tree written from its zip: Go's hashes cover files only.
-        if (place.kind === 'tree' && this.fromZip.has(place.root)) {
+        // Outside trees the closed layout makes only the parents of files it writes.
+        if (
+          (place.kind === 'tree' && this.fromZip.has(place.root)) ||
+          (this.closed && place.kind !== 'tree')
+        ) {
           next();
           return;
         }
@@ -231,10 +252,14 @@ class Extractor {
           `${TYPE_WORDS[h.type] ?? 'unknown-type'} members are not allowed (only regular files and directories)`,
         );
       if (rel === '') throw new ArchiveRejected(name, 'a file cannot be the archive root');
+      const place = filePlaceOf(rel);
+      if (this.closed && !closedLayoutKeeps(place, h.size)) {
+        this.drain(body, rel, next);
+        return;
+      }
       if (this.fileNames.has(rel) || this.dirs.has(rel))
         throw new ArchiveRejected(name, 'appears twice in the archive');
       this.fileNames.add(rel);
-      const place = filePlaceOf(rel);
       if (place.kind === 'tree' && this.fromZip.has(place.root)) {
         this.whenRoom(() => this.consumeShadow(body, h.size, rel, place, next));
         return;
@@ -253,6 +278,13 @@ class Extractor {
     } catch (e) {
       this.fail(e);
     }
+  }
+
+  /** A member the closed layout does not write: read past, never buffered, and counted. */
+  private drain(body: MemberBody, rel: string, next: () => void): void {
+    this.record.drop(rel);
+    body.on('end', next);
+    body.resume();
   }
 
   /** Creates a directory and its parents, each checked against what this extraction made. */
@@ -735,7 +767,7 @@ export async function extractArchive(
 ): Promise<ExtractResult> {
   await ensureEmptyDir(dest);
   const workers = new HashWorkers(o.workers, WORKER_HEAP_MB);
-  const ex = new Extractor(dest, workers, o.maxBytes);
+  const ex = new Extractor(dest, workers, o.maxBytes, (o.layout ?? 'modules') === 'modules');
   let stream: TarStream | undefined;
   try {
     stream = await openTarStream(input);

@@ -7,7 +7,7 @@
 import { lookupEntry } from '../cache/entry.js';
 import { forceRemove } from '../go/modcache.js';
 import type { ExtractRecord } from '../verify/record.js';
-import { extractArchive } from './extract.js';
+import { extractArchive, type ExtractLayout } from './extract.js';
 import { ArchiveRejected } from './tar.js';
 
 export type RestoreOutcome =
@@ -31,6 +31,8 @@ export interface RestoreRequest {
   lookupTimeoutMs: number;
   /** Compute the module hash record while extracting (a module cache), or not (a build cache). */
   hash: boolean;
+  /** The module cache's closed layout (the default), or every member ('open': a build cache). */
+  layout?: ExtractLayout;
 }
 
 /**
@@ -46,7 +48,9 @@ export async function restoreEntry(req: RestoreRequest): Promise<RestoreOutcome>
   try {
     const source = found.open();
     source.stream.once('error', (e) => (transport = e));
-    const result = await extractArchive(source.stream, req.dest);
+    const result = await extractArchive(source.stream, req.dest, {
+      layout: req.layout ?? 'modules',
+    });
     return {
       kind: 'restored',
       matchedKey: found.matchedKey,

@@ -1,9 +1,14 @@
 /**
- * main: once the project is on disk, pins the exact key, makes sure the module
- * cache is there (restoring it itself when pre did not run), and proves it:
- * complete for go.sum and matching go.sum, module by module. A bad module is
- * repaired on its own; a project problem is reported as one and never
- * "repaired"; a SECURITY ERROR always fails the step.
+ * main: once the project is on disk, pins the exact key, makes sure the entry
+ * is there (restoring it into a quarantine itself when pre did not run),
+ * judges it against go.sum module by module, and moves only what go.sum proves
+ * into the module cache (src/restore/quarantine.ts); then makes the module
+ * cache complete. A bad module is repaired on its own; a project problem is
+ * reported as one and never "repaired"; a SECURITY ERROR always fails the step.
+ *
+ * Over 500 lines: these are the phases of one stage, sharing its Setup and
+ * MainState; the decisions they make are pure and live in action/decide.ts,
+ * verify/judge.ts and restore/quarantine.ts.
  */
 import * as core from '@actions/core';
 import * as glob from '@actions/glob';
@@ -19,6 +24,14 @@ import { readPre, saveMain, type MainState, type PreState } from '../action/stat
 import { type ExtractRecord } from '../verify/record.js';
 import { lookupEntry } from '../cache/entry.js';
 import { restoreEntry } from '../restore/restore.js';
+import {
+  promote,
+  promotedFacts,
+  promotionPlan,
+  quarantineFor,
+  removeQuarantine,
+} from '../restore/quarantine.js';
+import type { Dropped } from '../verify/record.js';
 import { classifyMatch, deriveKeys, type HitKind } from '../cache/key.js';
 import { cacheModeFromEnv, type CacheMode } from '../cache/mode.js';
 import type { BadModule } from '../go/goout.js';
@@ -32,7 +45,7 @@ import {
 import { explainGoFailure, readProject, vendorRoots, type GoProject } from '../go/project.js';
 import { vendorOnlyReason } from '../go/vendor.js';
 import { Go } from '../go/toolchain.js';
-import { describeBad, formatBytes, phase } from '../report/report.js';
+import { describeBad, describeDropped, formatBytes, phase } from '../report/report.js';
 import { recordFromDisk } from '../verify/scan.js';
 import { factsFromRecord, mergeFresh } from '../verify/facts.js';
 import {
@@ -43,7 +56,12 @@ import {
   type ModuleFacts,
 } from '../verify/judge.js';
 import { distrustZiphashes, repairModules } from '../verify/repair.js';
-import { checkToolchains, fetchToolchains, neededToolchains } from '../verify/toolchains.js';
+import {
+  checkToolchains,
+  fetchToolchains,
+  neededToolchains,
+  type ToolchainCheck,
+} from '../verify/toolchains.js';
 import { compareGoVersions } from '../go/workspace.js';
 import { computeDrift, driftMarkdown, entryContentVersions } from '../report/drift.js';
 import { corruptModuleList, loadSums } from '../verify/verify.js';
@@ -83,10 +101,23 @@ interface Setup {
 }
 
 interface Obtained {
+  /** Of the entry as restored (the quarantine), or of the module cache as found. */
   facts: ModuleFacts[];
   hitKind: HitKind;
   matchedKey: string;
   restoredBytes?: number;
+  /** Where the entry waits until it is proven; none for a local cache or a miss. */
+  quarantine?: string;
+  dropped?: Dropped;
+}
+
+/** The module cache once the entry's proven versions are in place. */
+interface Admitted {
+  /** The verdict on what was restored (or found), before any repair. */
+  judgement: Judgement;
+  /** Of the module cache now. */
+  facts: ModuleFacts[];
+  toolchains: ToolchainCheck;
 }
 
 function newState(pre: PreState | undefined): MainState {
@@ -229,27 +260,36 @@ async function restoreHere(
   mode: CacheMode,
   primary: string,
   restoreKeys: string[],
+  st: MainState,
 ): Promise<Obtained> {
   const none: Obtained = { facts: [], hitKind: 'miss', matchedKey: '' };
   if (!mode.canRead) {
     core.info(`Cache mode '${mode.name}': no restore.`);
     return none;
   }
+  const quarantine = quarantineFor(s.modCache);
+  st.quarantine = quarantine;
   const r = await restoreEntry({
-    dest: s.modCache,
+    dest: quarantine,
     primaryKey: primary,
     restoreKeys,
     lookupTimeoutMs: ctx.inputs.lookupTimeoutMs,
     hash: true,
   });
+  if (r.kind !== 'restored') await removeQuarantine(quarantine);
   switch (r.kind) {
     case 'restored':
-      core.info(`Restored ${r.matchedKey} (${r.archiveBytes} bytes) in ${r.ms} ms.`);
+      core.info(
+        `Restored ${r.matchedKey} (${r.archiveBytes} bytes) in ${r.ms} ms into the quarantine ` +
+          `${quarantine}.`,
+      );
       return {
         facts: factsFromRecord(r.record!),
         hitKind: classifyMatch(s.exactKey, r.matchedKey),
         matchedKey: r.matchedKey,
         restoredBytes: r.archiveBytes,
+        quarantine,
+        dropped: r.record!.dropped,
       };
     case 'rejected':
       core.warning(
@@ -282,27 +322,24 @@ async function obtain(
   s: Setup,
   pre: PreState | undefined,
   mode: CacheMode,
+  st: MainState,
 ): Promise<Obtained> {
+  const preRestored = pre?.outcome === 'restored' && pre.quarantine !== undefined;
   const action = mainRestoreAction({
     preRan: pre?.ran === true,
+    preRestored,
     preModCache: pre?.modCache ?? '',
     goModCache: s.modCache,
     cacheNonEmpty: await isNonEmptyDir(s.modCache),
     samePath,
   });
-  if (action === 'use-pre' && pre!.outcome === 'restored') {
-    const record = await readRecordFile(pre!.recordFile);
-    if (record) {
-      core.info(`pre restored ${pre!.matchedKey}; its hashes were computed while extracting.`);
-      return {
-        facts: factsFromRecord(record),
-        hitKind: classifyMatch(s.exactKey, pre!.matchedKey),
-        matchedKey: pre!.matchedKey,
-        restoredBytes: pre!.archiveBytes,
-      };
+  if (action === 'use-local') {
+    if (preRestored) {
+      core.info(
+        `${s.modCache} holds files already: what pre restored stays out of it and is removed.`,
+      );
+      await removeQuarantine(pre!.quarantine);
     }
-  }
-  if (action === 'use-local' || (action === 'use-pre' && pre!.outcome === 'skipped-nonempty')) {
     core.info(`${s.modCache} already holds modules; hashing them instead of restoring.`);
     return {
       facts: factsFromRecord(await recordFromDisk(s.modCache)),
@@ -310,15 +347,33 @@ async function obtain(
       matchedKey: '',
     };
   }
-  if (action === 'use-pre') return { facts: [], hitKind: 'miss', matchedKey: '' };
+  if (action === 'use-pre') {
+    const record = await readRecordFile(pre!.recordFile);
+    if (record) {
+      core.info(
+        `pre restored ${pre!.matchedKey} into the quarantine ${pre!.quarantine}; its hashes were ` +
+          'computed while extracting.',
+      );
+      return {
+        facts: factsFromRecord(record),
+        hitKind: classifyMatch(s.exactKey, pre!.matchedKey),
+        matchedKey: pre!.matchedKey,
+        restoredBytes: pre!.archiveBytes,
+        quarantine: pre!.quarantine,
+        dropped: record.dropped,
+      };
+    }
+    await removeQuarantine(pre!.quarantine);
+  }
+  if (action === 'none') return { facts: [], hitKind: 'miss', matchedKey: '' };
   core.info(
     pre?.ran
-      ? `pre restored into ${pre.modCache}; Go uses ${s.modCache}. Restoring here.`
-      : pre?.outcome === 'skipped-vendor'
+      ? pre.outcome === 'skipped-vendor'
         ? 'pre did not restore (GOFLAGS=-mod=vendor), but not every module in scope vendors; restoring here.'
-        : 'pre did not run (a local action, uses: ./); restoring here.',
+        : `pre restored nothing for ${s.modCache}, where Go looks. Restoring here.`
+      : 'pre did not run (a local action, uses: ./); restoring here.',
   );
-  return restoreHere(ctx, s, mode, s.exactKey, s.lineage);
+  return restoreHere(ctx, s, mode, s.exactKey, s.lineage, st);
 }
 
 /** Is there an entry built from exactly this go.sum? Asked after a lineage or local hit. */
@@ -358,8 +413,7 @@ function userToolchain(): string {
  * the project asks for is part of completeness, fetched here (never run) so
  * it is saved once and exact hits have it offline.
  */
-async function proveToolchains(s: Setup, j: Judgement, st: MainState): Promise<void> {
-  const toolchains = await checkToolchains(s.go, s.modCache, j.unnamed, os.tmpdir());
+async function proveToolchains(s: Setup, toolchains: ToolchainCheck, st: MainState): Promise<void> {
   for (const t of toolchains.removed)
     core.warning(`Removed cached toolchain ${t.module}: ${t.reason}`);
   for (const [id, ms] of Object.entries(toolchains.ms)) core.info(`Verified ${id} in ${ms} ms.`);
@@ -387,26 +441,24 @@ async function proveToolchains(s: Setup, j: Judgement, st: MainState): Promise<v
   }
 }
 
-/** Phase 3: judge against go.sum, repair what is bad, download what is missing. */
-async function prove(
-  ctx: Context,
-  s: Setup,
-  got: Obtained,
-  st: MainState,
-): Promise<{ judgement: Judgement; scan: CacheScan }> {
-  let facts = got.facts;
-  let j = judge(facts, s.sums, { zipsExpected: false });
+/**
+ * Phase 3: judge the entry (or the cache found) against go.sum; for an entry,
+ * prove its toolchains where they lie, then move what go.sum proves from the
+ * quarantine into the module cache. Nothing unproven is ever where Go looks.
+ */
+async function admit(ctx: Context, s: Setup, got: Obtained, st: MainState): Promise<Admitted> {
+  const j = judge(got.facts, s.sums, { zipsExpected: false });
   core.info(
-    `${facts.length} module versions in the cache: ${j.verified.length} match go.sum, ` +
-      `${j.bad.length} problems, ${j.missing.length + j.missingMods.length} of go.sum's ` +
-      `${s.sums.size} lines not covered` +
+    `${got.facts.length} module versions ${got.quarantine ? 'in the entry' : 'in the cache'}: ` +
+      `${j.verified.length} match go.sum, ${j.bad.length} problems, ` +
+      `${j.missing.length + j.missingMods.length} of go.sum's ${s.sums.size} lines not covered` +
       (j.missing.length + j.missingMods.length > 0
         ? ` (${[...j.missing, ...j.missingMods.map((m) => `${m}/go.mod`)].slice(0, 5).join(', ')}` +
           `${j.missing.length + j.missingMods.length > 5 ? ', ...' : ''})`
         : '') +
       '.',
   );
-
+  if (got.dropped) core.info(`The entry's restore ${describeDropped(got.dropped)}.`);
   if (j.bad.length > 0) {
     st.bad = j.bad.map(({ module, reason }) => ({ module, reason }));
     reportBad(st.bad);
@@ -416,14 +468,46 @@ async function prove(
           "is 'fail'. Nothing will be saved. Use 'on-corruption: rebuild' to heal it.",
       );
     }
-    await phase(st.timings, 'repair', () => repair(s, j, st));
-    facts = factsFromRecord(await recordFromDisk(s.modCache));
-    j = judge(facts, s.sums, { zipsExpected: false });
   }
+  // Cached toolchains are proven before any go command may switch to one, in
+  // the quarantine for an entry: an unproven one is never where Go looks.
+  const toolchains = await checkToolchains(
+    s.go,
+    got.quarantine ?? s.modCache,
+    j.unnamed,
+    os.tmpdir(),
+  );
+  if (!got.quarantine) return { judgement: j, facts: got.facts, toolchains };
+  const plan = promotionPlan(got.facts, j, s.sums, new Set(toolchains.verified));
+  const moved = await promote(got.quarantine, s.modCache, plan);
+  st.promoted = moved.versions;
+  core.info(
+    `Moved ${moved.versions} module versions (${moved.files} files) from the quarantine into ` +
+      `${s.modCache}${moved.copied ? ' (copied: the quarantine is on another file system)' : ''}; ` +
+      `${got.facts.length - moved.versions} stayed out (not named by go.sum, or not proven).`,
+  );
+  return { judgement: j, facts: promotedFacts(got.facts, plan), toolchains };
+}
 
-  await proveToolchains(s, j, st);
+/** Phase 4: repair what is bad, download what is missing, in the module cache. */
+async function prove(
+  ctx: Context,
+  s: Setup,
+  got: Obtained,
+  admitted: Admitted,
+  st: MainState,
+): Promise<{ judgement: Judgement; scan: CacheScan }> {
+  let facts = admitted.facts;
+  if (admitted.judgement.bad.length > 0) {
+    // A bad version's proven zip (if any) was promoted: Go rebuilds its tree from it offline.
+    await phase(st.timings, 'repair', () => repair(s, admitted.judgement, st));
+    facts = factsFromRecord(await recordFromDisk(s.modCache));
+  }
+  let j = judge(facts, s.sums, { zipsExpected: false });
+
+  await proveToolchains(s, admitted.toolchains, st);
   if (got.hitKind === 'lineage') {
-    st.drift = computeDrift(entryContentVersions(facts), s.sums);
+    st.drift = computeDrift(entryContentVersions(got.facts), s.sums);
   }
 
   if (!isComplete(j) && got.hitKind === 'exact' && coversRequirements(s, j)) {
@@ -619,8 +703,9 @@ async function converge(
     `An entry for this go.sum exists and the restored one lacks ${j.missing.length} of ` +
       `${j.missing.length + j.verified.length} versions: restoring the exact entry instead.`,
   );
-  await forceRemove(s.modCache);
-  return restoreHere(ctx, s, mode, s.exactKey, []);
+  // Nothing of the lineage entry was promoted yet: its quarantine simply goes.
+  await removeQuarantine(got.quarantine);
+  return restoreHere(ctx, s, mode, s.exactKey, [], st);
 }
 
 export async function runMain(): Promise<void> {
@@ -650,14 +735,18 @@ export async function runMain(): Promise<void> {
       });
     }
     if (skipForVendor(s, st)) return;
-    let got = await phase(st.timings, 'restore (main)', () => obtain(ctx, s, pre, mode));
+    let got = await phase(st.timings, 'restore (main)', () => obtain(ctx, s, pre, mode, st));
     got = await phase(st.timings, 'converge', () => converge(ctx, s, got, mode, st));
     st.hitKind = got.hitKind;
     st.matchedKey = got.matchedKey;
     st.restoredBytes = got.restoredBytes ?? st.restoredBytes;
+    if (got.dropped) st.dropped = got.dropped;
     core.info(`Hit kind: ${got.hitKind}${got.matchedKey ? ` (matched ${got.matchedKey})` : ''}`);
+    const admitted = await phase(st.timings, got.quarantine ? 'promote' : 'admit', () =>
+      admit(ctx, s, got, st),
+    );
     const { judgement, scan } = await phase(st.timings, 'verify', () =>
-      prove(ctx, s, got, st).catch((e: unknown) => {
+      prove(ctx, s, got, admitted, st).catch((e: unknown) => {
         throw withRestoredHashes(e, got);
       }),
     );
@@ -693,6 +782,9 @@ export async function runMain(): Promise<void> {
     if (err instanceof SecurityError) st.securityError = true;
     core.setFailed(err.message);
   } finally {
+    // Whatever was not promoted never reaches the module cache (post removes it too).
+    await removeQuarantine(st.quarantine).catch(() => undefined);
+    await removeQuarantine(pre?.quarantine).catch(() => undefined);
     if (buildCache) st.buildCache = await buildCache.catch(() => undefined);
     if (st.mode !== 'health') {
       core.setOutput('cache-hit', String(st.hitKind === 'exact'));

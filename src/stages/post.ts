@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { loadContext, type Context } from '../action/context.js';
 import { saveDecision } from '../action/decide.js';
-import { readMain, readPre, type MainState } from '../action/state.js';
+import { readMain, readPre, type MainState, type PreState } from '../action/state.js';
 import { lookupEntry, saveDirectory } from '../cache/entry.js';
 import { deriveKeys, firstGenerationKey, generationKey, type HitKind } from '../cache/key.js';
 import { cacheModeFromEnv, describeCacheMode, type CacheMode } from '../cache/mode.js';
@@ -20,7 +20,8 @@ import { sumId } from '../go/gosum.js';
 import { scanModCache } from '../go/modcache.js';
 import { hashProjectFiles } from '../go/project.js';
 import { Go } from '../go/toolchain.js';
-import { phase, summaryMarkdown, type SummaryData } from '../report/report.js';
+import { describeDropped, phase, summaryMarkdown, type SummaryData } from '../report/report.js';
+import { removeQuarantine } from '../restore/quarantine.js';
 import { hashDirOnDisk } from '../verify/dirhash.js';
 import { namedVersions } from '../verify/judge.js';
 import { checkToolchains, TOOLCHAIN_MODULE } from '../verify/toolchains.js';
@@ -264,10 +265,16 @@ async function savedMeanwhile(ctx: Context, mode: CacheMode, exact: string): Pro
   return r.kind === 'hit';
 }
 
-function summaryRows(main: MainState | undefined, mode: CacheMode): [string, string][] {
+function summaryRows(
+  main: MainState | undefined,
+  pre: PreState | undefined,
+  mode: CacheMode,
+): [string, string][] {
   const rows: [string, string][] = [];
   const modeLine = describeCacheMode(mode);
   if (modeLine) rows.push(['Cache mode', modeLine]);
+  const dropped = main?.dropped ?? pre?.dropped;
+  if (dropped) rows.push(['Dropped from the entry', describeDropped(dropped)]);
   if (!main) return rows;
   if (main.downloaded.length > 0) {
     rows.push(['Downloaded', `${main.downloaded.length} module versions`]);
@@ -341,7 +348,7 @@ export async function runPost(): Promise<void> {
       bad: main?.bad ?? [],
       saved: out.saved,
       timings,
-      extra: summaryRows(main, mode),
+      extra: summaryRows(main, pre, mode),
       sections: [...(main?.sections ?? []), ...out.sections],
     };
     try {
@@ -350,5 +357,11 @@ export async function runPost(): Promise<void> {
       core.info(`No job summary written: ${(e as Error).message}`);
     }
     await fs.rm(pre?.recordFile ?? '', { force: true }).catch(() => undefined);
+    // main removes its quarantine; when it failed or never ran, nothing of it is left here.
+    for (const q of [pre?.quarantine, main?.quarantine]) {
+      await removeQuarantine(q).catch((e: Error) =>
+        core.warning(`Could not remove the quarantine ${q}: ${e.message}`),
+      );
+    }
   }
 }

@@ -1,9 +1,11 @@
 /**
  * pre: runs at job start, before checkout and before setup-go. Restores the
- * newest entry of this environment's lineage into the module cache, without
- * Go and usually without go.sum, hashing every module as it is extracted so
- * that main only has to compare those hashes with go.sum. Never fails the job
- * for cache trouble.
+ * newest entry of this environment's lineage into a quarantine beside the
+ * module cache (src/restore/quarantine.ts), never into the module cache
+ * itself, without Go and usually without go.sum, hashing every module as it is
+ * extracted so that main only has to compare those hashes with go.sum before
+ * it moves what they prove into place. Steps between pre and main see the
+ * module cache as it was. Never fails the job for cache trouble.
  */
 import * as core from '@actions/core';
 import { promises as fs } from 'node:fs';
@@ -12,6 +14,8 @@ import * as path from 'node:path';
 import { loadContext, type Context } from '../action/context.js';
 import { preAction } from '../action/decide.js';
 import { savePre, type PreState } from '../action/state.js';
+import { describeDropped } from '../report/report.js';
+import { quarantineFor, removeQuarantine } from '../restore/quarantine.js';
 import { restoreEntry } from '../restore/restore.js';
 import { deriveKeys } from '../cache/key.js';
 import { cacheModeFromEnv } from '../cache/mode.js';
@@ -49,23 +53,29 @@ async function restore(ctx: Context, state: PreState): Promise<void> {
   const plan = deriveKeys(ctx.keyParts);
   core.info(`Module cache: ${state.modCache}`);
   core.info(`Looking up ${plan.lineage.join(', then ')}`);
+  const quarantine = quarantineFor(state.modCache);
   const r = await restoreEntry({
-    dest: state.modCache,
+    dest: quarantine,
     primaryKey: plan.lineage[0]!,
     restoreKeys: plan.lineage.slice(1),
     lookupTimeoutMs: ctx.inputs.lookupTimeoutMs,
     hash: true,
   });
   state.outcome = r.kind;
+  if (r.kind !== 'restored') await removeQuarantine(quarantine);
   switch (r.kind) {
     case 'restored':
       state.matchedKey = r.matchedKey;
       state.archiveBytes = r.archiveBytes;
       state.recordFile = await writeRecord(r.record);
+      state.quarantine = quarantine;
+      if (r.record?.dropped) state.dropped = r.record.dropped;
       core.info(
         `Restored ${r.matchedKey} (${r.archiveBytes} bytes, ${r.record?.modules.length ?? 0} ` +
-          `module versions hashed while extracting) in ${r.ms} ms; main compares them with go.sum.`,
+          `module versions hashed while extracting) in ${r.ms} ms into the quarantine ` +
+          `${quarantine}; main compares them with go.sum and moves what it proves into place.`,
       );
+      if (r.record?.dropped) core.info(`The entry ${describeDropped(r.record.dropped)}.`);
       return;
     case 'rejected':
       core.warning(

@@ -19,6 +19,7 @@ export function factsFromRecord(record: ExtractRecord): ModuleFacts[] {
     ziphash: m.ziphash,
     modH1: m.modH1,
     info: m.info,
+    ...(m.infoTime !== undefined ? { infoTime: m.infoTime } : {}),
     partial: m.partial,
   }));
 }

@@ -27,6 +27,8 @@ export interface ModuleFacts {
   /** h1 of the `.mod` file, as go.sum's `/go.mod` lines record it. */
   modH1?: string;
   info?: boolean;
+  /** The `.info` file's Time, when valid RFC 3339: what a rewritten `.info` keeps. */
+  infoTime?: string;
   partial?: boolean;
   /**
    * Downloaded by Go in this job: Go checked the zip against go.sum and

@@ -4,7 +4,7 @@
  * extracts, or from disk), which main compares with go.sum. JSON-serialisable.
  */
 import { goModHash } from '../go/gosum.js';
-import type { DownloadExt } from '../go/layout.js';
+import { infoTimeOf, type DownloadExt } from '../go/layout.js';
 import { hash1, type FileDigest } from './dirhash.js';
 import type { RebuiltTree } from './hashcore.js';
 import { TOOLCHAIN_MODULE, withoutGoModCopies } from './toolchains.js';
@@ -30,6 +30,8 @@ export interface ModuleRecord {
   modH1?: string;
   /** A `.info` file exists. */
   info: boolean;
+  /** Its `Time`, when it is a valid RFC 3339 time: all a restore keeps of it. */
+  infoTime?: string;
   /** A `.partial` marker exists: Go was interrupted while extracting this tree. */
   partial: boolean;
 }
@@ -43,7 +45,40 @@ export interface ExtractRecord {
    * files), relative to the module cache root, sorted.
    */
   other: string[];
+  /**
+   * Files a closed-layout restore did not write (src/go/layout.ts,
+   * closedLayoutKeeps): how many, and the first few names (groups such as
+   * `cache/vcs/` once each, then single files in archive order).
+   */
+  dropped?: Dropped;
 }
+
+export interface Dropped {
+  count: number;
+  names: string[];
+}
+
+/** How many dropped names a record keeps. */
+export const DROPPED_NAMES = 10;
+
+/**
+ * What Go keeps in a module cache that is never part of an entry, named once
+ * each (before single files) however many files they hold: `cache/vcs/` is
+ * where a planted repository would hide; Go's lock and list files of an old
+ * entry would otherwise hide everything else.
+ */
+const DROPPED_GROUPS: { name: string; holds: (rel: string) => boolean }[] = [
+  { name: 'cache/vcs/', holds: (r) => r.startsWith('cache/vcs/') },
+  { name: 'cache/download/sumdb/', holds: (r) => r.startsWith('cache/download/sumdb/') },
+  {
+    name: 'cache/download/**/*.lock',
+    holds: (r) => r.startsWith('cache/download/') && r.endsWith('.lock'),
+  },
+  {
+    name: 'cache/download/**/@v/list',
+    holds: (r) => r.startsWith('cache/download/') && r.endsWith('/@v/list'),
+  },
+];
 
 /** Fixed key order and no undefined fields, so equal records serialise equally. */
 function normalised(m: ModuleRecord): ModuleRecord {
@@ -55,6 +90,7 @@ function normalised(m: ModuleRecord): ModuleRecord {
   if (m.zipError !== undefined) out.zipError = m.zipError;
   if (m.ziphash !== undefined) out.ziphash = m.ziphash;
   if (m.modH1 !== undefined) out.modH1 = m.modH1;
+  if (m.infoTime !== undefined) out.infoTime = m.infoTime;
   return out;
 }
 
@@ -65,6 +101,18 @@ export class RecordBuilder {
   /** Trees written from their zips: what is on disk, or why it could not be written. */
   private readonly rebuilt = new Map<string, { tree?: RebuiltTree; error?: string }>();
   readonly other: string[] = [];
+  private dropped = 0;
+  private readonly droppedAreas: string[] = [];
+  private readonly droppedFiles: string[] = [];
+
+  /** A member the closed layout does not write. */
+  drop(rel: string): void {
+    this.dropped++;
+    const group = DROPPED_GROUPS.find((g) => g.holds(rel))?.name;
+    if (group === undefined) {
+      if (this.droppedFiles.length < DROPPED_NAMES) this.droppedFiles.push(rel);
+    } else if (!this.droppedAreas.includes(group)) this.droppedAreas.push(group);
+  }
 
   module(p: string, v: string): ModuleRecord {
     const id = `${p}@${v}`;
@@ -97,8 +145,11 @@ export class RecordBuilder {
   /** Small download files whose content the record needs. */
   downloadFile(p: string, v: string, ext: DownloadExt, data?: Buffer): void {
     const m = this.module(p, v);
-    if (ext === '.info') m.info = true;
-    else if (ext === '.partial') m.partial = true;
+    if (ext === '.info') {
+      m.info = true;
+      const time = data ? infoTimeOf(data) : undefined;
+      if (time !== undefined) m.infoTime = time;
+    } else if (ext === '.partial') m.partial = true;
     else if (ext === '.ziphash' && data) m.ziphash = data.toString('utf8').trim();
     else if (ext === '.mod' && data) m.modH1 = goModHash(data);
   }
@@ -156,6 +207,11 @@ export class RecordBuilder {
     const modules = [...this.modules.values()]
       .map(normalised)
       .sort((a, b) => cmp(a.path, b.path) || cmp(a.version, b.version));
-    return { modules, other: [...this.other].sort(cmp) };
+    const out: ExtractRecord = { modules, other: [...this.other].sort(cmp) };
+    if (this.dropped > 0) {
+      const names = [...this.droppedAreas, ...this.droppedFiles].slice(0, DROPPED_NAMES);
+      out.dropped = { count: this.dropped, names };
+    }
+    return out;
   }
 }

@@ -76,9 +76,11 @@ interface RunOptions {
   /** Put this run's workspace this many directories deeper than the usual one. */
   deeper?: number;
   noCacheServer?: boolean;
+  /** Run the step between pre and main, which records what it sees in `<outputs>.between`. */
+  between?: boolean;
 }
 
-type Run = ActRun & { home: string; modCache: string };
+type Run = ActRun & { home: string; modCache: string; between: string };
 
 /** One repository and one act cache service, run again and again on fresh runners. */
 class Scenario {
@@ -132,9 +134,11 @@ class Scenario {
         // every offline build from compiling the standard library again.
         GOCACHE: path.join(root, 'go-build'),
         VGC_BUILD_OFFLINE: o.offline ? 'true' : 'false',
+        VGC_BETWEEN: o.between ? 'true' : 'false',
       },
     });
-    return { ...r, home, modCache: path.join(home, 'go', 'pkg', 'mod') };
+    const between = path.join(this.dir, `runner-${n}`, 'outputs.json.between');
+    return { ...r, home, modCache: path.join(home, 'go', 'pkg', 'mod'), between };
   }
 
   entries(): ActCacheEntry[] {
@@ -174,6 +178,27 @@ function holdsModules(e: ActCacheEntry): boolean {
 }
 
 describe.skipIf(reason !== undefined)('verified-go-cache under nektos/act (host mode)', () => {
+  it('a step between pre and main sees an empty module cache; main then proves and promotes the entry', async () => {
+    const s = new Scenario('between', 'main');
+    const cold = await s.run();
+    expect(cold.code, why(cold)).toBe(0);
+    const warm = await s.run({ between: true, offline: true });
+    expect(warm.code, why(warm)).toBe(0);
+    expect(stages(warm, REMOTE_STEP)).toEqual({ Pre: 'success', Main: 'success', Post: 'success' });
+    const seen = readFileSync(warm.between, 'utf8');
+    expect(seen).toContain('files=0');
+    expect(seen).toContain('module lookup disabled by GOPROXY=off');
+    expect(seen).toContain('go list exit 1');
+    expect(warm.outputs['hit-kind']).toBe('exact');
+    expect(warm.outputs['verified']).toBe('true');
+    expect(existsSync(path.join(warm.modCache, 'example.com', 'm000@v1.0.0', 'm000.go'))).toBe(
+      true,
+    );
+    expect(existsSync(path.join(warm.home, 'go', 'pkg', '.verified-go-cache-quarantine'))).toBe(
+      false,
+    );
+  });
+
   it('cold job saves one verified entry; a warm job is an exact hit that builds with GOPROXY=off', async () => {
     const s = new Scenario('cold-warm', 'main');
     const cold = await s.run();

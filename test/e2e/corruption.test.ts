@@ -108,6 +108,18 @@ const CASES: Case[] = [
   ...ZIP_ONLY_CORRUPTIONS.map((kind): Case => ({ kind, format: 'zips-only' })),
 ];
 
+/**
+ * Kinds the closed layout never writes: Go's `.partial` marks an interrupted
+ * extraction of a tree, and a restore hashes every tree from its bytes, so a
+ * `.partial` in an entry is dropped and the module judged on its hashes alone.
+ * On disk (a self-hosted runner's cache) it still means what Go means.
+ */
+const DROPPED_AT_RESTORE: Corruption[] = ['leftover-partial'];
+
+/** What the record computed at restore names for a kind: the victim, or nothing when the kind was dropped. */
+const atRestore = (kind: Corruption): string[] =>
+  DROPPED_AT_RESTORE.includes(kind) ? [] : [VICTIM_ID];
+
 describe('a zips-only plant is in the format the action saves', () => {
   it('holds every module as its zip and no tree, like the entry the seed job saved', async () => {
     const { modCache } = corruptedRunner(null);
@@ -127,47 +139,78 @@ describe('a zips-only plant is in the format the action saves', () => {
   });
 });
 
-describe.each(CASES)('$kind in an entry of format $format', ({ kind, format }) => {
-  it('is caught, reported, repaired alone (not the whole cache), and the repaired entry is restored next', async () => {
-    const env = `heal-${kind}-${format}`;
-    const planted = await plantCorrupt(kind, env, format);
+describe.each(CASES.filter((c) => !DROPPED_AT_RESTORE.includes(c.kind)))(
+  '$kind in an entry of format $format',
+  ({ kind, format }) => {
+    it('is caught, reported, repaired alone (not the whole cache), and the repaired entry is restored next', async () => {
+      const env = `heal-${kind}-${format}`;
+      const planted = await plantCorrupt(kind, env, format);
 
-    // The only module the healing job can fetch is the victim (none at all when
-    // its zip is intact): a repair that touched anything else would fail.
-    const proxy = OFFLINE.includes(kind) ? 'off' : world.proxySubset(env, [VICTIM]);
-    const healing = await world.job({ inputs: { environment: env }, env: { GOPROXY: proxy } });
-    expect(healing.succeeded, healing.log).toBe(true);
-    expect(healing.main.exitCode).toBe(0);
-    expect(healing.outputs['cache-matched-key']).toBe(planted);
-    expect(healing.outputs['hit-kind']).toBe('exact');
-    expect(healing.outputs['rebuilt']).toBe('true');
-    expect(healing.outputs['verified']).toBe('true');
-    expect(healing.outputs['corrupt-modules']).toBe(VICTIM_ID);
-    const warnings = healing.annotations.filter((a) => a.level === 'warning').map((a) => a.message);
-    expect(warnings.some((w) => w.includes(VICTIM_ID))).toBe(true);
-    expect(healing.summary).toContain(`\`${VICTIM_ID}\``);
-    expect(healing.summary).toContain(
-      `| Repaired ${VICTIM_ID} | ${
-        OFFLINE.includes(kind) ? 'tree rebuilt offline from its zip' : 'fetched again ('
-      }`,
-    );
-    // The victim's files are where Go looks for them after the step.
-    const tree = path.join(
-      world.modCache(healing.home),
-      `${escapeModulePath(VICTIM.path)}@${VICTIM.version}`,
-    );
-    expect(readdirSync(tree).some((f) => f.endsWith('.go'))).toBe(true);
-    const saved = world.server.keys().filter((k) => k.includes(`;env=${env};`) && k !== planted);
-    expect(saved).toHaveLength(1);
-    expect(world.entryModules(saved[0]!)).toContain(VICTIM_ID);
+      // The only module the healing job can fetch is the victim (none at all when
+      // its zip is intact): a repair that touched anything else would fail.
+      const proxy = OFFLINE.includes(kind) ? 'off' : world.proxySubset(env, [VICTIM]);
+      const healing = await world.job({ inputs: { environment: env }, env: { GOPROXY: proxy } });
+      expect(healing.succeeded, healing.log).toBe(true);
+      expect(healing.main.exitCode).toBe(0);
+      expect(healing.outputs['cache-matched-key']).toBe(planted);
+      expect(healing.outputs['hit-kind']).toBe('exact');
+      expect(healing.outputs['rebuilt']).toBe('true');
+      expect(healing.outputs['verified']).toBe('true');
+      expect(healing.outputs['corrupt-modules']).toBe(VICTIM_ID);
+      const warnings = healing.annotations
+        .filter((a) => a.level === 'warning')
+        .map((a) => a.message);
+      expect(warnings.some((w) => w.includes(VICTIM_ID))).toBe(true);
+      expect(healing.summary).toContain(`\`${VICTIM_ID}\``);
+      expect(healing.summary).toContain(
+        `| Repaired ${VICTIM_ID} | ${
+          OFFLINE.includes(kind) ? 'tree rebuilt offline from its zip' : 'fetched again ('
+        }`,
+      );
+      // The victim's files are where Go looks for them after the step.
+      const tree = path.join(
+        world.modCache(healing.home),
+        `${escapeModulePath(VICTIM.path)}@${VICTIM.version}`,
+      );
+      expect(readdirSync(tree).some((f) => f.endsWith('.go'))).toBe(true);
+      const saved = world.server.keys().filter((k) => k.includes(`;env=${env};`) && k !== planted);
+      expect(saved).toHaveLength(1);
+      expect(world.entryModules(saved[0]!)).toContain(VICTIM_ID);
 
-    // The next job restores the rebuilt generation, not the planted one, and needs no network.
-    const next = await world.job({ inputs: { environment: env }, env: { GOPROXY: 'off' } });
-    expect(next.succeeded, next.log).toBe(true);
-    expect(next.outputs['cache-matched-key']).toBe(saved[0]);
-    expect(next.outputs['rebuilt']).toBe('false');
-    expect(next.outputs['verified']).toBe('true');
-    expect(next.outputs['corrupt-modules']).toBe('');
+      // The next job restores the rebuilt generation, not the planted one, and needs no network.
+      const next = await world.job({ inputs: { environment: env }, env: { GOPROXY: 'off' } });
+      expect(next.succeeded, next.log).toBe(true);
+      expect(next.outputs['cache-matched-key']).toBe(saved[0]);
+      expect(next.outputs['rebuilt']).toBe('false');
+      expect(next.outputs['verified']).toBe('true');
+      expect(next.outputs['corrupt-modules']).toBe('');
+    });
+  },
+);
+
+describe.each(ENTRY_FORMATS)('a leftover .partial in an entry of format %s', (format) => {
+  it('is dropped, never written; the module is verified on its hashes and nothing is repaired', async () => {
+    const env = `partial-${format}`;
+    const planted = await plantCorrupt('leftover-partial', env, format);
+    const job = await world.job({ inputs: { environment: env }, env: { GOPROXY: 'off' } });
+    expect(job.succeeded, job.log).toBe(true);
+    expect(job.outputs['cache-matched-key']).toBe(planted);
+    expect(job.outputs['hit-kind']).toBe('exact');
+    expect(job.outputs['verified']).toBe('true');
+    expect(job.outputs['rebuilt']).toBe('false');
+    expect(job.outputs['corrupt-modules']).toBe('');
+    const dl = path.join(
+      world.modCache(job.home),
+      'cache',
+      'download',
+      ...escapeModulePath(VICTIM.path).split('/'),
+      '@v',
+    );
+    expect(readdirSync(dl).sort()).not.toContain(`${VICTIM.version}.partial`);
+    expect(readdirSync(dl)).toContain(`${VICTIM.version}.ziphash`);
+    expect(job.summary).toContain(
+      `cache/download/${escapeModulePath(VICTIM.path)}/@v/${VICTIM.version}.partial`,
+    );
   });
 });
 
@@ -293,7 +336,7 @@ describe('the verifier against go mod verify and go.sum, as an independent cross
   );
 
   it.each(CASES)(
-    '$kind ($format): ours names exactly the victim on disk and at restore; go mod verify as the table says',
+    '$kind ($format): ours names exactly the victim on disk, and at restore unless dropped; go mod verify as the table says',
     async ({ kind, format }) => {
       const r = corruptedRunner(kind);
       if (format === 'trees-and-zips') {
@@ -305,9 +348,9 @@ describe('the verifier against go mod verify and go.sum, as an independent cross
       }
       // The restore-time path: the record extractArchive computes, judged as main judges it.
       const restored = await plantAndRestore(r, `xcheck-${kind}-${format}`, format);
-      expect(await ourVerdict(restored.record, r.project, { zipsExpected: false })).toEqual([
-        VICTIM_ID,
-      ]);
+      expect(await ourVerdict(restored.record, r.project, { zipsExpected: false })).toEqual(
+        atRestore(kind),
+      );
       if (format === 'zips-only') {
         // The cache as the restore wrote it: the on-disk verifier and go mod
         // verify see the trees written from the zips. (For an old entry, what the
@@ -318,7 +361,7 @@ describe('the verifier against go mod verify and go.sum, as an independent cross
           await ourVerdict(await recordFromDisk(restored.modCache), r.project, {
             zipsExpected: true,
           }),
-        ).toEqual([VICTIM_ID]);
+        ).toEqual(atRestore(kind));
         expectGoModVerify(kind, restored.home, r.project);
       }
     },

@@ -18,47 +18,30 @@ describe('pre', () => {
 
 describe('main restore', () => {
   const same = (a: string, b: string): boolean => a === b;
-  it("uses pre's work when pre ran for the module cache Go uses", () => {
-    expect(
-      mainRestoreAction({
-        preRan: true,
-        preModCache: '/m',
-        goModCache: '/m',
-        cacheNonEmpty: true,
-        samePath: same,
-      }),
-    ).toBe('use-pre');
+  const base = {
+    preRan: true,
+    preRestored: false,
+    preModCache: '/m',
+    goModCache: '/m',
+    cacheNonEmpty: false,
+    samePath: same,
+  };
+  it("uses pre's quarantine when pre restored one, wherever pre guessed the module cache", () => {
+    expect(mainRestoreAction({ ...base, preRestored: true })).toBe('use-pre');
+    expect(mainRestoreAction({ ...base, preRestored: true, preModCache: '/x' })).toBe('use-pre');
   });
-  it('restores itself when pre did not run or restored elsewhere', () => {
-    expect(
-      mainRestoreAction({
-        preRan: false,
-        preModCache: '',
-        goModCache: '/m',
-        cacheNonEmpty: false,
-        samePath: same,
-      }),
-    ).toBe('restore');
-    expect(
-      mainRestoreAction({
-        preRan: true,
-        preModCache: '/x',
-        goModCache: '/m',
-        cacheNonEmpty: false,
-        samePath: same,
-      }),
-    ).toBe('restore');
+  it('restores nothing when pre looked for this very module cache and found no entry', () => {
+    expect(mainRestoreAction(base)).toBe('none');
   });
-  it('verifies a module cache it finds instead of extracting over it', () => {
-    expect(
-      mainRestoreAction({
-        preRan: false,
-        preModCache: '',
-        goModCache: '/m',
-        cacheNonEmpty: true,
-        samePath: same,
-      }),
-    ).toBe('use-local');
+  it('restores itself when pre did not run or looked elsewhere', () => {
+    expect(mainRestoreAction({ ...base, preRan: false, preModCache: '' })).toBe('restore');
+    expect(mainRestoreAction({ ...base, preModCache: '/x' })).toBe('restore');
+  });
+  it('verifies a module cache that holds files; no restored entry joins it', () => {
+    expect(mainRestoreAction({ ...base, preRan: false, cacheNonEmpty: true })).toBe('use-local');
+    expect(mainRestoreAction({ ...base, preRestored: true, cacheNonEmpty: true })).toBe(
+      'use-local',
+    );
   });
 });
 

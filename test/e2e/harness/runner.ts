@@ -111,6 +111,12 @@ export interface JobOptions {
   checkout?: () => Promise<void> | void;
   /** A directory whose PATH entry pre must not see (Go's bin: setup-go has not run yet). */
   goBinDir?: string;
+  /**
+   * Shell commands run as user steps after checkout and before main (a step a
+   * workflow puts between the two). When one fails, main is skipped as the
+   * runner skips later steps; post still runs (post-if: always()).
+   */
+  stepsBeforeMain?: string[];
   /** Shell commands run as user steps after main (and before post). */
   stepsAfterMain?: string[];
   /** Told of each stage's process as it starts (a test that kills post mid-save, say). */
@@ -123,6 +129,8 @@ export interface JobResult {
   pre?: StageResult;
   main: StageResult;
   steps: { command: string; exitCode: number; output: string }[];
+  /** The steps between pre and main. */
+  stepsBefore: { command: string; exitCode: number; output: string }[];
   post: StageResult;
   /** main's outputs: what `steps.<id>.outputs` gives a workflow. */
   outputs: Record<string, string>;
@@ -199,7 +207,12 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     }
     for (const [k, v] of Object.entries(state)) env[`STATE_${k}`] = v;
     const started = Date.now();
-    const script = path.join(REPO_ROOT, 'dist', name, 'index.js');
+    // VGC_DIST runs another build of the stages (say, of an older commit, to see a test fail there).
+    const script = path.join(
+      process.env['VGC_DIST'] || path.join(REPO_ROOT, 'dist'),
+      name,
+      'index.js',
+    );
     if (!existsSync(script)) throw new Error(`${script} is missing: run npm run build`);
     // VGC_STAGE_NODE runs the stages on another Node (the action's runtime is node24).
     const node = process.env['VGC_STAGE_NODE'] || process.execPath;
@@ -227,29 +240,51 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
     };
   };
 
+  const userStep = async (command: string): Promise<JobResult['steps'][number]> => {
+    const r = await runProcess('bash', ['-eo', 'pipefail', '-c', command], o.workspace, base);
+    log += `---- step: ${command} (exit ${r.code})\n${r.stdout}${r.stderr}`;
+    return { command, exitCode: r.code, output: r.stdout + r.stderr };
+  };
   const pre = o.skipPre ? undefined : await stage('pre');
   if (o.checkout) await o.checkout();
-  // The runner does not start a step's main when the job already failed in pre.
+  const stepsBefore: JobResult['stepsBefore'] = [];
+  for (const command of o.stepsBeforeMain ?? []) {
+    if (stepsBefore.some((s) => s.exitCode !== 0)) break;
+    stepsBefore.push(await userStep(command));
+  }
+  const failedBefore = stepsBefore.find((s) => s.exitCode !== 0);
+  // The runner does not start a step's main when the job already failed before it.
   const main: StageResult =
     pre && pre.exitCode !== 0
       ? { ...pre, stage: 'main (skipped: pre failed)', outputs: {}, state: {}, annotations: [] }
-      : await stage('main');
+      : failedBefore
+        ? {
+            stage: 'main (skipped: a step before it failed)',
+            exitCode: 0,
+            stdout: '',
+            stderr: '',
+            outputs: {},
+            state: {},
+            summary: '',
+            annotations: [],
+            ms: 0,
+          }
+        : await stage('main');
   const steps: JobResult['steps'] = [];
-  for (const command of o.stepsAfterMain ?? []) {
-    const r = await runProcess('bash', ['-eo', 'pipefail', '-c', command], o.workspace, base);
-    steps.push({ command, exitCode: r.code, output: r.stdout + r.stderr });
-    log += `---- step: ${command} (exit ${r.code})\n${r.stdout}${r.stderr}`;
+  for (const command of failedBefore ? [] : (o.stepsAfterMain ?? [])) {
+    steps.push(await userStep(command));
   }
   const post = await stage('post');
   const succeeded =
     (pre?.exitCode ?? 0) === 0 &&
     main.exitCode === 0 &&
     post.exitCode === 0 &&
-    steps.every((s) => s.exitCode === 0);
+    [...stepsBefore, ...steps].every((s) => s.exitCode === 0);
   return {
     pre,
     main,
     steps,
+    stepsBefore,
     post,
     outputs: main.outputs,
     annotations,
