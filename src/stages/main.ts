@@ -367,11 +367,11 @@ async function obtain(
   }
   if (action === 'none') return { facts: [], hitKind: 'miss', matchedKey: '' };
   core.info(
-    pre?.ran
-      ? pre.outcome === 'skipped-vendor'
-        ? 'pre did not restore (GOFLAGS=-mod=vendor), but not every module in scope vendors; restoring here.'
-        : `pre restored nothing for ${s.modCache}, where Go looks. Restoring here.`
-      : 'pre did not run (a local action, uses: ./); restoring here.',
+    pre?.outcome === 'skipped-vendor'
+      ? 'pre did not restore (GOFLAGS=-mod=vendor), but not every module in scope vendors; restoring here.'
+      : pre?.ran
+        ? `pre restored nothing for ${s.modCache}, where Go looks. Restoring here.`
+        : 'pre did not run (a local action, uses: ./); restoring here.',
   );
   return restoreHere(ctx, s, mode, s.exactKey, s.lineage, st);
 }
