@@ -87,7 +87,10 @@ export interface ZipPartOutcome {
   bytes: number;
   dirs: string[];
   zipError?: string;
-  /** Why the tree could not be written (a name Go would refuse, a collision, a damaged entry). */
+  /**
+   * Why the tree could not be written (a name Go would refuse, a collision, a
+   * damaged entry); the part then stops, with zipError set as well.
+   */
   treeError?: string;
   /** The file system failed (ENOSPC...), not the zip. */
   writeFailed?: { code?: string; message: string };
@@ -241,6 +244,14 @@ export function hashCore(d: HashCoreDeps) {
    * on one disk, names that are valid UTF-8 kept byte for byte (no BOM
    * dropped), extra fields inside their entry, and every entry's CRC-32. Any
    * other zip is refused: its module is bad, and repair has Go fetch it again.
+   *
+   * Refused as well, before anything is inflated, what Go's modfetch refuses
+   * or Go's zip writer never writes and a bomb needs: two entries of one name
+   * (golang.org/x/mod/zip's CheckZip), entries whose local headers and data
+   * overlap (Go writes each entry after the previous one's data, the central
+   * directory after the last), a zip larger than MaxZipFile, and entries
+   * announcing more than MaxZipFile bytes together. Each entry is then
+   * inflated at most once per reading, to at most the size it announces.
    * The source is read only where these need it: the end records, the
    * central directory, and each entry's header and data.
    */
@@ -249,6 +260,8 @@ export function hashCore(d: HashCoreDeps) {
       throw new Error(`zip: ${why}`);
     };
     const size = src.size;
+    if (size > MAX_UNCOMPRESSED)
+      fail(`the zip is ${size} bytes, more than a module zip may be (${MAX_UNCOMPRESSED})`);
     // The end record (with its comment) and the zip64 locator and record before it.
     const tailStart = Math.max(0, size - (22 + 0xffff + 20 + 56));
     const { u16, u32, u64 } = fieldsAt(src.read(tailStart, size - tailStart), tailStart);
@@ -295,11 +308,15 @@ export function hashCore(d: HashCoreDeps) {
       usize: number;
       local: number;
       crc: number;
+      /** Where the entry's data starts, after its local header. */
+      start: number;
     }
     const names: string[] = [];
     /** The uncompressed size each entry announces, in directory order. */
     const sizes: number[] = [];
     const entries = new Map<string, Entry>();
+    /** The uncompressed bytes announced so far. */
+    let declared = 0;
     let p = cdOffset;
     for (let n = 0; n < count; n++) {
       if (p + 46 > cdEnd || c.u32(p) !== 0x02014b50) fail(`bad central directory entry ${n}`);
@@ -345,26 +362,38 @@ export function hashCore(d: HashCoreDeps) {
       if (usize === 0xffffffff || csize === 0xffffffff || local === 0xffffffff)
         fail(`entry ${name} has zip64 sizes without a zip64 extra field`);
       p = extraEnd + commentLen;
-      names.push(name);
-      sizes.push(usize);
-      entries.set(name, { method, csize, usize, local, crc });
-    }
-    if (p !== cdEnd) fail('the central directory holds more entries than the end record counts');
-    /** The entry's data: where it starts, checked against its local header and the limits. */
-    const locate = (name: string): Entry & { start: number } => {
-      const entry = entries.get(name)!;
-      const { method, csize, usize, local } = entry;
-      if (local + 30 > size) fail(`bad local header for ${name}`);
-      const h = fieldsAt(src.read(local, 30), local);
-      if (h.u32(local) !== 0x04034b50) fail(`bad local header for ${name}`);
-      const start = local + 30 + h.u16(local + 26) + h.u16(local + 28);
-      if (start + csize > size) fail(`entry ${name} runs past the end of the zip`);
+      if (entries.has(name))
+        fail(`two entries are named ${name} (Go refuses a module zip with duplicate names)`);
       if (usize > MAX_UNCOMPRESSED)
         fail(`entry ${name} announces ${usize} bytes, more than a module zip may hold`);
       if (method !== 0 && method !== 8)
         fail(`entry ${name} uses unsupported compression method ${method}`);
-      return { ...entry, start };
-    };
+      declared += usize;
+      if (declared > MAX_UNCOMPRESSED)
+        fail(
+          `the entries announce more than ${MAX_UNCOMPRESSED} bytes together, more than a module zip may hold`,
+        );
+      names.push(name);
+      sizes.push(usize);
+      entries.set(name, { method, csize, usize, local, crc, start: 0 });
+    }
+    if (p !== cdEnd) fail('the central directory holds more entries than the end record counts');
+    // Every entry's local header and data, each in its own space before the
+    // central directory: no header or byte of data shared by two entries.
+    const byOffset = [...entries].sort((a, b) => a[1].local - b[1].local);
+    let free = 0;
+    for (const [name, entry] of byOffset) {
+      const { local, csize } = entry;
+      if (local < free) fail(`entry ${name} overlaps the entry before it`);
+      if (local + 30 > cdOffset) fail(`bad local header for ${name}`);
+      const h = fieldsAt(src.read(local, 30), local);
+      if (h.u32(local) !== 0x04034b50) fail(`bad local header for ${name}`);
+      entry.start = local + 30 + h.u16(local + 26) + h.u16(local + 28);
+      free = entry.start + csize;
+      if (free > cdOffset) fail(`entry ${name} runs into the central directory`);
+    }
+    /** The entry: its data's place and its limits checked when the directory was read. */
+    const locate = (name: string): Entry => entries.get(name)!;
     const checked = (name: string, e: Entry, length: number, crc: number): void => {
       if (length !== e.usize) fail(`entry ${name} has ${length} bytes, header says ${e.usize}`);
       if (crc !== e.crc) fail(`entry ${name} does not match its CRC-32`);
@@ -705,13 +734,16 @@ export function hashCore(d: HashCoreDeps) {
   /** A file system failure that means two zip entries collide (Go refuses such zips). */
   const collision = (code: string | undefined): boolean =>
     code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR';
+  const collided = (name: string, code: string | undefined): string =>
+    `zip entry ${JSON.stringify(name)} collides with another (${code})`;
 
   /**
    * One part of a zip's work (see ZipPartJob): every name in the range is
    * hashed; with a tree target, each file entry is also written the way Go's
    * Unzip writes it (under `<prefix>/`, directory entries skipped, files
    * 0444, never over anything), hashed from the bytes written. A name Go would
-   * refuse or a collision stops the tree (treeError) but not the hashing; a
+   * refuse or a collision stops the part at once (treeError, and zipError: a
+   * zip Go will not unpack is of no use, and is not read further); a
    * failure of the file system itself is writeFailed. The zip comes in memory,
    * or as the path of a file it was spooled to (read with positioned reads);
    * entries above `streamAbove` are inflated, hashed and written in pieces.
@@ -759,12 +791,6 @@ export function hashCore(d: HashCoreDeps) {
     }
     const tree = job.tree;
     const lead = tree ? tree.prefix + '/' : '';
-    if (tree) {
-      let declared = 0;
-      for (const n of zip.sizes) declared += n;
-      if (declared > MAX_UNCOMPRESSED)
-        out.treeError = `the zip announces ${declared} bytes of files, more than a module zip may hold`;
-    }
     const made = new Set<string>(['']);
     /** Makes the directories above a file of the tree (once each, this part's own recorded). */
     const makeParents = (dir: string, inner: string): void => {
@@ -785,6 +811,15 @@ export function hashCore(d: HashCoreDeps) {
       if (tree && out.treeError === undefined) out.treeError = out.zipError;
       return out;
     };
+    /**
+     * A zip Go's Unzip refuses (a name it refuses, two entries colliding):
+     * nothing more of it is read, and without all its entries it has no hash.
+     */
+    const treeRefused = (why: string): ZipPartOutcome => {
+      out.treeError = why;
+      out.zipError = `zip: not read further, Go refuses to unpack it: ${why}`;
+      return out;
+    };
     const limit = job.streamAbove ?? STREAM_ABOVE;
     const [from, to] = partRange(zip.sizes, job.part, job.parts);
     for (let i = from; i < to; i++) {
@@ -792,18 +827,15 @@ export function hashCore(d: HashCoreDeps) {
       // Where Go's Unzip writes this entry (undefined: it writes nothing),
       // or why it would not: known from the name, reported once it is read.
       let inner: string | undefined;
-      let refused = '';
-      if (tree && out.treeError === undefined) {
+      if (tree) {
         if (!name.startsWith(lead))
-          refused = `zip entry ${JSON.stringify(name)} is not under ${lead}`;
-        else {
-          const rest = name.slice(lead.length);
-          // Go's Unzip skips directory entries (and the prefix's own).
-          if (rest !== '' && !rest.endsWith('/')) {
-            const why = badInnerName(rest);
-            if (why !== '') refused = `zip entry ${JSON.stringify(name)} holds ${why}`;
-            else inner = rest;
-          }
+          return treeRefused(`zip entry ${JSON.stringify(name)} is not under ${lead}`);
+        const rest = name.slice(lead.length);
+        // Go's Unzip skips directory entries (and the prefix's own).
+        if (rest !== '' && !rest.endsWith('/')) {
+          const why = badInnerName(rest);
+          if (why !== '') return treeRefused(`zip entry ${JSON.stringify(name)} holds ${why}`);
+          inner = rest;
         }
       }
       let digest: string;
@@ -819,38 +851,28 @@ export function hashCore(d: HashCoreDeps) {
         length = data.length;
         out.names.push(name);
         out.digests.push(digest);
-        if (refused !== '') {
-          out.treeError = refused;
-          continue;
-        }
         if (!tree || inner === undefined) continue;
         try {
           makeParents(tree.dir, inner);
           fs.writeFileSync(path.join(tree.dir, inner), data, { flag: 'wx', mode: 0o444 });
         } catch (e) {
           const info = errInfo(e);
-          if (collision(info.code)) {
-            out.treeError = `zip entry ${JSON.stringify(name)} collides with another (${info.code})`;
-            continue;
-          }
+          if (collision(info.code)) return treeRefused(collided(name, info.code));
           out.writeFailed = info;
           return out;
         }
       } else {
         // Too large to hold: the file is opened first and written as the pieces come.
         let fd: number | undefined;
-        let collided = '';
-        if (tree && inner !== undefined && refused === '') {
+        if (tree && inner !== undefined) {
           try {
             makeParents(tree.dir, inner);
             fd = fs.openSync(path.join(tree.dir, inner), 'wx', 0o444);
           } catch (e) {
             const info = errInfo(e);
-            if (!collision(info.code)) {
-              out.writeFailed = info;
-              return out;
-            }
-            collided = `zip entry ${JSON.stringify(name)} collides with another (${info.code})`;
+            if (collision(info.code)) return treeRefused(collided(name, info.code));
+            out.writeFailed = info;
+            return out;
           }
         }
         const hash = createHash('sha256');
@@ -879,10 +901,6 @@ export function hashCore(d: HashCoreDeps) {
         digest = hash.digest('hex');
         out.names.push(name);
         out.digests.push(digest);
-        if (refused !== '' || collided !== '') {
-          out.treeError = refused || collided;
-          continue;
-        }
         if (fd === undefined) continue;
       }
       out.files.push({ name, sha256hex: digest });

@@ -4,6 +4,7 @@ import {
   chmodSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -136,16 +137,13 @@ describe('hashZipBuffer (Go HashZip)', () => {
     expect(() => hashZipBuffer(lying)).toThrow(/more than a module zip may hold/);
   });
 
-  it('reads a repeated name from its last entry, as Go’s HashZip does', () => {
+  it('refuses a repeated name, as Go’s modfetch does (HashZip alone would read the last entry)', () => {
     const twice = zipBuffer([
       { name: 'm@v1/a.go', data: 'first' },
       { name: 'm@v1/a.go', data: 'second' },
     ]);
-    expect(hashZipBuffer(twice)).toBe(
-      hash1InOrder([
-        { name: 'm@v1/a.go', data: 'second' },
-        { name: 'm@v1/a.go', data: 'second' },
-      ]),
+    expect(() => hashZipBuffer(twice)).toThrow(
+      /^zip: two entries are named m@v1\/a\.go \(Go refuses a module zip with duplicate names\)$/,
     );
   });
 
@@ -442,8 +440,10 @@ describe.each(ZIP_READS.map((r, way) => ({ ...r, way })))(
         const r = await run(buf, dir);
         expect(r.tree).toBeUndefined();
         expect(r.treeError).toMatch(why);
-        // The zip itself is still hashed: the judge compares it with go.sum.
-        expect(r.h1).toBe(hashZipBuffer(buf));
+        // A zip Go will not unpack is not read further, so it has no hash.
+        expect(r.h1).toBeUndefined();
+        expect(r.zipError).toMatch(/^zip: not read further, Go refuses to unpack it: zip entry /);
+        expect(r.zipError).toMatch(why);
         expect(execFileSync('find', [outer, '-name', '*escape*']).toString()).toBe('');
         expect(
           execFileSync('find', [outer, '-name', 'x.go', '-not', '-path', `${dir}/*`]).toString(),
@@ -451,15 +451,34 @@ describe.each(ZIP_READS.map((r, way) => ({ ...r, way })))(
       },
     );
 
-    it('reports two entries for one name as a collision, in one part or across parts', async () => {
+    it('refuses two entries for one name before writing anything, in one part or across parts', async () => {
       const files = [...goodFiles, { name: `${prefix}/z.go`, data: 'package other\n' }];
       // fflate keys entries by name: build the duplicate with the harness's writer.
       const buf = zipBuffer(files.map((f) => ({ name: f.name, data: Buffer.from(f.data) })));
       for (const parts of [1, 3]) {
-        const r = await run(buf, freshDir(), parts);
-        expect(r.treeError).toMatch(/collides with another \(EEXIST\)/);
-        expect(r.h1).toBe(hashZipBuffer(buf));
+        const dir = freshDir();
+        const r = await run(buf, dir, parts);
+        const why = `zip: two entries are named ${prefix}/z.go (Go refuses a module zip with duplicate names)`;
+        expect(r.zipError).toBe(why);
+        expect(r.treeError).toBe(why);
+        expect(r.h1).toBeUndefined();
+        expect(readdirSync(dir)).toEqual([]);
       }
+    });
+
+    it('stops at the first collision: a zip Go will not unpack is not read further', async () => {
+      // a.go and a.go/x.go: Go's Unzip refuses a name that is both a file and a directory.
+      const buf = zipBuffer([
+        { name: `${prefix}/a.go`, data: 'package a\n' },
+        { name: `${prefix}/a.go/x.go`, data: 'package x\n' },
+        { name: `${prefix}/z.go`, data: 'package z\n' },
+      ]);
+      const dir = freshDir();
+      const r = await run(buf, dir);
+      expect(r.treeError).toMatch(/^zip entry "example\.com\/z@v1\.0\.0\/a\.go\/x\.go" collides/);
+      expect(r.zipError).toMatch(/^zip: not read further, Go refuses to unpack it: zip entry /);
+      expect(r.h1).toBeUndefined();
+      expect(readdirSync(dir).sort()).toEqual(['a.go']);
     });
 
     it('reports a damaged zip on both sides, and never writes over an existing file', async () => {
