@@ -1,7 +1,14 @@
 /**
- * What one stage hands to the next through the runner's state file.
+ * What one stage hands to the next through the runner's state file. The
+ * runner passes each value to later stages as a STATE_<name> environment
+ * variable, and Linux refuses to start a process with one over 128 KiB, so a
+ * large state (a project with thousands of modules) goes to a file in
+ * RUNNER_TEMP and the variable carries its path.
  */
 import * as core from '@actions/core';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Dropped } from '../verify/record.js';
 
 export interface PreState {
@@ -86,19 +93,43 @@ export interface MainState {
   drift?: import('../report/drift.js').Drift;
 }
 
+/** States longer than this go to a file (well under the 128 KiB a variable may hold). */
+export const INLINE_STATE_BYTES = 32 << 10;
+
+/** The value saved for a state: the JSON itself, or a pointer to a file holding it. */
+export function stateValue(name: string, json: string, dir: string): string {
+  if (Buffer.byteLength(json) <= INLINE_STATE_BYTES) return json;
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `state-${name}-${process.pid}-${Date.now()}.json`);
+  writeFileSync(file, json);
+  return JSON.stringify({ stateFile: file });
+}
+
+/** The JSON a saved value stands for (reading the file a pointer names). */
+export function stateJson(raw: string): string {
+  const parsed = JSON.parse(raw) as { stateFile?: unknown };
+  if (typeof parsed.stateFile === 'string' && Object.keys(parsed).length === 1)
+    return readFileSync(parsed.stateFile, 'utf8');
+  return raw;
+}
+
+function stateDir(): string {
+  return path.join(process.env['RUNNER_TEMP'] || os.tmpdir(), 'verified-go-cache');
+}
+
 export function savePre(s: PreState): void {
-  core.saveState('pre', JSON.stringify(s));
+  core.saveState('pre', stateValue('pre', JSON.stringify(s), stateDir()));
 }
 
 export function saveMain(s: MainState): void {
-  core.saveState('main', JSON.stringify(s));
+  core.saveState('main', stateValue('main', JSON.stringify(s), stateDir()));
 }
 
 function read<T>(name: string): T | undefined {
   const raw = core.getState(name);
   if (!raw) return undefined;
   try {
-    return JSON.parse(raw) as T;
+    return JSON.parse(stateJson(raw)) as T;
   } catch {
     return undefined;
   }

@@ -58,6 +58,8 @@ export interface ExtractOptions {
    * decompression bomb, or a cache far larger than expected). No limit by default.
    */
   maxBytes?: number;
+  /** Refuse archives of more members than this (MAX_MEMBERS by default). */
+  maxMembers?: number;
   /**
    * 'modules' (the default): the closed layout of a module cache, where only
    * module versions' trees and download files are written and every other
@@ -102,6 +104,12 @@ const MAX_PENDING_OPS = 64;
  * worker: the restore fails as a whole, and the job goes on without the entry.
  */
 const WORKER_HEAP_MB = 32;
+
+/**
+ * Most members one archive may hold. The real workload's lean entry (trees,
+ * no zips) holds 53,000; a monorepo's perhaps ten times that.
+ */
+export const MAX_MEMBERS = 1_000_000;
 
 /** What a worker does with a batched file (hashcore's writeFiles). */
 const WRITE = 0;
@@ -181,6 +189,7 @@ class Extractor {
     private readonly workers: HashWorkers,
     private readonly maxBytes = Infinity,
     private readonly closed = true,
+    private readonly maxMembers = MAX_MEMBERS,
   ) {
     this.root = path.resolve(dest);
   }
@@ -211,6 +220,14 @@ class Extractor {
   onEntry(h: TarHeader, body: MemberBody, parserNext: () => void): void {
     if (this.error) return;
     this.members++;
+    if (this.members > this.maxMembers) {
+      // Every member costs a name in memory however small its data: a cap keeps
+      // an entry of millions of empty files from exhausting the runner.
+      this.fail(
+        new ArchiveRejected(h.name, `the archive holds more than ${this.maxMembers} members`),
+      );
+      return;
+    }
     this.open++;
     const next = () => {
       this.open--;
@@ -767,7 +784,13 @@ export async function extractArchive(
 ): Promise<ExtractResult> {
   await ensureEmptyDir(dest);
   const workers = new HashWorkers(o.workers, WORKER_HEAP_MB);
-  const ex = new Extractor(dest, workers, o.maxBytes, (o.layout ?? 'modules') === 'modules');
+  const ex = new Extractor(
+    dest,
+    workers,
+    o.maxBytes,
+    (o.layout ?? 'modules') === 'modules',
+    o.maxMembers,
+  );
   let stream: TarStream | undefined;
   try {
     stream = await openTarStream(input);

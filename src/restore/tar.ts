@@ -10,16 +10,29 @@ import * as zlib from 'node:zlib';
 
 /** The archive holds a member this extractor will not write (or is not a valid tar). */
 export class ArchiveRejected extends Error {
+  readonly member: string;
   constructor(
-    readonly member: string,
+    member: string,
     readonly why: string,
   ) {
-    super(
-      `cache archive rejected: ${member === '' ? '(archive)' : JSON.stringify(member)}: ${why}`,
-    );
+    const shown = shortName(member);
+    super(`cache archive rejected: ${member === '' ? '(archive)' : JSON.stringify(shown)}: ${why}`);
     this.name = 'ArchiveRejected';
+    // A hostile name can be megabytes long: only its start travels on (logs, state).
+    this.member = shown;
   }
 }
+
+/** Longest member name shown in a message or kept in a record. */
+export const SHOWN_NAME = 200;
+
+/** A name cut to SHOWN_NAME characters (with an ellipsis), for messages and records. */
+export function shortName(name: string): string {
+  return name.length <= SHOWN_NAME ? name : `${name.slice(0, SHOWN_NAME)}…`;
+}
+
+/** Longest member name accepted: PATH_MAX. No module cache path comes near it. */
+export const MAX_NAME_BYTES = 4096;
 
 // ---------------------------------------------------------------------------
 // Pure rules: member names and where a file belongs in the module cache.
@@ -33,6 +46,8 @@ export function memberPath(name: string): string {
   const reject = (why: string): never => {
     throw new ArchiveRejected(name, why);
   };
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES)
+    reject(`name is longer than ${MAX_NAME_BYTES} bytes (${Buffer.byteLength(name)})`);
   if (name.includes('\0')) reject('name contains a NUL byte');
   if (name.includes('\\')) reject('name contains a backslash');
   if (/^[A-Za-z]:/.test(name)) reject('name starts with a drive letter');

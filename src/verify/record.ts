@@ -110,7 +110,8 @@ export class RecordBuilder {
     this.dropped++;
     const group = DROPPED_GROUPS.find((g) => g.holds(rel))?.name;
     if (group === undefined) {
-      if (this.droppedFiles.length < DROPPED_NAMES) this.droppedFiles.push(rel);
+      if (this.droppedFiles.length < DROPPED_NAMES)
+        this.droppedFiles.push(rel.length <= 200 ? rel : `${rel.slice(0, 200)}…`);
     } else if (!this.droppedAreas.includes(group)) this.droppedAreas.push(group);
   }
 
@@ -150,7 +151,9 @@ export class RecordBuilder {
       const time = data ? infoTimeOf(data) : undefined;
       if (time !== undefined) m.infoTime = time;
     } else if (ext === '.partial') m.partial = true;
-    else if (ext === '.ziphash' && data) m.ziphash = data.toString('utf8').trim();
+    // A `.ziphash` is one `h1:` line of 47 bytes: a longer one can only mismatch,
+    // and is kept short so that a hostile entry cannot grow the record.
+    else if (ext === '.ziphash' && data) m.ziphash = data.toString('utf8').trim().slice(0, 100);
     else if (ext === '.mod' && data) m.modH1 = goModHash(data);
   }
 

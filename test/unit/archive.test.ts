@@ -48,6 +48,20 @@ afterAll(async () => forceRemove(base));
 // Pure rules.
 
 describe('memberPath', () => {
+  it('refuses a name longer than PATH_MAX, and shows only its start', () => {
+    const long = `cache/vcs/${'a'.repeat(5000)}`;
+    let err: unknown;
+    try {
+      memberPath(long);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ArchiveRejected);
+    expect((err as ArchiveRejected).why).toMatch(/longer than 4096 bytes/);
+    expect((err as ArchiveRejected).member.length).toBeLessThanOrEqual(201);
+    expect((err as Error).message.length).toBeLessThan(400);
+  });
+
   it('normalises harmless names', () => {
     expect(memberPath('./')).toBe('');
     expect(memberPath('.')).toBe('');
@@ -761,6 +775,22 @@ describe('extractArchive refuses planted archives and writes nothing outside des
       );
       expect(readdirSync(sentinel)).toEqual(['keep']);
     }
+  });
+
+  it('refuses an archive of more members than its bound, naming the first one past it', async () => {
+    const many = Array.from({ length: 30 }, (_, i) => ({
+      name: `cache/download/example.com/m/@v/v1.0.${i}.info`,
+      data: '{}',
+    }));
+    const err = await extractArchive(
+      Readable.from([tarOf([...ok, ...many])]),
+      path.join(root, `dest${n++}`),
+      { maxMembers: ok.length + 10 },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ArchiveRejected);
+    expect((err as ArchiveRejected).why).toBe(
+      `the archive holds more than ${ok.length + 10} members`,
+    );
   });
 
   it('rejects a truncated or damaged archive and anything that is not a tar', async () => {
