@@ -7,6 +7,8 @@
  * `hashCore` is self-contained on purpose: no imports, no references outside
  * its own body. The single-file ncc bundle has no separate worker file, so the
  * workers run this function's source text, given Node's modules as `deps`.
+ * That is also why this file is over 500 lines: the strict zip reader, the
+ * streaming inflater and the writers must all live inside that one function.
  */
 import * as NodeCrypto from 'node:crypto';
 import * as NodeFs from 'node:fs';
