@@ -4,7 +4,8 @@
  * told otherwise.
  */
 import { githubStore } from './github-store.js';
-import { S3Store, type S3Options } from './s3/store.js';
+import { LazyS3Store } from './s3/lazy.js';
+import type { S3Options } from './s3/store.js';
 import type { CacheStore } from './store.js';
 
 let active: CacheStore | undefined;
@@ -23,7 +24,7 @@ export function useStoreFor(
   s3: S3Options | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): CacheStore {
-  const store = backend === 's3' && s3 ? new S3Store(s3, env) : githubStore;
+  const store = backend === 's3' && s3 ? new LazyS3Store(s3, env) : githubStore;
   useStore(store);
   return store;
 }
