@@ -6,7 +6,9 @@
  */
 import * as core from '@actions/core';
 import { maskUserinfo, secretsInEnv, URL_VARIABLES } from '../go/credentials.js';
-import type { Go } from '../go/toolchain.js';
+
+/** The `go env` names logModuleSources reads: ask for them in main's one `go env`. */
+export const MODULE_SOURCE_VARIABLES = [...URL_VARIABLES, 'GOAUTH'] as const;
 
 /** Registers every userinfo (and its password) found in the Go URL variables of `env`. */
 export function registerCredentialSecrets(env: Record<string, string | undefined>): void {
@@ -14,21 +16,13 @@ export function registerCredentialSecrets(env: Record<string, string | undefined
 }
 
 /**
- * Asks Go for its view of the module sources (the environment and the go env
- * file together), registers any credentials in it, and logs it masked.
+ * Takes Go's view of the module sources (the environment and the go env file
+ * together, from main's `go env`), registers any credentials in it, and logs
+ * it masked.
  */
-export async function logModuleSources(go: Go, cwd: string): Promise<void> {
-  const r = await go.run(['env', '-json', ...URL_VARIABLES, 'GOAUTH'], cwd);
-  if (r.code !== 0) return;
-  let values: Record<string, string>;
-  try {
-    values = JSON.parse(r.stdout) as Record<string, string>;
-  } catch {
-    return;
-  }
+export function logModuleSources(values: Record<string, string>): void {
   registerCredentialSecrets(values);
-  const shown = [...URL_VARIABLES, 'GOAUTH']
-    .filter((name) => values[name])
+  const shown = MODULE_SOURCE_VARIABLES.filter((name) => values[name])
     // GOAUTH is shown by method only: a command line may carry a token.
     .map((name) =>
       name === 'GOAUTH'

@@ -51,15 +51,20 @@ export class Go {
     return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   }
 
-  async env(cwd: string): Promise<{
+  /** One `go env -json` for the settings main needs, plus any `extra` names (in `all`). */
+  async env(
+    cwd: string,
+    extra: readonly string[] = [],
+  ): Promise<{
     GOMODCACHE: string;
     GOVERSION: string;
     GOWORK: string;
     GOHOSTOS: string;
     GOHOSTARCH: string;
+    all: Record<string, string>;
   }> {
     const r = await this.run(
-      ['env', '-json', 'GOMODCACHE', 'GOVERSION', 'GOWORK', 'GOHOSTOS', 'GOHOSTARCH'],
+      ['env', '-json', 'GOMODCACHE', 'GOVERSION', 'GOWORK', 'GOHOSTOS', 'GOHOSTARCH', ...extra],
       cwd,
     );
     if (r.code !== 0) {
@@ -72,6 +77,7 @@ export class Go {
       GOWORK: parsed['GOWORK'] ?? '',
       GOHOSTOS: parsed['GOHOSTOS'] ?? '',
       GOHOSTARCH: parsed['GOHOSTARCH'] ?? '',
+      all: parsed,
     };
   }
 }

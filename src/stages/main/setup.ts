@@ -18,7 +18,7 @@ import { type Judgement, type ModuleFacts } from '../../verify/judge.js';
 import { type ToolchainCheck } from '../../verify/toolchains.js';
 import { loadSums } from '../../verify/verify.js';
 import type { ChecksumMismatch } from '../../go/fetchfail.js';
-import { logModuleSources } from '../../action/secrets.js';
+import { logModuleSources, MODULE_SOURCE_VARIABLES } from '../../action/secrets.js';
 
 /** A checksum mismatch Go reported for a fresh download: never cache corruption. */
 export class SecurityError extends Error {
@@ -80,10 +80,10 @@ export function annotate(project: GoProject, workspace: string): string[] {
 /** Phase 1: Go, the module cache's location, the project in scope, its go.sum and keys. */
 export async function locate(ctx: Context, st: MainState): Promise<Setup> {
   const go = await Go.find();
-  const goEnv = await go.env(ctx.workingDirectory);
+  const goEnv = await go.env(ctx.workingDirectory, MODULE_SOURCE_VARIABLES);
   st.modCache = goEnv.GOMODCACHE;
   core.info(`${goEnv.GOVERSION}, GOMODCACHE=${goEnv.GOMODCACHE}`);
-  await logModuleSources(go, ctx.workingDirectory);
+  logModuleSources(goEnv.all);
   const project = await readProject(go, ctx.workingDirectory, {
     goSumFiles: ctx.inputs.goSumFiles,
     goSumFilesIsDefault: ctx.inputs.goSumFilesIsDefault,
