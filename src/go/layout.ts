@@ -208,3 +208,11 @@ export function trustedInfo(version: string, time: string | undefined): string {
     time === undefined ? { Version: version } : { Version: version, Time: time },
   );
 }
+
+/** Longest member name shown in a message or kept in a record. */
+export const SHOWN_NAME = 200;
+
+/** A name cut to SHOWN_NAME characters (with an ellipsis), for messages and records. */
+export function shortName(name: string): string {
+  return name.length <= SHOWN_NAME ? name : `${name.slice(0, SHOWN_NAME)}…`;
+}

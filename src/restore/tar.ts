@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
+import { shortName } from '../go/layout.js';
 
 /** The archive holds a member this extractor will not write (or is not a valid tar). */
 export class ArchiveRejected extends Error {
@@ -21,14 +22,6 @@ export class ArchiveRejected extends Error {
     // A hostile name can be megabytes long: only its start travels on (logs, state).
     this.member = shown;
   }
-}
-
-/** Longest member name shown in a message or kept in a record. */
-export const SHOWN_NAME = 200;
-
-/** A name cut to SHOWN_NAME characters (with an ellipsis), for messages and records. */
-export function shortName(name: string): string {
-  return name.length <= SHOWN_NAME ? name : `${name.slice(0, SHOWN_NAME)}…`;
 }
 
 /** Longest member name accepted: PATH_MAX. No module cache path comes near it. */

@@ -4,7 +4,7 @@
  * extracts, or from disk), which main compares with go.sum. JSON-serialisable.
  */
 import { goModHash } from '../go/gosum.js';
-import { infoTimeOf, type DownloadExt } from '../go/layout.js';
+import { infoTimeOf, shortName, type DownloadExt } from '../go/layout.js';
 import { hash1, type FileDigest } from './dirhash.js';
 import type { RebuiltTree } from './hashcore.js';
 import { TOOLCHAIN_MODULE, withoutGoModCopies } from './toolchains.js';
@@ -110,8 +110,7 @@ export class RecordBuilder {
     this.dropped++;
     const group = DROPPED_GROUPS.find((g) => g.holds(rel))?.name;
     if (group === undefined) {
-      if (this.droppedFiles.length < DROPPED_NAMES)
-        this.droppedFiles.push(rel.length <= 200 ? rel : `${rel.slice(0, 200)}…`);
+      if (this.droppedFiles.length < DROPPED_NAMES) this.droppedFiles.push(shortName(rel));
     } else if (!this.droppedAreas.includes(group)) this.droppedAreas.push(group);
   }
 
