@@ -13,6 +13,12 @@ import { HashWorkers } from './workers.js';
 /** Worker threads hashing (as many as cores, at most 4, by default); 0 hashes on the calling thread. */
 export interface ScanOptions {
   workers?: number;
+  /**
+   * Only these module versions (`path@version`): their trees, zips and
+   * download files are hashed and read, nothing else is (after a targeted
+   * repair, the only versions whose files changed). Everything by default.
+   */
+  only?: ReadonlySet<string>;
 }
 
 /** Lists files (relative, forward slashes) under dir; directories that are module trees are reported apart. */
@@ -55,12 +61,15 @@ export async function recordFromDisk(
   const files: string[] = [];
   // Symlinks, fifos and devices outside trees are only listed: Go never makes them, and
   // reading one could leave the cache or block.
+  const wanted = (p: string, v: string): boolean => !o.only || o.only.has(`${p}@${v}`);
   await walk(
     root,
     '',
     (t) => trees.push(t),
     (f) => files.push(f),
-    (odd) => rb.other.push(odd),
+    (odd) => {
+      if (!o.only) rb.other.push(odd);
+    },
   );
   const workers = new HashWorkers(o.workers);
   const limiter = new Limiter(16);
@@ -72,9 +81,10 @@ export async function recordFromDisk(
     for (const f of files) {
       const place = filePlaceOf(f);
       if (place.kind !== 'download') {
-        rb.other.push(f);
+        if (!o.only) rb.other.push(f);
         continue;
       }
+      if (!wanted(place.path, place.version)) continue;
       if (place.ext === '.info' || place.ext === '.partial') {
         rb.downloadFile(place.path, place.version, place.ext);
         continue;
@@ -99,7 +109,7 @@ export async function recordFromDisk(
     const treesAlone: TreeJob[] = [];
     for (const t of trees) {
       const place = placeOf(t);
-      if (place.kind !== 'tree') continue;
+      if (place.kind !== 'tree' || !wanted(place.path, place.version)) continue;
       const prefix = `${place.path}@${place.version}`;
       const job = { m: rb.module(place.path, place.version), prefix, tree: t };
       const zip = zipOf.get(prefix);

@@ -353,6 +353,15 @@ describe('extractArchive against a module cache made by the go command', () => {
     });
   });
 
+  it('recordFromDisk with `only` hashes just those versions, as the whole scan does', async () => {
+    const whole = modulesOf(await recordFromDisk(fx.modCache));
+    const ids = ['example.com/m000@v1.1.0', 'example.com/uni@v1.0.0'];
+    const part = await recordFromDisk(fx.modCache, { only: new Set(ids) });
+    expect(part.modules.map((m) => `${m.path}@${m.version}`).sort()).toEqual(ids);
+    expect(modulesOf(part)).toEqual(whole.filter((m) => ids.includes(`${m.path}@${m.version}`)));
+    expect(part.other).toEqual([]);
+  });
+
   it('HashDir and HashZip alone agree with go.sum (deflated zip, non-ASCII names, nested paths)', async () => {
     for (const [p, v] of [
       ['example.com/uni', 'v1.0.0'],

@@ -15,7 +15,13 @@ import { explainGoFailure } from '../../go/project.js';
 import { describeBad, describeDropped, formatBytes, phase } from '../../report/report.js';
 import { recordFromDisk } from '../../verify/scan.js';
 import { factsFromRecord, mergeFresh } from '../../verify/facts.js';
-import { isComplete, judge, repairPlan, type Judgement } from '../../verify/judge.js';
+import {
+  isComplete,
+  judge,
+  repairPlan,
+  type Judgement,
+  type ModuleFacts,
+} from '../../verify/judge.js';
 import { distrustZiphashes, repairModules } from '../../verify/repair.js';
 import {
   checkToolchains,
@@ -150,8 +156,8 @@ export async function prove(
   let facts = admitted.facts;
   if (admitted.judgement.bad.length > 0) {
     // A bad version's proven zip (if any) was promoted: Go rebuilds its tree from it offline.
-    await phase(st.timings, 'repair', () => repair(s, admitted.judgement, st));
-    facts = factsFromRecord(await recordFromDisk(s.modCache));
+    const repaired = await phase(st.timings, 'repair', () => repair(s, admitted.judgement, st));
+    facts = await factsAfterRepair(s.modCache, facts, repaired);
   }
   let j = judge(facts, s.sums, { zipsExpected: false });
 
@@ -259,7 +265,26 @@ export function reportIncomplete(
           'something other than verified-go-cache.'),
   );
 }
-export async function repair(s: Setup, j: Judgement, st: MainState): Promise<void> {
+/**
+ * The facts once a repair is done. A targeted repair changed only the
+ * versions it repaired: those are hashed again from disk, the others keep
+ * what was measured (on a warm hit, by the extraction itself). After a full
+ * rebuild everything is new, and all of it is hashed.
+ */
+export async function factsAfterRepair(
+  modCache: string,
+  before: ModuleFacts[],
+  repaired: RepairOutcome,
+): Promise<ModuleFacts[]> {
+  if (repaired.kind === 'full') return factsFromRecord(await recordFromDisk(modCache));
+  const only = new Set(repaired.ids);
+  const fresh = factsFromRecord(await recordFromDisk(modCache, { only }));
+  return [...before.filter((f) => !only.has(`${f.path}@${f.version}`)), ...fresh];
+}
+/** What a repair touched: the versions repaired on their own, or the whole module cache. */
+export type RepairOutcome = { kind: 'targeted'; ids: string[] } | { kind: 'full' };
+
+export async function repair(s: Setup, j: Judgement, st: MainState): Promise<RepairOutcome> {
   const plan = repairPlan(j);
   const root = s.project.runs[0];
   const r = await repairModules(
@@ -277,7 +302,8 @@ export async function repair(s: Setup, j: Judgement, st: MainState): Promise<voi
       `Repaired ${x.module}: ${x.how === 're-extract' ? 'tree rebuilt offline from its zip' : `downloaded again (${x.fetchedBytes} bytes)`}.`,
     );
   }
-  if (r.failed.length === 0) return;
+  if (r.failed.length === 0)
+    return { kind: 'targeted', ids: plan.map((i) => `${i.path}@${i.version}`) };
   throwIfSecurity(s, root?.dir ?? s.project.workingDirectory, [...r.failed, r.stderr]);
   core.warning(
     `Targeted repair failed for ${r.failed.join('; ')}. Cleaning the whole module cache and ` +
@@ -287,6 +313,7 @@ export async function repair(s: Setup, j: Judgement, st: MainState): Promise<voi
   await forceRemove(s.modCache);
   await download(s, true);
   st.rebuilt = true;
+  return { kind: 'full' };
 }
 /**
  * A repair that Go refused with a checksum mismatch is a SECURITY ERROR like
