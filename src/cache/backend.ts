@@ -4,7 +4,6 @@
  * skipped save with its reason; the job goes on. (Restoring is ours: see
  * entry.ts and service/.)
  */
-import * as cache from '@actions/cache';
 
 export type SaveResult =
   | { kind: 'saved'; key: string; archiveBytes?: number }
@@ -65,6 +64,15 @@ async function tapped<T>(
   }
 }
 
+/**
+ * @actions/cache (with the Azure SDK under it) is loaded only when a job saves
+ * on GitHub's service: loading it cost every stage about 200 ms of start-up,
+ * and a warm exact hit never saves.
+ */
+function loadCacheClient(): Promise<typeof import('@actions/cache')> {
+  return import('@actions/cache');
+}
+
 export interface Backend {
   save(paths: string[], key: string, timeoutMs: number): Promise<SaveResult>;
 }
@@ -73,7 +81,10 @@ export const actionsCacheBackend: Backend = {
   async save(paths, key, timeoutMs) {
     try {
       const { value, lines, archiveBytes, failure } = await tapped(() =>
-        withTimeout(timeoutMs, 'cache save', () => cache.saveCache(paths, key)),
+        withTimeout(timeoutMs, 'cache save', async () => {
+          const cache = await loadCacheClient();
+          return cache.saveCache(paths, key);
+        }),
       );
       if (value !== -1) return { kind: 'saved', key, archiveBytes };
       if (lines.some((l) => /Unable to reserve cache|another job may be/.test(l))) {

@@ -11,8 +11,9 @@
  *
  * `planDeletions` is the pure rule for what health mode may delete.
  */
-import { getOctokit } from '@actions/github';
 import { SEPARATOR } from './key.js';
+
+type Octokit = ReturnType<typeof import('@actions/github').getOctokit>;
 
 export interface CacheEntryInfo {
   id: number;
@@ -132,13 +133,19 @@ export function inventoryFromEnv(
     };
   }
   const baseUrl = (env['GITHUB_API_URL'] || 'https://api.github.com').replace(/\/+$/, '');
-  const octokit = getOctokit(token, { baseUrl });
+  // Octokit is loaded on first use: only health mode lists or deletes, and the
+  // import costs every stage about 40 ms of start-up.
+  let client: Promise<Octokit> | undefined;
+  const octokitOf = (): Promise<Octokit> =>
+    (client ??= import('@actions/github').then((m) => m.getOctokit(token, { baseUrl })));
   return {
     async list(keyPrefix) {
       const entries: CacheEntryInfo[] = [];
       try {
         for (let page = 1; page <= MAX_PAGES; page++) {
-          const r = await octokit.rest.actions.getActionsCacheList({
+          const r = await (
+            await octokitOf()
+          ).rest.actions.getActionsCacheList({
             owner,
             repo,
             key: keyPrefix,
@@ -161,19 +168,18 @@ export function inventoryFromEnv(
 
     async usage() {
       try {
-        const r = await octokit.rest.actions.getActionsCacheUsage({ owner, repo });
+        const r = await (await octokitOf()).rest.actions.getActionsCacheUsage({ owner, repo });
         const usage: CacheUsage = {
           activeBytes: r.data.active_caches_size_in_bytes,
           activeCount: r.data.active_caches_count,
         };
         try {
-          const limit = await octokit.request(
-            'GET /repos/{owner}/{repo}/actions/cache/storage-limit',
-            {
-              owner,
-              repo,
-            },
-          );
+          const limit = await (
+            await octokitOf()
+          ).request('GET /repos/{owner}/{repo}/actions/cache/storage-limit', {
+            owner,
+            repo,
+          });
           const gb = (limit.data as { max_cache_size_gb?: unknown }).max_cache_size_gb;
           if (typeof gb === 'number' && gb > 0) usage.limitBytes = gb * 1024 ** 3;
         } catch {
@@ -187,7 +193,9 @@ export function inventoryFromEnv(
 
     async deleteById(id) {
       try {
-        await octokit.rest.actions.deleteActionsCacheById({ owner, repo, cache_id: id });
+        await (
+          await octokitOf()
+        ).rest.actions.deleteActionsCacheById({ owner, repo, cache_id: id });
         return { kind: 'deleted' };
       } catch (e) {
         const status = statusOf(e);
