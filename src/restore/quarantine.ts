@@ -10,7 +10,7 @@
  * quarantine is removed. Whatever go.sum does not prove stays behind and goes
  * with it.
  */
-import { promises as fs } from 'node:fs';
+import { chmodSync, mkdirSync, promises as fs, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { escapeModulePath, sumId } from '../go/gosum.js';
 import { trustedInfo } from '../go/layout.js';
@@ -163,20 +163,24 @@ export async function promote(
 ): Promise<Promoted> {
   const out: Promoted = { versions: 0, files: 0, copied: false };
   const made = new Set<string>();
-  const mkdirs = async (dir: string): Promise<void> => {
+  // Synchronous calls: a warm hit moves a few thousand files, and each
+  // asynchronous call's trip through libuv's thread pool cost more than the
+  // rename itself (0.45 s against 0.05 s on the real workload). Nothing else
+  // runs on main's thread while it promotes.
+  const mkdirs = (dir: string): void => {
     if (made.has(dir)) return;
-    await fs.mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     made.add(dir);
   };
   const move = async (rel: string, tree: boolean): Promise<void> => {
     const from = path.join(q, ...rel.split('/'));
     const to = path.join(modCache, ...rel.split('/'));
-    await mkdirs(path.dirname(to));
+    mkdirs(path.dirname(to));
     // Moving a directory updates its `..`: the read-only tree root must be writable for that.
-    if (tree) await fs.chmod(from, 0o755);
+    if (tree) chmodSync(from, 0o755);
     try {
-      await fs.rename(from, to);
-      if (tree) await fs.chmod(to, 0o555);
+      renameSync(from, to);
+      if (tree) chmodSync(to, 0o555);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
       out.copied = true;
@@ -193,8 +197,8 @@ export async function promote(
     if (p.mod) await move(`${base}.mod`, false);
     if (p.info !== undefined) {
       const to = path.join(modCache, ...`${base}.info`.split('/'));
-      await mkdirs(path.dirname(to));
-      await fs.writeFile(to, p.info, { mode: 0o644, flag: 'wx' });
+      mkdirs(path.dirname(to));
+      writeFileSync(to, p.info, { mode: 0o644, flag: 'wx' });
       out.files++;
     }
     out.versions++;
