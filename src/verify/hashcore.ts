@@ -680,8 +680,21 @@ export function hashCore(d: HashCoreDeps) {
    * dot-ended element, no separator, drive, shell or control character, no
    * name Windows reserves.
    */
-  const badInnerName = (inner: string): string => {
-    for (const elem of inner.split('/')) {
+  const badInnerName = (inner: string, okDirs?: Set<string>): string => {
+    const slash = inner.lastIndexOf('/');
+    if (okDirs === undefined || slash < 0) return badElements(inner);
+    // A module's files share their directories: each is checked once per zip part.
+    const dir = inner.slice(0, slash);
+    if (!okDirs.has(dir)) {
+      const why = badElements(dir);
+      if (why !== '') return why;
+      okDirs.add(dir);
+    }
+    return badElements(inner.slice(slash + 1));
+  };
+
+  const badElements = (names: string): string => {
+    for (const elem of names.split('/')) {
       if (elem === '') return 'an empty path element';
       if (/^\.+$/.test(elem)) return `the path element ${JSON.stringify(elem)}`;
       if (elem.endsWith('.')) return 'a path element ending in a dot';
@@ -794,6 +807,7 @@ export function hashCore(d: HashCoreDeps) {
     const tree = job.tree;
     const lead = tree ? tree.prefix + '/' : '';
     const made = new Set<string>(['']);
+    const okDirs = new Set<string>();
     /** Makes the directories above a file of the tree (once each, this part's own recorded). */
     const makeParents = (dir: string, inner: string): void => {
       const slash = inner.lastIndexOf('/');
@@ -835,7 +849,7 @@ export function hashCore(d: HashCoreDeps) {
         const rest = name.slice(lead.length);
         // Go's Unzip skips directory entries (and the prefix's own).
         if (rest !== '' && !rest.endsWith('/')) {
-          const why = badInnerName(rest);
+          const why = badInnerName(rest, okDirs);
           if (why !== '') return treeRefused(`zip entry ${JSON.stringify(name)} holds ${why}`);
           inner = rest;
         }
