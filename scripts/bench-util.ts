@@ -180,5 +180,5 @@ export async function restoreKeysRecipe(
   goIn(ws, world, home, ['mod', 'download']);
   const r = await world.cacheClient(runner, ['save', key, MODCACHE_SPEC]);
   if (r.code !== 0) throw new Error(r.output);
-  return /restored (\S+)/.exec(restore.output)?.[1] ?? 'none';
+  return /^restored (\S+)$/m.exec(restore.output)?.[1] ?? 'none';
 }
