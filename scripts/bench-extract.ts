@@ -30,7 +30,6 @@ import {
   writeProject,
 } from '../test/e2e/harness/goproxy.js';
 import { median } from './stats.js';
-import { tuneGcForBuffers } from '../src/action/runtime.js';
 
 interface Args {
   modcache?: string;
@@ -127,11 +126,7 @@ async function peakRss<T>(fn: () => Promise<T>): Promise<[{ rss: number; buffers
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  // As the pre and main stages do (src/action/runtime.ts).
-  const tuned = tuneGcForBuffers();
-  console.log(
-    `node ${process.versions.node}; external-memory GC flag ${tuned ? 'set' : 'not set'}`,
-  );
+  console.log(`node ${process.versions.node}`);
   const work = mkdtempSync(path.join(args.workdir, 'bench-extract-'));
   let modcache = args.modcache;
   let project = args.project;

@@ -54,10 +54,6 @@ import { MODCACHE_SPEC, World } from '../test/e2e/harness/world.js';
 import { fmtMB, fmtS, median, ratio } from './stats.js';
 import { BENCH_DIR, REAL_PROJECT, realProxy } from './bench-real.js';
 import { memorySection, memoryTable, type MemoryRow } from './bench-memory.js';
-import { tuneGcForBuffers } from '../src/action/runtime.js';
-
-// recordFromDisk runs in this process for the verification rows: tune it as main does.
-const gcTuned = tuneGcForBuffers();
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -821,7 +817,7 @@ function machine(): string[] {
     `Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     `Machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, ${os.platform()} ${os.release()}, load average at start ${os.loadavg()[0]!.toFixed(2)}`,
     `Go: ${execFileSync('go', ['version'], { encoding: 'utf8' }).trim()}`,
-    `Node: stages on ${stageNode()} (separate node processes; VGC_STAGE_NODE picks the binary), the bench itself on ${process.version} (recordFromDisk runs in it${gcTuned ? ", with the stages' GC flag" : ''}); run the bench with the stages' Node to measure what main does`,
+    `Node: stages on ${stageNode()} (separate node processes; VGC_STAGE_NODE picks the binary), the bench itself on ${process.version} (recordFromDisk runs in it); run the bench with the stages' Node to measure what main does`,
     `Runners' disk: ${os.tmpdir()} (${fsType(os.tmpdir())}); TMPDIR=/dev/shm takes this machine's disk out of the numbers`,
     `Compression: ${zstd ? 'zstd' : 'gzip'}`,
     `Repetitions: median of ${REPS} for every timed row, ${REPAIR_REPS} for the repair and convergence rows`,

@@ -99,9 +99,10 @@ const MAX_PENDING_OPS = 64;
  * zip's index (a few hundred bytes per entry: about 100,000 entries fit) and
  * its entries up to STREAMED_ENTRY at a time. At the default cap (a quarter of
  * the machine's memory) each worker kept about 130 MB of dropped buffers on
- * the real workload; with this one pre's peak on it is about 570 MB instead of
- * 640 (BENCHMARKS.md, "Memory"). A zip whose index does not fit stops its
- * worker: the restore fails as a whole, and the job goes on without the entry.
+ * the real workload; 64 MB instead of 32 changed neither pre's CPU time nor
+ * its peak measurably (BENCHMARKS.md, "Memory"). A zip whose index does not
+ * fit stops its worker: the restore fails as a whole, and the job goes on
+ * without the entry.
  */
 const WORKER_HEAP_MB = 32;
 

@@ -83,11 +83,10 @@ export class HashWorkers {
   private lastCrash: Error | undefined;
 
   /**
-   * `heapMb` caps each worker's JavaScript heap (V8's old generation). With
-   * the GC flag pre and main set (src/action/runtime.ts), the buffers a
-   * worker lets go of count toward a limit derived from it, so a small heap
-   * also means they are collected soon instead of piling up by the hundred
-   * megabytes. A worker that needs more than its cap stops, and its jobs fail.
+   * `heapMb` caps each worker's JavaScript heap (V8's old generation), so
+   * that what a worker lets go of is collected soon instead of piling up by
+   * the hundred megabytes. A worker that needs more than its cap stops, and
+   * its jobs fail.
    */
   constructor(
     readonly size: number = defaultWorkers(),
