@@ -105,7 +105,7 @@ export function categorize(frame: CallFrame, callers: readonly CallFrame[] = [])
 }
 
 export interface FunctionTime {
-  /** `name (file:line)`; the file is the last part of the script's URL. */
+  /** `name (file:line)`; the file is a builtin's `node:` URL, else the last part of the script's URL. */
   fn: string;
   selfMs: number;
   category: Category;
@@ -122,7 +122,11 @@ export interface ThreadSummary {
 
 function where(f: CallFrame): string {
   if (f.functionName.startsWith('(')) return f.functionName;
-  const file = f.url ? (f.url.split('/').pop() ?? f.url) : 'native';
+  const file = f.url.startsWith('node:')
+    ? f.url
+    : f.url
+      ? (f.url.split('/').pop() ?? f.url)
+      : 'native';
   return `${f.functionName || '(anonymous)'} (${file}${f.url ? `:${f.lineNumber + 1}` : ''})`;
 }
 
