@@ -1,15 +1,16 @@
 /**
  * npm run bench:memory [-- --reps N]
  *
- * Peak resident memory of the bundled pre stage (dist/pre/index.js, run as
- * the runner runs it, one process per job) restoring, from the local cache
- * service:
+ * Peak resident memory of the bundled stages (dist/<stage>/index.js, run as
+ * the runner runs them, one process each; pre, main and post each under GNU
+ * time through the harness's VGC_STAGE_TIME_DIR) restoring, from the local
+ * cache service:
  *   - the real workload's own entry (a warm exact hit), and
  *   - planted entries with one huge module zip member: a stored 2 GiB zip of
  *     one 2 GiB file (more than Go's 500 MiB limit for a module zip), and a
  *     450 MiB zip of one deflated file (within it: written, inflated, hashed),
  * each beside GNU tar's peak for `tar -xf` of the same archive. Both peaks
- * come from GNU time's %M (Debian's `time` package): for pre the node
+ * come from GNU time's %M (Debian's `time` package): for a stage its node
  * process, worker threads included; for tar the larger of tar and its zstd.
  *
  * scripts/bench.ts runs this as its memory section on the real workload's
@@ -24,7 +25,6 @@ import {
   openSync,
   readFileSync,
   rmSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -32,10 +32,11 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import type { Entry } from '../test/e2e/harness/cache-server.js';
 import { World } from '../test/e2e/harness/world.js';
+import { GNU_TIME } from '../test/e2e/harness/runner.js';
 import { realProxy, REAL_PROJECT } from './bench-real.js';
 import { fmtMB, fmtS, median } from './stats.js';
 
-const TIME = '/usr/bin/time';
+const TIME = GNU_TIME;
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
@@ -46,6 +47,9 @@ export interface MemoryRow {
   /** pre's peak resident set (bytes), median over the repetitions, and the largest. */
   pre: number;
   preMax: number;
+  /** main's and post's peak resident sets (bytes), medians. */
+  main: number;
+  post: number;
   preMs: number;
   /** GNU tar's peak resident set for `tar -xf` of the same archive (bytes). */
   tar: number;
@@ -66,47 +70,33 @@ function peakOf(argv: string[], cwd?: string): number {
   return kib * 1024;
 }
 
-/**
- * A node for the stages that records each one's peak RSS: a wrapper script
- * set as VGC_STAGE_NODE (the harness's way to pick the stages' Node), which
- * runs the real node under GNU time, writing `<stage>.rss` into VGC_RSS_DIR.
- */
-function rssWrapper(dir: string): string {
-  const real = process.env['VGC_STAGE_NODE'] || process.execPath;
-  const file = path.join(dir, 'rss-node.sh');
-  writeFileSync(
-    file,
-    `#!/bin/sh\nexec ${TIME} -f %M -o "$VGC_RSS_DIR/$(basename "$(dirname "$1")").rss" '${real}' "$@"\n`,
-    { mode: 0o755 },
-  );
-  return file;
+export interface StagePeaks {
+  pre: number;
+  main: number;
+  post: number;
 }
 
-/** Runs one job with its stages under the wrapper; pre's peak RSS in bytes with the job. */
-async function measuredJob(
+/**
+ * Runs one job with each stage under GNU time (the harness's
+ * VGC_STAGE_TIME_DIR); each stage's peak RSS in bytes, with the job.
+ */
+export async function measuredJob(
   world: World,
-  wrapper: string,
   environment: string,
-): Promise<{ peak: number; job: Awaited<ReturnType<World['job']>> }> {
+): Promise<{ peaks: StagePeaks; job: Awaited<ReturnType<World['job']>> }> {
   const dir = path.join(world.root, `rss-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
-  mkdirSync(dir, { recursive: true });
-  const before = process.env['VGC_STAGE_NODE'];
-  process.env['VGC_STAGE_NODE'] = wrapper;
-  let job: Awaited<ReturnType<World['job']>>;
-  try {
-    job = await world.job({ inputs: { environment }, env: { VGC_RSS_DIR: dir } });
-  } finally {
-    if (before === undefined) delete process.env['VGC_STAGE_NODE'];
-    else process.env['VGC_STAGE_NODE'] = before;
-  }
+  const job = await world.job({ inputs: { environment }, env: { VGC_STAGE_TIME_DIR: dir } });
   // Each job leaves a module cache behind (1.3 GB on the real workload).
   execFileSync('chmod', ['-R', 'u+w', path.dirname(job.home)]);
   rmSync(path.dirname(job.home), { recursive: true, force: true });
-  const file = path.join(dir, 'pre.rss');
-  if (!existsSync(file)) throw new Error(`pre left no peak RSS:\n${job.log.slice(-3000)}`);
-  const kib = Number(readFileSync(file, 'utf8').trim().split('\n').pop());
+  const peak = (stage: keyof StagePeaks): number => {
+    const file = path.join(dir, `${stage}.rss`);
+    if (!existsSync(file)) throw new Error(`${stage} left no peak RSS:\n${job.log.slice(-3000)}`);
+    return Number(readFileSync(file, 'utf8').trim().split('\n').pop()) * 1024;
+  };
+  const peaks = { pre: peak('pre'), main: peak('main'), post: peak('post') };
   rmSync(dir, { recursive: true, force: true });
-  return { peak: kib * 1024, job };
+  return { peaks, job };
 }
 
 /** GNU tar's peak extracting the archive (zstd as its filter) into a fresh folder, removed after. */
@@ -217,7 +207,6 @@ function newestEntry(world: World, cacheKey: string): Entry {
 export async function memorySection(world: World, reps: number): Promise<MemoryRow[]> {
   if (!existsSync(TIME)) throw new Error(`${TIME} is missing: apt-get install time`);
   const env = 'memory';
-  const wrapper = rssWrapper(world.root);
   log('seeding (a cold run saves the entry)');
   const seed = await world.job({ inputs: { environment: env } });
   if (!seed.succeeded) throw new Error(`memory seed job failed:\n${seed.log.slice(-3000)}`);
@@ -228,12 +217,12 @@ export async function memorySection(world: World, reps: number): Promise<MemoryR
   const rows: MemoryRow[] = [];
 
   log(`the real workload's entry: ${reps} warm exact hits, then tar -xf x${reps}`);
-  const peaks: number[] = [];
+  const peaks: StagePeaks[] = [];
   const ms: number[] = [];
   const tars: number[] = [];
   let outcome = '';
   for (let i = 0; i < reps; i++) {
-    const { peak, job } = await measuredJob(world, wrapper, env);
+    const { peaks: peak, job } = await measuredJob(world, env);
     if (!job.succeeded || job.outputs['hit-kind'] !== 'exact' || job.outputs['verified'] !== 'true')
       throw new Error(`warm job: not a verified exact hit:\n${job.log.slice(-3000)}`);
     peaks.push(peak);
@@ -244,8 +233,10 @@ export async function memorySection(world: World, reps: number): Promise<MemoryR
   rows.push({
     entry: "the real workload's entry",
     archiveBytes: entry.size,
-    pre: median(peaks),
-    preMax: Math.max(...peaks),
+    pre: median(peaks.map((p) => p.pre)),
+    preMax: Math.max(...peaks.map((p) => p.pre)),
+    main: median(peaks.map((p) => p.main)),
+    post: median(peaks.map((p) => p.post)),
     preMs: median(ms),
     tar: median(tars),
     outcome,
@@ -273,14 +264,16 @@ export async function memorySection(world: World, reps: number): Promise<MemoryR
     const archive = newestEntry(world, cacheKey);
     if (archive.key !== key) throw new Error(`the planted entry ${key} is not the newest`);
     log(`${desc}: ${fmtMB(archive.size)} archive; one job, then tar -xf`);
-    const { peak, job } = await measuredJob(world, wrapper, env);
+    const { peaks: peak, job } = await measuredJob(world, env);
     const matched = job.outputs['cache-matched-key'] === key;
     const pre = job.pre?.exitCode === 0 ? 'pre exit 0' : `pre exit ${job.pre?.exitCode}`;
     rows.push({
       entry: desc,
       archiveBytes: archive.size,
-      pre: peak,
-      preMax: peak,
+      pre: peak.pre,
+      preMax: peak.pre,
+      main: peak.main,
+      post: peak.post,
       preMs: job.pre?.ms ?? 0,
       tar: tarPeak(world, archive.file),
       outcome: `${pre}, ${matched ? 'restored the planted entry' : `matched ${job.outputs['cache-matched-key'] ?? 'nothing'}`}, job ${job.succeeded ? 'green' : 'failed'}, hit-kind ${job.outputs['hit-kind']}`,
@@ -295,11 +288,11 @@ export async function memorySection(world: World, reps: number): Promise<MemoryR
 export function memoryTable(rows: readonly MemoryRow[]): string {
   const mb = (n: number): string => `${(n / MiB).toFixed(0)} MiB`;
   return [
-    '| restored | archive | pre peak RSS | GNU tar -xf peak RSS | pre wall | what the job did |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| restored | archive | pre peak RSS | main peak RSS | post peak RSS | GNU tar -xf peak RSS | pre wall | what the job did |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.entry} | ${fmtMB(r.archiveBytes)} | ${mb(r.pre)}${r.preMax !== r.pre ? ` (max ${mb(r.preMax)})` : ''} | ${mb(r.tar)} | ${fmtS(r.preMs)} | ${r.outcome} |`,
+        `| ${r.entry} | ${fmtMB(r.archiveBytes)} | ${mb(r.pre)}${r.preMax !== r.pre ? ` (max ${mb(r.preMax)})` : ''} | ${mb(r.main)} | ${mb(r.post)} | ${mb(r.tar)} | ${fmtS(r.preMs)} | ${r.outcome} |`,
     ),
   ].join('\n');
 }

@@ -17,6 +17,9 @@
  *   nothing behind.
  * - Downloads honour a single HTTP Range (206) and can be throttled
  *   (`throttle(bytesPerSecond)`); each download records the entry's last access.
+ *   Uploads (the request bodies of blob PUTs and v1 PATCHes) are throttled on
+ *   their own, by `throttleUploads(bytesPerSecond)`: a link's two directions
+ *   do not share their throughput.
  * - The bearer token names the job's branch: `branch:<name>`.
  * - Fault switches: down, 5xx, slow, rate limit, reserve conflict, corrupt
  *   download, Range ignored, read or write denied by policy. Those last until
@@ -141,6 +144,9 @@ export class CacheServer {
   private throttleScope: 'total' | 'connection' = 'total';
   /** When the shared (total) throttle is free to send the next chunk. */
   private throttleFreeAt = 0;
+  private uploadBytesPerSecond: number | undefined;
+  /** When the upload throttle (shared by every request body) is free to take the next chunk. */
+  private uploadFreeAt = 0;
 
   constructor(
     readonly dir: string,
@@ -177,6 +183,16 @@ export class CacheServer {
     this.bytesPerSecond = bytesPerSecond && bytesPerSecond > 0 ? bytesPerSecond : undefined;
     this.throttleScope = scope;
     this.throttleFreeAt = 0;
+  }
+
+  /**
+   * Limits how fast request bodies are read (uploads: blob PUTs, v1 PATCHes,
+   * and the small twirp bodies) to `bytesPerSecond` over all requests
+   * together; undefined or 0: unlimited. `throttle` leaves uploads alone.
+   */
+  throttleUploads(bytesPerSecond: number | undefined): void {
+    this.uploadBytesPerSecond = bytesPerSecond && bytesPerSecond > 0 ? bytesPerSecond : undefined;
+    this.uploadFreeAt = 0;
   }
 
   /** Finalized entries as GitHub's REST API lists them, newest first. */
@@ -312,7 +328,7 @@ export class CacheServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
-    const body = await readBody(req);
+    const body = await readBody(req, (n) => this.uploadDelay(n));
     if (this.faults.delayMs) await new Promise((r) => setTimeout(r, this.faults.delayMs));
     if (res.destroyed) return;
 
@@ -630,6 +646,15 @@ export class CacheServer {
     await this.sendThrottled(file, res);
   }
 
+  /** How long to wait before reading `bytes` more of a request body (ms), by the upload throttle. */
+  private uploadDelay(bytes: number): number {
+    const bps = this.uploadBytesPerSecond;
+    if (!bps) return 0;
+    const now = Date.now();
+    this.uploadFreeAt = Math.max(now, this.uploadFreeAt) + (bytes / bps) * 1000;
+    return this.uploadFreeAt - now;
+  }
+
   /** Announces the whole range, sends the first half of it and drops the connection. */
   private async sendHalfAndDrop(
     res: http.ServerResponse,
@@ -704,10 +729,18 @@ function blipHeaders(blip: Blip): Record<string, string> {
   return blip.status === 429 ? { 'retry-after': '1' } : {};
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
+/** Reads a request body, pausing `delay(chunk bytes)` ms after each chunk (a throttle). */
+function readBody(req: http.IncomingMessage, delay: (bytes: number) => number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('data', (c: Buffer) => {
+      chunks.push(c);
+      const ms = delay(c.length);
+      if (ms >= 1) {
+        req.pause();
+        setTimeout(() => req.resume(), ms);
+      }
+    });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });

@@ -28,11 +28,11 @@ export class HttpGoProxy {
   ) {}
 
   static async start(dir: string, bytesPerSecond?: number): Promise<HttpGoProxy> {
-    let self: HttpGoProxy | undefined;
-    const server = createServer((req, res) => {
-      self!.serve(req, res).catch(() => res.destroy());
+    const server = createServer();
+    const self = new HttpGoProxy(path.resolve(dir), bytesPerSecond, server);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      self.serve(req, res).catch(() => res.destroy());
     });
-    self = new HttpGoProxy(path.resolve(dir), bytesPerSecond, server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return self;
   }
@@ -47,7 +47,10 @@ export class HttpGoProxy {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
+    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(
+      /^\/+/,
+      '',
+    );
     this.requests.push(rel);
     const file = path.resolve(this.dir, rel);
     const st =

@@ -162,6 +162,45 @@ function runProcess(
   });
 }
 
+/** GNU time, which VGC_STAGE_TIME_DIR wraps each stage in. */
+export const GNU_TIME = '/usr/bin/time';
+
+/**
+ * The command that runs one stage's script, from harness variables read in the
+ * stage's environment (a job's `env` or `stageEnv`), else in this process's;
+ * they are removed from the environment the stage sees:
+ *  - VGC_STAGE_NODE: the node binary (the action's runtime is node24);
+ *  - VGC_STAGE_NODE_ARGS: extra node flags, split at white space, `{stage}`
+ *    replaced by the stage's name (`--cpu-prof --cpu-prof-dir=/x/{stage}`);
+ *  - VGC_STAGE_TIME_DIR: run node under `/usr/bin/time -f %M -o <dir>/<stage>.rss`
+ *    (the peak resident set in KiB, worker threads included, as the last line
+ *    of that file). GNU time writes only to that file and exits with the
+ *    stage's own status, so stdout and the exit code are the stage's. A
+ *    stage's child process is then time, not node: do not combine it with an
+ *    onStageStart that signals the stage.
+ */
+export function stageCommand(
+  stage: string,
+  script: string,
+  env: Record<string, string>,
+): { cmd: string; args: string[] } {
+  const setting = (k: string): string | undefined => {
+    const v = env[k] ?? process.env[k];
+    delete env[k];
+    return v || undefined;
+  };
+  const node = setting('VGC_STAGE_NODE') ?? process.execPath;
+  const flags = (setting('VGC_STAGE_NODE_ARGS') ?? '')
+    .split(/\s+/)
+    .filter((a) => a !== '')
+    .map((a) => a.replaceAll('{stage}', stage));
+  const timeDir = setting('VGC_STAGE_TIME_DIR');
+  if (!timeDir) return { cmd: node, args: [...flags, script] };
+  mkdirSync(timeDir, { recursive: true });
+  const out = path.join(timeDir, `${stage}.rss`);
+  return { cmd: GNU_TIME, args: ['-f', '%M', '-o', out, node, ...flags, script] };
+}
+
 export async function runJob(o: JobOptions): Promise<JobResult> {
   mkdirSync(o.jobDir, { recursive: true });
   const branch = o.headRef ?? o.branch ?? 'main';
@@ -214,9 +253,8 @@ export async function runJob(o: JobOptions): Promise<JobResult> {
       'index.js',
     );
     if (!existsSync(script)) throw new Error(`${script} is missing: run npm run build`);
-    // VGC_STAGE_NODE runs the stages on another Node (the action's runtime is node24).
-    const node = process.env['VGC_STAGE_NODE'] || process.execPath;
-    const r = await runProcess(node, [script], o.workspace, env, (child) =>
+    const { cmd, args } = stageCommand(name, script, env);
+    const r = await runProcess(cmd, args, o.workspace, env, (child) =>
       o.onStageStart?.(name, child),
     );
     const ms = Date.now() - started;
