@@ -143,7 +143,7 @@ async function recipeWarm(world: World, project: string, key: string): Promise<n
   if (r.code !== 0 || !r.output.includes(`restored ${key}`)) {
     throw new Error(`recipe restore of ${key} failed: ${r.output}`);
   }
-  return r.ms + goIn(ws, world, home, ['mod', 'download'], { GOPROXY: 'off' });
+  return r.ms + (await goIn(ws, world, home, ['mod', 'download'], { GOPROXY: 'off' }));
 }
 
 /** A warm job on `project` in `environment`: an exact, verified hit on `key`. */

@@ -1,14 +1,16 @@
 /**
  * Helpers the benchmark scripts share for jobs in a test World: result rows,
  * checks on a job's outcome, the entries a job saved, scratch runners and
- * bare @actions/cache restores. (scripts/bench.ts keeps private copies of most
- * of these; it can switch to this file.)
+ * bare @actions/cache restores (scripts/bench.ts, scripts/bench-generations.ts).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { MODCACHE_SPEC, type World } from '../test/e2e/harness/world.js';
 import { ratio } from './stats.js';
+
+const execFileAsync = promisify(execFile);
 
 /** One line of a results table. */
 export interface Row {
@@ -111,19 +113,24 @@ export function sweep(world: World, keep: readonly string[] = []): void {
   }
 }
 
-/** Runs `go <argv>` in `dir` with a job's environment for `home`; returns its wall time in ms. */
-export function goIn(
+/**
+ * Runs `go <argv>` in `dir` with a job's environment for `home`; returns its
+ * wall time in ms. Asynchronous: an HTTP GOPROXY it may fetch from (the
+ * harness's HttpGoProxy) answers from this process, which a synchronous exec
+ * would block.
+ */
+export async function goIn(
   dir: string,
   world: World,
   home: string,
   argv: string[],
   extra: Record<string, string> = {},
-): number {
+): Promise<number> {
   const started = Date.now();
-  execFileSync('go', argv, {
+  await execFileAsync('go', argv, {
     cwd: dir,
     env: { ...world.jobEnv(home, 'main'), ...extra },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    maxBuffer: 64 * 1024 * 1024,
   });
   return Date.now() - started;
 }
@@ -177,7 +184,7 @@ export async function restoreKeysRecipe(
     prefix,
     MODCACHE_SPEC,
   ]);
-  goIn(ws, world, home, ['mod', 'download']);
+  await goIn(ws, world, home, ['mod', 'download']);
   const r = await world.cacheClient(runner, ['save', key, MODCACHE_SPEC]);
   if (r.code !== 0) throw new Error(r.output);
   return /^restored (\S+)$/m.exec(restore.output)?.[1] ?? 'none';
