@@ -39,8 +39,7 @@
  * The real workload (bench/real-workload) is resolved once into .bench/real
  * (git ignored) and served offline from there.
  */
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -68,15 +67,30 @@ import { Go } from '../src/go/toolchain.js';
 import { corrupt } from '../test/e2e/harness/corrupt.js';
 import { REPO_ROOT } from '../test/e2e/harness/runner.js';
 import { MODCACHE_SPEC, World } from '../test/e2e/harness/world.js';
-import { fmtMB, fmtS, median, ratio } from './stats.js';
+import { fmtMB, fmtS, median } from './stats.js';
 import { BENCH_DIR, REAL_PROJECT, realProxy } from './bench-real.js';
 import { memorySection, memoryTable, type MemoryRow } from './bench-memory.js';
 import { stateJson } from '../src/action/state.js';
 import { summarizeDir, summaryMarkdown } from './cpuprofile.js';
 import { HttpGoProxy } from '../test/e2e/harness/http-goproxy.js';
 import { escapeModulePath } from '../src/go/gosum.js';
-
-const execFileAsync = promisify(execFile);
+import {
+  cleanExactHit,
+  clientRestoreInto,
+  ensureOk,
+  entrySize,
+  goIn,
+  jobMs,
+  makeRow,
+  restoreKeysRecipe,
+  rowsTable,
+  runnerDir,
+  runnerWith,
+  savedKey,
+  sweep,
+  type Job,
+  type Row,
+} from './bench-util.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -124,16 +138,6 @@ const profiles: string[] = [];
 const log = (s: string): void =>
   console.error(`[bench] ${new Date().toISOString().slice(11, 19)} ${s}`);
 
-interface Row {
-  measure: string;
-  ours: string;
-  baseline: string;
-  ratio: string;
-  /** e.g. '≤ 1.15x'; met/missed is computed from `limit`. */
-  target?: string;
-  limit?: number;
-  value?: number;
-}
 const rows: Row[] = [];
 const notes: string[] = [];
 const note = (n: string): void => {
@@ -141,37 +145,10 @@ const note = (n: string): void => {
   flush();
 };
 
-function addRow(r: Omit<Row, 'ratio'> & { a: number; b: number }): void {
-  const { a, b, ...rest } = r;
-  rows.push({ ...rest, ratio: ratio(a, b), value: a / b });
+function addRow(r: Omit<Row, 'ratio' | 'value'> & { a: number; b: number }): void {
+  rows.push(makeRow(r));
   log(`${r.measure}: ${rows[rows.length - 1]!.ratio}`);
   flush();
-}
-
-type Job = Awaited<ReturnType<World['job']>>;
-
-function jobMs(j: Job): number {
-  return (j.pre?.ms ?? 0) + j.main.ms + j.post.ms;
-}
-
-function ensureOk(j: { succeeded: boolean; log: string }, what: string): void {
-  if (!j.succeeded) throw new Error(`${what} failed:\n${j.log.slice(-4000)}`);
-}
-
-/** A warm job must be an exact, verified hit that found nothing to repair: else its time is not a warm hit's. */
-function cleanExactHit(j: Job, what: string): void {
-  const o = j.outputs;
-  if (
-    o['hit-kind'] !== 'exact' ||
-    o['verified'] !== 'true' ||
-    o['rebuilt'] !== 'false' ||
-    (o['corrupt-modules'] ?? '') !== ''
-  ) {
-    throw new Error(
-      `${what}: hit-kind ${o['hit-kind']}, verified ${o['verified']}, rebuilt ${o['rebuilt']}, ` +
-        `corrupt-modules ${JSON.stringify(o['corrupt-modules'])}`,
-    );
-  }
 }
 
 function mainTimings(j: Job): Record<string, number> {
@@ -180,76 +157,6 @@ function mainTimings(j: Job): Record<string, number> {
     timings?: Record<string, number>;
   };
   return s.timings ?? {};
-}
-
-/** The key the job's post saved (the newest entry under its cache-key). */
-function savedKey(world: World, j: Job): string {
-  const prefix = j.outputs['cache-key'] ?? '';
-  const e = world.server
-    .finalized()
-    .filter((x) => prefix !== '' && x.key.startsWith(prefix))
-    .sort((a, b) => b.seq - a.seq)[0];
-  if (!e) throw new Error(`no entry saved under ${prefix}`);
-  return e.key;
-}
-
-function entrySize(world: World, key: string): number {
-  const e = world.server.finalized().find((x) => x.key === key);
-  if (!e) throw new Error(`no entry ${key}`);
-  return e.size;
-}
-
-/** A fresh runner folder for the baselines (home beside work/repo, like a job). */
-let scratch = 0;
-function runnerDir(world: World): string {
-  const dir = path.join(world.root, `bench-runner-${++scratch}`);
-  mkdirSync(path.join(dir, 'home'), { recursive: true });
-  return dir;
-}
-
-/**
- * Removes finished runners (every job and baseline folder except `keep`). Done
- * between sections, not between repetitions: one real-workload section writes
- * about 15 GB, more than this machine can hold for the whole run.
- */
-function sweep(world: World, keep: string[]): void {
-  const kept = new Set(keep.map((k) => path.resolve(k)));
-  for (const name of readdirSync(world.root)) {
-    if (!/^(job-|bench-runner-|plant-|clone-)/.test(name)) continue;
-    const dir = path.join(world.root, name);
-    if (kept.has(path.resolve(dir))) continue;
-    execFileSync('chmod', ['-R', 'u+w', dir]);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/**
- * Runs go in `dir` as a job on the runner `home` would; its wall time in ms.
- * Asynchronous: the HTTP GOPROXY it may fetch from answers from this process.
- */
-async function goIn(
-  dir: string,
-  world: World,
-  home: string,
-  argv: string[],
-  extra: Record<string, string> = {},
-): Promise<number> {
-  const started = Date.now();
-  await execFileAsync('go', argv, {
-    cwd: dir,
-    env: { ...world.jobEnv(home, 'main'), ...extra },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return Date.now() - started;
-}
-
-/** Restores `key` with the plain @actions/cache client into `dir` (an entry of paths ['.']). */
-async function clientRestoreInto(world: World, key: string, dir: string): Promise<number> {
-  const r = runnerDir(world);
-  mkdirSync(dir, { recursive: true });
-  const res = await world.cacheClient(r, ['restore', key, '.'], 'main', dir);
-  if (res.code !== 0) throw new Error(`bare restore of ${key} failed: ${res.output}`);
-  return res.ms;
 }
 
 /** Wall and CPU (user + system) of a command, from bash's `times` for its children. */
@@ -864,11 +771,8 @@ async function cold(world: World, label: string, s: Seeded, throttled: boolean):
       if (proxy && proxy.requests.length === asked)
         throw new Error('the cold job asked the proxy nothing');
       ours.push(jobMs(j));
-      const runner = runnerDir(world);
-      const ws = path.join(runner, 'work', 'repo');
-      mkdirSync(ws, { recursive: true });
-      execFileSync('cp', ['-r', `${world.project}/.`, ws]);
-      const dl = await goIn(ws, world, path.join(runner, 'home'), ['mod', 'download'], env);
+      const { runner, home, ws } = runnerWith(world, world.project);
+      const dl = await goIn(ws, world, home, ['mod', 'download'], env);
       const r = await world.cacheClient(runner, ['save', `plain${tag}-${i}`, MODCACHE_SPEC]);
       if (r.code !== 0) throw new Error(r.output);
       plain.push(dl + r.ms);
@@ -1023,20 +927,7 @@ async function generations(modules: number, payload: number, perGen: number): Pr
       ensureOk(j, `generation ${g}`);
       ourLast = entrySize(world, savedKey(world, j));
       if (g === 1) ourFirst = ourLast;
-      const runner = runnerDir(world);
-      const ws = path.join(runner, 'work', 'repo');
-      mkdirSync(ws, { recursive: true });
-      execFileSync('cp', ['-r', `${project}/.`, ws]);
-      await world.cacheClient(runner, [
-        'restore',
-        `recipe-${g}`,
-        '--restore-key',
-        'recipe-',
-        MODCACHE_SPEC,
-      ]);
-      await goIn(ws, world, path.join(runner, 'home'), ['mod', 'download']);
-      const r = await world.cacheClient(runner, ['save', `recipe-${g}`, MODCACHE_SPEC]);
-      if (r.code !== 0) throw new Error(r.output);
+      await restoreKeysRecipe(world, project, `recipe-${g}`, 'recipe-');
       recipeLast = entrySize(world, `recipe-${g}`);
     }
     addRow({
@@ -1112,11 +1003,6 @@ function machine(): string[] {
   ];
 }
 
-function verdict(r: Row): string {
-  if (r.limit === undefined || r.value === undefined) return r.target ?? '';
-  return `${r.target} ${r.value <= r.limit ? 'met' : '**missed**'}`;
-}
-
 const runStarted = Date.now();
 let header: string[] = [];
 
@@ -1125,18 +1011,13 @@ let header: string[] = [];
  * leaves its numbers in .bench/), and prints them at the end.
  */
 function flush(final = false): void {
-  const table =
-    '| measure | verified-go-cache | baseline | ratio | target |\n|---|---|---|---|---|\n' +
-    rows
-      .map((r) => `| ${r.measure} | ${r.ours} | ${r.baseline} | ${r.ratio} | ${verdict(r)} |`)
-      .join('\n');
   const md = [
     `# Benchmarks${quick ? ' (quick)' : ''}${final ? '' : ' (run in progress)'}`,
     '',
     ...header.map((l) => `- ${l}`),
     `- Total run: ${fmtS(Date.now() - runStarted)}, load average now ${os.loadavg()[0]!.toFixed(2)}`,
     '',
-    table,
+    rowsTable(rows),
     '',
     ...notes.map((n) => `- ${n}`),
     '',
