@@ -1,5 +1,6 @@
 /**
  * npm run bench [-- --quick] [-- --reps N] [-- --only warm,repair,...] [-- --profile]
+ *                [-- --no-cold] [-- --no-memory] [-- --no-generations]
  *
  * Measures the restore path in one run on this machine, each result a ratio of
  * two medians taken in the same run against the same local cache service:
@@ -28,14 +29,19 @@
  *  7. added size of the go.mod-only versions that keep `go list -m all` offline
  *  8. cold run vs plain download + save (unthrottled, and at 100 MB/s from the
  *     HTTP GOPROXY to the service throttled both ways), archive sizes, ten
- *     generations, start-up
+ *     generations (synthetic), start-up
+ * 8d. ten generations on the real workload: go.sum bumps of bench/real-workload,
+ *     our job on each beside the restore-keys recipe, then our tenth entry vs a
+ *     fresh one and the recipe's tenth, size and warm time
+ *     (scripts/bench-generations.ts; about 14 minutes; --no-generations skips it)
  *  9. memory: each stage's peak RSS (pre, main, post) on the real workload's
  *     entry and on planted huge zip members, beside GNU tar's
  *     (scripts/bench-memory.ts; --no-memory skips it)
  *
  * --only <section,...> runs only those sections (warm, profile, verify,
- * repair, lean, graph, cold, memory, convergence, generations, startup), on
- * the real workload and the synthetic one (the real one is skipped in --quick).
+ * repair, lean, graph, cold, memory, convergence, generations, real-generations,
+ * startup), on the real workload and the synthetic one (the real one, with
+ * memory and real-generations, is skipped in --quick).
  * The real workload (bench/real-workload) is resolved once into .bench/real
  * (git ignored) and served offline from there.
  */
@@ -69,6 +75,7 @@ import { REPO_ROOT } from '../test/e2e/harness/runner.js';
 import { MODCACHE_SPEC, World } from '../test/e2e/harness/world.js';
 import { fmtMB, fmtS, median } from './stats.js';
 import { BENCH_DIR, REAL_PROJECT, realProxy } from './bench-real.js';
+import { realGenerations } from './bench-generations.js';
 import { memorySection, memoryTable, type MemoryRow } from './bench-memory.js';
 import { stateJson } from '../src/action/state.js';
 import { summarizeDir, summaryMarkdown } from './cpuprofile.js';
@@ -104,11 +111,20 @@ const REPAIR_REPS = quick ? 1 : REPS;
 const skipCold = args.includes('--no-cold');
 /** --no-memory skips the memory section (it writes a 2 GiB zip). */
 const skipMemory = args.includes('--no-memory');
+/** --no-generations skips the generations on the real workload (about 14 minutes). */
+const skipGenerations = args.includes('--no-generations');
 let memoryRows: MemoryRow[] = [];
 /** The sections that run on a workload's world (real and synthetic). */
 const WORKLOAD_SECTIONS = ['warm', 'profile', 'verify', 'repair', 'lean', 'graph', 'cold'] as const;
 /** The sections `--only` can pick (comma-separated; the others are skipped). */
-const SECTIONS = [...WORKLOAD_SECTIONS, 'memory', 'convergence', 'generations', 'startup'] as const;
+const SECTIONS = [
+  ...WORKLOAD_SECTIONS,
+  'memory',
+  'convergence',
+  'generations',
+  'real-generations',
+  'startup',
+] as const;
 type Section = (typeof SECTIONS)[number];
 const onlyArg = args.indexOf('--only');
 const only =
@@ -130,6 +146,7 @@ function want(section: Section): boolean {
   if (section === 'profile') return !quick;
   if (section === 'cold') return !skipCold;
   if (section === 'memory') return !skipMemory;
+  if (section === 'real-generations') return !skipGenerations;
   return true;
 }
 /** The CPU profile summaries ("where the rest goes"), as markdown sections. */
@@ -1049,17 +1066,30 @@ async function main(): Promise<void> {
   header = machine();
   if (only) header.push(`Sections: only ${[...only].join(', ')} (--only)`);
   const onWorkload = WORKLOAD_SECTIONS.some(want);
-  if (!quick && (onWorkload || want('memory'))) {
-    const proxyDir = realProxy(log);
-    const world = await World.create({ modules: 0, existing: { proxyDir, project: REAL_PROJECT } });
-    try {
-      if (onWorkload) await workload(world, 'real workload');
-      if (want('memory')) {
-        memoryRows = await memorySection(world, REPS);
-        flush();
+  if (!quick) {
+    if (onWorkload || want('memory')) {
+      const proxyDir = realProxy(log);
+      const world = await World.create({
+        modules: 0,
+        existing: { proxyDir, project: REAL_PROJECT },
+      });
+      try {
+        if (onWorkload) await workload(world, 'real workload');
+        if (want('memory')) {
+          memoryRows = await memorySection(world, REPS);
+          flush();
+        }
+      } finally {
+        await world.dispose();
       }
-    } finally {
-      await world.dispose();
+    }
+    if (want('real-generations')) {
+      // Its own World (and go.sum generations): after the real one is gone.
+      const gen = await realGenerations({ reps: REPS, log });
+      rows.push(...gen.rows);
+      for (const r of gen.rows) log(`${r.measure}: ${r.ratio}`);
+      for (const n of gen.notes) note(n);
+      flush();
     }
   }
   // The synthetic workload has no graph rows, and its profile only in --quick.
