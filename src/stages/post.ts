@@ -73,10 +73,13 @@ async function currentVerified(main: MainState): Promise<Current> {
     depHash,
     leftOut: [],
   };
-  const scan = await scanModCache(main.modCache);
+  // The names alone tell whether anything changed after main; the files are
+  // read only then (an exact hit's post reads none of them).
+  let scan = await scanModCache(main.modCache, { contents: false });
   const sums = await loadSums(main.sumFiles);
   const named = namedVersions(sums);
   if (scan.fingerprint !== main.fingerprint || keyChanged) {
+    scan = await scanModCache(main.modCache);
     core.info(
       `The module cache ${scan.fingerprint !== main.fingerprint ? 'changed after main' : 'is unchanged'}` +
         `${keyChanged ? ' and go.sum changed' : ''}; verifying what is new before saving.`,
