@@ -93,7 +93,7 @@ export async function runMain(): Promise<void> {
     const admitted = await phase(st.timings, got.quarantine ? 'promote' : 'admit', () =>
       admit(ctx, s, got, st),
     );
-    const { judgement, scan } = await phase(st.timings, 'verify', () =>
+    const { judgement, fingerprint } = await phase(st.timings, 'verify', () =>
       prove(ctx, s, got, admitted, st).catch((e: unknown) => {
         throw withRestoredHashes(e, got);
       }),
@@ -107,7 +107,7 @@ export async function runMain(): Promise<void> {
     st.full = judgement.verified;
     st.verifiedZips = judgement.verifiedZips;
     st.modOnly = judgement.verifiedModOnly;
-    st.fingerprint = scan.fingerprint;
+    st.fingerprint = fingerprint;
     st.moduleCount = judgement.verified.length;
     st.verified = true;
     st.completed = true;

@@ -10,7 +10,7 @@ import { type Context } from '../../action/context.js';
 import { type MainState } from '../../action/state.js';
 import { promote, promotedFacts, promotionPlan } from '../../restore/quarantine.js';
 import type { BadModule } from '../../go/goout.js';
-import { forceRemove, scanModCache, zipBytes, type CacheScan } from '../../go/modcache.js';
+import { forceRemove, scanModCache, zipBytes } from '../../go/modcache.js';
 import { explainGoFailure } from '../../go/project.js';
 import { describeBad, describeDropped, formatBytes, phase } from '../../report/report.js';
 import { recordFromDisk } from '../../verify/scan.js';
@@ -145,6 +145,11 @@ export async function admit(
   );
   return { judgement: j, facts: promotedFacts(got.facts, plan), toolchains };
 }
+/** What post compares to see whether a later step changed the module cache: its files' names. */
+async function namesFingerprint(modCache: string): Promise<string> {
+  return (await scanModCache(modCache, { contents: false })).fingerprint;
+}
+
 /** Phase 4: repair what is bad, download what is missing, in the module cache. */
 export async function prove(
   ctx: Context,
@@ -152,7 +157,7 @@ export async function prove(
   got: Obtained,
   admitted: Admitted,
   st: MainState,
-): Promise<{ judgement: Judgement; scan: CacheScan }> {
+): Promise<{ judgement: Judgement; fingerprint: string }> {
   let facts = admitted.facts;
   if (admitted.judgement.bad.length > 0) {
     // A bad version's proven zip (if any) was promoted: Go rebuilds its tree from it offline.
@@ -177,7 +182,7 @@ export async function prove(
       `go.sum names ${extra} module versions beyond what the go.mod requirements need ` +
         '(go.sum is not tidy); they are not part of the cache.',
     );
-    return { judgement: j, scan: await scanModCache(s.modCache) };
+    return { judgement: j, fingerprint: await namesFingerprint(s.modCache) };
   }
   if (!isComplete(j)) {
     if (s.projectErrors.length > 0) {
@@ -222,9 +227,9 @@ export async function prove(
             : '.'),
       );
     }
-    return { judgement: j, scan };
+    return { judgement: j, fingerprint: scan.fingerprint };
   }
-  return { judgement: j, scan: await scanModCache(s.modCache) };
+  return { judgement: j, fingerprint: await namesFingerprint(s.modCache) };
 }
 /**
  * Does the cache hold every module the go.mod files require (what `go mod
